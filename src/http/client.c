@@ -1,0 +1,179 @@
+/* client.c - libcurl easy-handle wrapper with keep-alive and bounded responses. */
+#include "http/client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_client {
+	CURL *h;
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+cs_err
+http_client_new(struct http_client **out)
+{
+	struct http_client *c;
+
+	pthread_once(&once, global_init);
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return CS_ENOMEM;
+	c->h = curl_easy_init();
+	if (c->h == NULL) {
+		free(c);
+		return CS_ENOMEM;
+	}
+	*out = c;
+	return CS_OK;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->h);
+	free(c);
+}
+
+void
+http_response_init(struct http_response *rs)
+{
+	rs->status = 0;
+	cs_buf_init(&rs->body, 64u << 20);
+	cs_buf_init(&rs->headers, 256u << 10);
+}
+
+void
+http_response_cleanup(struct http_response *rs)
+{
+	cs_buf_cleanup(&rs->body);
+	cs_buf_cleanup(&rs->headers);
+}
+
+static size_t
+body_cb(char *p, size_t sz, size_t n, void *ud)
+{
+	struct cs_buf *b = ud;
+	return cs_buf_append(b, p, sz * n) == CS_OK ? sz * n : 0;
+}
+
+static size_t
+header_cb(char *p, size_t sz, size_t n, void *ud)
+{
+	struct cs_buf *b = ud;
+	/* a new status line (after 100-continue or a redirect) starts a new header block */
+	if (sz * n > 5 && memcmp(p, "HTTP/", 5) == 0)
+		cs_buf_reset(b);
+	return cs_buf_append(b, p, sz * n) == CS_OK ? sz * n : 0;
+}
+
+cs_err
+http_client_do(struct http_client *c, const struct http_request *rq, struct http_response *rs,
+    struct cs_error *e)
+{
+	struct curl_slist *hl = NULL;
+	CURL *h = c->h;
+	CURLcode rc;
+	cs_err err = CS_OK;
+
+	cs_buf_reset(&rs->body);
+	cs_buf_reset(&rs->headers);
+	rs->body.max = rq->max_response ? rq->max_response : (64u << 20);
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms ? rq->timeout_ms : 30000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &rs->headers);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (strcmp(rq->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (rq->body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	}
+	for (const char *const *p = rq->headers; p && *p; p++) {
+		struct curl_slist *n = curl_slist_append(hl, *p);
+		if (n == NULL) {
+			curl_slist_free_all(hl);
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		}
+		hl = n;
+	}
+	/* curl sends "Expect: 100-continue" for large bodies; it costs a round trip */
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+	switch (rc) {
+	case CURLE_OK:
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		err = cs_error_set(e, CS_ETIMEOUT, "%s %s: timed out", rq->method, rq->url);
+		break;
+	case CURLE_WRITE_ERROR:
+		err = cs_error_set(e, CS_ETOOBIG, "%s %s: response over %zu bytes", rq->method, rq->url, rs->body.max);
+		break;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		err = cs_error_set(e, CS_EINVAL, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
+		break;
+	default:
+		err = cs_error_set(e, CS_ENET, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
+		break;
+	}
+	curl_slist_free_all(hl);
+	return err;
+}
+
+int
+http_response_header(const struct http_response *rs, const char *name, char *out, size_t cap)
+{
+	const char *p = rs->headers.data, *end;
+	size_t nl = strlen(name);
+
+	if (p == NULL)
+		return 0;
+	end = p + rs->headers.len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1;
+			const char *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
+			if ((size_t)(ve - v) + 1 > cap)
+				return 0;
+			memcpy(out, v, (size_t)(ve - v));
+			out[ve - v] = '\0';
+			return 1;
+		}
+		p = eol + 1;
+	}
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* client.h - an HTTP client on libcurl that keeps its connection alive between requests. */
+#ifndef CS_HTTP_CLIENT_H
+#define CS_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include "util/buf.h"
+#include "util/err.h"
+
+struct http_client;
+
+struct http_request {
+	const char *method;            /* "GET", "POST", ... */
+	const char *url;
+	const char *const *headers;    /* NULL-terminated "Name: value" lines, or NULL */
+	const void *body;
+	size_t body_len;
+	long timeout_ms;               /* whole request; 0 means 30 s */
+	size_t max_response;           /* bytes; 0 means 64 MiB */
+};
+
+struct http_response {
+	long status;
+	struct cs_buf body;
+	struct cs_buf headers;         /* raw header block, "Name: value\r\n" lines */
+};
+
+/* Returns a new client in *out; caller frees with http_client_free(). Not thread-safe: use one
+ * client per thread. Certificate verification is always on. */
+cs_err http_client_new(struct http_client **out);
+void http_client_free(struct http_client *c);
+
+/* Performs rq and fills rs (caller-owned, cleaned with http_response_cleanup() even on error).
+ * Errors: CS_ETIMEOUT, CS_ENET (connect/send/receive), CS_ETOOBIG (response over max),
+ * CS_EINVAL (bad URL or scheme); any HTTP status is success at this level. */
+cs_err http_client_do(struct http_client *c, const struct http_request *rq, struct http_response *rs,
+    struct cs_error *e);
+
+void http_response_init(struct http_response *rs);
+void http_response_cleanup(struct http_response *rs);
+/* Looks up a response header (case-insensitive) into out; returns false when absent. */
+int http_response_header(const struct http_response *rs, const char *name, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,90 @@
+/* server.h - an HTTP server on libmicrohttpd: a route table, bounded bodies, thread per connection. */
+#ifndef CS_HTTP_SERVER_H
+#define CS_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "util/buf.h"
+#include "util/err.h"
+
+#define HTTP_MAX_PARAMS 8
+#define HTTP_MAX_RESP_HEADERS 16
+
+struct http_server;
+
+/* A request as a handler sees it. All pointers are borrowed for the duration of the handler
+ * call. The body is NUL-terminated (body[body_len] == 0) but may contain NULs. */
+struct http_req {
+	const char *method;
+	const char *path;        /* decoded, with runs of '/' collapsed to one */
+	const char *raw_uri;     /* as received: path and query, not decoded */
+	const char *body;
+	size_t body_len;
+	const char *params[HTTP_MAX_PARAMS]; /* route captures, in pattern order */
+	size_t nparams;
+	bool body_too_big;       /* body exceeded the server's max_body and was discarded */
+	void *conn;              /* private */
+};
+
+/* Response under construction. Handlers fill it with the http_resp_* calls. */
+struct http_resp {
+	int status;
+	struct cs_buf body;
+	char content_type[96];
+	struct { char *name, *value; } headers[HTTP_MAX_RESP_HEADERS];
+	size_t nheaders;
+	bool drop;               /* close the connection without answering (fault injection) */
+};
+
+typedef void (*http_handler)(struct http_req *rq, struct http_resp *rs, void *ud);
+
+/* A route: method ("GET", ...; NULL for any), and a pattern of '/'-separated segments where
+ * ":name" captures one segment and a final "*" captures the rest of the path (may be empty). */
+struct http_route {
+	const char *method;
+	const char *pattern;
+	http_handler fn;
+};
+
+struct http_server_opts {
+	const char *host;        /* numeric IPv4 or IPv6 address */
+	int port;                /* 0 picks a free port; see http_server_port() */
+	size_t max_body;         /* bytes; larger bodies are discarded and the request flagged */
+	unsigned conn_timeout_s; /* idle connection timeout */
+	const struct http_route *routes;
+	size_t nroutes;
+	/* Called before routing; return true when it answered the request itself. Optional. */
+	bool (*pre)(struct http_req *rq, struct http_resp *rs, void *ud);
+	http_handler not_found;  /* optional; default is a plain 404 */
+	void *ud;
+};
+
+/* Starts listening. On success *out is a new server, caller stops it with http_server_stop().
+ * Errors: CS_EINVAL for a bad address, CS_EIO when the socket cannot be bound. */
+cs_err http_server_start(const struct http_server_opts *o, struct http_server **out, struct cs_error *e);
+/* The bound port. */
+int http_server_port(const struct http_server *s);
+/* Stops accepting, waits for handler threads and frees s. NULL is a no-op. */
+void http_server_stop(struct http_server *s);
+
+/* Request accessors; NULL when absent. Header names are case-insensitive. */
+const char *http_req_header(const struct http_req *rq, const char *name);
+const char *http_req_query(const struct http_req *rq, const char *name);
+/* Calls fn for each query argument in order; stops when fn returns false. */
+void http_req_query_each(const struct http_req *rq, bool (*fn)(const char *k, const char *v, void *ud), void *ud);
+
+/* Response helpers. Header names/values are copied. */
+void http_resp_header(struct http_resp *rs, const char *name, const char *value);
+/* Sets status and a JSON body; takes ownership of v (may be NULL for an empty body). */
+void http_resp_json(struct http_resp *rs, int status, json_t *v);
+void http_resp_text(struct http_resp *rs, int status, const char *ctype, const char *s, size_t n);
+
+/* Splits a URL-encoded form (application/x-www-form-urlencoded) body, decoding each key and
+ * value, and calls fn for each pair; stops when fn returns false. */
+void http_form_each(const char *body, size_t len, bool (*fn)(const char *k, const char *v, void *ud), void *ud);
+/* Percent-decodes s[0..n) into out (cap bytes, NUL-ended), '+' as space when plus. Returns
+ * the decoded length or -1 when out is too small or an escape is malformed. */
+long http_url_decode(const char *s, size_t n, char *out, size_t cap, bool plus);
+
+#endif
