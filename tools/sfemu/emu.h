@@ -80,7 +80,7 @@ struct event {
 };
 
 struct session {
-	char token[64];
+	char token[96];
 	int64_t expires_ms;        /* 0: never */
 	bool revoked;
 };

@@ -1,0 +1,69 @@
+# lib.sh - helpers for scenario tests that run the real binaries on loopback.
+# Source it; call start_sfemu; use expect_* ; everything started is stopped by pid on exit.
+set -euo pipefail
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+
+BUILD=${1:?usage: $0 BUILD_DIR}
+WORK=$(mktemp -d)
+PIDS=()
+FAILS=0
+PASSES=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ "$FAILS" -ne 0 ]; then
+		echo "--- logs kept in $WORK"
+		for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }; done
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+# start_sfemu NAME [args...]: starts sfemu on a free port; sets URL_<NAME> and PID_<NAME>.
+start_sfemu() {
+	local name=$1; shift
+	"$BUILD/sfemu" --listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	local deadline=$((SECONDS + 10))
+	while [ ! -s "$WORK/$name.url" ]; do
+		kill -0 "$pid" 2>/dev/null || { echo "sfemu $name exited"; cat "$WORK/$name.log"; exit 1; }
+		[ $SECONDS -lt $deadline ] || { echo "sfemu $name did not start"; exit 1; }
+		sleep 0.02
+	done
+	printf -v "URL_$name" '%s' "$(head -1 "$WORK/$name.url")"
+	printf -v "PID_$name" '%s' "$pid"
+}
+
+# req METHOD URL [curl args...]: sets STATUS and BODY.
+req() {
+	local method=$1 url=$2; shift 2
+	local out
+	out=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$@" "$url") || out=000
+	STATUS=$out
+	BODY=$(cat "$WORK/body" 2>/dev/null || true)
+}
+
+ok() { PASSES=$((PASSES + 1)); echo "ok   $*"; }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+
+# expect_status WANT what
+expect_status() {
+	if [ "$STATUS" = "$1" ]; then ok "$2 (HTTP $1)"; else bad "$2: HTTP $STATUS, wanted $1; body: ${BODY:0:300}"; fi
+}
+
+# expect_json PYTHON-EXPR what: evaluates EXPR with j = parsed BODY; passes when truthy.
+expect_json() {
+	if BODY="$BODY" python3 -c "import json,os,sys; j=json.loads(os.environ['BODY']); sys.exit(0 if ($1) else 1)" 2>/dev/null; then
+		ok "$2"
+	else
+		bad "$2: '$1' is false for body: ${BODY:0:400}"
+	fi
+}
+
+finish() {
+	echo "$PASSES passed, $FAILS failed"
+	[ "$FAILS" -eq 0 ]
+}

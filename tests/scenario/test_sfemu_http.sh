@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# sfemu over HTTP: authentication, bad input, limits, faults and control endpoints, all through
+# the real binary on loopback. Each bad request must change nothing.
+. "$(dirname "$0")/lib.sh"
+
+start_sfemu a --access-token T --api-daily-limit 60
+U=$URL_a
+B=$U/services/data/v62.0
+AUTH=(-H "Authorization: Bearer T")
+JS=(-H "Content-Type: application/json")
+
+req GET "$U/services/data/"
+expect_status 200 "versions list needs no token"
+expect_json 'j[0]["version"]=="42.0" and j[-1]["version"]=="62.0" and j[-1]["url"]=="/services/data/v62.0"' "versions 42.0 to 62.0"
+
+req GET "$B/sobjects" -H "Authorization: OAuth T"
+expect_status 200 "Authorization: OAuth accepted"
+req GET "$B/sobjects" -H "Authorization: Bearer nope"
+expect_status 401 "unknown token"
+expect_json 'j[0]["errorCode"]=="INVALID_SESSION_ID" and j[0]["message"]=="Session expired or invalid"' "401 body is a Salesforce error array"
+req GET "$B/sobjects"
+expect_status 401 "no token"
+
+req POST "$B/sobjects/Account" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Acme"'
+expect_status 400 "malformed JSON"
+expect_json 'j[0]["errorCode"]=="JSON_PARSER_ERROR"' "malformed JSON is JSON_PARSER_ERROR"
+req POST "$B/sobjects/Account" "${AUTH[@]}" "${JS[@]}" --data-binary $'{"Name":"\xff\xfe"}'
+expect_status 400 "invalid UTF-8 refused"
+req POST "$B/sobjects/Accout" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"x"}'
+expect_status 404 "unknown object"
+expect_json 'j[0]["errorCode"]=="NOT_FOUND"' "unknown object is NOT_FOUND"
+req POST "$B/sobjects/Account" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"x","Bogus__c":1}'
+expect_status 400 "unknown field"
+expect_json 'j[0]["errorCode"]=="INVALID_FIELD"' "unknown field is INVALID_FIELD"
+head -c 11000000 /dev/zero | tr '\0' 'a' >"$WORK/big"
+req POST "$B/sobjects/Account" "${AUTH[@]}" "${JS[@]}" --data-binary @"$WORK/big"
+expect_status 413 "body over the JSON limit"
+req GET "$U/__emu/counters"
+expect_json 'j.get("api_used",0) >= 1' "counters count API calls"
+
+# nothing above created a record
+req GET "$B/query?q=SELECT+COUNT()+FROM+Account" "${AUTH[@]}"
+expect_json 'j["totalSize"]==0' "bad requests changed nothing"
+
+# lower-case object names and a leading // in the path
+req POST "$U//services/data/v62.0/sobjects/account" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Lower"}'
+expect_status 201 "lower-case object name and leading //"
+id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
+req GET "$B/sobjects/Account/${id:0:15}?fields=Name" "${AUTH[@]}"
+expect_status 200 "15-character id accepted"
+expect_json "j['Name']=='Lower' and j['attributes']['url'].endswith('$id')" "record rendered with 18-character id"
+req PATCH "$B/sobjects/Account/$id" "${AUTH[@]}" "${JS[@]}" -H 'Transfer-Encoding: chunked' -d '{"Name":"Chunked"}'
+expect_status 204 "chunked PATCH body"
+req GET "$B/sobjects/Account/$id?fields=Name" "${AUTH[@]}"
+expect_json 'j["Name"]=="Chunked"' "chunked update applied"
+
+# faults
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_503":1000}'
+expect_status 200 "fault injection on"
+req GET "$B/sobjects/Account/$id" "${AUTH[@]}"
+expect_status 503 "injected 503"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_503":0,"rate_lock":1000}'
+req PATCH "$B/sobjects/Account/$id" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Locked"}'
+expect_status 400 "injected lock failure"
+expect_json 'j[0]["errorCode"]=="UNABLE_TO_LOCK_ROW"' "UNABLE_TO_LOCK_ROW shape"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_lock":0,"rate_drop":1000}'
+req GET "$B/sobjects/Account/$id" "${AUTH[@]}"
+expect_status 000 "dropped connection"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_drop":0,"rate_503":5000}'
+expect_status 400 "fault rate out of bounds refused"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_drop":0}'
+req GET "$B/sobjects/Account/$id?fields=Name" "${AUTH[@]}"
+expect_json 'j["Name"]=="Chunked"' "faulted writes changed nothing"
+
+# the daily limit: 60 calls were allowed; spend the rest
+for _ in $(seq 60); do req GET "$B/limits" "${AUTH[@]}"; [ "$STATUS" = 403 ] && break; done
+expect_status 403 "daily API limit reached"
+expect_json 'j[0]["errorCode"]=="REQUEST_LIMIT_EXCEEDED"' "REQUEST_LIMIT_EXCEEDED"
+req POST "$U/__emu/limits" "${JS[@]}" -d '{"used":0}'
+req GET "$B/limits" "${AUTH[@]}" -D "$WORK/headers"
+expect_status 200 "limit reset"
+if grep -qi '^Sforce-Limit-Info: api-usage=1/60' "$WORK/headers"; then ok "Sforce-Limit-Info header"; else bad "Sforce-Limit-Info header: $(cat "$WORK/headers")"; fi
+
+# session expiry
+req POST "$U/services/oauth2/token" -d grant_type=client_credentials -d client_id=clmsync-test-client -d client_secret=clmsync-test-secret
+expect_status 200 "client credentials (form)"
+tok=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["access_token"])' "$BODY")
+req POST "$U/services/oauth2/token" -u clmsync-test-client:clmsync-test-secret -d grant_type=client_credentials
+expect_status 200 "client credentials (HTTP Basic)"
+expect_json 'j["id"].endswith("/00D000000000001AAA/005000000000001AAA") and j["token_type"]=="Bearer" and j["issued_at"].isdigit()' "token response shape"
+req POST "$U/services/oauth2/token" -d grant_type=password -d username=integration@clmsync.test -d password=wrong -d client_id=clmsync-test-client -d client_secret=clmsync-test-secret
+expect_status 400 "wrong password"
+expect_json 'j["error"]=="invalid_grant"' "wrong password is invalid_grant"
+req POST "$U/services/oauth2/token" -d grant_type=refresh_token -d refresh_token=clmsync-test-refresh-token -d client_id=clmsync-test-client
+expect_status 200 "refresh token"
+req GET "$B/limits" -H "Authorization: Bearer $tok"
+expect_status 200 "issued token works"
+req POST "$U/__emu/expire-sessions"
+req GET "$B/limits" -H "Authorization: Bearer $tok"
+expect_status 401 "expired session"
+
+finish
