@@ -2,6 +2,8 @@
 // Conformance: the unmodified jsforce client (version pinned in package.json) against sfemu.
 // Run through run.sh, which starts sfemu and sets SFEMU_URL, SFEMU_JWT_KEY and SFEMU_JWT_PUB.
 // One test per capability; every test makes its own records with names unique to this run.
+// A few tests use sfemu's /__emu/ control paths (not Salesforce) to make a session, a CometD
+// client or the event store expire; each says so, and the event-store one runs last.
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -298,12 +300,24 @@ test('access token works directly; a bogus token is 401 INVALID_SESSION_ID', asy
 	assert.equal(r.json[0].message, 'Session expired or invalid');
 });
 
-test('revoked token: 401 makes jsforce log in again and retry', async () => {
+test('OAuth revoke invalidates the access token', async () => {
 	const c = await passwordLogin();
 	const old = c.accessToken;
 	await c.oauth2.revokeToken(old);
 	const r = await raw('GET', `${DATA}/limits`, { token: old });
-	assert.equal(r.status, 401, 'revoked token must be refused');
+	assert.equal(r.status, 401, 'a revoked token must be refused');
+	assert.equal(r.json?.[0]?.errorCode, 'INVALID_SESSION_ID');
+});
+
+test('expired session: 401 INVALID_SESSION_ID makes jsforce log in again and retry', async () => {
+	// /__emu/expire-sessions ends every session; connections that logged in with a password
+	// (the shared one included) log in again on their next call.
+	const c = await passwordLogin();
+	const old = c.accessToken;
+	const x = await raw('POST', '/__emu/expire-sessions');
+	assert.equal(x.status, 200);
+	const r = await raw('GET', `${DATA}/limits`, { token: old });
+	assert.equal(r.status, 401, 'an expired token must be refused');
 	assert.equal(r.json?.[0]?.errorCode, 'INVALID_SESSION_ID');
 	const res = await c.query('SELECT Id FROM Account LIMIT 1');
 	assert.equal(typeof res.totalSize, 'number');
@@ -360,9 +374,10 @@ test('REST status codes and bodies on the wire', async () => {
 	assert.equal(g.status, 200);
 	assert.equal(g.json.Name, `${name}x`);
 	// 15-character id in the URL
-	const g15 = await raw('GET', `${DATA}/sobjects/Account/${c.json.id.slice(0, 15)}?fields=Name`, { token: t });
+	const g15 = await raw('GET', `${DATA}/sobjects/Account/${c.json.id.slice(0, 15)}?fields=Id,Name`, { token: t });
 	assert.equal(g15.status, 200, g15.text);
 	assert.equal(g15.json.Id, c.json.id, '18-character id in responses');
+	assert.equal(g15.json.attributes.url, `${DATA}/sobjects/Account/${c.json.id}`);
 	const d = await raw('DELETE', `${DATA}/sobjects/Account/${c.json.id}`, { token: t });
 	assert.equal(d.status, 204, d.text);
 	const nf = await raw('GET', `${DATA}/sobjects/Account/${c.json.id}`, { token: t });
@@ -453,7 +468,11 @@ test('query and queryMore over 450 Accounts with batchSize=200', async () => {
 	assert.equal(p1.totalSize, 450);
 	assert.equal(p1.done, false);
 	assert.equal(p1.records.length, 200);
-	assert.match(p1.nextRecordsUrl, new RegExp(`^${DATA.replace(/\./g, '\\.')}/query/[^/?]+$`));
+	// jsforce keeps only the locator (last path segment) and rebuilds <baseUrl>/query/<locator>
+	assert.equal(p1.nextRecordsUrl, `${BASE}${DATA}/query/${p1.nextRecordsUrl.split('/').pop()}`);
+	const wire = await raw('GET', `${DATA}/query?q=${encodeURIComponent(soql)}`, { token: conn.accessToken, headers });
+	assert.match(wire.json.nextRecordsUrl, new RegExp(`^${DATA.replace(/\./g, '\\.')}/query/[^/?]+$`));
+	assert.equal(wire.json.records.length, 200);
 	assert.equal(p1.records[0].attributes.type, 'Account');
 	const p2 = await conn.queryMore(p1.nextRecordsUrl, { headers });
 	assert.equal(p2.records.length, 200);
@@ -535,7 +554,7 @@ test('sObject Collections: create, retrieve, update, delete 200 records', async 
 	assert.ok(created.every((r) => r.success && /^001/.test(r.id)), 'all created');
 	const ids = created.map((r) => r.id);
 
-	const got = await conn.sobject('Account').retrieve(ids, { fields: ['Name'] });
+	const got = await conn.sobject('Account').retrieve(ids, { fields: ['Id', 'Name'] });
 	assert.equal(got.length, 200);
 	assert.deepEqual(got.map((r) => r.Name), recs.map((r) => r.Name), 'retrieve keeps request order');
 	assert.deepEqual(got.map((r) => r.Id), ids);
@@ -854,4 +873,66 @@ test('streaming: replay -2 delivers retained events', async () => {
 	const ids = sink.events.map((e) => e.event.replayId);
 	assert.ok(ids.every((r, i) => i === 0 || r > ids[i - 1]), `replay ids ascending: ${ids}`);
 	await disconnect(client);
+});
+
+test('streaming: gap events reach the subscriber', async () => {
+	await setup();
+	const id = await newContract();
+	const sink = collector('gap');
+	const client = conn.streaming.createClient([new StreamingExtension.Replay(CDC_CHANNEL, -1)]);
+	openClients.push(client);
+	await subscribe(client, CDC_CHANNEL, sink);
+	const g = await raw('POST', '/__emu/gap', { body: { entity: 'Contract', changeType: 'GAP_UPDATE', recordId: id } });
+	assert.equal(g.status, 200, g.text);
+	const ev = await sink.until(eventFor(id, 'GAP_UPDATE'), `GAP_UPDATE for ${id}`);
+	assert.equal(header(ev).entityName, 'Contract');
+	assert.deepEqual(Object.keys(ev.payload), ['ChangeEventHeader'], 'gap events carry no record fields');
+	await disconnect(client);
+});
+
+test('streaming: a forgotten client (403::Unknown client) re-handshakes and resubscribes', async () => {
+	await setup();
+	const sink = collector('rehandshake');
+	const metas = []; // Bayeux /meta/* replies as faye receives them
+	const recorder = { incoming(msg, cb) { if (String(msg.channel).startsWith('/meta/')) metas.push(msg); cb(msg); } };
+	const client = conn.streaming.createClient([recorder, new StreamingExtension.Replay(CDC_CHANNEL, -1)]);
+	openClients.push(client);
+	await subscribe(client, CDC_CHANNEL, sink);
+	const id1 = await newContract();
+	await sink.until(eventFor(id1, 'CREATE'), `CREATE for ${id1}`);
+	const x = await raw('POST', '/__emu/expire-clients');
+	assert.equal(x.status, 200);
+	const id2 = await newContract();
+	await sink.until(eventFor(id2, 'CREATE'), `CREATE for ${id2} after the server forgot the client`);
+	assert.ok(metas.some((m) => m.channel === '/meta/connect' && m.successful === false && m.error === '403::Unknown client'
+		&& m.advice?.reconnect === 'handshake'), `no 403::Unknown client with advice handshake: ${JSON.stringify(metas)}`);
+	const handshakes = metas.filter((m) => m.channel === '/meta/handshake' && m.successful);
+	assert.equal(handshakes.length, 2, 'faye handshook again');
+	assert.notEqual(handshakes[0].clientId, handshakes[1].clientId, 'a new clientId');
+	assert.equal(metas.filter((m) => m.channel === '/meta/subscribe' && m.successful).length, 2, 'and subscribed again');
+	const ids = sink.events.map((e) => e.event.replayId);
+	assert.equal(new Set(ids).size, ids.length, `no duplicates: ${ids}`);
+	await disconnect(client);
+});
+
+// Last: it drops every retained event.
+test('streaming: subscribing with a replay id past retention fails with 400::The replayId', async () => {
+	await setup();
+	const sink = collector('stale');
+	const client1 = conn.streaming.createClient([new StreamingExtension.Replay(CDC_CHANNEL, -1)]);
+	openClients.push(client1);
+	await subscribe(client1, CDC_CHANNEL, sink);
+	const id = await newContract();
+	const ev = await sink.until(eventFor(id, 'CREATE'), `CREATE for ${id}`);
+	await disconnect(client1);
+	await newContract(); // something after the stored id, so that it is not the tip
+	const x = await raw('POST', '/__emu/expire-events');
+	assert.equal(x.status, 200);
+	const client2 = conn.streaming.createClient([new StreamingExtension.Replay(CDC_CHANNEL, ev.event.replayId)]);
+	openClients.push(client2);
+	const err = await withDeadline(client2.subscribe(CDC_CHANNEL, () => {}), EVENT_WAIT_MS, 'subscribe answer')
+		.then(() => null, (e) => e);
+	assert.ok(err, 'subscribe with an expired replay id must fail');
+	assert.match(String(err.message), new RegExp(`The replayId \\{${ev.event.replayId}\\} you provided was invalid`));
+	await disconnect(client2);
 });

@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cometd_expire_clients(emu);
 	if (runs++ % 4 == 0)
 		emu_publish_gap(emu, (runs / 4) % 2 ? "Contract" : "Account", "GAP_UPDATE", NULL);
-	if (runs % 1000 == 0)
+	if (runs % 256 == 0)
 		cometd_expire_events(emu);
 	emu_unlock(emu);
 	/* Handshakes first, one batch per message, so that later messages can name the client. */

@@ -909,10 +909,19 @@ set_cookie(struct http_req *rq, struct http_resp *rs)
 	http_resp_header(rs, "Set-Cookie", v);
 }
 
+/* A form body carries the JSON in its "message" field. A body that starts like JSON is read
+ * as JSON whatever its Content-Type says: command-line clients label JSON as a form. */
 static bool
 is_form(struct http_req *rq)
 {
 	const char *ct = http_req_header(rq, "Content-Type");
+	size_t i = 0;
+
+	while (i < rq->body_len && (rq->body[i] == ' ' || rq->body[i] == '\t' || rq->body[i] == '\r' ||
+	    rq->body[i] == '\n'))
+		i++;
+	if (i < rq->body_len && (rq->body[i] == '[' || rq->body[i] == '{'))
+		return false;
 	return ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 

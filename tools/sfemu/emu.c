@@ -90,6 +90,7 @@ emu_init(struct emu *emu, const struct emu_opts *o, struct cs_error *e)
 		return err;
 	if (emu->o.schema_file && (err = schema_load_file(emu, emu->o.schema_file, e)) != CS_OK)
 		return err;
+	emu->schema_loaded_ms = cs_time_now_ms();
 	if ((err = cometd_init(emu)) != CS_OK)
 		return cs_error_set(e, err, "cannot start the streaming registry");
 	if ((err = bulk_init(emu)) != CS_OK)

@@ -125,6 +125,7 @@ struct emu {
 	unsigned long long token_seq;
 	bool fixed_token_expired;  /* forced session expiry also ends the fixed token */
 	bool refresh_revoked;
+	int64_t schema_loaded_ms;  /* for If-Modified-Since on describe */
 	bool stopping;             /* set at shutdown; long polls return at once */
 
 	long api_used;             /* counted calls in the current window */

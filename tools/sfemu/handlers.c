@@ -1331,6 +1331,29 @@ endpoint_name(const char *rest)
 	return "other";
 }
 
+/* describeGlobal and describe honour If-Modified-Since: the schema changes only at start-up. */
+static bool
+not_modified(struct emu *emu, struct http_req *rq, const char *after)
+{
+	const char *h = http_req_header(rq, "If-Modified-Since");
+	size_t n = strlen(after);
+	struct tm tm;
+	const char *end;
+
+	if (h == NULL)
+		return false;
+	while (n > 0 && after[n - 1] == '/')
+		n--;
+	if (!((n == 8 && strncmp(after, "sobjects", 8) == 0) ||
+	    (strncmp(after, "sobjects/", 9) == 0 && n > 18 && strncmp(after + n - 9, "/describe", 9) == 0)))
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(h, "%a, %d %b %Y %H:%M:%S", &tm);
+	if (end == NULL)
+		return false;
+	return (int64_t)timegm(&tm) * 1000 >= emu->schema_loaded_ms - emu->schema_loaded_ms % 1000;
+}
+
 static void
 data_handler(struct http_req *rq, struct http_resp *rs, void *ud)
 {
@@ -1375,6 +1398,11 @@ data_handler(struct http_req *rq, struct http_resp *rs, void *ud)
 	if (strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PATCH") == 0 || strcmp(rq->method, "PUT") == 0) {
 		if ((body = emu_body_json(rq, rs)) == NULL)
 			return;
+	}
+	if (strcmp(rq->method, "GET") == 0 && not_modified(emu, rq, after)) {
+		json_decref(body);
+		rs->status = 304;
+		return;
 	}
 	qs = parse_qs(strchr(rq->raw_uri, '?') ? strchr(rq->raw_uri, '?') + 1 : NULL);
 	emu_lock(emu);
@@ -1528,6 +1556,18 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			http_resp_json(rs, 400, json_pack("{s:s}", "error", e.msg));
 		else
 			http_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
+	} else if (strcmp(what, "undelete") == 0 && strcmp(rq->method, "POST") == 0) {
+		/* a person restoring a record from the recycle bin */
+		const char *id = cs_json_get_str(body, "id");
+		json_t *err = NULL;
+		struct emu_txn *t = emu_txn_begin(emu, NULL);
+		if (t != NULL && id != NULL && emu_undelete(t, id, &err)) {
+			emu_txn_commit(t);
+			http_resp_json(rs, 200, json_pack("{s:s,s:b}", "id", id, "success", 1));
+		} else {
+			emu_txn_rollback(t);
+			http_resp_json(rs, 400, err ? err : emu_error("MISSING_ARGUMENT", "undelete: needs {\"id\": <recycled record id>}", NULL));
+		}
 	} else if (strcmp(what, "expire-clients") == 0 && strcmp(rq->method, "POST") == 0) {
 		cometd_expire_clients(emu);
 		http_resp_json(rs, 200, json_pack("{s:b}", "expired", 1));

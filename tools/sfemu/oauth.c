@@ -328,8 +328,32 @@ oauth_handle(struct emu *emu, struct http_req *rq, struct http_resp *rs, const c
 		return;
 	}
 	if (strcmp(rest, "revoke") == 0) {
+		/* token= travels in the form body (POST) or the query string (GET) */
+		const char *t;
+		bool found = false;
+		if (strcmp(rq->method, "POST") == 0 && !rq->body_too_big && rq->body_len <= 65536)
+			http_form_each(rq->body, rq->body_len, form_cb, &f);
+		if (fget(f.kv, "token") == NULL && rq->raw_uri && strchr(rq->raw_uri, '?'))
+			http_form_each(strchr(rq->raw_uri, '?') + 1, strlen(strchr(rq->raw_uri, '?') + 1), form_cb, &f);
+		t = fget(f.kv, "token");
+		emu_lock(emu);
+		for (size_t i = 0; t && i < emu->nsessions; i++)
+			if (strcmp(emu->sessions[i].token, t) == 0) {
+				emu->sessions[i].revoked = true;
+				found = true;
+			}
+		if (t && strcmp(t, emu->o.refresh_token) == 0 && !emu->refresh_revoked) {
+			emu->refresh_revoked = true;
+			found = true;
+		}
+		emu_unlock(emu);
 		json_decref(f.kv);
-		http_resp_text(rs, 200, "text/plain", "", 0);
+		if (found)
+			http_resp_text(rs, 200, "text/plain", "", 0);
+		else {
+			static const char msg[] = "error=unsupported_token_type&error_description=this+token+type+is+not+supported";
+			http_resp_text(rs, 400, "application/x-www-form-urlencoded", msg, sizeof(msg) - 1);
+		}
 		return;
 	}
 	if (strcmp(rest, "token") != 0 || strcmp(rq->method, "POST") != 0) {
