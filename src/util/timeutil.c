@@ -80,6 +80,16 @@ cs_time_format_sf(int64_t ms, char *out, size_t n)
 }
 
 void
+cs_time_format_cdc(int64_t ms, char *out, size_t n)
+{
+	int y, h, mi, s, f;
+	unsigned mo, d;
+
+	split(ms, &y, &mo, &d, &h, &mi, &s, &f);
+	snprintf(out, n, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, mo, d, h, mi, s);
+}
+
+void
 cs_date_format(int64_t days, char *out, size_t n)
 {
 	int y;
@@ -177,4 +187,70 @@ cs_datetime_parse(const char *s, size_t len, int64_t *ms)
 	*ms = days * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 + (int64_t)sec * 1000 + frac
 	      - (int64_t)sign * ((int64_t)oh * 3600000 + (int64_t)om * 60000);
 	return true;
+}
+
+/* The dates cs_date_parse and cs_date_format handle: 0001-01-01 .. 9999-12-31. */
+#define DAYS_MIN (-719162)   /* 0001-01-01 */
+#define DAYS_MAX 2932896     /* 9999-12-31 */
+
+int64_t
+cs_date_today(void)
+{
+	int64_t ms = cs_time_now_ms();
+
+	/* Floor division: a clock before 1970 still lands on the right day. */
+	return ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+}
+
+bool
+cs_date_add_days(int64_t days, int64_t n, int64_t *out)
+{
+	if (days < DAYS_MIN || days > DAYS_MAX || n < DAYS_MIN - DAYS_MAX || n > DAYS_MAX - DAYS_MIN)
+		return false;
+	if (days + n < DAYS_MIN || days + n > DAYS_MAX)
+		return false;
+	*out = days + n;
+	return true;
+}
+
+unsigned
+cs_days_in_month(int y, unsigned m)
+{
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m < 1 || m > 12)
+		return 0;
+	return mdays[m - 1] + (m == 2 && leap(y));
+}
+
+bool
+cs_date_add_months(int64_t days, int64_t n, int64_t *out)
+{
+	int y;
+	unsigned m, d, last;
+	int64_t idx;
+
+	if (days < DAYS_MIN || days > DAYS_MAX || n < -120000 || n > 120000)
+		return false;
+	cs_civil_from_days(days, &y, &m, &d);
+	/* Count months from year 0 so a negative n carries into the year with floor division. */
+	idx = (int64_t)y * 12 + (m - 1) + n;
+	if (idx < 12 || idx >= 10000 * 12)
+		return false;
+	y = (int)(idx / 12);
+	m = (unsigned)(idx % 12) + 1;
+	last = cs_days_in_month(y, m);
+	if (d > last)
+		d = last;
+	*out = cs_days_from_civil(y, m, d);
+	return true;
+}
+
+unsigned
+cs_date_weekday(int64_t days)
+{
+	/* 1970-01-01 was a Thursday (3 in Monday-based numbering). */
+	int64_t w = (days + 3) % 7;
+
+	return (unsigned)(w < 0 ? w + 7 : w);
 }

@@ -574,6 +574,34 @@ test_all_change_events(void **state)
 	json_decref(r);
 }
 
+/* A subscription whose entity is quiet keeps up with the stream: its cursor moves past
+ * events of other entities, and its own events still arrive. */
+static void
+test_quiet_subscription(void **state)
+{
+	struct emu *emu = *state;
+	char cid[COMETD_ID_LEN + 1];
+	long long last = 0, emp;
+	json_t *r, *st, *sub;
+
+	ready_client(emu, cid, "/data/Employee__ChangeEvent", -2);
+	for (int i = 0; i < 5; i++)
+		last = gap(emu, "Contract");
+	r = connect_(emu, cid, 0);
+	assert_int_equal(json_array_size(r), 1);
+	json_decref(r);
+	emu_lock(emu);
+	st = cometd_state(emu);
+	emu_unlock(emu);
+	sub = json_array_get(json_object_get(json_array_get(json_object_get(st, "clients"), 0), "subscriptions"), 0);
+	assert_int_equal(cs_json_get_int(sub, "cursor", -99), last);
+	json_decref(st);
+	emp = gap(emu, "Employee__c");
+	r = connect_(emu, cid, 0);
+	assert_events(r, 1, "/data/Employee__ChangeEvent", &emp, 1);
+	json_decref(r);
+}
+
 struct bg {
 	struct emu *emu;
 	const char *cid;
@@ -863,6 +891,60 @@ test_reset_drops_clients(void **state)
 	json_decref(r);
 }
 
+static void
+test_unauthorized_replies(void **state)
+{
+	json_t *msgs = json_loads("[{\"channel\":\"/meta/handshake\",\"id\":\"1\"},"
+	    "{\"channel\":\"/meta/connect\",\"clientId\":\"x\",\"id\":\"2\"}]", 0, NULL);
+	json_t *r = cometd_unauthorized_replies(msgs), *m;
+
+	assert_int_equal(json_array_size(r), 2);
+	m = json_array_get(r, 0);
+	assert_str(m, "channel", "/meta/handshake");
+	assert_str(m, "error", "403::Handshake denied");
+	assert_str(json_object_get(json_object_get(m, "ext"), "sfdc"), "failureReason", "401::Authentication invalid");
+	assert_str(json_object_get(m, "advice"), "reconnect", "none");
+	m = json_array_get(r, 1);
+	assert_str(m, "channel", "/meta/connect");
+	assert_str(m, "id", "2");
+	assert_str(m, "error", "401::Authentication invalid");
+	assert_str(json_object_get(m, "advice"), "reconnect", "none");
+	assert_false(cs_json_get_bool(m, "successful", true));
+	json_decref(r);
+	json_decref(msgs);
+}
+
+/* Shortening the hold releases a connect already waiting. */
+static void *
+shorten_main(void *arg)
+{
+	struct emu *emu = arg;
+
+	wait_held(emu);
+	configure(emu, "{\"hold_ms\":1}");
+	return NULL;
+}
+
+static void
+test_shorter_hold_applies_to_held(void **state)
+{
+	struct emu *emu = *state;
+	char cid[COMETD_ID_LEN + 1];
+	pthread_t th;
+	int64_t t0;
+	json_t *r;
+
+	configure(emu, "{\"hold_ms\":30000}");
+	ready_client(emu, cid, "/data/ContractChangeEvent", -1);
+	assert_int_equal(pthread_create(&th, NULL, shorten_main, emu), 0);
+	t0 = cs_time_mono_ms();
+	r = connect_(emu, cid, -1);
+	pthread_join(th, NULL);
+	assert_true(cs_time_mono_ms() - t0 < 10000);
+	assert_true(cs_json_get_bool(json_array_get(r, 0), "successful", false));
+	json_decref(r);
+}
+
 int
 main(void)
 {
@@ -877,6 +959,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replay_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_change_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_subscription, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_connect_wakes_on_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire_clients_while_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_connect_releases_older, setup, teardown),
@@ -887,6 +970,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_client_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_drops_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shorter_hold_applies_to_held, setup, teardown),
+		cmocka_unit_test(test_unauthorized_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,6 +309,15 @@ test_writer(void **state)
 	csv_write_str(&w, "y\tz");
 	csv_write_eol(&w);
 	assert_string_equal(b.data, "\"x\"\t\"y\tz\"\r\n");
+	cs_buf_reset(&b);
+	csv_writer_init(&w, &b, ',', CSV_EOL_LF);
+	assert_int_equal(csv_write_str(&w, "sf__Id"), CS_OK);
+	assert_int_equal(csv_write_plain(&w, LIT("Account.Name")), CS_OK);
+	assert_int_equal(csv_write_plain(&w, LIT("a,b")), CS_OK);
+	assert_int_equal(csv_write_plain(&w, LIT("q\"")), CS_OK);
+	assert_int_equal(csv_write_plain(&w, LIT("")), CS_OK);
+	assert_int_equal(csv_write_eol(&w), CS_OK);
+	assert_string_equal(b.data, "\"sf__Id\",Account.Name,\"a,b\",\"q\"\"\",\n");
 	cs_buf_cleanup(&b);
 
 	/* a full buffer reports CS_ETOOBIG */

@@ -290,6 +290,26 @@ test_parse_limits(void **state)
 		soql_free(s);
 		cs_buf_cleanup(&b);
 	}
+	/* the parsed tree has a memory budget: 50,000 selected fields exceed it, a 50,000-value
+	 * IN list does not */
+	for (int pass = 0; pass < 2; pass++) {
+		struct cs_buf b;
+		cs_buf_init(&b, SOQL_MAX_LEN);
+		cs_buf_puts(&b, pass == 0 ? "SELECT a" : "SELECT a FROM X WHERE a IN (1");
+		while (b.len + 10 < SOQL_MAX_LEN)
+			cs_buf_puts(&b, pass == 0 ? ",a" : ",1");
+		cs_buf_puts(&b, pass == 0 ? " FROM X" : ")");
+		s = soql_parse(b.data, b.len, &e);
+		if (pass == 0) {
+			assert_null(s);
+			assert_string_equal(e.code, "QUERY_TOO_COMPLICATED");
+			assert_string_equal(e.message, "Query is either selecting too many fields or the filter "
+			    "conditions are too complicated.");
+		} else
+			assert_non_null(s);
+		soql_free(s);
+		cs_buf_cleanup(&b);
+	}
 	/* a deep hostile input fails cleanly instead of exhausting the stack */
 	q = malloc(SOQL_MAX_LEN);
 	assert_non_null(q);
@@ -898,6 +918,29 @@ test_run_subqueries(void **state)
 	json_decref(rows);
 }
 
+/* soql_run itself reads the wall clock: records created now are in LAST_N_DAYS:1 */
+static void
+test_run_wall_clock(void **state)
+{
+	struct fx *f = *state;
+	const char *q = "SELECT COUNT() FROM Account WHERE CreatedDate = LAST_N_DAYS:1";
+	json_t *rows = NULL, *err = NULL;
+	long total = -1;
+
+	emu_lock(&f->emu);
+	assert_true(soql_run(&f->emu, q, strlen(q), false, 62, &rows, &total, &err));
+	emu_unlock(&f->emu);
+	assert_int_equal(total, 3);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	q = "SELECT COUNT() FROM Account WHERE CreatedDate < LAST_N_DAYS:1";
+	emu_lock(&f->emu);
+	assert_true(soql_run(&f->emu, q, strlen(q), false, 62, &rows, &total, &err));
+	emu_unlock(&f->emu);
+	assert_int_equal(total, 0);
+	json_decref(rows);
+}
+
 static void
 test_run_errors(void **state)
 {
@@ -1013,6 +1056,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_query_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_subqueries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_wall_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_errors, setup, teardown),
 	};
 

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define NAME_MAX_LEN 128        /* object, field and relationship names */
 #define RESULT_MAX (2 * (size_t)EMU_MAX_BODY) /* one result file of one job */
 #define PATH_SEGS 3             /* jobs/<kind>/<id>/<resource> after the kind */
 #define SEG_MAX 64
+#define CHUNK_PAUSE_NS 200000L  /* pause between chunks so queued requests get the lock */
 
 enum jstate { JS_OPEN, JS_UPLOAD_COMPLETE, JS_IN_PROGRESS, JS_ABORTED, JS_COMPLETE, JS_FAILED };
 static const char *const state_names[] = {
@@ -971,47 +973,53 @@ fail:
 }
 
 /* Appends the original values of a row (and, for successful rows, doubles re-rendered). */
-static void
+static cs_err
 put_original(struct csv_writer *w, const struct plan *p, const struct csv_field *f, size_t n, bool rerender)
 {
+	cs_err rc;
+
 	for (size_t i = 0; i < n; i++) {
 		double d;
 		char jd[40];
 		if (rerender && p && i < p->ncols && p->cols[i].dbl && parse_num(f[i].p, f[i].n, &d)) {
 			bulk_java_double(d, jd, sizeof(jd));
-			csv_write_str(w, jd);
+			rc = csv_write_str(w, jd);
 		} else
-			csv_write_value(w, f[i].p, f[i].n);
+			rc = csv_write_value(w, f[i].p, f[i].n);
+		if (rc != CS_OK)
+			return rc;
 	}
-	csv_write_eol(w);
+	return csv_write_eol(w);
 }
 
-static void
+/* Appends a row's line to the successful or failed results; CS_ETOOBIG past RESULT_MAX. */
+static cs_err
 result_row(struct job *j, const struct plan *p, const struct csv_field *f, size_t n, bool ok,
     const char *id, bool created, const json_t *err)
 {
 	struct csv_writer w;
 	struct cs_buf et;
+	cs_err rc;
 
 	if (ok) {
 		csv_writer_init(&w, &j->ok, j->delim, j->eol);
-		csv_write_str(&w, id);
-		csv_write_str(&w, created ? "true" : "false");
-		put_original(&w, p, f, n, true);
-		return;
+		if ((rc = csv_write_str(&w, id)) != CS_OK || (rc = csv_write_str(&w, created ? "true" : "false")) != CS_OK)
+			return rc;
+		return put_original(&w, p, f, n, true);
 	}
 	cs_buf_init(&et, 64 * 1024);
 	if (bulk_error_text(err, j->ext_field, &et) != CS_OK && et.len == 0)
 		cs_buf_puts(&et, "UNKNOWN_EXCEPTION:error text too long:--");
 	csv_writer_init(&w, &j->bad, j->delim, j->eol);
-	csv_write_str(&w, id);
-	csv_write_value(&w, et.data ? et.data : "", et.len);
-	put_original(&w, p, f, n, false);
+	if ((rc = csv_write_str(&w, id)) == CS_OK && (rc = csv_write_value(&w, et.data ? et.data : "", et.len)) == CS_OK)
+		rc = put_original(&w, p, f, n, false);
 	cs_buf_cleanup(&et);
+	return rc;
 }
 
-/* Processes one row inside transaction t. Lock held. */
-static void
+/* Processes one row inside transaction t. Lock held. Fails only when the row's result line
+ * does not fit in the result files. */
+static cs_err
 do_row(struct job *j, struct emu_txn *t, const struct plan *p, const struct csv_field *f, size_t n)
 {
 	json_t *body = NULL, *err = NULL;
@@ -1019,6 +1027,7 @@ do_row(struct job *j, struct emu_txn *t, const struct plan *p, const struct csv_
 	const char *given = p->id_col >= 0 ? f[p->id_col].p : "";
 	const char *fail_id = "", *code;
 	bool ok = false, created = false;
+	cs_err rc;
 
 	switch (j->op) {
 	case OP_INSERT:
@@ -1079,8 +1088,9 @@ do_row(struct job *j, struct emu_txn *t, const struct plan *p, const struct csv_
 	j->processed++;
 	if (!ok)
 		j->failed++;
-	result_row(j, p, f, n, ok, ok ? id : fail_id, created, err);
+	rc = result_row(j, p, f, n, ok, ok ? id : fail_id, created, err);
 	json_decref(err);
+	return rc;
 }
 
 static void
@@ -1094,15 +1104,8 @@ header_line(struct cs_buf *b, const struct job *j, const char *a, const char *bb
 		csv_write_str(&w, bb);
 	}
 	/* Salesforce repeats the uploaded column names unquoted after its own quoted ones */
-	for (size_t i = 0; i < n; i++) {
-		bool plain = strpbrk(h[i].p, "\"\r\n") == NULL && strchr(h[i].p, j->delim) == NULL;
-		if (plain) {
-			if (w.col++ > 0)
-				cs_buf_putc(b, j->delim);
-			cs_buf_append(b, h[i].p, h[i].n);
-		} else
-			csv_write_value(&w, h[i].p, h[i].n);
-	}
+	for (size_t i = 0; i < n; i++)
+		csv_write_plain(&w, h[i].p, h[i].n);
 	csv_write_eol(&w);
 }
 
@@ -1137,7 +1140,8 @@ run_ingest(struct emu *emu, struct job *j, const struct emu_caller *who)
 	struct plan p = { 0 };
 	int64_t t0 = cs_time_mono_ms();
 	char msg[600];
-	bool bad = false, more = true;
+	bool bad = false;
+	enum { RUN_ON, RUN_DONE, RUN_ABORT, RUN_GONE, RUN_FAIL } how = RUN_ON;
 
 	/* The whole upload must parse before anything is written: a malformed file fails the job. */
 	csv_reader_init(&r, j->data.data ? j->data.data : "", j->data.len, j->delim, j->eol);
@@ -1179,33 +1183,47 @@ run_ingest(struct emu *emu, struct job *j, const struct emu_caller *who)
 	header_line(&j->unproc, j, NULL, NULL, f, n);
 	emu_unlock(emu);
 
-	while (more) {
+	while (how == RUN_ON) {
 		struct emu_txn *t;
 
 		emu_lock(emu);
-		if (j->orphan || j->abort_requested)
-			break;   /* still locked */
-		t = emu_txn_begin(emu, who);
-		if (t == NULL) {
+		if (j->orphan) {
+			how = RUN_GONE;
+			break;
+		}
+		if (j->abort_requested) {
+			how = RUN_ABORT;
+			break;
+		}
+		if ((t = emu_txn_begin(emu, who)) == NULL) {
 			snprintf(msg, sizeof(msg), "Unknown : out of memory");
+			how = RUN_FAIL;
 			break;
 		}
 		for (int k = 0; k < BULK_TXN_RECORDS; k++) {
 			if (csv_reader_next(&r, &f, &n, NULL) != CS_OK || f == NULL) {
-				more = false;
+				how = RUN_DONE;
 				break;
 			}
-			do_row(j, t, &p, f, n);
+			if (do_row(j, t, &p, f, n) != CS_OK) {
+				snprintf(msg, sizeof(msg), "ExceededQuota : the result files exceed %zu bytes", RESULT_MAX);
+				how = RUN_FAIL;
+				break;
+			}
 		}
 		/* rows that failed changed nothing (emu validates before writing): commit the rest */
 		emu_txn_commit(t);
 		j->modstamp_ms = cs_time_now_ms();
-		if (more)
+		if (how == RUN_ON) {
 			emu_unlock(emu);
+			/* The mutex is not fair: without a pause this thread takes it straight back and
+			 * starves the requests (GET job info, abort) that queued behind the chunk. */
+			nanosleep(&(struct timespec){ 0, CHUNK_PAUSE_NS }, NULL);
+		}
 	}
 	/* locked here */
-	if (more && !j->orphan) {
-		/* aborted: what was not processed is reported as unprocessed */
+	if (how == RUN_ABORT || how == RUN_FAIL) {
+		/* what was not processed is reported as unprocessed (truncated past RESULT_MAX) */
 		struct csv_writer w;
 		csv_writer_init(&w, &j->unproc, j->delim, j->eol);
 		while (csv_reader_next(&r, &f, &n, NULL) == CS_OK && f != NULL) {
@@ -1213,9 +1231,8 @@ run_ingest(struct emu *emu, struct job *j, const struct emu_caller *who)
 				csv_write_value(&w, f[i].p, f[i].n);
 			csv_write_eol(&w);
 		}
-		finish(j, j->abort_requested ? JS_ABORTED : JS_FAILED, j->abort_requested ? NULL : msg, t0);
-	} else
-		finish(j, more ? JS_ABORTED : JS_COMPLETE, NULL, t0);
+	}
+	finish(j, how == RUN_DONE ? JS_COMPLETE : how == RUN_FAIL ? JS_FAILED : JS_ABORTED, how == RUN_FAIL ? msg : NULL, t0);
 	emu_unlock(emu);
 	plan_cleanup(&p);
 	csv_reader_cleanup(&r);
@@ -1531,8 +1548,17 @@ ingest_create(struct emu *emu, struct http_req *rq, struct http_resp *rs, int ve
 		emu_fail(rs, 400, "INVALIDJOB", msg);
 		return;
 	}
-	if (cs_json_get_str(body, "assignmentRuleId"))
-		j->assignment_rule = strdup(cs_json_get_str(body, "assignmentRuleId"));
+	if (cs_json_get_str(body, "assignmentRuleId")) {
+		const char *ar = cs_json_get_str(body, "assignmentRuleId");
+		char id18[SFID_LEN + 1];
+		/* it is echoed in every job info: only an id is kept */
+		if (!sfid_to18(ar, strlen(ar), id18) || (j->assignment_rule = strdup(ar)) == NULL) {
+			json_decref(body);
+			job_free(j);
+			emu_fail(rs, 400, "INVALIDJOB", "InvalidJob : assignmentRuleId must be a record id");
+			return;
+		}
+	}
 	emu_lock(emu);
 	code = check_ingest(emu, cs_json_get_str(body, "object"), cs_json_get_str(body, "operation"),
 	    cs_json_get_str(body, "externalIdFieldName"), &op, j->object, j->ext_field, msg, sizeof(msg));
@@ -2059,6 +2085,8 @@ query(struct emu *emu, struct http_req *rq, struct http_resp *rs, int version, c
 
 /* ---- entry points ---- */
 
+/* Creates the empty job registry in emu->bulk. CS_ENOMEM when it cannot be allocated. Called
+ * once by emu_init, before any request. */
 cs_err
 bulk_init(struct emu *emu)
 {
@@ -2066,6 +2094,8 @@ bulk_init(struct emu *emu)
 	return emu->bulk ? CS_OK : CS_ENOMEM;
 }
 
+/* Frees every job and the registry. Called by emu_cleanup once the server has stopped, so no
+ * request is processing a job. Safe when bulk_init failed or ran twice. */
 void
 bulk_cleanup(struct emu *emu)
 {
@@ -2078,6 +2108,8 @@ bulk_cleanup(struct emu *emu)
 	emu->bulk = NULL;
 }
 
+/* Drops every job (POST /__emu/reset). Lock held. A job being processed by a request is only
+ * unlinked: its processor sees it orphaned at its next chunk, stops and frees it. */
 void
 bulk_reset(struct emu *emu)
 {
@@ -2087,6 +2119,11 @@ bulk_reset(struct emu *emu)
 		drop_at(emu->bulk, emu->bulk->njobs - 1);
 }
 
+/* Answers one request under /services/data/vXX.X/jobs/: rest is the path after "jobs/"
+ * ("ingest", "ingest/<id>/batches", "query/<id>/results" ...). The caller has authenticated and
+ * counted the call; the lock must not be held (this takes it, and an UploadComplete processes
+ * the job before answering, handing the lock back between chunks of records). Every failure is
+ * answered as a Salesforce error array; nothing here is fatal to the server. */
 void
 bulk_handle(struct emu *emu, struct http_req *rq, struct http_resp *rs, int version, const char *rest)
 {

@@ -2,12 +2,11 @@
 #include "cometd.h"
 #include "emu.h"
 #include "util/json.h"
-#include "util/log.h"
 #include "util/timeutil.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +66,7 @@ setting_ptr(struct cometd *c, const struct setting *s)
 static void
 rand_fill(unsigned char *b, size_t n)
 {
-	static unsigned long long mix = 0x9E3779B97F4A7C15ULL;
+	static _Atomic unsigned long long mix = 0x9E3779B97F4A7C15ULL;
 	size_t got = 0;
 
 	while (got < n) {
@@ -78,7 +77,7 @@ rand_fill(unsigned char *b, size_t n)
 	}
 	/* Without the kernel's pool the ids need only be unique, not secret: splitmix64. */
 	for (; got < n; got++) {
-		unsigned long long z = (mix += 0x9E3779B97F4A7C15ULL) ^ (unsigned long long)cs_time_mono_ms();
+		unsigned long long z = atomic_fetch_add(&mix, 0x9E3779B97F4A7C15ULL) ^ (unsigned long long)cs_time_mono_ms();
 		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
 		z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
 		b[got] = (unsigned char)(z ^ (z >> 31));
@@ -241,9 +240,24 @@ matches(const struct sub *s, const struct event *ev)
 	return s->entity[0] == '\0' || (ev->entity != NULL && strcmp(ev->entity, s->entity) == 0);
 }
 
+/* Moves every cursor of cl up to the newest event, once nothing before it matches: later
+ * scans then start there instead of at an old cursor whose entity is quiet. */
+static void
+skip_to_end(struct emu *emu, struct client *cl)
+{
+	long long last;
+
+	if (emu->nevents == 0)
+		return;
+	last = emu->events[emu->nevents - 1].replay_id;
+	for (size_t k = 0; k < cl->nsubs; k++)
+		if (cl->subs[k].cursor < last)
+			cl->subs[k].cursor = last;
+}
+
 /* True when some subscription of cl has an event it has not been given yet. */
 static bool
-pending(struct emu *emu, const struct client *cl)
+pending(struct emu *emu, struct client *cl)
 {
 	long long low = LLONG_MAX;
 
@@ -256,6 +270,7 @@ pending(struct emu *emu, const struct client *cl)
 		for (size_t k = 0; k < cl->nsubs; k++)
 			if (emu->events[i].replay_id > cl->subs[k].cursor && matches(&cl->subs[k], &emu->events[i]))
 				return true;
+	skip_to_end(emu, cl);
 	return false;
 }
 
@@ -305,6 +320,8 @@ deliver(struct emu *emu, struct client *cl, json_t *out)
 	for (size_t k = 0; k < cl->nsubs; k++)
 		cl->subs[k].cursor = cur[k];
 	free(cur);
+	if (count < COMETD_MAX_DELIVER)
+		skip_to_end(emu, cl);
 	return CS_OK;
 }
 
@@ -496,6 +513,13 @@ connect_now(struct cometd *c, json_t *replies, struct conn *cn)
 	return r != NULL && json_array_set_new(replies, cn->idx, r) == 0;
 }
 
+/* How long a connect that asked for `timeout` ms (-1: did not ask) is held. */
+static long long
+hold_for(const struct cometd *c, long long timeout)
+{
+	return timeout > 0 && timeout < c->hold_ms ? timeout : c->hold_ms;
+}
+
 static void
 deadline_after(struct timespec *ts, long long ms)
 {
@@ -527,16 +551,20 @@ connect_finish(struct emu *emu, json_t *replies, struct conn *cn)
 	first = !cl->connected;
 	hold = !first && !emu->stopping && cn->timeout != 0 && c->hold_ms > 0 && !pending(emu, cl);
 	if (hold) {
-		long long ms = cn->timeout > 0 && cn->timeout < c->hold_ms ? cn->timeout : c->hold_ms;
-		struct timespec dl;
-		deadline_after(&dl, ms);
+		int64_t start = cs_time_mono_ms();
 		cl->held++;
 		for (;;) {
-			int rc = pthread_cond_timedwait(&emu->ev_cond, &emu->mu, &dl);
+			/* the hold is read again after each wake-up: an operator may shorten it */
+			long long ms = hold_for(c, cn->timeout) - (cs_time_mono_ms() - start);
+			struct timespec dl;
+			if (ms <= 0)
+				break;
+			deadline_after(&dl, ms);
+			pthread_cond_timedwait(&emu->ev_cond, &emu->mu, &dl);
 			/* The client may have been dropped while the lock was released: look it up again. */
 			if ((cl = find(c, cn->id)) == NULL)
 				break;
-			if (rc != 0 || cl->gen != cn->gen || emu->stopping || pending(emu, cl))
+			if (cl->gen != cn->gen || emu->stopping || pending(emu, cl))
 				break;
 		}
 		if (cl == NULL)
@@ -976,20 +1004,12 @@ cometd_handle(struct emu *emu, struct http_req *rq, struct http_resp *rs, int ve
 	http_resp_json(rs, 200, replies);
 }
 
-void
-cometd_handle_unauthorized(struct emu *emu, struct http_req *rq, struct http_resp *rs)
+json_t *
+cometd_unauthorized_replies(json_t *msgs)
 {
-	struct cs_error e = { 0 };
-	json_t *msgs = NULL, *out;
+	json_t *out = json_array();
 
-	if (strcmp(rq->method, "POST") != 0 || rq->body_too_big ||
-	    cometd_parse_messages(rq->body, rq->body_len, is_form(rq), &msgs, &e) != CS_OK) {
-		emu_fail(rs, 401, "INVALID_SESSION_ID", "Session expired or invalid");
-		return;
-	}
-	if ((out = json_array()) == NULL)
-		goto nomem;
-	for (size_t i = 0; i < json_array_size(msgs); i++) {
+	for (size_t i = 0; out != NULL && i < json_array_size(msgs); i++) {
 		json_t *m = json_array_get(msgs, i), *id = json_object_get(m, "id");
 		const char *ch = str_of(json_object_get(m, "channel"), COMETD_MAX_CHANNEL);
 		json_t *r;
@@ -1002,14 +1022,29 @@ cometd_handle_unauthorized(struct emu *emu, struct http_req *rq, struct http_res
 			    "channel", ch, "id", id, "error", "401::Authentication invalid", "successful", 0);
 		if (!push(out, r)) {
 			json_decref(out);
-			goto nomem;
+			out = NULL;
 		}
 	}
+	return out;
+}
+
+void
+cometd_handle_unauthorized(struct emu *emu, struct http_req *rq, struct http_resp *rs)
+{
+	struct cs_error e = { 0 };
+	json_t *msgs = NULL, *out;
+
+	if (strcmp(rq->method, "POST") != 0 || rq->body_too_big ||
+	    cometd_parse_messages(rq->body, rq->body_len, is_form(rq), &msgs, &e) != CS_OK) {
+		emu_fail(rs, 401, "INVALID_SESSION_ID", "Session expired or invalid");
+		return;
+	}
+	out = cometd_unauthorized_replies(msgs);
 	json_decref(msgs);
+	if (out == NULL) {
+		fail_json(rs, 500, "500::Out of memory");
+		return;
+	}
 	set_cookie(rq, rs);
 	http_resp_json(rs, 200, out);
-	return;
-nomem:
-	json_decref(msgs);
-	fail_json(rs, 500, "500::Out of memory");
 }

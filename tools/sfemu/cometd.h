@@ -66,10 +66,15 @@ size_t cometd_expire_events(struct emu *emu);
 
 /* ---- HTTP ---- */
 
-/* Answers a /cometd/<version> request whose credentials were rejected the way Salesforce
- * does inside Bayeux: handshake gets "403::Handshake denied" with ext.sfdc.failureReason
- * "401::Authentication invalid", other messages "401::Authentication invalid"; all with
- * advice reconnect=none. Status 200 (401 when the body is not Bayeux). Lock must NOT be held. */
+/* Salesforce's answers, inside Bayeux, to messages sent with a rejected session: a handshake
+ * gets "403::Handshake denied" with ext.sfdc.failureReason "401::Authentication invalid",
+ * any other message "401::Authentication invalid"; all with advice reconnect=none (which is
+ * what jsforce's AuthFailure extension reacts to). msgs is borrowed; returns a new array,
+ * NULL on ENOMEM. Needs no lock. */
+json_t *cometd_unauthorized_replies(json_t *msgs);
+
+/* Answers a /cometd/<version> request whose credentials were rejected with the replies above
+ * (status 200), or with 401 INVALID_SESSION_ID when the body is not Bayeux. Needs no lock. */
 void cometd_handle_unauthorized(struct emu *emu, struct http_req *rq, struct http_resp *rs);
 
 #endif

@@ -372,6 +372,19 @@ csv_write_str(struct csv_writer *w, const char *s)
 }
 
 cs_err
+csv_write_plain(struct csv_writer *w, const char *s, size_t n)
+{
+	cs_err rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == w->delim || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+			return csv_write_value(w, s, n);
+	if ((rc = sep(w)) != CS_OK)
+		return rc;
+	return cs_buf_append(w->b, s, n);
+}
+
+cs_err
 csv_write_empty(struct csv_writer *w)
 {
 	return sep(w);

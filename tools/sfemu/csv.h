@@ -96,6 +96,9 @@ void csv_writer_init(struct csv_writer *w, struct cs_buf *b, char delim, enum cs
 cs_err csv_write_value(struct csv_writer *w, const char *s, size_t n);
 /* csv_write_value of a NUL-terminated string. */
 cs_err csv_write_str(struct csv_writer *w, const char *s);
+/* Appends s[0..n) unquoted when it holds no delimiter, quote or line break (Salesforce writes
+ * uploaded column names this way in result files), else as csv_write_value does. */
+cs_err csv_write_plain(struct csv_writer *w, const char *s, size_t n);
 /* Appends an empty unquoted value (nothing between delimiters). */
 cs_err csv_write_empty(struct csv_writer *w);
 /* Ends the row with LF, or CRLF when the writer was made with CSV_EOL_CRLF. */

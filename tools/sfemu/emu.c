@@ -13,11 +13,15 @@
 
 #define MAX_EVENTS_HELD 2000000  /* hard cap on retained events, beyond the time window */
 
+/* One undo entry per operation, replayed newest first on roll-back. An entry either snapshots
+ * the live and recycle-bin objects (create, delete, undelete: those never mutate an object in
+ * place) or holds the old values of the fields an update changed in place (old != NULL). */
 struct undo {
 	struct sobject *o;
 	char id[SFID_LEN + 1];
-	json_t *prev;               /* live record before the txn, or NULL */
-	json_t *prev_bin;           /* recycle-bin record before the txn, or NULL */
+	json_t *prev;               /* live record before the operation, or NULL */
+	json_t *prev_bin;           /* recycle-bin record before the operation, or NULL */
+	json_t *old;                /* in-place update: field -> value before it */
 };
 
 struct pending {
@@ -109,6 +113,7 @@ free_events(struct emu *emu)
 		json_decref(emu->events[i].payload);
 	}
 	emu->nevents = 0;
+	emu->events = emu->ev_base;
 }
 
 void
@@ -117,7 +122,7 @@ emu_cleanup(struct emu *emu)
 	cometd_cleanup(emu);
 	bulk_cleanup(emu);
 	free_events(emu);
-	free(emu->events);
+	free(emu->ev_base);
 	for (size_t i = 0; i < emu->nobjects; i++)
 		schema_free_object(emu->objects[i]);
 	free(emu->objects);
@@ -544,30 +549,38 @@ emu_txn_begin(struct emu *emu, const struct emu_caller *who)
 	return t;
 }
 
-static bool
-remember(struct emu_txn *t, struct sobject *o, const char *id)
+static struct undo *
+undo_push(struct emu_txn *t, struct sobject *o, const char *id)
 {
 	struct undo *u;
-	json_t *cur, *bin;
 
-	for (size_t i = 0; i < t->nundo; i++)
-		if (t->undo[i].o == o && strcmp(t->undo[i].id, id) == 0)
-			return true;
 	if (t->nundo == t->cundo) {
 		size_t n = t->cundo ? t->cundo * 2 : 8;
 		struct undo *g = realloc(t->undo, n * sizeof(*g));
 		if (g == NULL)
-			return false;
+			return NULL;
 		t->undo = g;
 		t->cundo = n;
 	}
 	u = &t->undo[t->nundo++];
+	memset(u, 0, sizeof(*u));
 	u->o = o;
 	snprintf(u->id, sizeof(u->id), "%s", id);
+	return u;
+}
+
+static bool
+remember(struct emu_txn *t, struct sobject *o, const char *id)
+{
+	struct undo *u = undo_push(t, o, id);
+	json_t *cur, *bin;
+
+	if (u == NULL)
+		return false;
 	cur = json_object_get(o->records, id);
 	bin = json_object_get(o->bin, id);
-	u->prev = cur ? json_deep_copy(cur) : NULL;
-	u->prev_bin = bin ? json_deep_copy(bin) : NULL;
+	u->prev = cur ? json_incref(cur) : NULL;
+	u->prev_bin = bin ? json_incref(bin) : NULL;
 	return true;
 }
 
@@ -604,6 +617,7 @@ txn_free(struct emu_txn *t)
 	for (size_t i = 0; i < t->nundo; i++) {
 		json_decref(t->undo[i].prev);
 		json_decref(t->undo[i].prev_bin);
+		json_decref(t->undo[i].old);
 	}
 	for (size_t i = 0; i < t->npend; i++) {
 		json_decref(t->pend[i].fields);
@@ -623,6 +637,17 @@ emu_txn_rollback(struct emu_txn *t)
 	for (size_t i = t->nundo; i-- > 0;) {
 		struct undo *u = &t->undo[i];
 		json_t *cur = json_object_get(u->o->records, u->id);
+		if (u->old != NULL) {
+			const char *k;
+			json_t *v;
+			if (cur == NULL)
+				continue;
+			index_record(u->o, cur, u->id, false);
+			json_object_foreach(u->old, k, v)
+				json_object_set(cur, k, v);
+			index_record(u->o, cur, u->id, true);
+			continue;
+		}
 		if (cur)
 			index_record(u->o, cur, u->id, false);
 		if (u->prev) {
@@ -653,18 +678,26 @@ publish(struct emu *emu, const char *entity, json_t *payload, int64_t now)
 			free(emu->events[i].entity);
 			json_decref(emu->events[i].payload);
 		}
-		memmove(emu->events, emu->events + drop, (emu->nevents - drop) * sizeof(*ev));
+		emu->events += drop;
 		emu->nevents -= drop;
 	}
-	if (emu->nevents == emu->cevents) {
-		size_t n = emu->cevents ? emu->cevents * 2 : 1024;
-		struct event *g = realloc(emu->events, n * sizeof(*g));
-		if (g == NULL) {
-			json_decref(payload);
-			return;
+	if ((size_t)(emu->events - emu->ev_base) + emu->nevents == emu->cevents) {
+		size_t head = (size_t)(emu->events - emu->ev_base);
+		if (head > 0 && head >= emu->cevents / 2) {
+			/* at least half the allocation is expired space: slide down, amortised O(1) */
+			memmove(emu->ev_base, emu->events, emu->nevents * sizeof(*ev));
+		} else {
+			size_t n = emu->cevents ? emu->cevents * 2 : 1024;
+			struct event *g = realloc(emu->ev_base, n * sizeof(*g));
+			if (g == NULL) {
+				json_decref(payload);
+				return;
+			}
+			emu->ev_base = g;
+			emu->cevents = n;
+			memmove(emu->ev_base, emu->ev_base + head, emu->nevents * sizeof(*ev));
 		}
-		emu->events = g;
-		emu->cevents = n;
+		emu->events = emu->ev_base;
 	}
 	ev = &emu->events[emu->nevents++];
 	ev->replay_id = emu->next_replay++;
@@ -696,29 +729,62 @@ emu_txn_commit(struct emu_txn *t)
 		snprintf(origin, sizeof(origin), "com/salesforce/api/%s/%d.0;client=%s", t->who.api, t->who.version, t->who.client);
 	else
 		snprintf(origin, sizeof(origin), "com/salesforce/api/%s/%d.0", t->who.api, t->who.version);
+	/* values shared by every event of the transaction are made once; event payloads are never
+	 * mutated after publication, so sharing them is safe */
+	json_t *jorigin = json_string(origin), *jkey = json_string(key), *juser = json_string(EMU_USER_ID);
+	json_t *jts = json_integer((json_int_t)t->now), *jcommit = json_integer((json_int_t)commit);
 	for (size_t i = 0; i < t->npend; i++) {
 		struct pending *p = &t->pend[i];
-		json_t *hdr, *payload;
+		json_t *hdr, *payload, *ids;
 		if (!p->o->cdc)
 			continue;
-		hdr = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:O,s:O,s:[]}",
-		    "entityName", p->o->name, "recordIds", p->id, "changeType", p->type,
-		    "changeOrigin", origin, "transactionKey", key, "sequenceNumber", (int)i + 1,
-		    "commitTimestamp", (json_int_t)t->now, "commitNumber", (json_int_t)commit,
-		    "commitUser", EMU_USER_ID,
-		    "changedFields", p->changed ? p->changed : json_array(),
-		    "nulledFields", p->nulled ? p->nulled : json_array(), "diffFields");
-		if (hdr == NULL)
+		hdr = json_object();
+		ids = json_array();
+		if (hdr == NULL || ids == NULL) {
+			json_decref(hdr);
+			json_decref(ids);
 			continue;
-		/* json_pack's "O" took a new reference; drop the temporaries made above */
-		if (!p->changed)
-			json_decref(json_object_get(hdr, "changedFields"));
-		if (!p->nulled)
-			json_decref(json_object_get(hdr, "nulledFields"));
-		payload = p->fields ? json_deep_copy(p->fields) : json_object();
+		}
+		json_array_append_new(ids, json_string(p->id));
+		json_object_set_new(hdr, "entityName", json_string(p->o->name));
+		json_object_set_new(hdr, "recordIds", ids);
+		json_object_set_new(hdr, "changeType", json_string(p->type));
+		json_object_set(hdr, "changeOrigin", jorigin);
+		json_object_set(hdr, "transactionKey", jkey);
+		json_object_set_new(hdr, "sequenceNumber", json_integer((json_int_t)i + 1));
+		json_object_set(hdr, "commitTimestamp", jts);
+		json_object_set(hdr, "commitNumber", jcommit);
+		json_object_set(hdr, "commitUser", juser);
+		json_object_set_new(hdr, "changedFields", p->changed ? p->changed : json_array());
+		json_object_set_new(hdr, "nulledFields", p->nulled ? p->nulled : json_array());
+		json_object_set_new(hdr, "diffFields", json_array());
+		p->changed = p->nulled = NULL;
+		/* the header comes first, then the body; CometD events carry dateTimes as
+		 * "2019-03-07T21:58:32Z" where REST says "2019-03-07T21:58:32.000+0000" */
+		payload = json_object();
 		json_object_set_new(payload, "ChangeEventHeader", hdr);
+		if (p->fields) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(p->fields, k, v) {
+				struct sfield *f = json_is_string(v) ? emu_field(p->o, k) : NULL;
+				int64_t ms;
+				char iso[32];
+				if (f && f->type == FT_DATETIME &&
+				    cs_datetime_parse(json_string_value(v), json_string_length(v), &ms)) {
+					cs_time_format_cdc(ms, iso, sizeof(iso));
+					json_object_set_new(payload, k, json_string(iso));
+				} else
+					json_object_set(payload, k, v);
+			}
+		}
 		publish(emu, p->o->name, payload, t->now);
 	}
+	json_decref(jorigin);
+	json_decref(jkey);
+	json_decref(juser);
+	json_decref(jts);
+	json_decref(jcommit);
 	if (t->npend > 0)
 		pthread_cond_broadcast(&emu->ev_cond);
 	txn_free(t);
@@ -940,48 +1006,85 @@ emu_create(struct emu_txn *t, struct sobject *o, json_t *fields, char id_out[SFI
 	return true;
 }
 
+/* Sets rec[k] = v in place, keeping the first old value in old (for roll-back). */
+static void
+set_kept(json_t *rec, json_t *old, const char *k, json_t *v)
+{
+	json_t *prev = json_object_get(rec, k);
+
+	if (json_object_get(old, k) == NULL)
+		json_object_set(old, k, prev ? prev : json_null());
+	json_object_set(rec, k, v);
+}
+
+static void
+restore(json_t *rec, json_t *old)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(old, k, v)
+		json_object_set(rec, k, v);
+}
+
+/* Updates rec in place: a shallow copy of a wide record per update is what made bulk
+ * updates slow; the undo entry keeps only the old values of the changed fields. */
 static bool
 update_rec(struct emu_txn *t, struct sobject *o, const char *id18, json_t *rec, json_t *fields, json_t **err)
 {
-	json_t *vals, *next, *changed, *nulled, *ev, *v;
+	json_t *vals, *changed, *nulled, *ev, *v, *old, *tsv;
 	const char *k;
+	char ts[40];
+	struct undo *u;
 
 	if ((vals = check_fields(t->emu, o, fields, rec, id18, err)) == NULL)
 		return false;
-	next = json_deep_copy(rec);
-	json_object_update(next, vals);
-	json_decref(vals);
-	derive(o, next);
-	if (!check_rules(o, next, err)) {
-		json_decref(next);
-		return false;
-	}
+	old = json_object();
 	changed = json_array();
 	nulled = json_array();
 	ev = json_object();
-	json_object_foreach(next, k, v) {
-		json_t *old = json_object_get(rec, k);
-		if (old != NULL && json_equal(old, v))
+	index_record(o, rec, id18, false);
+	json_object_foreach(vals, k, v) {
+		json_t *cur = json_object_get(rec, k);
+		if (cur != NULL && json_equal(cur, v))
 			continue;
-		json_array_append_new(changed, json_string(k));
-		if (json_is_null(v))
-			json_array_append_new(nulled, json_string(k));
-		json_object_set(ev, k, v);
+		set_kept(rec, old, k, v);
 	}
-	stamp(next, t->now, false);
-	json_array_append_new(changed, json_string("LastModifiedDate"));
-	json_object_set(ev, "LastModifiedDate", json_object_get(next, "LastModifiedDate"));
-	if (!remember(t, o, id18)) {
-		json_decref(next);
+	json_decref(vals);
+	if (json_object_get(rec, "EndDate") != NULL) {
+		json_t *before = json_incref(json_object_get(rec, "EndDate"));
+		derive(o, rec);
+		if (!json_equal(before, json_object_get(rec, "EndDate")) && json_object_get(old, "EndDate") == NULL)
+			json_object_set(old, "EndDate", before);
+		json_decref(before);
+	}
+	if (!check_rules(o, rec, err) || (u = undo_push(t, o, id18)) == NULL) {
+		if (*err == NULL)
+			*err = emu_error("UNKNOWN_EXCEPTION", "out of memory", NULL);
+		restore(rec, old);
+		index_record(o, rec, id18, true);
+		json_decref(old);
 		json_decref(changed);
 		json_decref(nulled);
 		json_decref(ev);
-		*err = emu_error("UNKNOWN_EXCEPTION", "out of memory", NULL);
 		return false;
 	}
-	index_record(o, rec, id18, false);
-	json_object_set_new(o->records, id18, next);
-	index_record(o, next, id18, true);
+	json_object_foreach(old, k, v) {
+		json_t *nv = json_object_get(rec, k);
+		json_array_append_new(changed, json_string(k));
+		if (json_is_null(nv))
+			json_array_append_new(nulled, json_string(k));
+		json_object_set(ev, k, nv);
+	}
+	cs_time_format_sf(t->now, ts, sizeof(ts));
+	tsv = json_string(ts);
+	set_kept(rec, old, "LastModifiedDate", tsv);
+	set_kept(rec, old, "SystemModstamp", tsv);
+	json_decref(tsv);
+	u->old = old;
+	index_record(o, rec, id18, true);
+	json_array_append_new(changed, json_string("LastModifiedDate"));
+	json_object_set(ev, "LastModifiedDate", json_object_get(rec, "LastModifiedDate"));
 	pend(t, o, id18, "UPDATE", ev, changed, nulled);
 	return true;
 }
@@ -1061,7 +1164,7 @@ emu_delete(struct emu_txn *t, const char *id, json_t **err)
 		return false;
 	}
 	index_record(o, rec, id18, false);
-	binrec = json_deep_copy(rec);
+	binrec = json_copy(rec);
 	json_object_set_new(binrec, "IsDeleted", json_true());
 	stamp(binrec, t->now, false);
 	json_object_set_new(o->bin, id18, binrec);
@@ -1094,7 +1197,7 @@ emu_undelete(struct emu_txn *t, const char *id, json_t **err)
 		*err = emu_error("UNKNOWN_EXCEPTION", "out of memory", NULL);
 		return false;
 	}
-	rec = json_deep_copy(rec);
+	rec = json_copy(rec);
 	json_object_set_new(rec, "IsDeleted", json_false());
 	stamp(rec, t->now, false);
 	json_object_set_new(o->records, id18, rec);
@@ -1252,14 +1355,14 @@ emu_events_expire(struct emu *emu, int64_t now_ms)
 
 	while (n < emu->nevents && emu->events[n].published_ms < now_ms - emu->o.retention_ms)
 		n++;
-	if (n == 0)
-		return;
 	for (size_t i = 0; i < n; i++) {
 		free(emu->events[i].entity);
 		json_decref(emu->events[i].payload);
 	}
-	memmove(emu->events, emu->events + n, (emu->nevents - n) * sizeof(struct event));
+	emu->events += n;
 	emu->nevents -= n;
+	if (emu->nevents == 0)
+		emu->events = emu->ev_base;
 }
 
 long long

@@ -115,8 +115,10 @@ struct emu {
 	struct sobject **objects;
 	size_t nobjects;
 
-	struct event *events;      /* published events, ascending replay id */
-	size_t nevents, cevents;
+	struct event *events;      /* published events, ascending replay id; points into ev_base */
+	size_t nevents;
+	struct event *ev_base;     /* the allocation; expiry advances events instead of moving */
+	size_t cevents;            /* capacity of ev_base */
 	long long next_replay;
 	long long commit_number;
 

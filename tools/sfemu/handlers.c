@@ -645,7 +645,10 @@ query(struct call *c, bool all, json_t *qs, struct result *r)
 		return;
 	}
 	if (!soql_run(c->emu, q, strlen(q), all, c->version, &rows, &total, &err)) {
-		set(r, 400, err);
+		if (err == NULL)
+			fail(r, 500, "UNKNOWN_EXCEPTION", "out of memory");
+		else
+			set(r, 400, err);
 		return;
 	}
 	if (json_array_size(rows) <= (size_t)c->batch_size) {
@@ -795,7 +798,7 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 			else if (f == NULL)
 				err = emu_error("INVALID_FIELD", "Provided external ID field does not exist or is not accessible", NULL);
 			else if (f->type == FT_ID) {
-				json_t *b = json_deep_copy(rec);
+				json_t *b = json_copy(rec);
 				json_object_del(b, f->name);
 				json_object_del(b, "attributes");
 				ok = emu_upsert(t, o, f->name, ev ? ev : "", b, id, &created, &err);
@@ -818,7 +821,7 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 			if (rid == NULL)
 				err = emu_error("MISSING_ARGUMENT", "Id not specified in an update call", "Id");
 			else {
-				json_t *b = json_deep_copy(rec);
+				json_t *b = json_copy(rec);
 				json_object_del(b, "id");
 				json_object_del(b, "Id");
 				o = type ? emu_object(c->emu, type) : NULL;
@@ -1461,6 +1464,15 @@ cometd_route(struct http_req *rq, struct http_resp *rs, void *ud)
 		v = (int)strtol(p, NULL, 10);
 	if (v == 0) {
 		http_resp_json(rs, 404, json_pack("[{s:s,s:s}]", "errorCode", "NOT_FOUND", "message", "The requested resource does not exist"));
+		return;
+	}
+	/* Salesforce answers a bad session inside Bayeux (403::Handshake denied, 401::Authentication
+	 * invalid with reconnect "none"), which is what streaming clients react to */
+	emu_lock(emu);
+	bool authed = oauth_token_valid(emu, bearer(rq));
+	emu_unlock(emu);
+	if (!authed && strcmp(rq->method, "POST") == 0) {
+		cometd_handle_unauthorized(emu, rq, rs);
 		return;
 	}
 	if (!emu_begin_call(emu, rq, rs, "cometd", 0))

@@ -401,9 +401,18 @@ schema_describe(struct emu *emu, const struct sobject *o, int version, bool full
 				struct sfield *f = &c->fields[j];
 				if (f->reference_to == NULL || f->system || strcasecmp(f->reference_to, o->name) != 0)
 					continue;
-				json_array_append_new(children, json_pack("{s:s,s:s,s:b,s:b,s:b,s:n}",
+				/* Account.Contacts, Account.Contracts; a custom lookup gets "<Plural>__r" */
+				char rel[128];
+				size_t j2 = 0;
+				for (const char *q = c->label_plural; *q && j2 + 5 < sizeof(rel); q++)
+					if (*q != ' ')
+						rel[j2++] = *q;
+				rel[j2] = '\0';
+				if (f->custom)
+					snprintf(rel + j2, sizeof(rel) - j2, "__r");
+				json_array_append_new(children, json_pack("{s:s,s:s,s:b,s:b,s:b,s:s}",
 				    "childSObject", c->name, "field", f->name, "cascadeDelete", 0,
-				    "restrictedDelete", 0, "deprecatedAndHidden", 0, "relationshipName"));
+				    "restrictedDelete", 0, "deprecatedAndHidden", 0, "relationshipName", rel));
 			}
 		}
 		json_object_set_new(d, "childRelationships", children);

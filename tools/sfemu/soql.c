@@ -42,12 +42,14 @@
 
 /* Every node of a parsed query lives in one list of allocations owned by the root. */
 struct chunk {
-	struct chunk *next;
+	struct chunk *next, *prev;
+	size_t size;
 	max_align_t data[];
 };
 
+/* A piece of the query text; 32 bits are plenty under SOQL_MAX_LEN and keep the tree small. */
 struct span {
-	size_t off, len;
+	uint32_t off, len;
 };
 
 struct path {
@@ -56,7 +58,7 @@ struct path {
 	int nseg;
 	/* set by bindq() */
 	int nhop;
-	struct sfield *hop[SOQL_MAX_PATH];  /* reference fields followed, in order */
+	struct sfield *hop[SOQL_MAX_PATH - 1];  /* reference fields followed, in order */
 	struct sfield *field;               /* the field read at the end */
 };
 
@@ -105,7 +107,9 @@ struct order {
 };
 
 struct soql {
-	struct chunk *mem;                  /* root only */
+	struct chunk *mem;                  /* root only: the allocations, and their total size */
+	size_t used;
+	bool over;                          /* root only: SOQL_MAX_TREE was reached */
 	const char *q;                      /* the root's copy of the text; spans index it */
 	size_t qlen;
 	struct item *items;
@@ -240,19 +244,44 @@ floordiv(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/* Zeroed memory owned by the root query; NULL when out of memory or over SOQL_MAX_TREE. */
 static void *
 amalloc(struct soql *root, size_t n)
 {
 	struct chunk *c;
 
-	if (n > SIZE_MAX - sizeof(*c))
+	if (n > SOQL_MAX_TREE || root->used + n > SOQL_MAX_TREE) {
+		root->over = true;
 		return NULL;
-	c = calloc(1, sizeof(*c) + n);
-	if (c == NULL)
+	}
+	if ((c = calloc(1, sizeof(*c) + n)) == NULL)
 		return NULL;
+	c->size = n;
 	c->next = root->mem;
+	if (c->next)
+		c->next->prev = c;
 	root->mem = c;
+	root->used += n;
 	return c->data;
+}
+
+/* Gives back p, from amalloc(root, ...), before the query is freed. */
+static void
+afree(struct soql *root, void *p)
+{
+	struct chunk *c;
+
+	if (p == NULL)
+		return;
+	c = (struct chunk *)(void *)((char *)p - offsetof(struct chunk, data));
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		root->mem = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	root->used -= c->size;
+	free(c);
 }
 
 /* ---- errors ---- */
@@ -338,11 +367,6 @@ vseterr(struct soql_error *e, const char *q, size_t len, struct span at, const c
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	trim_utf8(detail);
 	snprintf(e->code, sizeof(e->code), "%s", code);
-	if (q == NULL) {
-		e->row = e->column = 0;
-		snprintf(e->message, sizeof(e->message), "%s", detail);
-		return;
-	}
 	frame(e, q, len, at.off, at.len, detail);
 }
 
@@ -385,7 +409,11 @@ perr(struct parser *p, struct span at, const char *fmt, ...)
 static void
 oom(struct parser *p)
 {
-	if (!p->err->code[0]) {
+	if (!p->err->code[0] && p->root->over) {
+		snprintf(p->err->code, sizeof(p->err->code), "QUERY_TOO_COMPLICATED");
+		snprintf(p->err->message, sizeof(p->err->message), "Query is either selecting too many fields or "
+		    "the filter conditions are too complicated.");
+	} else if (!p->err->code[0]) {
 		snprintf(p->err->code, sizeof(p->err->code), "UNKNOWN_EXCEPTION");
 		snprintf(p->err->message, sizeof(p->err->message), "out of memory");
 	}
@@ -663,8 +691,9 @@ enter(struct parser *p)
 	return true;
 }
 
-/* Makes room for one more element in the arena array *arr holding n of size sz; the slot
- * arr[n] is zeroed. Capacity doubles at powers of two. */
+/* Makes room for one more element in the arena array arr holding n of size sz and returns
+ * the array to use (arr or a copy; the old one is given back); the slot [n] is zeroed.
+ * Capacity doubles at powers of two. */
 static void *
 push(struct parser *p, void *arr, size_t n, size_t sz)
 {
@@ -681,6 +710,7 @@ push(struct parser *p, void *arr, size_t n, size_t sz)
 	}
 	if (n)
 		memcpy(na, arr, n * sz);
+	afree(p->root, arr);
 	return na;
 }
 

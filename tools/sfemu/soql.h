@@ -15,6 +15,7 @@ struct emu;
 #define SOQL_MAX_DEPTH 32       /* nesting of parentheses, NOT and sub-queries */
 #define SOQL_MAX_PATH 6         /* segments of a field path: up to five relationships and a field */
 #define SOQL_MAX_OFFSET 2000    /* largest OFFSET Salesforce accepts */
+#define SOQL_MAX_TREE (8u << 20) /* bytes of parsed query; past it: QUERY_TOO_COMPLICATED */
 
 /* A parsed query; opaque. */
 struct soql;
@@ -29,8 +30,8 @@ struct soql_error {
 
 /* Parses the SOQL text q[0..len) (need not be NUL-terminated; never read past len). Only the
  * syntax is checked: object and field names are resolved by soql_run. Returns a new query the
- * caller frees with soql_free(), or NULL with *err filled (MALFORMED_QUERY; UNKNOWN_EXCEPTION
- * when out of memory). Text over SOQL_MAX_LEN or not valid UTF-8 is refused before parsing.
+ * caller frees with soql_free(), or NULL with *err filled (MALFORMED_QUERY; QUERY_TOO_COMPLICATED
+ * past SOQL_MAX_TREE; UNKNOWN_EXCEPTION when out of memory). Text over SOQL_MAX_LEN or not valid UTF-8 is refused before parsing.
  * Thread-safe: no shared state. */
 struct soql *soql_parse(const char *q, size_t len, struct soql_error *err);
 
