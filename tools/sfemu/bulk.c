@@ -2,7 +2,6 @@
 #include "bulk.h"
 #include "soql.h"
 #include "util/json.h"
-#include "util/log.h"
 #include "util/timeutil.h"
 
 #include <ctype.h>
