@@ -13,7 +13,11 @@ command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get install -y 
 
 tmp=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() {
+	if [ -n "$pid" ]; then kill "$(pgrep -P "$pid")" "$pid" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
 trap cleanup EXIT
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
@@ -77,7 +81,8 @@ get=$(run record_get "$B/sobjects/Account/$acc" "$tmp/auth.lua")
 coll=$(run collections_update "$B/composite/sobjects" "$tmp/patch.lua")
 qry=$(run query_page "$B/query?q=$q" "$tmp/auth.lua")
 events=$(curl -sf "$URL/__emu/counters" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("composite/sobjects",0))')
-kill "$pid"; wait "$pid" || true; pid=""
+# stop sfemu itself (the child of time), so that time reports its peak memory
+kill "$(pgrep -P "$pid")"; wait "$pid" || true; pid=""
 rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' "$tmp/time")
 
 {
