@@ -1,21 +1,33 @@
 /* main.c - the clmsync command: subcommand dispatch. */
+#include "cli/cli.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define CLMSYNC_VERSION "0.1.0"
 
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* One row per subcommand; `clmsync help` prints them in this order. */
+static const struct command commands[] = {
+	{ "serve", cmd_serve, "run the contract repository (and, later, the sync engine)" },
+	{ "config", cmd_config, "config check FILE: validate a configuration without starting" },
+	{ "import", cmd_import, "import contracts FILE.csv: load contracts from a spreadsheet" },
+	{ "export", cmd_export, "export contracts: write contracts as CSV or JSON lines" },
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync <command> [options]\n"
-	    "\n"
-	    "commands:\n"
-	    "  version      print the version and exit\n"
-	    "  help         print this help\n"
-	    "\n"
-	    "The contract repository, sync engine and operator commands (serve, status, mapping check,\n"
-	    "dlq, conflicts, reconcile, backfill, audit verify) are not built yet; see README.md.\n");
+	fprintf(f, "usage: clmsync <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-10s %s\n  %-10s %s\n\n", "version", "print the version", "help", "print this help");
+	fprintf(f, "`clmsync <command> --help` describes each command.\n");
 }
 
 int
@@ -33,7 +45,10 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "clmsync: unknown command '%s'\n", argv[1]);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "clmsync: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -37,6 +37,27 @@ start_sfemu() {
 	printf -v "PID_$name" '%s' "$pid"
 }
 
+# start_clmsync NAME [args...]: starts `clmsync serve` on a free port with its data in
+# $WORK/NAME-data; sets URL_<NAME>, PID_<NAME>, DATA_<NAME> and TOKEN_<NAME> (the admin token
+# the first start creates, when no other token is configured).
+start_clmsync() {
+	local name=$1; shift
+	local data="$WORK/$name-data"
+	"$BUILD/clmsync" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	local deadline=$((SECONDS + 10))
+	while [ ! -s "$WORK/$name.url" ]; do
+		kill -0 "$pid" 2>/dev/null || { echo "clmsync $name exited"; cat "$WORK/$name.log"; exit 1; }
+		[ $SECONDS -lt $deadline ] || { echo "clmsync $name did not start"; exit 1; }
+		sleep 0.02
+	done
+	printf -v "URL_$name" '%s' "$(head -1 "$WORK/$name.url")"
+	printf -v "PID_$name" '%s' "$pid"
+	printf -v "DATA_$name" '%s' "$data"
+	printf -v "TOKEN_$name" '%s' "$(head -1 "$data/api-token" 2>/dev/null || true)"
+}
+
 # req METHOD URL [curl args...]: sets STATUS and BODY.
 req() {
 	local method=$1 url=$2; shift 2

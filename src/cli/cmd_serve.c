@@ -1,0 +1,337 @@
+/* cmd_serve.c - clmsync serve: the contract repository's HTTP API, scheduler and change feed. */
+#include "cli/cli.h"
+#include "clm/clm.h"
+#include "config/config.h"
+#include "http/server.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOKEN_FILE "api-token"     /* created in the data directory on first start */
+#define PATH_MAX_LEN 4096
+#define STORE_POOL_SIZE 16
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--api-token-file FILE]\n"
+	    "\n"
+	    "Runs the contract repository: the REST API under /api/v1, the change feed and the scheduled\n"
+	    "pass (expiry, auto-renewal, amendments). Without a configuration it runs on embedded\n"
+	    "defaults: data in ./clmsync-data, listening on 127.0.0.1:8440. Prints its base URL on the\n"
+	    "first line of stdout.\n"
+	    "\n"
+	    "options:\n"
+	    "  --config FILE          the YAML configuration (see docs/configuration.md)\n"
+	    "  --data DIR             data directory; the embedded store is DIR/clmsync.db\n"
+	    "  --listen ADDR:PORT     address to serve (port 0 picks a free one)\n"
+	    "  --api-token-file FILE  also accept the token in FILE, with the admin role\n"
+	    "  -h, --help             this help\n"
+	    "\n"
+	    "With no token configured and no --api-token-file, the first start writes a new admin\n"
+	    "token to DIR/" TOKEN_FILE " (mode 0600) and says so; later starts reuse it.\n");
+}
+
+/* Reads the first line of path (a token) into out; false with a message on stderr. */
+static bool
+read_token(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "clmsync: cannot read token file %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	if (fgets(out, (int)cap, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n == 0 || n >= cap - 1) {
+		fprintf(stderr, "clmsync: token file %s holds no token of 1 to %zu bytes on its first line\n", path, cap - 2);
+		return false;
+	}
+	return true;
+}
+
+/* Uses DIR/api-token, creating it (mode 0600) on first start. */
+static bool
+first_token(const char *dir, struct clm_auth *auth)
+{
+	char path[PATH_MAX_LEN], secret[CLM_SECRET_MAX + 2];
+	struct cs_error e = { 0 };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_FILE);
+	if (access(path, F_OK) != 0) {
+		if (clm_secret_generate(secret, sizeof(secret), &e) != CS_OK) {
+			fprintf(stderr, "clmsync: %s\n", e.msg);
+			return false;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) || write(fd, "\n", 1) != 1 ||
+		    fsync(fd) != 0) {
+			fprintf(stderr, "clmsync: cannot write %s: %s\n", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return false;
+		}
+		close(fd);
+		fprintf(stderr, "clmsync: no API token was configured: created an admin token in %s (mode 0600)\n", path);
+	} else
+		log_info("serve.token", "using the admin token in %s", path);
+	if (!read_token(path, secret, sizeof(secret)))
+		return false;
+	if (clm_auth_add(auth, "admin", CLM_ROLE_ADMIN, secret, &e) != CS_OK) {
+		fprintf(stderr, "clmsync: %s: %s\n", path, e.msg);
+		return false;
+	}
+	memset(secret, 0, sizeof(secret));
+	return true;
+}
+
+static enum clm_attr_type
+attr_type(enum cs_attr_type t)
+{
+	switch (t) {
+	case CS_ATTR_NUMBER: return CLM_ATTR_NUMBER;
+	case CS_ATTR_DECIMAL: return CLM_ATTR_DECIMAL;
+	case CS_ATTR_DATE: return CLM_ATTR_DATE;
+	case CS_ATTR_DATETIME: return CLM_ATTR_DATETIME;
+	case CS_ATTR_BOOLEAN: return CLM_ATTR_BOOLEAN;
+	case CS_ATTR_PICKLIST: return CLM_ATTR_PICKLIST;
+	default: return CLM_ATTR_TEXT;
+	}
+}
+
+/* The custom attributes of the configuration as the repository's schema. */
+static struct clm_schema *
+schema_of(const struct cs_config *cfg, struct cs_error *e)
+{
+	const struct cs_attr_list *l[CLM_KIND_COUNT] = { 0 };
+	struct clm_attr *v[CLM_KIND_COUNT] = { 0 };
+	const struct clm_attr *cv[CLM_KIND_COUNT] = { 0 };
+	size_t n[CLM_KIND_COUNT] = { 0 };
+	struct clm_schema *sc = NULL;
+
+	l[CLM_COUNTERPARTY] = &cfg->custom_counterparty;
+	l[CLM_CONTRACT] = &cfg->custom_contract;
+	for (int k = 0; k < CLM_KIND_COUNT; k++) {
+		if (l[k] == NULL || l[k]->n == 0)
+			continue;
+		if ((v[k] = calloc(l[k]->n, sizeof(struct clm_attr))) == NULL) {
+			cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < l[k]->n; i++) {
+			const struct cs_attr_decl *d = &l[k]->v[i];
+			v[k][i] = (struct clm_attr){ d->name, attr_type(d->type), (const char *const *)d->values,
+				d->nvalues, d->required, d->max_length };
+		}
+		cv[k] = v[k];
+		n[k] = l[k]->n;
+	}
+	sc = clm_schema_new(cv, n, e);
+out:
+	for (int k = 0; k < CLM_KIND_COUNT; k++)
+		free(v[k]);
+	return sc;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	const char *cfg_path = NULL, *data = NULL, *listen = NULL, *token_file = NULL;
+	struct cs_config *cfg = NULL;
+	struct cs_error_list errs;
+	struct cs_error e = { 0 };
+	struct clm_schema *schema = NULL;
+	struct clm_auth *auth = NULL;
+	struct clm *clm = NULL;
+	struct clm_api api;
+	struct clm_opts co;
+	struct http_server_opts so;
+	struct http_server *srv = NULL;
+	struct sigaction sa;
+	char host[CS_CONFIG_HOST_MAX], store_url[PATH_MAX_LEN + 16], url[CS_CONFIG_HOST_MAX + 16];
+	const char *dir;
+	uint16_t port;
+	int rc = 1;
+
+	/* every option takes one value */
+	for (int i = 1; i < argc; i += 2) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (val == NULL) {
+			fprintf(stderr, "clmsync serve: %s needs a value (see --help)\n", a);
+			return 2;
+		}
+		if (strcmp(a, "--config") == 0)
+			cfg_path = val;
+		else if (strcmp(a, "--data") == 0)
+			data = val;
+		else if (strcmp(a, "--listen") == 0)
+			listen = val;
+		else if (strcmp(a, "--api-token-file") == 0)
+			token_file = val;
+		else {
+			fprintf(stderr, "clmsync serve: unknown option '%s' (see --help)\n", a);
+			return 2;
+		}
+	}
+
+	cs_error_list_init(&errs);
+	if (cfg_path != NULL) {
+		if (cs_config_load(cfg_path, &cfg, &errs) != CS_OK) {
+			cs_error_list_print(&errs, stderr);
+			if (errs.n == 0)
+				fprintf(stderr, "clmsync: cannot load %s\n", cfg_path);
+			cs_error_list_cleanup(&errs);
+			return 1;
+		}
+	} else if (cs_config_defaults(&cfg) != CS_OK) {
+		fprintf(stderr, "clmsync: out of memory\n");
+		return 1;
+	}
+	cs_error_list_cleanup(&errs);
+	cs_log_setup(cfg->log.level, cfg->log.json);
+
+	/* the command line wins over the file, the file over the defaults */
+	snprintf(host, sizeof(host), "%s", cfg->repository.host);
+	port = cfg->repository.port;
+	if (listen != NULL) {
+		/* port 0 is allowed here (tests): cs_config_parse_listen wants 1..65535 */
+		const char *colon = strrchr(listen, ':');
+		if (colon != NULL && strcmp(colon, ":0") == 0) {
+			char tmp[CS_CONFIG_HOST_MAX + 8];
+			snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - listen), listen);
+			if (!cs_config_parse_listen(tmp, host, sizeof(host), &port))
+				goto badlisten;
+			port = 0;
+		} else if (!cs_config_parse_listen(listen, host, sizeof(host), &port)) {
+badlisten:
+			fprintf(stderr, "clmsync serve: --listen wants ADDR:PORT, got '%s'\n", listen);
+			rc = 2;
+			goto out;
+		}
+	}
+	dir = data ? data : cfg->data_dir;
+	if (data != NULL)
+		snprintf(store_url, sizeof(store_url), "sqlite:%s/clmsync.db", data);
+	else
+		snprintf(store_url, sizeof(store_url), "%s", cfg->store_url);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "clmsync: cannot create the data directory %s: %s\n", dir, strerror(errno));
+		goto out;
+	}
+
+	if ((auth = clm_auth_new()) == NULL) {
+		fprintf(stderr, "clmsync: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		const struct cs_api_token *t = &cfg->tokens[i];
+		enum clm_role r = t->role == CS_ROLE_ADMIN ? CLM_ROLE_ADMIN : t->role == CS_ROLE_WRITE ? CLM_ROLE_WRITE
+		    : CLM_ROLE_READ;
+		if (clm_auth_add(auth, t->name, r, t->secret, &e) != CS_OK) {
+			fprintf(stderr, "clmsync: api token %s: %s\n", t->name, e.msg);
+			goto out;
+		}
+	}
+	if (token_file != NULL) {
+		char secret[CLM_SECRET_MAX + 2];
+		if (!read_token(token_file, secret, sizeof(secret)))
+			goto out;
+		if (clm_auth_add(auth, "token-file", CLM_ROLE_ADMIN, secret, &e) != CS_OK) {
+			fprintf(stderr, "clmsync: %s: %s\n", token_file, e.msg);
+			goto out;
+		}
+		memset(secret, 0, sizeof(secret));
+	}
+	if (clm_auth_count(auth) == 0 && !first_token(dir, auth))
+		goto out;
+
+	if ((schema = schema_of(cfg, &e)) == NULL) {
+		fprintf(stderr, "clmsync: custom attributes: %s\n", e.msg);
+		goto out;
+	}
+	memset(&co, 0, sizeof(co));
+	co.store_url = store_url;
+	co.pool_size = STORE_POOL_SIZE;
+	co.max_document_size = cfg->repository.max_document_size;
+	co.schema = schema;
+	if (clm_new(&co, &clm, &e) != CS_OK) {
+		fprintf(stderr, "clmsync: cannot open the store %s: %s\n", store_url, e.msg);
+		goto out;
+	}
+	if (clm_sched_start(clm, (int)(cfg->repository.scheduler_interval ? cfg->repository.scheduler_interval : 60), &e) != CS_OK) {
+		fprintf(stderr, "clmsync: %s\n", e.msg);
+		goto out;
+	}
+
+	memset(&api, 0, sizeof(api));
+	api.clm = clm;
+	api.auth = auth;
+	api.max_body = cfg->repository.max_body;
+	api.max_document = cfg->repository.max_document_size ? cfg->repository.max_document_size : CLM_DOC_MAX_DEFAULT;
+	memset(&so, 0, sizeof(so));
+	so.host = host;
+	so.port = port;
+	/* one server-wide limit: the larger one; each handler holds its own route to its own */
+	so.max_body = api.max_body > api.max_document ? api.max_body : api.max_document;
+	so.conn_timeout_s = 120;
+	so.routes = clm_api_routes(&so.nroutes);
+	so.pre = clm_api_pre;
+	so.not_found = clm_api_not_found;
+	so.ud = &api;
+	if (http_server_start(&so, &srv, &e) != CS_OK) {
+		fprintf(stderr, "clmsync: %s\n", e.msg);
+		goto out;
+	}
+	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, http_server_port(srv));
+	printf("%s\n", url);
+	fflush(stdout);
+	log_info("serve.listen", "repository API on %s/api/v1 (data in %s)", url, dir);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop)
+		pause();
+	log_info("serve.stop", "shutting down");
+	/* long polls answer at once so that the server's threads can finish */
+	clm_wake_all(clm);
+	http_server_stop(srv);
+	srv = NULL;
+	rc = 0;
+out:
+	http_server_stop(srv);
+	clm_free(clm);
+	clm_schema_free(schema);
+	clm_auth_free(auth);
+	cs_config_free(cfg);
+	return rc;
+}
