@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -21,12 +23,25 @@
  * only at checkpoints, so the last transactions before such an outage may be rolled back (the
  * database stays consistent; it is never corrupted). synchronous=FULL fsyncs the WAL at every
  * commit and closes that window for one fsync per transaction; it is to become a setting.
+ *
+ * Checkpoints. Those fsyncs that NORMAL does make come with checkpoints, which SQLite runs inline
+ * in whichever commit takes the WAL past 1000 pages; on this kind of disk an fsync can take a
+ * tenth of a second, which that one request then pays. So each process keeps one checkpointer
+ * thread per database file, with its own connection: a commit that sees CKPT_PAGES new WAL pages
+ * since the last checkpoint wakes it and returns. New pages, not the WAL's size: under steady
+ * writes a checkpoint never catches the WAL's end, so the WAL does not restart, and waking on
+ * its size would run a tiny checkpoint (and fsync) after every commit. Only when the thread falls
+ * CKPT_INLINE pages behind does the writer checkpoint itself, as back-pressure. In A/B runs on a
+ * 2-core VM this gave 1.2x to 2x the one-write transactions per second of inline checkpoints.
+ * Like a SQLite connection, none of this survives fork(): a child process opens its own store.
  */
 #define BUSY_MS 5000                 /* how long a statement waits for another writer's lock */
 #define APP_ID 1129074003            /* 0x434C4D53, "CLMS" in the file header: others' files are refused */
 #define WAL_LIMIT 67108864           /* 64 MiB: the WAL is truncated back to this after a checkpoint */
 #define DYN_MAX 16                   /* cached built statements (list queries) */
 #define SQL_MAX 4096                 /* bytes in one built statement */
+#define CKPT_PAGES 1000              /* WAL pages that wake the checkpointer (SQLite's own default) */
+#define CKPT_INLINE 10000            /* WAL pages past which the writer checkpoints itself */
 #define BINDS_MAX (2 + STORE_FILTERS_MAX + 3)
 #define STR_(x) #x
 #define STR(x) STR_(x)        /* a number macro spelled into SQL text (PRAGMA takes no parameters) */
@@ -94,9 +109,27 @@ struct dyn {
 	unsigned long used;
 };
 
+/* The checkpointer of one database file in this process, shared by its connections. */
+struct ckpt {
+	struct ckpt *next;
+	dev_t dev;
+	ino_t ino;
+	char *path;
+	int refs;                    /* under ckpt_mu */
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool pending, stop;          /* under mu */
+	int done;                    /* under mu: WAL frames the last checkpoint copied */
+};
+
+static pthread_mutex_t ckpt_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ckpt *ckpts;
+
 struct sq {
 	struct store base;           /* first: a struct store * is a struct sq * */
 	sqlite3 *db;
+	struct ckpt *ckpt;           /* NULL for ":memory:" or when the thread could not start */
 	sqlite3_stmt *st[Q_COUNT];   /* prepared on first use, kept for the connection's life */
 	struct dyn dyn[DYN_MAX];     /* least recently used goes first */
 	unsigned long tick;
@@ -1192,6 +1225,150 @@ sq_changes_head(struct store *s, long long *seq, struct cs_error *e)
 	return err;
 }
 
+/* ---- the checkpointer ---- */
+
+static void *
+ckpt_main(void *arg)
+{
+	struct ckpt *c = arg;
+	sqlite3 *db = NULL;
+
+	int ncopied;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->pending && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->pending = false;
+		pthread_mutex_unlock(&c->mu);
+		ncopied = -1;
+		/* opened on first need: a short-lived process never pays for it */
+		if (db == NULL && sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+		                                  NULL) != SQLITE_OK) {
+			sqlite3_close(db);
+			db = NULL;
+		} else if (db != NULL) {
+			sqlite3_busy_timeout(db, BUSY_MS);
+			sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+		}
+		/* PASSIVE: copies what no reader still needs, never waits for a writer. If the open
+		 * failed, the writers' inline back-pressure still bounds the WAL. */
+		if (db != NULL)
+			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &ncopied);
+		pthread_mutex_lock(&c->mu);
+		if (ncopied >= 0)
+			c->done = ncopied;
+	}
+	pthread_mutex_unlock(&c->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* Called by SQLite after each commit of a connection with pages frames in the WAL. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct ckpt *c = arg;
+	int behind, ncopied = -1;
+
+	pthread_mutex_lock(&c->mu);
+	if (pages < c->done)
+		c->done = 0;                 /* the WAL restarted from its beginning */
+	behind = pages - c->done;
+	if (behind >= CKPT_PAGES && behind < CKPT_INLINE && !c->pending) {
+		c->pending = true;
+		pthread_cond_signal(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (behind >= CKPT_INLINE) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &ncopied);
+		pthread_mutex_lock(&c->mu);
+		if (ncopied > c->done)
+			c->done = ncopied;
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* The checkpointer of path's file, started if needed; NULL when it cannot be (then SQLite's
+ * inline autocheckpoint stays in force, which is slower but just as correct). */
+static struct ckpt *
+ckpt_get(const char *path)
+{
+	struct ckpt *c;
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return NULL;
+	pthread_mutex_lock(&ckpt_mu);
+	for (c = ckpts; c != NULL; c = c->next)
+		if (c->dev == sb.st_dev && c->ino == sb.st_ino)
+			break;
+	if (c != NULL) {
+		c->refs++;
+		pthread_mutex_unlock(&ckpt_mu);
+		return c;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(path)) == NULL)
+		goto fail;
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&c->cv, NULL) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		goto fail;
+	}
+	if (pthread_create(&c->thr, NULL, ckpt_main, c) != 0) {
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		goto fail;
+	}
+	c->dev = sb.st_dev;
+	c->ino = sb.st_ino;
+	c->refs = 1;
+	c->next = ckpts;
+	ckpts = c;
+	pthread_mutex_unlock(&ckpt_mu);
+	return c;
+fail:
+	pthread_mutex_unlock(&ckpt_mu);
+	if (c != NULL)
+		free(c->path);
+	free(c);
+	return NULL;
+}
+
+/* Drops a reference; the last one stops and joins the thread. */
+static void
+ckpt_put(struct ckpt *c)
+{
+	struct ckpt **pp;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&ckpt_mu);
+	if (--c->refs > 0) {
+		pthread_mutex_unlock(&ckpt_mu);
+		return;
+	}
+	for (pp = &ckpts; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&ckpt_mu);
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thr, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c->path);
+	free(c);
+}
+
 /* ---- opening, migrations ---- */
 
 static void
@@ -1207,6 +1384,7 @@ sq_close(struct store *s)
 	}
 	/* closing rolls back a transaction left open */
 	sqlite3_close_v2(q->db);
+	ckpt_put(q->ckpt);
 	free(q);
 }
 
@@ -1384,6 +1562,9 @@ store_sqlite_open(const char *path, struct store **out, struct cs_error *e)
 		goto fail;
 	if ((err = migrate(q, e)) != CS_OK)
 		goto fail;
+	/* a WAL hook replaces SQLite's inline autocheckpoint for this connection */
+	if (!mem && (q->ckpt = ckpt_get(path)) != NULL)
+		sqlite3_wal_hook(q->db, wal_hook, q->ckpt);
 	*out = &q->base;
 	return CS_OK;
 fail:

@@ -363,7 +363,10 @@ check_filter(const struct store_filter *f, struct store_lfilter *o, struct cs_er
 	o->field = f->field;
 	o->op = f->op;
 	o->value = f->value;
-	if (f->value == NULL) {
+	/* "" is how a record says it has no parent (store_rec.parent): the same in a filter */
+	if (o->col == STORE_COL_PARENT && f->value != NULL && f->value[0] == '\0')
+		o->value = NULL;
+	if (o->value == NULL) {
 		if (o->col == STORE_COL_CREATED || o->col == STORE_COL_UPDATED ||
 		    (f->op != STORE_EQ && f->op != STORE_NE))
 			return cs_error_set(e, CS_EINVAL, "filter on %s: null only with equal or not equal",

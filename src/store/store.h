@@ -5,7 +5,10 @@
  * Threading: a struct store is one connection and is used by one thread at a time. Open one per
  * thread (the HTTP server keeps a small pool, see store_pool_*). All writes happen inside
  * store_begin()/store_commit(); a failed call inside a transaction leaves it open for the caller
- * to roll back. Nothing here logs secrets or record contents.
+ * to roll back (store_insert/store_update refused with CS_EEXIST or CS_ECONFLICT have written
+ * nothing, so the caller may also go on). Nothing here logs secrets or record contents.
+ * The SQLite back end runs one background thread per open database file (WAL checkpoints, off
+ * the commit path). A store is not carried across fork(): a child process opens its own.
  */
 #ifndef CS_STORE_H
 #define CS_STORE_H
@@ -111,8 +114,8 @@ struct store_filter {
 /* Filter semantics: a document value that is a JSON string compares with value byte-wise, so a
  * number or boolean never equals a text value. NULL value: EQ = "is null or absent", NE = "is
  * present"; other ops with NULL are CS_EINVAL. NE with a value also matches records that lack
- * the field. "updated_at"/"created_at" take an ISO date-time or a date (midnight UTC) and compare
- * as instants. */
+ * the field. "parent" with "" means no parent, as in store_rec. "updated_at"/"created_at" take an
+ * ISO date-time or a date (midnight UTC) and compare as instants. */
 struct store_list_q {
 	const char *kind;
 	struct store_filter filters[STORE_FILTERS_MAX];
