@@ -1,5 +1,5 @@
-/* csv.c - RFC 4180 CSV reader and writer for Bulk API 2.0 uploads and results. */
-#include "csv.h"
+/* csv.c - RFC 4180 CSV reader and writer: Bulk API 2.0 uploads and results, contract import and export. */
+#include "util/csv.h"
 
 #include <stdarg.h>
 #include <stdio.h>

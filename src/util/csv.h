@@ -1,7 +1,7 @@
-/* csv.h - RFC 4180 CSV as Bulk API 2.0 speaks it: a bounded reader over (ptr, len) and a writer
+/* csv.h - RFC 4180 CSV (as Bulk API 2.0 and spreadsheets speak it): a bounded reader over (ptr, len) and a writer
  * that quotes every value. */
-#ifndef SFEMU_CSV_H
-#define SFEMU_CSV_H
+#ifndef CS_CSV_H
+#define CS_CSV_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_csv.c - unit tests for the CSV reader and writer (tools/sfemu/csv.c). */
+/* test_csv.c - unit tests for the CSV reader and writer (src/util/csv.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "csv.h"
+#include "util/csv.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

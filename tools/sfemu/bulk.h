@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include "csv.h"
+#include "util/csv.h"
 #include "emu.h"
 
 #define BULK_MAX_JOBS 1000                    /* jobs held at once; finished ones are evicted first */
