@@ -1,13 +1,860 @@
-/* cmd_import.c - clmsync import (being written). */
+/* cmd_import.c - clmsync import contracts FILE.csv: every row checked as the API checks it, then written. */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
+/* The import checks a whole file before it writes its first row, with the rules clm_create
+ * applies; clm.h has no "check without writing" call yet, so the derived-field and cross-field
+ * rules come from the module's own header (clm_contract_derive, clm_contract_check). */
+#include "clm/clm_int.h"
+#include "util/csv.h"
+#include "util/id.h"
+#include "util/json.h"
+#include "util/timeutil.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILE_MAX ((size_t)4 << 30)   /* bytes of CSV read at most (mapped, not copied) */
+#define MAP_MAX 256                  /* --map pairs */
+#define LOOKUP_MAX 20000000          /* entries in one lookup map (numbers, names, ids) */
+#define REPORT_MAX 1000              /* refused rows described one by one; later ones are counted */
+#define PROGRESS_MS 500
+#define USER_MAX 64                  /* bytes in an --as name, as X-Clm-User */
+#define PAGE 1000
+#define SHOW 60                      /* bytes of a cell value quoted in a message */
+
+struct col {
+	char *header;                    /* as the file names it (a copy) */
+	const struct cli_col *c;         /* NULL: skipped */
+	char custom[CLM_NAME_MAX];       /* CLI_COL_CUSTOM: the attribute */
+	enum cs_attr_type ctype;
+};
+
+struct imp {
+	const char *file;
+	struct clm *clm;
+	const struct cli_repo *repo;
+	char actor[CLM_ACTOR_MAX];
+	char placeholder_cp[CS_ID_MAX], placeholder_ct[CS_ID_MAX];
+	struct col *cols;
+	size_t ncols;
+	int ci_cp_id, ci_cp_name, ci_parent_id, ci_parent_num, ci_number;
+	struct strmap *names;            /* legal name -> counterparty id; "" to create; "?" several */
+	struct strmap *ids;              /* id -> "" (exists) or its counterparty's legal name; "-" none */
+	struct strmap *numbers;          /* contract number -> id, or "=LINE": a row of this file */
+	unsigned long *bad;              /* data rows (1-based) refused while checking, ascending */
+	size_t nbad, cbad;
+	unsigned long rows, written, created_cp, refused, reported;
+	bool progress, tty;
+	int64_t t0, last;
+	int64_t today;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: clmsync import contracts FILE.csv [--map COLUMN=FIELD,...] [--all-or-nothing | --skip-bad]\n"
+	    "                                [--as NAME] [--dry-run] [--progress] [--config FILE] [--data DIR]\n"
+	    "\n"
+	    "Creates one contract per row of an RFC 4180 CSV file (comma-separated, UTF-8, header line first).\n"
+	    "Column names are the API's field names (docs/api.md): title, type, status, number, owner,\n"
+	    "effective_date, term_months, ...; money as total_value_amount + total_value_currency; custom\n"
+	    "attributes as custom.NAME. The counterparty is counterparty_id (an existing cp_ id) or\n"
+	    "counterparty_legal_name (an existing counterparty with exactly that name, created when none\n"
+	    "has it); the parent contract is parent_contract_id or parent_contract_number. Empty cells are\n"
+	    "absent. Columns the repository sets (id, version, created_at, ...) are ignored, so a file from\n"
+	    "`clmsync export contracts` imports as it is. Every row is checked as the REST API checks a\n"
+	    "create before anything is written; a refused row is reported with its line number.\n"
+	    "Works on the store directly; safe while a server runs on it.\n"
+	    "\n"
+	    "options:\n"
+	    "  --map COL=FIELD,...  read column COL as FIELD (FIELD '-' skips COL); may be repeated\n"
+	    "  --all-or-nothing     write nothing when any row is refused (the default)\n"
+	    "  --skip-bad           write the rows that pass, report the others\n"
+	    "  --as NAME            record the changes as user:NAME (default api:import)\n"
+	    "  --dry-run            check every row, write nothing\n"
+	    "  --progress           report progress on stderr (automatic when stderr is a terminal)\n"
+	    "  --config FILE        the YAML configuration (store, custom attributes)\n"
+	    "  --data DIR           data directory; the store is DIR/clmsync.db\n"
+	    "  -h, --help           this help\n"
+	    "\n"
+	    "Exit status: 0 every row imported (or checked, with --dry-run), 1 a row was refused or the\n"
+	    "import failed (the summary on stdout says what was written), 2 usage.\n");
+}
+
+/* ---- reporting ---- */
+
+static void
+progress(struct imp *x, const char *phase, double frac, unsigned long done, bool final)
+{
+	int64_t now = cs_time_mono_ms();
+	double el, rate, eta;
+
+	if (!x->progress || (!final && now - x->last < PROGRESS_MS))
+		return;
+	x->last = now;
+	el = (double)(now - x->t0) / 1000.0;
+	rate = el > 0 ? done / el : 0;
+	eta = frac > 0 && frac < 1 ? el * (1 - frac) / frac : 0;
+	fprintf(stderr, "%s%s: %lu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s", x->tty ? "\r" : "", phase, done,
+	    frac * 100, rate, eta, x->tty && !final ? "   " : "\n");
+	fflush(stderr);
+}
+
+/* The file's own name for an API field when --map renamed it ("Start" for effective_date), else NULL. */
+static const char *
+header_of(const struct imp *x, const char *field)
+{
+	for (size_t i = 0; i < x->ncols; i++) {
+		const struct col *c = &x->cols[i];
+		const char *own;
+		if (c->c == NULL)
+			continue;
+		if (c->c->type == CLI_COL_CUSTOM) {
+			if (strncmp(field, "custom.", 7) != 0 || strcmp(field + 7, c->custom) != 0)
+				continue;
+			own = field;
+		} else if (strcmp(c->c->name, field) == 0 || (strcmp(field, "total_value") == 0 && c->c->type == CLI_COL_AMOUNT))
+			own = c->c->name;
+		else
+			continue;
+		return strcmp(c->header, own) != 0 ? c->header : NULL;
+	}
+	return NULL;
+}
+
+static void
+refuse(struct imp *x, unsigned long line, const struct clm_fail *f)
+{
+	const char *h;
+
+	x->refused++;
+	if (x->reported++ >= REPORT_MAX) {
+		if (x->reported == REPORT_MAX + 1)
+			fprintf(stderr, "%s: more refused rows; only counting them from here\n", x->file);
+		return;
+	}
+	if (x->progress && x->tty)
+		fputc('\n', stderr);
+	h = f->field[0] ? header_of(x, f->field) : NULL;
+	if (h != NULL)
+		fprintf(stderr, "%s:%lu: column \"%s\" (%s): %s [%s]\n", x->file, line, h, f->field, f->msg, f->code);
+	else if (f->field[0])
+		fprintf(stderr, "%s:%lu: %s: %s [%s]\n", x->file, line, f->field, f->msg, f->code);
+	else
+		fprintf(stderr, "%s:%lu: %s [%s]\n", x->file, line, f->msg, f->code);
+}
+
+/* ---- the header and --map ---- */
+
+struct mapping {
+	char *col, *field;
+	bool used;
+};
+
+/* Splits each "COL=FIELD,COL=FIELD" argument in place into m (at most MAP_MAX pairs). */
+static bool
+parse_maps(char **args, size_t nargs, struct mapping *m, size_t *n)
+{
+	*n = 0;
+	for (size_t a = 0; a < nargs; a++) {
+		char *s = args[a];
+		while (s != NULL && *s != '\0') {
+			char *comma = strchr(s, ','), *eq;
+			if (comma != NULL)
+				*comma = '\0';
+			if ((eq = strchr(s, '=')) == NULL || eq == s || eq[1] == '\0') {
+				fprintf(stderr, "clmsync import: --map wants COLUMN=FIELD pairs, got '%s'\n", s);
+				return false;
+			}
+			if (*n >= MAP_MAX) {
+				fprintf(stderr, "clmsync import: more than %d --map pairs\n", MAP_MAX);
+				return false;
+			}
+			*eq = '\0';
+			m[(*n)++] = (struct mapping){ s, eq + 1, false };
+			s = comma ? comma + 1 : NULL;
+		}
+	}
+	return true;
+}
+
+/* Resolves every header cell to a column; false with a message when one names no field. */
+static bool
+columns(struct imp *x, const struct csv_field *h, size_t n, struct mapping *m, size_t nm)
+{
+	const struct cs_attr_list *custom = &x->repo->cfg->custom_contract;
+	char ignored[512] = "";
+	size_t il = 0;
+
+	if ((x->cols = calloc(n, sizeof(*x->cols))) == NULL) {
+		fprintf(stderr, "clmsync import: out of memory\n");
+		return false;
+	}
+	x->ncols = n;
+	x->ci_cp_id = x->ci_cp_name = x->ci_parent_id = x->ci_parent_num = x->ci_number = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct col *c = &x->cols[i];
+		const char *field = h[i].p;
+		if ((c->header = strdup(h[i].p)) == NULL) {
+			fprintf(stderr, "clmsync import: out of memory\n");
+			return false;
+		}
+		for (size_t k = 0; k < nm; k++)
+			if (strcmp(m[k].col, h[i].p) == 0) {
+				field = m[k].field;
+				m[k].used = true;
+			}
+		if (strcmp(field, "-") == 0)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (x->cols[j].c != NULL && strcmp(x->cols[j].c->name, field) == 0 &&
+			    x->cols[j].c->type != CLI_COL_CUSTOM) {
+				fprintf(stderr, "%s:1: columns \"%s\" and \"%s\" both give %s\n", x->file, x->cols[j].header,
+				    c->header, field);
+				return false;
+			}
+		if ((c->c = cli_contract_col(field)) != NULL) {
+			if (c->c->type == CLI_COL_RO) {
+				il += (size_t)snprintf(ignored + il, il < sizeof(ignored) ? sizeof(ignored) - il : 0, "%s%s",
+				    il ? ", " : "", c->header);
+				if (il >= sizeof(ignored))
+					il = sizeof(ignored);
+				c->c = NULL;
+				continue;
+			}
+			int *slot = strcmp(field, "counterparty_id") == 0 ? &x->ci_cp_id
+			    : strcmp(field, "counterparty_legal_name") == 0 ? &x->ci_cp_name
+			    : strcmp(field, "parent_contract_id") == 0 ? &x->ci_parent_id
+			    : strcmp(field, "parent_contract_number") == 0 ? &x->ci_parent_num
+			    : strcmp(field, "number") == 0 ? &x->ci_number : NULL;
+			if (slot != NULL)
+				*slot = (int)i;
+			continue;
+		}
+		if (strncmp(field, "custom.", 7) == 0 && cs_config_attr_find(custom, field + 7) != NULL) {
+			static const struct cli_col custom_col = { "custom", CLI_COL_CUSTOM };
+			const struct cs_attr_decl *d = cs_config_attr_find(custom, field + 7);
+			for (size_t j = 0; j < i; j++)
+				if (x->cols[j].c != NULL && x->cols[j].c->type == CLI_COL_CUSTOM &&
+				    strcmp(x->cols[j].custom, d->name) == 0) {
+					fprintf(stderr, "%s:1: columns \"%s\" and \"%s\" both give %s\n", x->file,
+					    x->cols[j].header, c->header, field);
+					return false;
+				}
+			c->c = &custom_col;
+			snprintf(c->custom, sizeof(c->custom), "%s", d->name);
+			c->ctype = d->type;
+			continue;
+		}
+		fprintf(stderr, "%s:1: column \"%s\": a contract has no field \"%s\" (read it as a field with "
+		    "--map '%s=FIELD', or skip it with --map '%s=-'; fields are listed in docs/api.md)\n",
+		    x->file, c->header, field, c->header, c->header);
+		return false;
+	}
+	for (size_t k = 0; k < nm; k++)
+		if (!m[k].used) {
+			fprintf(stderr, "%s:1: --map names column \"%s\", which the header does not have\n", x->file, m[k].col);
+			return false;
+		}
+	if (il > 0)
+		fprintf(stderr, "%s: ignoring columns the repository sets: %s\n", x->file, ignored);
+	return true;
+}
+
+/* ---- lookups ---- */
+
+static cs_err
+put(struct strmap *m, const char *k, const char *v, struct clm_fail *f)
+{
+	cs_err rc = strmap_put(m, k, v);
+
+	if (rc == CS_ELIMIT)
+		return clm_fail_set(f, 413, "too_many", NULL, "more than %d distinct lookups in one import", LOOKUP_MAX);
+	if (rc != CS_OK)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	return CS_OK;
+}
+
+/* Pages through every record of kind k, putting name -> id into m (counterparties: "?" when a
+ * legal name is on several). */
+static bool
+load(struct imp *x, enum clm_kind k, const char *key, struct strmap *m)
+{
+	struct clm_list_q q;
+	struct clm_fail f;
+	json_t *page = NULL, *rec;
+	char cursor[512] = "";
+	size_t i;
+
+	for (;;) {
+		const char *next;
+		memset(&q, 0, sizeof(q));
+		q.kind = k;
+		q.limit = PAGE;
+		q.cursor = cursor[0] ? cursor : NULL;
+		if (clm_list(x->clm, &q, &page, &f) != CS_OK) {
+			fprintf(stderr, "clmsync import: cannot read the %ss: %s\n", clm_kind_name(k), f.msg);
+			return false;
+		}
+		json_array_foreach(json_object_get(page, "data"), i, rec) {
+			const char *name = cs_json_get_str(rec, key), *id = cs_json_get_str(rec, "id");
+			if (name == NULL || id == NULL)
+				continue;
+			if (put(m, name, strmap_get(m, name) ? "?" : id, &f) != CS_OK) {
+				fprintf(stderr, "clmsync import: %s\n", f.msg);
+				json_decref(page);
+				return false;
+			}
+		}
+		next = cs_json_get_str(page, "next_cursor");
+		if (next == NULL || (size_t)snprintf(cursor, sizeof(cursor), "%s", next) >= sizeof(cursor))
+			break;
+		json_decref(page);
+	}
+	json_decref(page);
+	return true;
+}
+
+/* Whether record id of kind k exists; *name gets a counterparty's legal name. Cached. */
+static cs_err
+exists(struct imp *x, enum clm_kind k, const char *id, bool *yes, const char **name, struct clm_fail *f)
+{
+	const char *v = strmap_get(x->ids, id);
+	json_t *rec = NULL;
+	struct clm_fail nf;
+	cs_err rc;
+
+	if (v == NULL) {
+		if (clm_get(x->clm, k, NULL, id, &rec, &nf) == CS_OK)
+			v = k == CLM_COUNTERPARTY ? cs_json_get_str(rec, "legal_name") : "";
+		else if (nf.status != 404 && nf.status != 400)
+			return clm_fail_set(f, nf.status, nf.code, NULL, "%s", nf.msg);
+		rc = put(x->ids, id, v ? v : "-", f);
+		json_decref(rec);
+		if (rc != CS_OK)
+			return rc;
+		v = strmap_get(x->ids, id);
+	}
+	*yes = strcmp(v, "-") != 0;
+	*name = v;
+	return CS_OK;
+}
+
+static const char *
+cellz(const struct csv_field *fl, int i)
+{
+	return i >= 0 && fl[i].n > 0 ? fl[i].p : NULL;
+}
+
+/* Sets body.counterparty_id from the row. In the checking pass a name to be created gets a
+ * placeholder id; in the writing pass it is created (once) as user:NAME / api:import. */
+static cs_err
+counterparty(struct imp *x, const struct csv_field *fl, bool write, json_t *body, struct clm_fail *f)
+{
+	const char *id = cellz(fl, x->ci_cp_id), *name = cellz(fl, x->ci_cp_name), *v, *known;
+	json_t *cp = NULL, *doc = NULL, *out = NULL;
+	bool yes = false;
+	cs_err rc;
+
+	if (id != NULL) {
+		if ((rc = exists(x, CLM_COUNTERPARTY, id, &yes, &known, f)) != CS_OK)
+			return rc;
+		if (yes && (name == NULL || strcmp(known, name) == 0)) {
+			json_object_set_new(body, "counterparty_id", json_string(id));
+			return CS_OK;
+		}
+		if (name == NULL)
+			return clm_fail_set(f, 422, "invalid_reference", "counterparty_id", "no counterparty has id %.*s", SHOW, id);
+	}
+	if (name == NULL)
+		return CS_OK;
+	if ((v = strmap_get(x->names, name)) != NULL && strcmp(v, "?") == 0)
+		return clm_fail_set(f, 422, "invalid_reference", "counterparty_legal_name",
+		    "several counterparties are named \"%.*s\": give counterparty_id", SHOW, name);
+	if (v != NULL && v[0] != '\0') {
+		json_object_set_new(body, "counterparty_id", json_string(v));
+		return CS_OK;
+	}
+	/* a new counterparty: checked once as a create would check it */
+	if ((cp = json_pack("{s:s}", "legal_name", name)) == NULL)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	if (v == NULL) {
+		rc = clm_validate(x->repo->schema, CLM_COUNTERPARTY, cp, false, &doc, f);
+		json_decref(doc);
+		if (rc != CS_OK) {
+			snprintf(f->field, sizeof(f->field), "counterparty_legal_name");
+			goto out;
+		}
+		if ((rc = put(x->names, name, "", f)) != CS_OK)
+			goto out;
+	}
+	if (!write) {
+		json_object_set_new(body, "counterparty_id", json_string(x->placeholder_cp));
+		rc = CS_OK;
+		goto out;
+	}
+	if ((rc = clm_create(x->clm, CLM_COUNTERPARTY, NULL, cp, x->actor, &out, f)) != CS_OK)
+		goto out;
+	x->created_cp++;
+	if ((rc = put(x->names, name, cs_json_get_str(out, "id"), f)) == CS_OK)
+		json_object_set_new(body, "counterparty_id", json_string(cs_json_get_str(out, "id")));
+out:
+	json_decref(cp);
+	json_decref(out);
+	return rc;
+}
+
+/* Sets body.parent_contract_id from parent_contract_id or parent_contract_number. */
+static cs_err
+parent(struct imp *x, const struct csv_field *fl, bool write, json_t *body, struct clm_fail *f)
+{
+	const char *id = cellz(fl, x->ci_parent_id), *num = cellz(fl, x->ci_parent_num), *v, *known;
+	bool yes = false;
+	cs_err rc;
+
+	if (id != NULL) {
+		if ((rc = exists(x, CLM_CONTRACT, id, &yes, &known, f)) != CS_OK)
+			return rc;
+		if (yes) {
+			json_object_set_new(body, "parent_contract_id", json_string(id));
+			return CS_OK;
+		}
+		if (num == NULL)
+			return clm_fail_set(f, 422, "invalid_reference", "parent_contract_id", "no contract has id %.*s", SHOW, id);
+	}
+	if (num == NULL)
+		return CS_OK;
+	if ((v = strmap_get(x->numbers, num)) == NULL)
+		return clm_fail_set(f, 422, "invalid_reference", "parent_contract_number",
+		    "no contract has number %.*s (in the repository or on an earlier row)", SHOW, num);
+	if (v[0] == '=') {
+		if (write)
+			return clm_fail_set(f, 422, "invalid_reference", "parent_contract_number",
+			    "the parent contract %.*s (line %s) was not imported", SHOW, num, v + 1);
+		v = x->placeholder_ct;
+	}
+	json_object_set_new(body, "parent_contract_id", json_string(v));
+	return CS_OK;
+}
+
+/* A cell as a JSON integer, or a 422 naming field. */
+static cs_err
+integer(const struct csv_field *c, const char *field, json_t **out, struct clm_fail *f)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(c->p, &end, 10);
+	if (errno != 0 || end != c->p + c->n || !(isdigit((unsigned char)c->p[0]) || c->p[0] == '-'))
+		return clm_fail_set(f, 422, "invalid_type", field, "\"%.*s\" is not a whole number", SHOW, c->p);
+	*out = json_integer(v);
+	return CS_OK;
+}
+
+static cs_err
+boolean(const struct csv_field *c, const char *field, json_t **out, struct clm_fail *f)
+{
+	static const char *const yes[] = { "true", "yes", "1" }, *const no[] = { "false", "no", "0" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(c->p, yes[i]) == 0) {
+			*out = json_true();
+			return CS_OK;
+		}
+		if (strcasecmp(c->p, no[i]) == 0) {
+			*out = json_false();
+			return CS_OK;
+		}
+	}
+	return clm_fail_set(f, 422, "invalid_type", field, "\"%.*s\" is not true or false", SHOW, c->p);
+}
+
+/* Turns one row into a create body (a new object in *out). */
+static cs_err
+body_of(struct imp *x, const struct csv_field *fl, bool write, json_t **out, struct clm_fail *f)
+{
+	json_t *b = json_object(), *custom = NULL, *v = NULL;
+	const struct csv_field *amount = NULL, *currency = NULL;
+	cs_err rc = CS_OK;
+
+	*out = NULL;
+	if (b == NULL)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	for (size_t i = 0; i < x->ncols && rc == CS_OK; i++) {
+		const struct col *c = &x->cols[i];
+		const struct csv_field *cell = &fl[i];
+		const char *name;
+		if (c->c == NULL || cell->n == 0)
+			continue;
+		name = c->c->name;
+		v = NULL;
+		switch (c->c->type) {
+		case CLI_COL_TEXT:
+			v = json_stringn(cell->p, cell->n);
+			break;
+		case CLI_COL_INT:
+			rc = integer(cell, name, &v, f);
+			break;
+		case CLI_COL_BOOL:
+			rc = boolean(cell, name, &v, f);
+			break;
+		case CLI_COL_AMOUNT:
+			amount = cell;
+			continue;
+		case CLI_COL_CURRENCY:
+			currency = cell;
+			continue;
+		case CLI_COL_CUSTOM: {
+			char field[CLM_NAME_MAX + 8];
+			snprintf(field, sizeof(field), "custom.%s", c->custom);
+			if (c->ctype == CS_ATTR_NUMBER)
+				rc = integer(cell, field, &v, f);
+			else if (c->ctype == CS_ATTR_BOOLEAN)
+				rc = boolean(cell, field, &v, f);
+			else
+				v = json_stringn(cell->p, cell->n);
+			if (rc == CS_OK && v != NULL && custom == NULL && (custom = json_object()) != NULL)
+				json_object_set_new(b, "custom", custom);
+			if (rc == CS_OK && (custom == NULL || v == NULL || json_object_set_new(custom, c->custom, v) != 0))
+				rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+			continue;
+		}
+		default:
+			continue;    /* counterparty and parent lookups: below */
+		}
+		if (rc == CS_OK && (v == NULL || json_object_set_new(b, name, v) != 0))
+			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	}
+	if (rc == CS_OK && (amount != NULL) != (currency != NULL))
+		rc = clm_fail_set(f, 422, "required", amount ? "total_value_currency" : "total_value_amount",
+		    "total_value needs both total_value_amount and total_value_currency");
+	if (rc == CS_OK && amount != NULL &&
+	    json_object_set_new(b, "total_value", json_pack("{s:s%,s:s%}", "amount", amount->p, amount->n,
+	    "currency", currency->p, currency->n)) != 0)
+		rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	if (rc == CS_OK)
+		rc = parent(x, fl, write, b, f);
+	if (rc == CS_OK)
+		rc = counterparty(x, fl, write, b, f);
+	if (rc != CS_OK) {
+		json_decref(b);
+		return rc;
+	}
+	*out = b;
+	return CS_OK;
+}
+
+/* The checking pass for one row: what clm_create would refuse, without writing. */
+static cs_err
+check(struct imp *x, const struct csv_field *fl, unsigned long line, struct clm_fail *f)
+{
+	json_t *b = NULL, *doc = NULL;
+	const char *num = cellz(fl, x->ci_number), *v, *st;
+	char at[32];
+	cs_err rc;
+
+	if ((rc = body_of(x, fl, false, &b, f)) != CS_OK)
+		return rc;
+	if ((rc = clm_validate(x->repo->schema, CLM_CONTRACT, b, false, &doc, f)) != CS_OK)
+		goto out;
+	/* the defaults and derived fields a create gives, then its cross-field and entry rules */
+	if (!json_object_get(doc, "type"))
+		json_object_set_new(doc, "type", json_string("other"));
+	if (!json_object_get(doc, "auto_renew"))
+		json_object_set_new(doc, "auto_renew", json_false());
+	if (!json_object_get(doc, "approval_status"))
+		json_object_set_new(doc, "approval_status", json_string("not_required"));
+	clm_contract_derive(doc);
+	if ((rc = clm_contract_check(doc, f)) != CS_OK)
+		goto out;
+	st = cs_json_get_str(doc, "status");
+	if (st != NULL && strcmp(st, "draft") != 0 &&
+	    (rc = clm_status_check_entry(doc, (enum clm_status)clm_status_parse(st), x->today, f)) != CS_OK)
+		goto out;
+	if (num != NULL) {
+		if ((v = strmap_get(x->numbers, num)) != NULL) {
+			rc = v[0] == '=' ? clm_fail_set(f, 409, "duplicate", "number", "number %.*s is on line %s too", SHOW, num, v + 1)
+			    : clm_fail_set(f, 409, "duplicate", "number", "number %.*s is taken by contract %s", SHOW, num, v);
+			goto out;
+		}
+		snprintf(at, sizeof(at), "=%lu", line);
+		rc = put(x->numbers, num, at, f);
+	}
+out:
+	json_decref(b);
+	json_decref(doc);
+	return rc;
+}
+
+/* The writing pass for one row. */
+static cs_err
+write_row(struct imp *x, const struct csv_field *fl, struct clm_fail *f)
+{
+	json_t *b = NULL, *out = NULL;
+	cs_err rc;
+
+	if ((rc = body_of(x, fl, true, &b, f)) != CS_OK)
+		return rc;
+	if ((rc = clm_create(x->clm, CLM_CONTRACT, NULL, b, x->actor, &out, f)) == CS_OK) {
+		x->written++;
+		if (x->ci_number >= 0 || x->ci_parent_num >= 0)
+			rc = put(x->numbers, cs_json_get_str(out, "number"), cs_json_get_str(out, "id"), f);
+	}
+	json_decref(b);
+	json_decref(out);
+	return rc;
+}
+
+static bool
+add_bad(struct imp *x, unsigned long row)
+{
+	if (x->nbad == x->cbad) {
+		size_t n = x->cbad ? x->cbad * 2 : 256;
+		unsigned long *v = realloc(x->bad, n * sizeof(*v));
+		if (v == NULL)
+			return false;
+		x->bad = v;
+		x->cbad = n;
+	}
+	x->bad[x->nbad++] = row;
+	return true;
+}
+
+static bool
+user_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > USER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._@-+", s[i]))
+			return false;
+	return true;
+}
+
+/* Both passes over the mapped file p[0..len). Returns the exit code. */
+static int
+import(struct imp *x, const char *p, size_t len, bool skip_bad, bool dry_run, struct mapping *m, size_t nm)
+{
+	struct csv_reader r;
+	struct cs_error e = { 0 };
+	struct clm_fail f;
+	const struct csv_field *fl;
+	size_t n, bi = 0;
+	unsigned long row = 0, good;
+	int rc = 1;
+
+	csv_reader_init(&r, p, len, ',', CSV_EOL_ANY);
+	if (csv_reader_next(&r, &fl, &n, &e) != CS_OK || fl == NULL) {
+		fprintf(stderr, "%s: %s\n", x->file, fl == NULL && e.msg[0] == '\0' ? "no header line" : e.msg);
+		goto out;
+	}
+	if (!columns(x, fl, n, m, nm))
+		goto out;
+	if ((x->ci_cp_name >= 0 && !load(x, CLM_COUNTERPARTY, "legal_name", x->names)) ||
+	    ((x->ci_number >= 0 || x->ci_parent_num >= 0) && !load(x, CLM_CONTRACT, "number", x->numbers)))
+		goto out;
+
+	/* pass 1: every row, as the API would check it; nothing is written */
+	x->t0 = x->last = cs_time_mono_ms();
+	while (csv_reader_next(&r, &fl, &n, &e) == CS_OK && fl != NULL) {
+		row++;
+		if (check(x, fl, r.row_line, &f) != CS_OK) {
+			if (f.status >= 500 && f.status != 503) {
+				fprintf(stderr, "%s:%lu: %s\n", x->file, r.row_line, f.msg);
+				goto out;
+			}
+			refuse(x, r.row_line, &f);
+			if (!add_bad(x, row)) {
+				fprintf(stderr, "clmsync import: out of memory\n");
+				goto out;
+			}
+		}
+		progress(x, "checking", (double)r.pos / (double)len, row, false);
+	}
+	if (r.failed) {
+		/* a broken file (unbalanced quote, wrong column count) is not read further */
+		fprintf(stderr, "%s: %s; nothing was written\n", x->file, r.err.msg);
+		goto out;
+	}
+	progress(x, "checked", 1, row, true);
+	x->rows = row;
+	good = row - x->refused;
+	if (dry_run || (x->refused > 0 && !skip_bad)) {
+		printf("%s: %lu rows checked, %lu refused; nothing written%s\n", x->file, row, x->refused,
+		    dry_run ? " (--dry-run)" : " (--all-or-nothing; --skip-bad writes the good rows)");
+		rc = x->refused > 0 ? 1 : 0;
+		goto out;
+	}
+
+	/* pass 2: the rows that passed, each one transaction with its history and change row */
+	csv_reader_cleanup(&r);
+	csv_reader_init(&r, p, len, ',', CSV_EOL_ANY);
+	csv_reader_next(&r, &fl, &n, &e);
+	x->t0 = x->last = cs_time_mono_ms();
+	row = 0;
+	while (csv_reader_next(&r, &fl, &n, &e) == CS_OK && fl != NULL) {
+		row++;
+		if (bi < x->nbad && x->bad[bi] == row) {
+			bi++;
+			continue;
+		}
+		if (write_row(x, fl, &f) != CS_OK) {
+			refuse(x, r.row_line, &f);
+			if (!skip_bad) {
+				/* something only the store sees (a number taken meanwhile by another writer,
+				 * a full disk): the rows before it stay written, each complete */
+				printf("%s: stopped at line %lu: %lu of %lu rows written, %lu counterparties created\n",
+				    x->file, r.row_line, x->written, good, x->created_cp);
+				goto out;
+			}
+		}
+		progress(x, "importing", good ? (double)x->written / (double)good : 1, x->written, false);
+	}
+	progress(x, "imported", 1, x->written, true);
+	printf("%s: %lu rows, %lu contracts imported, %lu counterparties created, %lu refused, %.1f s\n", x->file,
+	    x->rows, x->written, x->created_cp, x->refused, (double)(cs_time_mono_ms() - x->t0) / 1000.0);
+	rc = x->refused > 0 ? 1 : 0;
+out:
+	csv_reader_cleanup(&r);
+	return rc;
+}
 
 int
 cmd_import(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "clmsync: import is not available in this build\n");
-	return 1;
+	const char *cfg_path = NULL, *data = NULL, *what = NULL, *as = NULL;
+	char *maps[MAP_MAX];
+	struct mapping m[MAP_MAX];
+	size_t nmaps = 0, nm = 0, len = 0;
+	bool skip_bad = false, dry_run = false, force_progress = false;
+	struct cli_repo repo;
+	struct imp x;
+	struct stat sb;
+	void *p = MAP_FAILED;
+	int fd = -1, rc = 1;
+
+	memset(&x, 0, sizeof(x));
+	memset(&repo, 0, sizeof(repo));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (what == NULL)
+				what = a;
+			else if (x.file == NULL)
+				x.file = a;
+			else {
+				fprintf(stderr, "clmsync import: unexpected argument '%s' (see --help)\n", a);
+				return 2;
+			}
+			continue;
+		}
+		if (strcmp(a, "--all-or-nothing") == 0) {
+			skip_bad = false;
+			continue;
+		}
+		if (strcmp(a, "--skip-bad") == 0) {
+			skip_bad = true;
+			continue;
+		}
+		if (strcmp(a, "--dry-run") == 0) {
+			dry_run = true;
+			continue;
+		}
+		if (strcmp(a, "--progress") == 0) {
+			force_progress = true;
+			continue;
+		}
+		if (val == NULL) {
+			fprintf(stderr, "clmsync import: %s needs a value (see --help)\n", a);
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--config") == 0)
+			cfg_path = val;
+		else if (strcmp(a, "--data") == 0)
+			data = val;
+		else if (strcmp(a, "--as") == 0)
+			as = val;
+		else if (strcmp(a, "--map") == 0 && nmaps < MAP_MAX)
+			maps[nmaps++] = argv[i];
+		else {
+			fprintf(stderr, "clmsync import: unknown option '%s' (see --help)\n", a);
+			return 2;
+		}
+	}
+	if (what == NULL || strcmp(what, "contracts") != 0 || x.file == NULL) {
+		fprintf(stderr, "clmsync import: usage: clmsync import contracts FILE.csv [options] (see --help)\n");
+		return 2;
+	}
+	if (as != NULL && !user_ok(as)) {
+		fprintf(stderr, "clmsync import: --as wants 1 to %d letters, digits or ._@-+\n", USER_MAX);
+		return 2;
+	}
+	if (!parse_maps(maps, nmaps, m, &nm))
+		return 2;
+	snprintf(x.actor, sizeof(x.actor), "%s%s", as ? "user:" : "api:import", as ? as : "");
+	x.tty = isatty(STDERR_FILENO);
+	x.progress = force_progress || x.tty;
+	x.today = cs_date_today();
+
+	if ((fd = open(x.file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
+		fprintf(stderr, "clmsync import: cannot read %s: %s\n", x.file, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > FILE_MAX) {
+		fprintf(stderr, "clmsync import: %s is not a regular file of at most %zu bytes\n", x.file, FILE_MAX);
+		goto out;
+	}
+	len = (size_t)sb.st_size;
+	if (len == 0) {
+		fprintf(stderr, "%s: no header line\n", x.file);
+		goto out;
+	}
+	if ((p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		fprintf(stderr, "clmsync import: cannot map %s: %s\n", x.file, strerror(errno));
+		goto out;
+	}
+	madvise(p, len, MADV_SEQUENTIAL);
+	if (cli_repo_open("import", cfg_path, data, &repo) != 0)
+		goto out;
+	x.repo = &repo;
+	x.clm = repo.clm;
+	if ((x.names = strmap_new(LOOKUP_MAX)) == NULL || (x.ids = strmap_new(LOOKUP_MAX)) == NULL ||
+	    (x.numbers = strmap_new(LOOKUP_MAX)) == NULL || cs_id_new("cp", x.placeholder_cp) != CS_OK ||
+	    cs_id_new("ct", x.placeholder_ct) != CS_OK) {
+		fprintf(stderr, "clmsync import: out of memory\n");
+		goto out;
+	}
+	rc = import(&x, p, len, skip_bad, dry_run, m, nm);
+out:
+	if (x.cols != NULL)
+		for (size_t i = 0; i < x.ncols; i++)
+			free(x.cols[i].header);
+	free(x.cols);
+	free(x.bad);
+	strmap_free(x.names);
+	strmap_free(x.ids);
+	strmap_free(x.numbers);
+	cli_repo_close(&repo);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
