@@ -3,11 +3,13 @@
  * Every setting is declared once, in the table in config.c (name, type, default, bounds, secret,
  * validator, help); the loader, `clmsync config check`, `clmsync config reference` and
  * docs/configuration.md all come from it. A file is validated whole: every error is collected
- * with file, line and key before anything starts. Secrets (API tokens) come from files or
- * environment variables, never inline, and are never printed.
+ * with file, line and key before anything starts, including the rules that tie settings together
+ * (a mapping names an org that exists, a lookup names a mapping of the same org, a repository
+ * field exists for the entity, a value map covers every status). Secrets (API tokens, OAuth
+ * keys and secrets) come from files or environment variables, never inline, and are never printed.
  *
- * Relative paths in the file (store, data_dir, token_file) are relative to the working directory
- * of the process, like the built-in defaults.
+ * Relative paths in the file (store, data_dir, token_file, private_key_file, ...) are relative to
+ * the working directory of the process, like the built-in defaults.
  */
 #ifndef CS_CONFIG_H
 #define CS_CONFIG_H
@@ -30,6 +32,15 @@
 #define CS_CONFIG_SECRET_MAX 4096          /* bytes in a token, from file or environment */
 #define CS_CONFIG_SECRET_MIN 16            /* a shorter token is refused as guessable */
 #define CS_CONFIG_HOST_MAX 256             /* bytes in a listen host, NUL included */
+#define CS_CONFIG_ORGS_MAX 16              /* orgs entries */
+#define CS_CONFIG_MAPPINGS_MAX 64          /* mappings entries */
+#define CS_CONFIG_FIELDS_MAX 200           /* fields of one mapping */
+#define CS_CONFIG_MATCH_KEYS_MAX 5         /* match.keys pairs of one mapping */
+#define CS_CONFIG_SF_NAME_MAX 80           /* bytes in a Salesforce object or field API name */
+#define CS_CONFIG_URL_MAX 512              /* bytes in a login or instance URL */
+#define CS_CONFIG_KEY_FILE_MAX (16 * 1024) /* bytes in a private key file (PEM) */
+
+struct cs_config;
 
 /* One problem found in a configuration. line is 1-based, 0 when not tied to a line. */
 struct cs_config_error {
@@ -99,6 +110,215 @@ struct cs_attr_list {
 	size_t n;
 };
 
+/* --- Salesforce orgs ------------------------------------------------------------------------ */
+
+/* OAuth 2.0 flows clmsync uses to get an access token. */
+enum cs_auth_type {
+	CS_AUTH_JWT_BEARER = 1,      /* client_id + username + private key (RS256 assertion) */
+	CS_AUTH_CLIENT_CREDENTIALS,  /* client_id + client secret */
+	CS_AUTH_REFRESH_TOKEN,       /* client_id + refresh token (+ client secret if the app wants it) */
+};
+
+/* Returns "jwt_bearer", "client_credentials" or "refresh_token" (or "?"). */
+const char *cs_auth_type_name(enum cs_auth_type t);
+
+/* How one org is authenticated. The *_file and *_env strings are as configured ("" when not
+ * given). The secrets themselves are loaded (NUL-terminated text, "" when the flow does not use
+ * them or the file was loaded with CS_CONFIG_NO_SECRETS); never log them:
+ *   private_key: the PEM text of an unencrypted RSA key (jwt_bearer), from private_key_file;
+ *   client_secret: client_credentials (required), refresh_token (optional);
+ *   refresh_token: refresh_token flow.
+ * The loader has already refused a private key file its group or others may read, a secret file
+ * others may read, and a missing environment variable. */
+struct cs_org_auth {
+	enum cs_auth_type type;
+	char *client_id;             /* the connected app's consumer key (not a secret) */
+	char *username;              /* jwt_bearer: the integration user, the assertion's `sub` */
+	char *private_key_file;
+	char *client_secret_file;
+	char *client_secret_env;
+	char *refresh_token_file;
+	char *refresh_token_env;
+	char *private_key;
+	char *client_secret;
+	char *refresh_token;
+};
+
+/* One Salesforce org. login_url and instance_url have no trailing '/'; each is https://..., or
+ * http:// to 127.0.0.1, localhost or [::1] (an emulator on this machine). instance_url is "" when
+ * the one in the token response is to be used. */
+struct cs_org {
+	char *name;                  /* [a-z][a-z0-9_-]*, unique; links and cursors are kept per name */
+	char *login_url;             /* token endpoint base, and the JWT audience */
+	char *instance_url;
+	char *api_version;           /* "62.0" */
+	unsigned api_major;          /* 62: the version as a number, 42 to 62 */
+	struct cs_org_auth auth;
+	char *client_name;           /* sent as Sforce-Call-Options: client=<client_name> */
+	struct {
+		unsigned daily_budget_reserve_pct;  /* pause reconcile below this share of the daily
+		                                     * API budget remaining, 0 to 90 */
+		unsigned max_calls_per_minute;      /* 0 = no limit of our own */
+	} limits;
+};
+
+/* --- mappings ------------------------------------------------------------------------------- */
+
+/* The repository's synced entities. */
+enum cs_entity {
+	CS_ENTITY_COUNTERPARTY = 1, CS_ENTITY_CONTRACT, CS_ENTITY_AMENDMENT, CS_ENTITY_OBLIGATION,
+	CS_ENTITY_APPROVAL, CS_ENTITY_SIGNATURE,
+};
+
+/* Returns "counterparty", "contract", ... (or "?"). */
+const char *cs_entity_name(enum cs_entity e);
+
+/* The value type of a repository field, from the table of known fields in config.c. */
+enum cs_value_kind {
+	CS_VALUE_TEXT = 1,
+	CS_VALUE_INTEGER,
+	CS_VALUE_DECIMAL,     /* exact decimal in a string */
+	CS_VALUE_MONEY,       /* {amount, currency}: mapped in parts (money_amount, money_currency) */
+	CS_VALUE_DATE,
+	CS_VALUE_DATETIME,
+	CS_VALUE_BOOLEAN,
+	CS_VALUE_ENUM,        /* a fixed set of values (a status, a custom picklist) */
+	CS_VALUE_REFERENCE,   /* the id of another repository record (counterparty_id, ...) */
+	CS_VALUE_SFID,        /* a Salesforce record id kept as a plain attribute */
+	CS_VALUE_ID,          /* the record's own id */
+};
+
+enum cs_owner { CS_OWNER_CLM = 1, CS_OWNER_SALESFORCE, CS_OWNER_BOTH };
+enum cs_non_owner { CS_NON_OWNER_REVERT = 1, CS_NON_OWNER_IGNORE, CS_NON_OWNER_ACCEPT };
+enum cs_conflict {
+	CS_CONFLICT_NONE = 0,        /* owner is not both */
+	CS_CONFLICT_CLM_WINS, CS_CONFLICT_SALESFORCE_WINS, CS_CONFLICT_LAST_WRITER_WINS,
+	CS_CONFLICT_MANUAL,
+};
+enum cs_transform {
+	CS_TRANSFORM_NONE = 1,
+	CS_TRANSFORM_DATE_TO_DATETIME,     /* repository date <-> Salesforce datetime (00:00 UTC) */
+	CS_TRANSFORM_DATETIME_TO_DATE,     /* repository datetime -> Salesforce date (UTC day) */
+	CS_TRANSFORM_MONEY_AMOUNT,         /* the amount of a money field <-> a currency field */
+	CS_TRANSFORM_MONEY_CURRENCY,       /* the currency of a money field <-> an ISO code field */
+	CS_TRANSFORM_DECIMAL_TO_CURRENCY,  /* decimal or integer <-> currency field with `scale` */
+	CS_TRANSFORM_TRUNCATE,             /* text cut to max_length characters (to Salesforce only) */
+};
+enum cs_match_by { CS_MATCH_EXTERNAL_ID = 1, CS_MATCH_KEYS };
+enum cs_create_policy { CS_CREATE_CREATE = 1, CS_CREATE_IGNORE };
+enum cs_delete_policy { CS_DELETE_DELETE = 1, CS_DELETE_IGNORE, CS_DELETE_TERMINATE };
+enum cs_route_kind { CS_ROUTE_ALL = 1, CS_ROUTE_IN, CS_ROUTE_NOT_IN };
+
+/* A repository name and a Salesforce name: a value map entry (repository value, picklist value)
+ * or a match key (repository field, Salesforce field). */
+struct cs_pair {
+	char *clm;
+	char *sf;
+};
+
+/* One mapped field. The loader has checked, for every loaded file:
+ * - clm names a known field of the mapping's entity or custom.<attr> declared for it;
+ * - a field Salesforce can write into the repository (from_salesforce) is not read-only there,
+ *   is not truncated, and no other field of the mapping writes the same repository field;
+ * - conflict is set exactly when owner is both; non_owner_write applies when it is not;
+ * - transform fits the field's kind (money is mapped in parts, dates and date-times convert
+ *   explicitly, truncation only with allow_truncate);
+ * - value_map keys are values of the field (for a status or picklist), every value of the field is
+ *   either mapped or listed in not_synced, and the map is one-to-one when from_salesforce;
+ * - a reference field has a lookup, to a mapping of the same org for the referenced entity (or,
+ *   for a Salesforce id attribute, for that sObject). */
+struct cs_field_map {
+	char *clm;                   /* "title", "total_value", "custom.region" */
+	char *sf;                    /* the Salesforce field's API name */
+	enum cs_owner owner;
+	enum cs_non_owner non_owner_write;   /* owner clm or salesforce; 0 for owner both */
+	enum cs_conflict conflict;   /* owner both only; CS_CONFLICT_NONE otherwise */
+	enum cs_transform transform;
+	unsigned scale;              /* money_amount, decimal_to_currency: fraction digits */
+	bool has_scale;              /* scale was given (0 is a scale) */
+	unsigned max_length;         /* truncate: characters kept */
+	bool allow_truncate;
+	struct cs_pair *value_map;   /* repository value -> Salesforce value, in file order */
+	size_t nvalue_map;
+	char **not_synced;           /* repository values never written to this field */
+	size_t nnot_synced;
+	char *lookup_mapping;        /* lookup.mapping as written, "" when not a lookup */
+	/* Derived by the loader: */
+	enum cs_value_kind kind;     /* of the repository field */
+	bool clm_readonly;           /* the repository sets it (notice_deadline, id, ...) */
+	bool from_salesforce;        /* Salesforce values are applied to the repository: owner
+	                              * salesforce or both, or non_owner_write accept */
+	const struct cs_attr_decl *attr;        /* custom.<name>: its declaration, else NULL */
+	size_t lookup_index;         /* index in cs_config.mappings when lookup_to != NULL */
+	const struct cs_mapping *lookup_to;     /* the lookup's mapping, NULL when not a lookup */
+};
+
+/* One repository entity <-> sObject mapping in one org.
+ * on_create/on_delete: each key names the side that acts. on_create.salesforce says what a
+ * record created in the repository does in Salesforce (create it or ignore it); on_create.clm
+ * what a record created in Salesforce does in the repository. on_delete likewise: .salesforce is
+ * what a repository delete does to the Salesforce record (delete, ignore), .clm what a Salesforce
+ * delete does to the repository record (delete, ignore, or terminate a contract). */
+struct cs_mapping {
+	char *name;                  /* [a-z][a-z0-9_-]*, unique */
+	char *org;                   /* an orgs[].name */
+	enum cs_entity entity;
+	char *sobject;
+	char *external_id_field;     /* the Salesforce field holding the repository id (upsert key) */
+	struct {
+		enum cs_match_by by;
+		struct cs_pair *keys;    /* by keys: (repository field, Salesforce field), 1 or more */
+		size_t nkeys;
+	} match;
+	/* Which records of the entity this mapping syncs: all, or those whose route.field is (in) or
+	 * is not (not_in) one of the values. A record without a value is routed by not_in only. */
+	struct {
+		enum cs_route_kind kind;
+		char *field;             /* "" for all */
+		char **in;
+		size_t nin;
+		char **not_in;
+		size_t nnot_in;
+	} route;
+	struct {
+		enum cs_create_policy clm, salesforce;
+	} on_create;
+	struct {
+		enum cs_delete_policy clm, salesforce;
+	} on_delete;
+	struct cs_field_map *fields;
+	size_t nfields;
+	/* Derived by the loader: */
+	size_t org_index;            /* in cs_config.orgs */
+	const struct cs_org *org_cfg;
+};
+
+/* How a value map translates one value. */
+enum cs_map_result {
+	CS_MAP_OK,          /* *out is the translated value (borrowed from the configuration) */
+	CS_MAP_NOT_SYNCED,  /* the repository value is listed in not_synced: leave the field alone */
+	CS_MAP_UNMAPPED,    /* no entry: a permanent error for that record, never a guess */
+	CS_MAP_AMBIGUOUS,   /* to the repository through a many-to-one map (never when
+	                     * f->from_salesforce, which the loader made one-to-one) */
+};
+
+/* Translates a repository value into the Salesforce value of f. A field without a value map
+ * passes every value through (CS_MAP_OK, *out = v). Borrows f and v; thread-safe. */
+enum cs_map_result cs_field_map_to_sf(const struct cs_field_map *f, const char *v,
+                                      const char **out);
+
+/* Translates a Salesforce value of f into the repository value, the other way round: CS_MAP_OK,
+ * CS_MAP_UNMAPPED, or CS_MAP_AMBIGUOUS for a value of a many-to-one map. Borrows f and v;
+ * thread-safe. */
+enum cs_map_result cs_field_map_to_clm(const struct cs_field_map *f, const char *v,
+                                       const char **out);
+
+/* The mapping named name in c, or NULL. Borrowed from c. */
+const struct cs_mapping *cs_config_mapping(const struct cs_config *c, const char *name);
+
+/* The org named name in c, or NULL. Borrowed from c. */
+const struct cs_org *cs_config_org(const struct cs_config *c, const char *name);
+
 /* A loaded, valid configuration. Read-only after load; share it between threads freely.
  * Every string is non-NULL. */
 struct cs_config {
@@ -121,6 +341,25 @@ struct cs_config {
 		enum cs_log_level level;
 		bool json;
 	} log;
+	struct cs_org *orgs;
+	size_t norgs;
+	struct cs_mapping *mappings;
+	size_t nmappings;
+	/* The sync engine's tuning. */
+	struct {
+		unsigned linger_ms;        /* wait this long for more writes before sending a batch */
+		unsigned batch_max;        /* records per sObject Collections call, 1 to 200 */
+		struct {
+			unsigned initial_ms;   /* first backoff after a transient failure */
+			unsigned max_ms;       /* backoff ceiling, >= initial_ms */
+			unsigned max_attempts; /* then the operation goes to the dead-letter queue */
+		} retry;
+		struct {
+			unsigned interval_s;   /* between periodic reconciles; 0 = on demand only */
+			unsigned overlap_s;    /* the SystemModstamp window re-read before the watermark */
+		} reconcile;
+		unsigned outbox_workers;   /* appliers working the outbox in parallel, per target */
+	} sync;
 };
 
 /* Flags for cs_config_load_buffer. */
@@ -142,7 +381,8 @@ cs_err cs_config_load_buffer(const char *name, const char *data, size_t len, uns
 
 /* The built-in defaults (what `clmsync serve` runs with and no file): store
  * "sqlite:./clmsync-data/clmsync.db", data_dir "./clmsync-data", listen 127.0.0.1:8440, no tokens,
- * no custom attributes. *out is new, caller frees with cs_config_free(). CS_ENOMEM only. */
+ * no custom attributes, no orgs and no mappings, the sync section's defaults. *out is new,
+ * caller frees with cs_config_free(). CS_ENOMEM only. */
 cs_err cs_config_defaults(struct cs_config **out);
 
 /* Releases c and wipes its secrets. NULL is a no-op. */

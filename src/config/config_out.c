@@ -80,14 +80,12 @@ dump_section(struct cs_buf *b, const struct section *sec, const void *obj, int i
 		case OT_NOINLINE: {
 			const char *v = *(char *const *)(base + o->off);
 
-			/* The value itself is never printed, only whether it was loaded; as a comment,
-			 * so that the dump stays a loadable configuration. */
-			if (dash)   /* a comment cannot open a list item */
+			/* The value itself is never printed, only that it was loaded; as a comment, so
+			 * that the dump stays a loadable configuration. */
+			if (dash || v == NULL || v[0] == '\0')   /* a comment cannot open a list item */
 				break;
 			if ((rc = lead(b, indent, &dash)) == CS_OK)
-				rc = cs_buf_printf(b, "# %s: %s\n", o->key,
-				                   v != NULL && v[0] != '\0' ? SECRET_MASK " (loaded)"
-				                                             : "(not read)");
+				rc = cs_buf_printf(b, "# %s: %s (loaded)\n", o->key, SECRET_MASK);
 			break;
 		}
 		case OT_BOOL:
@@ -98,7 +96,8 @@ dump_section(struct cs_buf *b, const struct section *sec, const void *obj, int i
 		case OT_UINT: {
 			unsigned v = *(const unsigned *)(base + o->off);
 
-			if (o->dflt == NULL && v == 0)
+			if ((o->flags & F_GIVEN) ? !*(const bool *)(base + o->off_n)
+			                         : o->dflt == NULL && v == 0)
 				break;
 			if ((rc = lead(b, indent, &dash)) == CS_OK)
 				rc = cs_buf_printf(b, "%s: %u\n", o->key, v);
@@ -109,11 +108,42 @@ dump_section(struct cs_buf *b, const struct section *sec, const void *obj, int i
 			if ((rc = lead(b, indent, &dash)) == CS_OK)
 				rc = cs_buf_printf(b, "%s: %s\n", o->key, tmp);
 			break;
-		case OT_ENUM:
+		case OT_ENUM: {
+			const char *name = cs_config_choice_name(o->choices, *(const int *)(base + o->off));
+
+			if (strcmp(name, "?") == 0)   /* an optional choice that was not made */
+				break;
 			if ((rc = lead(b, indent, &dash)) == CS_OK)
-				rc = cs_buf_printf(b, "%s: %s\n", o->key,
-				                   cs_config_choice_name(o->choices, *(const int *)(base + o->off)));
+				rc = cs_buf_printf(b, "%s: %s\n", o->key, name);
 			break;
+		}
+		case OT_MAP:
+		case OT_PAIRS: {
+			const struct cs_pair *p = *(struct cs_pair *const *)(base + o->off);
+			size_t n = *(const size_t *)(base + o->off_n);
+
+			if (n == 0)
+				break;
+			if ((rc = lead(b, indent, &dash)) == CS_OK)
+				rc = cs_buf_printf(b, "%s: %c", o->key, o->type == OT_MAP ? '{' : '[');
+			for (size_t k = 0; k < n && rc == CS_OK; k++) {
+				if (k > 0)
+					rc = cs_buf_puts(b, ", ");
+				if (rc == CS_OK && o->type == OT_PAIRS)
+					rc = cs_buf_putc(b, '[');
+				if (rc == CS_OK)
+					rc = yaml_quote(b, p[k].clm != NULL ? p[k].clm : "");
+				if (rc == CS_OK)
+					rc = cs_buf_puts(b, o->type == OT_MAP ? ": " : ", ");
+				if (rc == CS_OK)
+					rc = yaml_quote(b, p[k].sf != NULL ? p[k].sf : "");
+				if (rc == CS_OK && o->type == OT_PAIRS)
+					rc = cs_buf_putc(b, ']');
+			}
+			if (rc == CS_OK)
+				rc = cs_buf_puts(b, o->type == OT_MAP ? "}\n" : "]\n");
+			break;
+		}
 		case OT_STRLIST: {
 			char *const *list = *(char **const *)(base + o->off);
 			size_t n = *(const size_t *)(base + o->off_n);
@@ -132,11 +162,34 @@ dump_section(struct cs_buf *b, const struct section *sec, const void *obj, int i
 				rc = cs_buf_puts(b, "]\n");
 			break;
 		}
-		case OT_SECTION:
-			if ((rc = lead(b, indent, &dash)) == CS_OK &&
-			    (rc = cs_buf_printf(b, "%s:\n", o->key)) == CS_OK)
-				rc = dump_section(b, o->sub, obj, indent + 2, false);
+		case OT_SECTION: {
+			const char *word = o->choices != NULL ?
+			    cs_config_choice_name(o->choices, *(const int *)(base + o->off)) : "?";
+
+			if (strcmp(word, "?") != 0) {   /* written as one word ("route: all") */
+				if ((rc = lead(b, indent, &dash)) == CS_OK)
+					rc = cs_buf_printf(b, "%s: %s\n", o->key, word);
+				break;
+			}
+			{
+				size_t mark = b->len;
+				bool was_dash = dash;
+
+				if ((rc = lead(b, indent, &dash)) == CS_OK &&
+				    (rc = cs_buf_printf(b, "%s:\n", o->key)) == CS_OK) {
+					size_t body = b->len;
+
+					rc = dump_section(b, o->sub, obj, indent + 2, false);
+					/* A section with nothing set ("lookup:" of a plain field) is left out. */
+					if (rc == CS_OK && b->len == body) {
+						b->len = mark;
+						b->data[mark] = '\0';
+						dash = was_dash;
+					}
+				}
+			}
 			break;
+		}
 		case OT_LIST: {
 			const char *items = *(char *const *)(base + o->off);
 			size_t n = *(const size_t *)(base + o->off_n);
@@ -204,7 +257,19 @@ type_cell(struct cs_buf *b, const struct opt *o)
 		return cs_buf_printf(b, "list of %lld-%lld strings (each up to %zu bytes)", o->min,
 		                     o->max, o->lmax);
 	case OT_SECTION:
+		if (o->choices != NULL) {
+			cs_err rc = cs_buf_puts(b, "section, or");
+
+			for (const struct choice *c = o->choices; rc == CS_OK && c->name != NULL; c++)
+				rc = cs_buf_printf(b, "%s `%s`", c == o->choices ? "" : ",", c->name);
+			return rc;
+		}
 		return cs_buf_puts(b, "section");
+	case OT_MAP:
+		return cs_buf_printf(b, "mapping of 1-%lld `%s` (each up to %zu bytes)", o->max,
+		                     o->syntax, o->lmax);
+	case OT_PAIRS:
+		return cs_buf_printf(b, "list of 1-%lld `[repository field, Salesforce field]`", o->max);
 	case OT_LIST:
 		return cs_buf_printf(b, "list of up to %lld entries", o->max);
 	case OT_NOINLINE:
@@ -281,13 +346,20 @@ cs_config_reference(struct cs_buf *b)
 	    "- Unknown keys are errors (with a suggestion when a known key is close).\n"
 	    "- Values are read by the type of their setting, so quoting never changes their meaning.\n"
 	    "  Anchors and aliases, and more than one YAML document, are not accepted.\n"
-	    "- Secrets (API tokens) are never written in the file: they come from a file that only\n"
-	    "  its owner (and group) may read, or from an environment variable. They are never printed.\n"
+	    "- Secrets (API tokens, OAuth client secrets and refresh tokens, private keys) are never\n"
+	    "  written in the file: they come from a file that only its owner (and group; for a\n"
+	    "  private key, only its owner) may read, or from an environment variable. They are\n"
+	    "  never printed.\n"
+	    "- Settings that refer to each other are checked together, wherever they are in the\n"
+	    "  file: a mapping's org exists, a lookup names a mapping of the same org for the right\n"
+	    "  entity, repository fields exist for the mapping's entity (custom ones declared), a\n"
+	    "  value map covers every value of a status, and fields are mapped once.\n"
 	    "- Relative paths are relative to the working directory of the process.\n"
 	    "- A file is at most %d bytes; an empty file (no settings) is refused.\n"
 	    "\n"
 	    "Keys are written as paths: `repository.listen` is `listen` inside `repository`;\n"
 	    "`api_tokens[].role` is `role` in each entry of the `api_tokens` list.\n"
+	    "config/examples/clmsync.yaml is a complete, commented example of orgs and mappings.\n"
 	    "\n"
 	    "| Key | Type | Default | Description |\n"
 	    "| --- | --- | --- | --- |\n", CS_CONFIG_FILE_MAX);

@@ -1,5 +1,5 @@
 /* test_config.c - the configuration loader: valid files, every kind of error with its line,
- * bounds, secrets, limits, the generated reference and the shipped example. */
+ * bounds, secrets, limits, orgs and mappings, the generated reference and the shipped examples. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -95,6 +95,16 @@ defaults(void **state)
 	assert_int_equal(c->custom_counterparty.n, 0);
 	assert_int_equal(c->log.level, CS_LOG_INFO);
 	assert_false(c->log.json);
+	assert_int_equal(c->norgs, 0);
+	assert_int_equal(c->nmappings, 0);
+	assert_int_equal(c->sync.linger_ms, 5);
+	assert_int_equal(c->sync.batch_max, 200);
+	assert_int_equal(c->sync.retry.initial_ms, 200);
+	assert_int_equal(c->sync.retry.max_ms, 60000);
+	assert_int_equal(c->sync.retry.max_attempts, 10);
+	assert_int_equal(c->sync.reconcile.interval_s, 3600);
+	assert_int_equal(c->sync.reconcile.overlap_s, 300);
+	assert_int_equal(c->sync.outbox_workers, 4);
 	cs_config_free(c);
 	cs_config_free(NULL);
 }
@@ -746,6 +756,962 @@ dump_round_trip(void **state)
 	cs_buf_cleanup(&b);
 }
 
+/* --- orgs, mappings and sync ---------------------------------------------------------------- */
+
+/* Lines 1-4: one org. */
+#define ORG_MAIN \
+	"orgs:\n" \
+	"  - name: main\n" \
+	"    login_url: https://login.salesforce.com\n" \
+	"    auth: {type: client_credentials, client_id: cid, client_secret_env: S}\n"
+/* Lines 5-7: custom attributes of contracts. */
+#define CUSTOM \
+	"custom_attributes:\n" \
+	"  contract:\n" \
+	"    - {name: region, type: picklist, values: [EMEA, AMER]}\n"
+/* Lines 8-14: a mapping whose fields start on line 15. */
+#define MAP(entity, sobject) \
+	"mappings:\n" \
+	"  - name: m\n" \
+	"    org: main\n" \
+	"    entity: " entity "\n" \
+	"    sobject: " sobject "\n" \
+	"    external_id_field: CLM_Id__c\n" \
+	"    fields:\n"
+#define HEAD(entity, sobject) ORG_MAIN CUSTOM MAP(entity, sobject)
+#define TITLE "      - {clm: title, sf: Name, owner: clm}\n"
+/* A second mapping (counterparties, Account) starting on the line after the first's fields. */
+#define CP_MAP(org) \
+	"  - name: cps\n" \
+	"    org: " org "\n" \
+	"    entity: counterparty\n" \
+	"    sobject: Account\n" \
+	"    external_id_field: CLM_Id__c\n" \
+	"    fields: [{clm: legal_name, sf: Name, owner: clm}]\n"
+#define STATUSES "{draft: a, in_review: b, in_approval: c, approved: d, in_signature: e, " \
+	"signed: f, active: g, expired: h, terminated: i, renewed: j}"
+
+static const struct err_case sync_err_cases[] = {
+	/* orgs */
+	{ "orgs:\n  - name: main\n    login_url: http://login.example.com\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "plain http is allowed only to 127.0.0.1, localhost or [::1]" },
+	{ "orgs:\n  - name: main\n    login_url: http://127.0.0.2:80\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "plain http" },
+	{ "orgs:\n  - name: main\n    login_url: https://u:pw@x.example.com\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "user or password" },
+	{ "orgs:\n  - name: main\n    login_url: https://x.example.com/services\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "no path" },
+	{ "orgs:\n  - name: main\n    login_url: https://x.example.com:0\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "port from 1 to 65535" },
+	{ "orgs:\n  - name: main\n    login_url: ftp://x\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "expected https://HOST[:PORT]" },
+	{ "orgs:\n  - name: main\n    login_url: https://login.salesforce.com\n"
+	  "    instance_url: http://example.com\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 4,
+	  "orgs[0].instance_url", "plain http" },
+	{ ORG_MAIN "    api_version: '41.0'\n", 5, "orgs[0].api_version", "from 42.0 to 62.0" },
+	{ ORG_MAIN "    api_version: 62\n", 5, "orgs[0].api_version", "like \"62.0\"" },
+	{ ORG_MAIN "    api_version: '63.0'\n", 5, "orgs[0].api_version", "from 42.0 to 62.0" },
+	{ "orgs:\n  - name: Main\n    login_url: https://x\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 2,
+	  "orgs[0].name", "[a-z][a-z0-9_-]*" },
+	{ ORG_MAIN "  - name: main\n    login_url: https://y\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 5,
+	  "orgs[1].name", "main is also the name of orgs[0]" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n", 2, "orgs[0].auth", "missing" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n      type: jwt_bearer\n"
+	  "      client_id: c\n      username: u@example.com\n", 5,
+	  "orgs[0].auth.private_key_file", "missing (required for type jwt_bearer)" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: client_credentials\n      client_id: c\n      client_secret_env: S\n"
+	  "      username: u@example.com\n", 8, "orgs[0].auth.username",
+	  "only for type jwt_bearer, not client_credentials" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: jwt_bearer\n      client_id: c\n      username: u\n"
+	  "      private_key_file: /k\n      refresh_token_env: R\n", 9,
+	  "orgs[0].auth.refresh_token_env", "only for type refresh_token, not jwt_bearer" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: client_credentials\n      client_id: c\n", 5, "orgs[0].auth",
+	  "give exactly one of client_secret_file and client_secret_env" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: refresh_token\n      client_id: c\n      refresh_token_env: R\n"
+	  "      client_secret_env: S\n      client_secret_file: /s\n", 5, "orgs[0].auth",
+	  "give at most one of client_secret_file and client_secret_env" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: refresh_token\n      client_id: c\n", 5, "orgs[0].auth",
+	  "give exactly one of refresh_token_file and refresh_token_env" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: client_credentials\n      client_id: c\n      client_secret_env: S\n"
+	  "      client_secret: s3cr3t\n", 8, "orgs[0].auth.client_secret",
+	  "use client_secret_file or client_secret_env" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: jwt_bearer\n      client_id: c\n      username: u\n"
+	  "      private_key_file: /k\n      private_key: '-----BEGIN'\n", 9,
+	  "orgs[0].auth.private_key", "use private_key_file" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: oauth\n      client_id: c\n", 5, "orgs[0].auth.type",
+	  "jwt_bearer, client_credentials or refresh_token" },
+	{ "orgs:\n  - name: main\n    login_url: https://x\n    auth:\n"
+	  "      type: client_credentials\n      client_id: 'a b'\n      client_secret_env: S\n", 6,
+	  "orgs[0].auth.client_id", "visible ASCII" },
+	{ ORG_MAIN "    client_name: 'a,b'\n", 5, "orgs[0].client_name", "letters, digits" },
+	{ ORG_MAIN "    limits: {daily_budget_reserve_pct: 91}\n", 5,
+	  "orgs[0].limits.daily_budget_reserve_pct", "from 0 to 90" },
+	{ ORG_MAIN "    limits: {max_calls_per_minute: 0}\n", 5,
+	  "orgs[0].limits.max_calls_per_minute", "from 1 to 100000" },
+	/* mappings: names and references */
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: mainn\n    entity: contract\n"
+	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n    fields:\n" TITLE, 10,
+	  "mappings[0].org", "no org named mainn (did you mean main?)" },
+	{ CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
+	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n    fields:\n" TITLE, 6,
+	  "mappings[0].org", "orgs lists none" },
+	{ HEAD("contract", "Contract") TITLE CP_MAP("main") "  - name: cps\n    org: main\n"
+	  "    entity: obligation\n    sobject: Obligation__c\n    external_id_field: CLM_Id__c\n"
+	  "    fields: [{clm: description, sf: Name, owner: clm}]\n", 22, "mappings[2].name",
+	  "cps is also the name of mappings[1]" },
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contracts\n"
+	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n    fields:\n" TITLE, 11,
+	  "mappings[0].entity", "did you mean contract?" },
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
+	  "    sobject: Contract\n    fields:\n" TITLE, 9, "mappings[0].external_id_field",
+	  "missing (required)" },
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
+	  "    sobject: 'My Object'\n    external_id_field: CLM_Id__c\n    fields:\n" TITLE, 12,
+	  "mappings[0].sobject", "Salesforce API name" },
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
+	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n", 9, "mappings[0].fields",
+	  "missing (required)" },
+	{ HEAD("contract", "Contract") TITLE CP_MAP("main") "  - name: c2\n    org: main\n"
+	  "    entity: contract\n    sobject: contract\n    external_id_field: CLM_Id__c\n"
+	  "    fields: [" "{clm: title, sf: Name, owner: clm}]\n", 25, "mappings[2].sobject",
+	  "one mapping per sObject and org" },
+	/* fields: names */
+	{ HEAD("contract", "Contract") "      - {clm: titel, sf: Name, owner: clm}\n", 15,
+	  "mappings[0].fields[0].clm", "titel is not a field of contract (did you mean title?)" },
+	{ HEAD("contract", "Contract") "      - {clm: custom.regio, sf: Region__c, owner: clm}\n",
+	  15, "mappings[0].fields[0].clm", "did you mean custom.region?" },
+	{ HEAD("contract", "Contract") "      - {clm: custom.zone, sf: Region__c, owner: clm}\n",
+	  15, "mappings[0].fields[0].clm", "declare it under custom_attributes.contract" },
+	{ HEAD("obligation", "Obligation__c")
+	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n", 15,
+	  "mappings[0].fields[0].clm", "obligation records have no custom attributes" },
+	{ HEAD("contract", "Contract") TITLE "      - {clm: number, sf: name, owner: clm}\n", 16,
+	  "mappings[0].fields[1].sf", "name is also mapped by fields[0]" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: both, conflict: "
+	  "manual}\n      - {clm: title, sf: Title__c, owner: salesforce}\n", 16,
+	  "mappings[0].fields[1].clm", "also written from Salesforce by fields[0] (Name)" },
+	{ HEAD("contract", "Contract") "      - {clm: number, sf: clm_id__c, owner: clm}\n", 15,
+	  "mappings[0].fields[0].sf", "is the external_id_field" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: 'Na me', owner: clm}\n", 15,
+	  "mappings[0].fields[0].sf", "Salesforce API name" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name}\n", 15,
+	  "mappings[0].fields[0].owner", "missing (required)" },
+	/* ownership and conflicts */
+	{ HEAD("contract", "Contract") "      - clm: title\n        sf: Name\n        owner: both\n",
+	  15, "mappings[0].fields[0].conflict", "missing (required for owner both)" },
+	{ HEAD("contract", "Contract") "      - clm: title\n        sf: Name\n        owner: clm\n"
+	  "        conflict: clm_wins\n", 18, "mappings[0].fields[0].conflict",
+	  "only for owner both" },
+	{ HEAD("contract", "Contract") "      - clm: title\n        sf: Name\n        owner: both\n"
+	  "        conflict: manual\n        non_owner_write: accept\n", 19,
+	  "mappings[0].fields[0].non_owner_write", "not for owner both" },
+	{ HEAD("contract", "Contract") "      - clm: title\n        sf: Name\n        owner: both\n"
+	  "        conflict: clm_win\n", 18, "mappings[0].fields[0].conflict",
+	  "did you mean clm_wins?" },
+	{ HEAD("contract", "Contract") "      - {clm: notice_deadline, sf: D__c, owner: salesforce}\n",
+	  15, "mappings[0].fields[0].owner", "notice_deadline is set by the repository" },
+	{ HEAD("contract", "Contract") "      - clm: notice_deadline\n        sf: D__c\n"
+	  "        owner: clm\n        non_owner_write: accept\n", 17, "mappings[0].fields[0].owner",
+	  "set by the repository" },
+	/* value maps */
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: clm\n"
+	  "        value_map: {draft: Draft, in_review: Draft}\n", 18,
+	  "mappings[0].fields[0].value_map", "does not cover in_approval, approved, in_signature, "
+	  "signed, active, expired, terminated, renewed of status: map them or list them in "
+	  "not_synced" },
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: clm\n"
+	  "        value_map: " STATUSES "\n        not_synced: [renewed]\n", 19,
+	  "mappings[0].fields[0].not_synced[0]", "renewed is mapped in value_map too" },
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: clm\n"
+	  "        value_map: {draft: a, in_review: b, in_approval: c, approved: d, in_signature: e,\n"
+	  "                    signed: f, active: g, expired: h, terminated: i, renewd: j}\n", 19,
+	  "mappings[0].fields[0].value_map.renewd", "renewd is not a value of status (did you mean "
+	  "renewed?)" },
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: clm\n"
+	  "        value_map: {draft: a, in_review: b, in_approval: c, approved: d, in_signature: e,\n"
+	  "                    signed: f, active: g}\n        not_synced: [expired, terminated, "
+	  "Renewed]\n", 20, "mappings[0].fields[0].not_synced[2]", "did you mean renewed?" },
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: both\n"
+	  "        conflict: manual\n        value_map: {draft: a, in_review: b, in_approval: c,\n"
+	  "          approved: d, in_signature: e, signed: f, active: g, expired: h,\n"
+	  "          terminated: i, renewed: a}\n", 21, "mappings[0].fields[0].value_map.renewed",
+	  "value_map is not one-to-one: a stands for draft too" },
+	{ HEAD("contract", "Contract") "      - clm: status\n        sf: Status\n        owner: clm\n"
+	  "        non_owner_write: accept\n        value_map: {draft: a, in_review: a, in_approval: "
+	  "c, approved: d, in_signature: e, signed: f, active: g, expired: h, terminated: i, "
+	  "renewed: j}\n", 19, "mappings[0].fields[0].value_map.in_review", "not one-to-one" },
+	{ HEAD("contract", "Contract") "      - {clm: status, sf: Status, owner: clm}\n", 15,
+	  "mappings[0].fields[0].value_map", "missing (required for status" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, not_synced: [a]}\n",
+	  15, "mappings[0].fields[0].not_synced", "only with value_map" },
+	{ HEAD("contract", "Contract") "      - {clm: effective_date, sf: D__c, owner: clm, "
+	  "value_map: {a: b}}\n", 15, "mappings[0].fields[0].value_map",
+	  "value_map is for statuses, picklists, text and booleans; effective_date is a date" },
+	{ HEAD("contract", "Contract") "      - {clm: auto_renew, sf: A__c, owner: clm, "
+	  "value_map: {'true': Y}}\n", 15, "mappings[0].fields[0].value_map",
+	  "does not cover false of auto_renew" },
+	{ HEAD("contract", "Contract") "      - {clm: custom.region, sf: R__c, owner: clm, "
+	  "value_map: {EMEA: E, APAC: P}}\n", 15, "mappings[0].fields[0].value_map.APAC",
+	  "APAC is not a value of custom.region" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, value_map: x}\n",
+	  15, "mappings[0].fields[0].value_map", "expected a mapping of values" },
+	{ HEAD("contract", "Contract") "      - clm: title\n        sf: Name\n        owner: clm\n"
+	  "        value_map:\n          a: b\n          c:\n", 20,
+	  "mappings[0].fields[0].value_map.c", "needs a value" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, value_map: {a: b},"
+	  " transform: truncate, max_length: 5, allow_truncate: true}\n", 15,
+	  "mappings[0].fields[0].value_map", "only with transform none" },
+	/* transforms */
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, transform: "
+	  "truncate, max_length: 80}\n", 15, "mappings[0].fields[0].transform",
+	  "set allow_truncate: true" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: both, conflict: "
+	  "manual, transform: truncate, max_length: 80, allow_truncate: true}\n", 15,
+	  "mappings[0].fields[0].owner", "truncate loses information" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, transform: "
+	  "truncate, allow_truncate: true}\n", 15, "mappings[0].fields[0].max_length",
+	  "missing (required for transform truncate)" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, allow_truncate: "
+	  "true}\n", 15, "mappings[0].fields[0].allow_truncate", "only for transform truncate" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, max_length: 8}\n",
+	  15, "mappings[0].fields[0].max_length", "only for transform truncate" },
+	{ HEAD("contract", "Contract") "      - {clm: total_value, sf: V__c, owner: clm}\n", 15,
+	  "mappings[0].fields[0].transform", "total_value is money: map its amount with transform "
+	  "money_amount" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, transform: "
+	  "date_to_datetime}\n", 15, "mappings[0].fields[0].transform",
+	  "date_to_datetime does not apply to title, which is text" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm, transform: "
+	  "money_amount}\n", 15, "mappings[0].fields[0].transform", "does not apply to title" },
+	{ HEAD("contract", "Contract") "      - {clm: custom.region, sf: V__c, owner: clm, "
+	  "transform: decimal_to_currency, scale: 2}\n", 15, "mappings[0].fields[0].transform",
+	  "decimal_to_currency does not apply to custom.region" },
+	{ HEAD("contract", "Contract") "      - {clm: total_value, sf: V__c, owner: clm, "
+	  "transform: money_currency, scale: 2}\n", 15, "mappings[0].fields[0].scale",
+	  "only for transform money_amount or decimal_to_currency" },
+	{ HEAD("contract", "Contract") "      - {clm: term_months, sf: V__c, owner: clm, "
+	  "transform: decimal_to_currency}\n", 15, "mappings[0].fields[0].scale",
+	  "missing (required for transform decimal_to_currency)" },
+	{ HEAD("contract", "Contract") "      - {clm: total_value, sf: V__c, owner: clm, "
+	  "transform: money_amount, scale: 19}\n", 15, "mappings[0].fields[0].scale",
+	  "from 0 to 18" },
+	{ HEAD("approval", "Approval__c") "      - {clm: decided_at, sf: D__c, owner: both, "
+	  "conflict: manual, transform: datetime_to_date}\n", 15, "mappings[0].fields[0].owner",
+	  "datetime_to_date loses information" },
+	{ HEAD("contract", "Contract")
+	  "      - {clm: title, sf: Name, owner: clm, transform: truncat}\n",
+	  15, "mappings[0].fields[0].transform", "did you mean truncate?" },
+	/* lookups */
+	{ HEAD("contract", "Contract") "      - {clm: counterparty_id, sf: AccountId, owner: clm}\n",
+	  15, "mappings[0].fields[0].clm", "add lookup: {mapping: <the counterparty mapping>}" },
+	{ HEAD("contract", "Contract") "      - {clm: counterparty_id, sf: AccountId, owner: clm,\n"
+	  "         lookup: {mapping: cp}}\n" CP_MAP("main"), 16,
+	  "mappings[0].fields[0].lookup.mapping", "no mapping named cp (did you mean cps?)" },
+	{ ORG_MAIN "  - name: other\n    login_url: https://x\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n"
+	  CUSTOM MAP("contract", "Contract")
+	  "      - {clm: counterparty_id, sf: AccountId, owner: clm,\n"
+	  "         lookup: {mapping: cps}}\n" CP_MAP("other"), 19,
+	  "mappings[0].fields[0].lookup.mapping",
+	  "mapping cps syncs with org other, not main: a lookup stays within its org" },
+	{ HEAD("contract", "Contract") "      - {clm: counterparty_id, sf: AccountId, owner: clm,\n"
+	  "         lookup: {mapping: m}}\n", 16, "mappings[0].fields[0].lookup.mapping",
+	  "mapping m maps contract records; counterparty_id refers to a counterparty" },
+	{ HEAD("contract", "Contract") "      - {clm: salesforce_opportunity_id, sf: Opp__c, "
+	  "owner: clm,\n         lookup: {mapping: cps}}\n" CP_MAP("main"), 16,
+	  "mappings[0].fields[0].lookup.mapping",
+	  "salesforce_opportunity_id holds Opportunity ids; mapping cps maps Account" },
+	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: clm,\n"
+	  "         lookup: {mapping: m}}\n", 16, "mappings[0].fields[0].lookup",
+	  "only for references" },
+	{ HEAD("contract", "Contract") "      - {clm: counterparty_id, sf: AccountId, owner: clm,\n"
+	  "         transform: truncate, max_length: 3, allow_truncate: true, lookup: {mapping: cps}}\n"
+	  CP_MAP("main"), 16, "mappings[0].fields[0].lookup", "takes no value_map or transform" },
+	{ HEAD("obligation", "Obligation__c")
+	  "      - {clm: contract_id, sf: Contract__c, owner: clm}\n",
+	  15, "mappings[0].fields[0].clm", "<the contract mapping>" },
+	/* match, route, create and delete */
+	{ HEAD("contract", "Contract") TITLE "    match: {by: keys}\n", 16, "mappings[0].match.keys",
+	  "missing (required for by keys)" },
+	{ HEAD("contract", "Contract") TITLE "    match: {keys: [[number, CLM_Number__c]]}\n", 16,
+	  "mappings[0].match.keys", "only for by keys" },
+	{ HEAD("contract", "Contract") TITLE "    match: {by: keys, keys: [[nummer, X__c]]}\n", 16,
+	  "mappings[0].match.keys[0]", "did you mean number?" },
+	{ HEAD("contract", "Contract") TITLE "    match: {by: keys, keys: [[number]]}\n", 16,
+	  "mappings[0].match.keys[0]", "expected a pair" },
+	{ HEAD("contract", "Contract") TITLE "    match: {by: keys, keys: [[number, 'X Y']]}\n", 16,
+	  "mappings[0].match.keys[0]", "Salesforce API name" },
+	{ HEAD("contract", "Contract") TITLE "    match: {by: keys, keys: [[total_value, V__c]]}\n",
+	  16, "mappings[0].match.keys[0]", "matching on money" },
+	{ HEAD("contract", "Contract") TITLE "    route: everything\n", 16, "mappings[0].route",
+	  "expected all, or a section" },
+	{ HEAD("contract", "Contract") TITLE "    route: {field: custom.region, in: [EMEA], "
+	  "not_in: [AMER]}\n", 16, "mappings[0].route", "exactly one of in and not_in" },
+	{ HEAD("contract", "Contract") TITLE "    route: {field: custom.region, in: [emea]}\n", 16,
+	  "mappings[0].route.in[0]", "emea is not a value of custom.region (did you mean EMEA?)" },
+	{ HEAD("contract", "Contract") TITLE "    route: {field: regoin, not_in: [x]}\n", 16,
+	  "mappings[0].route.field", "not a field of contract" },
+	{ HEAD("contract", "Contract") TITLE "    route: {in: [x]}\n", 16,
+	  "mappings[0].route.field", "missing (required)" },
+	{ HEAD("counterparty", "Account") "      - {clm: legal_name, sf: Name, owner: clm}\n"
+	  "    on_delete: {clm: terminate}\n", 16, "mappings[0].on_delete.clm",
+	  "terminate is for contracts" },
+	{ HEAD("contract", "Contract") TITLE "    on_delete: {salesforce: terminate}\n", 16,
+	  "mappings[0].on_delete.salesforce", "expected delete or ignore" },
+	{ HEAD("contract", "Contract") TITLE "    on_create: {clm: update}\n", 16,
+	  "mappings[0].on_create.clm", "expected create or ignore" },
+	/* sync */
+	{ "sync:\n  batch_max: 201\n", 2, "sync.batch_max", "from 1 to 200" },
+	{ "sync:\n  linger_ms: 1001\n", 2, "sync.linger_ms", "from 0 to 1000" },
+	{ "sync:\n  outbox_workers: 0\n", 2, "sync.outbox_workers", "from 1 to 64" },
+	{ "sync:\n  retry:\n    initial_ms: 500\n    max_ms: 100\n", 4, "sync.retry.max_ms",
+	  "100 is less than initial_ms (500)" },
+	{ "sync:\n  reconcile: {interval_s: 604801}\n", 2, "sync.reconcile.interval_s",
+	  "from 0 to 604800" },
+	{ "sync:\n  lingerms: 5\n", 2, "sync.lingerms", "did you mean linger_ms?" },
+	{ "batch_max: 5\n", 1, "batch_max", "did you mean sync.batch_max?" },
+};
+
+static void
+each_sync_error(void **state)
+{
+	for (size_t i = 0; i < sizeof(sync_err_cases) / sizeof(sync_err_cases[0]); i++) {
+		const struct err_case *ec = &sync_err_cases[i];
+		struct cs_config *c = (struct cs_config *)&c;
+		struct cs_error_list errs;
+		cs_err rc;
+
+		print_message("case %zu:\n%s", i, ec->yaml);
+		rc = load(ec->yaml, CS_CONFIG_NO_SECRETS, &c, &errs);
+		dump_errors(&errs);
+		assert_int_equal(rc, CS_EINVAL);
+		assert_null(c);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.v[0].key, ec->key);
+		assert_int_equal(errs.v[0].line, ec->line);
+		assert_non_null(strstr(errs.v[0].msg, ec->msg));
+		cs_error_list_cleanup(&errs);
+	}
+}
+
+/* Every org, mapping and field lands in the structs the engine reads. */
+static void
+sync_structs(void **state)
+{
+	static const char *const yaml =
+	    "orgs:\n"
+	    "  - name: emea\n"
+	    "    login_url: https://login.salesforce.com/\n"
+	    "    instance_url: http://[::1]:8441/\n"
+	    "    api_version: '58.0'\n"
+	    "    auth: {type: refresh_token, client_id: cid, refresh_token_env: TEST_CFG_RT}\n"
+	    "    client_name: clm-emea\n"
+	    "    limits: {daily_budget_reserve_pct: 25, max_calls_per_minute: 900}\n"
+	    "  - name: amer\n"
+	    "    login_url: http://localhost:8441\n"
+	    "    auth: {type: client_credentials, client_id: c2, client_secret_env: TEST_CFG_CS}\n"
+	    "custom_attributes:\n"
+	    "  contract:\n"
+	    "    - {name: region, type: picklist, values: [EMEA, AMER, APAC]}\n"
+	    "    - {name: amount, type: decimal}\n"
+	    "mappings:\n"
+	    "  - name: contracts-emea\n"
+	    "    org: emea\n"
+	    "    entity: contract\n"
+	    "    sobject: Contract\n"
+	    "    external_id_field: CLM_Id__c\n"
+	    "    route: {field: custom.region, in: [EMEA, APAC]}\n"
+	    "    on_delete: {clm: terminate, salesforce: ignore}\n"
+	    "    fields:\n"
+	    "      - {clm: counterparty_id, sf: AccountId, owner: clm, lookup: {mapping: cps-emea}}\n"
+	    "      - clm: status\n"
+	    "        sf: Status\n"
+	    "        owner: clm\n"
+	    "        value_map: {draft: Draft, in_review: Draft, in_approval: In Approval Process,\n"
+	    "                    approved: In Approval Process, in_signature: In Approval Process,\n"
+	    "                    signed: In Approval Process, active: Activated}\n"
+	    "        not_synced: [expired, terminated, renewed]\n"
+	    "      - clm: type\n"
+	    "        sf: CLM_Type__c\n"
+	    "        owner: both\n"
+	    "        conflict: last_writer_wins\n"
+	    "        value_map: {msa: MSA, sow: SOW, nda: NDA, order_form: Order Form,\n"
+	    "                    amendment: Amendment, renewal: Renewal, other: Other}\n"
+	    "      - {clm: total_value, sf: CLM_Value__c, owner: clm, transform: money_amount, "
+	    "scale: 0}\n"
+	    "      - {clm: total_value, sf: CLM_Currency__c, owner: clm, transform: money_currency}\n"
+	    "      - {clm: custom.amount, sf: Amount__c, owner: salesforce, non_owner_write: ignore,\n"
+	    "         transform: decimal_to_currency, scale: 2}\n"
+	    "      - {clm: title, sf: Name, owner: clm, non_owner_write: ignore, transform: truncate,\n"
+	    "         max_length: 80, allow_truncate: true}\n"
+	    "      - {clm: effective_date, sf: Start__c, owner: clm, non_owner_write: accept,\n"
+	    "         transform: date_to_datetime}\n"
+	    "  - name: cps-emea\n"
+	    "    org: emea\n"
+	    "    entity: counterparty\n"
+	    "    sobject: Account\n"
+	    "    external_id_field: CLM_Id__c\n"
+	    "    match: {by: keys, keys: [[legal_name, Name], [country, BillingCountry]]}\n"
+	    "    on_create: {clm: ignore}\n"
+	    "    fields: [{clm: legal_name, sf: Name, owner: salesforce}]\n"
+	    "sync:\n"
+	    "  linger_ms: 0\n"
+	    "  batch_max: 50\n"
+	    "  retry: {initial_ms: 10, max_ms: 10, max_attempts: 3}\n"
+	    "  reconcile: {interval_s: 0, overlap_s: 60}\n"
+	    "  outbox_workers: 2\n";
+	struct cs_config *c;
+	struct cs_error_list errs;
+	const struct cs_org *o;
+	const struct cs_mapping *m, *cp;
+	const struct cs_field_map *f;
+	const char *v;
+
+	setenv("TEST_CFG_RT", "5Aep861.refresh-token", 1);
+	setenv("TEST_CFG_CS", "0123456789ABCDEF", 1);
+	assert_int_equal(load(yaml, 0, &c, &errs), CS_OK);
+	dump_errors(&errs);
+	assert_int_equal(c->norgs, 2);
+	o = cs_config_org(c, "emea");
+	assert_ptr_equal(o, &c->orgs[0]);
+	assert_string_equal(o->login_url, "https://login.salesforce.com");   /* final '/' gone */
+	assert_string_equal(o->instance_url, "http://[::1]:8441");
+	assert_string_equal(o->api_version, "58.0");
+	assert_int_equal(o->api_major, 58);
+	assert_int_equal(o->auth.type, CS_AUTH_REFRESH_TOKEN);
+	assert_string_equal(cs_auth_type_name(o->auth.type), "refresh_token");
+	assert_string_equal(o->auth.client_id, "cid");
+	assert_string_equal(o->auth.refresh_token, "5Aep861.refresh-token");
+	assert_string_equal(o->auth.client_secret, "");   /* optional for this flow, not given */
+	assert_string_equal(o->auth.private_key, "");
+	assert_string_equal(o->auth.username, "");
+	assert_string_equal(o->client_name, "clm-emea");
+	assert_int_equal(o->limits.daily_budget_reserve_pct, 25);
+	assert_int_equal(o->limits.max_calls_per_minute, 900);
+	o = cs_config_org(c, "amer");
+	assert_non_null(o);
+	assert_string_equal(o->instance_url, "");
+	assert_int_equal(o->api_major, 62);
+	assert_string_equal(o->client_name, "clmsync");
+	assert_int_equal(o->limits.daily_budget_reserve_pct, 10);
+	assert_int_equal(o->limits.max_calls_per_minute, 0);
+	assert_string_equal(o->auth.client_secret, "0123456789ABCDEF");
+	assert_null(cs_config_org(c, "apac"));
+
+	assert_int_equal(c->nmappings, 2);
+	m = cs_config_mapping(c, "contracts-emea");
+	cp = cs_config_mapping(c, "cps-emea");
+	assert_ptr_equal(m, &c->mappings[0]);
+	assert_ptr_equal(cp, &c->mappings[1]);
+	assert_null(cs_config_mapping(c, "nope"));
+	assert_int_equal(m->entity, CS_ENTITY_CONTRACT);
+	assert_string_equal(cs_entity_name(m->entity), "contract");
+	assert_int_equal(m->org_index, 0);
+	assert_ptr_equal(m->org_cfg, &c->orgs[0]);
+	assert_string_equal(m->sobject, "Contract");
+	assert_string_equal(m->external_id_field, "CLM_Id__c");
+	assert_int_equal(m->match.by, CS_MATCH_EXTERNAL_ID);
+	assert_int_equal(m->match.nkeys, 0);
+	assert_int_equal(m->route.kind, CS_ROUTE_IN);
+	assert_string_equal(m->route.field, "custom.region");
+	assert_int_equal(m->route.nin, 2);
+	assert_string_equal(m->route.in[1], "APAC");
+	assert_int_equal(m->route.nnot_in, 0);
+	assert_int_equal(m->on_create.clm, CS_CREATE_CREATE);
+	assert_int_equal(m->on_create.salesforce, CS_CREATE_CREATE);
+	assert_int_equal(m->on_delete.clm, CS_DELETE_TERMINATE);
+	assert_int_equal(m->on_delete.salesforce, CS_DELETE_IGNORE);
+	assert_int_equal(m->nfields, 8);
+
+	f = &m->fields[0];   /* the lookup, resolved to the counterparty mapping */
+	assert_string_equal(f->lookup_mapping, "cps-emea");
+	assert_ptr_equal(f->lookup_to, cp);
+	assert_int_equal(f->lookup_index, 1);
+	assert_int_equal(f->kind, CS_VALUE_REFERENCE);
+	assert_int_equal(f->owner, CS_OWNER_CLM);
+	assert_int_equal(f->non_owner_write, CS_NON_OWNER_REVERT);
+	assert_int_equal(f->conflict, CS_CONFLICT_NONE);
+	assert_int_equal(f->transform, CS_TRANSFORM_NONE);
+	assert_false(f->from_salesforce);
+
+	f = &m->fields[1];   /* the coarse status: many to one, with values left out */
+	assert_int_equal(f->kind, CS_VALUE_ENUM);
+	assert_null(f->lookup_to);
+	assert_string_equal(f->lookup_mapping, "");
+	assert_int_equal(f->nvalue_map, 7);
+	assert_int_equal(f->nnot_synced, 3);
+	assert_int_equal(cs_field_map_to_sf(f, "in_review", &v), CS_MAP_OK);
+	assert_string_equal(v, "Draft");
+	assert_int_equal(cs_field_map_to_sf(f, "active", &v), CS_MAP_OK);
+	assert_string_equal(v, "Activated");
+	assert_int_equal(cs_field_map_to_sf(f, "expired", &v), CS_MAP_NOT_SYNCED);
+	assert_null(v);
+	assert_int_equal(cs_field_map_to_sf(f, "lost", &v), CS_MAP_UNMAPPED);
+	assert_int_equal(cs_field_map_to_clm(f, "Draft", &v), CS_MAP_AMBIGUOUS);
+	assert_int_equal(cs_field_map_to_clm(f, "Activated", &v), CS_MAP_OK);
+	assert_string_equal(v, "active");
+
+	f = &m->fields[2];   /* one-to-one, both ways */
+	assert_int_equal(f->owner, CS_OWNER_BOTH);
+	assert_int_equal(f->conflict, CS_CONFLICT_LAST_WRITER_WINS);
+	assert_int_equal(f->non_owner_write, 0);   /* does not apply to owner both */
+	assert_true(f->from_salesforce);
+	assert_int_equal(cs_field_map_to_sf(f, "order_form", &v), CS_MAP_OK);
+	assert_string_equal(v, "Order Form");
+	assert_int_equal(cs_field_map_to_clm(f, "Order Form", &v), CS_MAP_OK);
+	assert_string_equal(v, "order_form");
+	assert_int_equal(cs_field_map_to_clm(f, "order form", &v), CS_MAP_UNMAPPED);
+	assert_null(v);
+
+	f = &m->fields[3];
+	assert_int_equal(f->kind, CS_VALUE_MONEY);
+	assert_int_equal(f->transform, CS_TRANSFORM_MONEY_AMOUNT);
+	assert_true(f->has_scale);
+	assert_int_equal(f->scale, 0);
+	assert_false(m->fields[4].has_scale);
+	assert_int_equal(m->fields[4].transform, CS_TRANSFORM_MONEY_CURRENCY);
+
+	f = &m->fields[5];   /* a custom attribute owned by Salesforce */
+	assert_int_equal(f->kind, CS_VALUE_DECIMAL);
+	assert_non_null(f->attr);
+	assert_string_equal(f->attr->name, "amount");
+	assert_int_equal(f->owner, CS_OWNER_SALESFORCE);
+	assert_int_equal(f->non_owner_write, CS_NON_OWNER_IGNORE);
+	assert_int_equal(f->scale, 2);
+	assert_true(f->from_salesforce);
+	/* no value map: values pass through */
+	assert_int_equal(cs_field_map_to_sf(f, "12.50", &v), CS_MAP_OK);
+	assert_string_equal(v, "12.50");
+	assert_int_equal(cs_field_map_to_clm(f, "12.50", &v), CS_MAP_OK);
+
+	f = &m->fields[6];
+	assert_int_equal(f->transform, CS_TRANSFORM_TRUNCATE);
+	assert_int_equal(f->max_length, 80);
+	assert_true(f->allow_truncate);
+	assert_false(f->from_salesforce);
+	assert_true(m->fields[7].from_salesforce);   /* accept: Salesforce's edits are taken */
+	assert_int_equal(m->fields[7].transform, CS_TRANSFORM_DATE_TO_DATETIME);
+
+	assert_int_equal(cp->match.by, CS_MATCH_KEYS);
+	assert_int_equal(cp->match.nkeys, 2);
+	assert_string_equal(cp->match.keys[1].clm, "country");
+	assert_string_equal(cp->match.keys[1].sf, "BillingCountry");
+	assert_int_equal(cp->route.kind, CS_ROUTE_ALL);
+	assert_string_equal(cp->route.field, "");
+	assert_int_equal(cp->on_create.clm, CS_CREATE_IGNORE);
+	assert_int_equal(cp->on_delete.clm, CS_DELETE_IGNORE);
+	assert_int_equal(cp->on_delete.salesforce, CS_DELETE_DELETE);
+
+	assert_int_equal(c->sync.linger_ms, 0);
+	assert_int_equal(c->sync.batch_max, 50);
+	assert_int_equal(c->sync.retry.initial_ms, 10);
+	assert_int_equal(c->sync.retry.max_ms, 10);
+	assert_int_equal(c->sync.retry.max_attempts, 3);
+	assert_int_equal(c->sync.reconcile.interval_s, 0);
+	assert_int_equal(c->sync.reconcile.overlap_s, 60);
+	assert_int_equal(c->sync.outbox_workers, 2);
+
+	/* The dump loads back to the same dump. */
+	{
+		struct cs_buf a, b;
+		struct cs_config *c2;
+		struct cs_error_list e2;
+
+		cs_buf_init(&a, 1 << 20);
+		cs_buf_init(&b, 1 << 20);
+		assert_int_equal(cs_config_dump(c, &a), CS_OK);
+		assert_null(strstr(a.data, "5Aep861"));
+		assert_null(strstr(a.data, "0123456789ABCDEF"));
+		assert_int_equal(load(a.data, 0, &c2, &e2), CS_OK);
+		dump_errors(&e2);
+		assert_int_equal(cs_config_dump(c2, &b), CS_OK);
+		assert_string_equal(a.data, b.data);
+		assert_ptr_equal(c2->mappings[0].fields[0].lookup_to, &c2->mappings[1]);
+		cs_config_free(c2);
+		cs_error_list_cleanup(&e2);
+		cs_buf_cleanup(&a);
+		cs_buf_cleanup(&b);
+	}
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	unsetenv("TEST_CFG_RT");
+	unsetenv("TEST_CFG_CS");
+}
+
+/* The sections can come in any order: cross-references resolve once the file is read. */
+static void
+sync_any_order(void **state)
+{
+	static const char *const yaml =
+	    "mappings:\n"
+	    "  - name: b\n"
+	    "    org: o\n"
+	    "    entity: contract\n"
+	    "    sobject: Project__c\n"
+	    "    external_id_field: Clm_Key__c\n"
+	    "    fields:\n"
+	    "      - {clm: custom.tier, sf: Tier__c, owner: both, conflict: clm_wins}\n"
+	    "      - {clm: parent_contract_id, sf: Parent__c, owner: clm, lookup: {mapping: b}}\n"
+	    "orgs: [{name: o, login_url: 'https://x.my.salesforce.com:8443', auth: {type: "
+	    "client_credentials, client_id: c, client_secret_env: S}}]\n"
+	    "custom_attributes:\n"
+	    "  contract: [{name: tier, type: text}]\n";
+	struct cs_config *c;
+	struct cs_error_list errs;
+
+	assert_int_equal(load(yaml, CS_CONFIG_NO_SECRETS, &c, &errs), CS_OK);
+	dump_errors(&errs);
+	assert_int_equal(c->mappings[0].fields[0].kind, CS_VALUE_TEXT);
+	assert_ptr_equal(c->mappings[0].fields[1].lookup_to, &c->mappings[0]);   /* to itself */
+	assert_string_equal(c->orgs[0].auth.client_secret, "");   /* NO_SECRETS: not read */
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+}
+
+/* Every problem of a bad mapping file is reported, each on its own line. */
+static void
+sync_all_errors(void **state)
+{
+	static const char *const yaml =
+	    HEAD("contract", "Contract")
+	    "      - {clm: titel, sf: Name, owner: clm}\n"                 /* 15 */
+	    "      - {clm: status, sf: Status, owner: both}\n"              /* 16 */
+	    "      - {clm: counterparty_id, sf: name, owner: clm}\n"        /* 17 */
+	    "  - name: m\n"                                                 /* 18 */
+	    "    org: nowhere\n"                                            /* 19 */
+	    "    entity: counterparty\n"
+	    "    sobject: Account\n"
+	    "    external_id_field: CLM_Id__c\n"
+	    "    fields: [{clm: legal_name, sf: Name, owner: clm}]\n";
+	struct cs_config *c;
+	struct cs_error_list errs;
+	static const struct { int line; const char *key; } want[] = {
+		{ 16, "mappings[0].fields[1].conflict" },
+		{ 17, "mappings[0].fields[2].sf" },
+		{ 18, "mappings[1].name" },
+		{ 15, "mappings[0].fields[0].clm" },
+		{ 16, "mappings[0].fields[1].value_map" },
+		{ 17, "mappings[0].fields[2].clm" },
+		{ 19, "mappings[1].org" },
+	};
+
+	assert_int_equal(load(yaml, CS_CONFIG_NO_SECRETS, &c, &errs), CS_EINVAL);
+	dump_errors(&errs);
+	assert_int_equal(errs.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < errs.n; i++) {
+		assert_int_equal(errs.v[i].line, want[i].line);
+		assert_string_equal(errs.v[i].key, want[i].key);
+	}
+	cs_error_list_cleanup(&errs);
+}
+
+static void
+sync_limits(void **state)
+{
+	char *text = malloc(256 * 1024);
+	size_t k = 0;
+	struct cs_config *c;
+	struct cs_error_list errs;
+
+	assert_non_null(text);
+	k += (size_t)snprintf(text + k, 64, "orgs:\n");
+	for (int i = 0; i <= CS_CONFIG_ORGS_MAX; i++)
+		k += (size_t)snprintf(text + k, 200, "  - {name: o%d, login_url: 'https://x', auth: "
+		                      "{type: client_credentials, client_id: c, client_secret_env: S}}\n",
+		                      i);
+	assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.v[0].msg, "0 to 16 entries"));
+	cs_error_list_cleanup(&errs);
+
+	k = (size_t)snprintf(text, 512, ORG_MAIN "mappings:\n");
+	for (int i = 0; i <= CS_CONFIG_MAPPINGS_MAX; i++)
+		k += (size_t)snprintf(text + k, 300, "  - {name: m%d, org: main, entity: contract, "
+		                      "sobject: S%d__c, external_id_field: X__c, fields: [{clm: title, sf: "
+		                      "Name, owner: clm}]}\n", i, i);
+	assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.v[0].msg, "0 to 64 entries"));
+	cs_error_list_cleanup(&errs);
+
+	k = (size_t)snprintf(text, 512, HEAD("contract", "Contract"));
+	for (int i = 0; i <= CS_CONFIG_FIELDS_MAX; i++)
+		k += (size_t)snprintf(text + k, 100, "      - {clm: title, sf: F%d__c, owner: clm}\n", i);
+	assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.v[0].msg, "1 to 200 entries"));
+	cs_error_list_cleanup(&errs);
+	/* exactly at the limit loads */
+	k = (size_t)snprintf(text, 512, HEAD("contract", "Contract"));
+	for (int i = 0; i < CS_CONFIG_FIELDS_MAX; i++)
+		k += (size_t)snprintf(text + k, 100, "      - {clm: title, sf: F%d__c, owner: clm}\n", i);
+	assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_OK);
+	assert_int_equal(c->mappings[0].nfields, CS_CONFIG_FIELDS_MAX);
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	free(text);
+}
+
+#define TEST_KEY \
+	"-----BEGIN PRIVATE KEY-----\n" \
+	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7test0nly0000\n" \
+	"-----END PRIVATE KEY-----\n"
+
+static char *
+jwt_yaml(const char *key_file)
+{
+	static char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "orgs:\n  - name: main\n    login_url: https://login.salesforce.com\n    auth:\n"
+	         "      type: jwt_bearer\n      client_id: cid\n      username: u@example.com\n"
+	         "      private_key_file: %s\n", key_file);
+	return text;
+}
+
+/* OAuth secrets: read from files (the private key only when no one else may read it) or the
+ * environment, never shown. */
+static void
+sync_secrets(void **state)
+{
+	static const struct {
+		const char *content;
+		mode_t mode;
+		const char *msg;   /* NULL: accepted */
+	} cases[] = {
+		{ TEST_KEY, 0600, NULL },
+		{ TEST_KEY, 0400, NULL },
+		{ "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu7test0nly00000000000\n"
+		  "-----END RSA PRIVATE KEY-----\n", 0600, NULL },
+		{ TEST_KEY, 0640, "accessible to its group (mode 0640)" },
+		{ TEST_KEY, 0620, "accessible to its group" },
+		{ TEST_KEY, 0604, "accessible to every user (mode 0604)" },
+		{ "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQ\n"
+		  "-----END ENCRYPTED PRIVATE KEY-----\n", 0600, "unencrypted PEM key" },
+		{ "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBa\n"
+		  "-----END CERTIFICATE-----\n", 0600, "does not hold a valid private key" },
+		{ "", 0600, "does not hold a valid private key" },
+	};
+	char kf[128], sf[128], cfg[128], text[1024];
+	static char out[256 * 1024];
+	struct cs_config *c;
+	struct cs_error_list errs;
+
+	snprintf(kf, sizeof(kf), "%s/sf.key", tmpdir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cs_err rc;
+
+		print_message("key case %zu\n", i);
+		unlink(kf);
+		write_file(kf, cases[i].content, cases[i].mode);
+		rc = load(jwt_yaml(kf), 0, &c, &errs);
+		dump_errors(&errs);
+		if (cases[i].msg == NULL) {
+			assert_int_equal(rc, CS_OK);
+			assert_string_equal(c->orgs[0].auth.private_key, cases[i].content);
+			cs_config_free(c);
+		} else {
+			assert_int_equal(rc, CS_EINVAL);
+			assert_int_equal(errs.n, 1);
+			assert_int_equal(errs.v[0].line, 8);
+			assert_string_equal(errs.v[0].key, "orgs[0].auth.private_key_file");
+			assert_non_null(strstr(errs.v[0].msg, cases[i].msg));
+			assert_null(strstr(errs.v[0].text, "MII"));   /* no part of the key in a message */
+		}
+		cs_error_list_cleanup(&errs);
+	}
+	unlink(kf);
+	assert_int_equal(load(jwt_yaml(kf), 0, &c, &errs), CS_EINVAL);
+	assert_non_null(strstr(errs.v[0].msg, "cannot open"));
+	cs_error_list_cleanup(&errs);
+
+	/* a client secret from a file: one line, others may not read it */
+	snprintf(sf, sizeof(sf), "%s/client.secret", tmpdir);
+	snprintf(text, sizeof(text),
+	         "orgs:\n  - name: main\n    login_url: https://login.salesforce.com\n    auth:\n"
+	         "      type: client_credentials\n      client_id: cid\n"
+	         "      client_secret_file: %s\n", sf);
+	write_file(sf, "s3cr3t-client-value\n", 0640);
+	assert_int_equal(load(text, 0, &c, &errs), CS_OK);
+	assert_string_equal(c->orgs[0].auth.client_secret, "s3cr3t-client-value");
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	unlink(sf);
+	write_file(sf, "s3cr3t-client-value\n", 0644);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.v[0].line, 7);
+	assert_non_null(strstr(errs.v[0].msg, "accessible to every user"));
+	cs_error_list_cleanup(&errs);
+	unlink(sf);
+	write_file(sf, "two words\n", 0600);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_non_null(strstr(errs.v[0].msg, "visible ASCII"));
+	assert_null(strstr(errs.v[0].text, "two words"));
+	cs_error_list_cleanup(&errs);
+
+	/* from the environment */
+	unsetenv("TEST_CFG_SECRET");
+	assert_int_equal(load(ORG_MAIN, 0, &c, &errs), CS_EINVAL);   /* client_secret_env: S */
+	assert_int_equal(errs.v[0].line, 4);
+	assert_string_equal(errs.v[0].key, "orgs[0].auth.client_secret_env");
+	assert_non_null(strstr(errs.v[0].msg, "environment variable S is not set"));
+	cs_error_list_cleanup(&errs);
+
+	/* config check reads them and prints them masked */
+	unlink(kf);
+	write_file(kf, TEST_KEY, 0600);
+	unlink(sf);
+	write_file(sf, "s3cr3t-client-value\n", 0600);
+	snprintf(cfg, sizeof(cfg), "%s/orgs.yaml", tmpdir);
+	snprintf(text, sizeof(text),
+	         "orgs:\n"
+	         "  - name: a\n    login_url: https://login.salesforce.com\n    auth:\n"
+	         "      type: jwt_bearer\n      client_id: cid\n      username: u@example.com\n"
+	         "      private_key_file: %s\n"
+	         "  - name: b\n    login_url: https://test.salesforce.com\n    auth:\n"
+	         "      type: refresh_token\n      client_id: cid\n"
+	         "      refresh_token_env: TEST_CFG_SECRET\n      client_secret_file: %s\n", kf, sf);
+	write_file(cfg, text, 0644);
+	setenv("TEST_CFG_SECRET", "5Aep-refresh-token-value", 1);
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", cfg), 0);
+	assert_null(strstr(out, "MIIE"));
+	assert_null(strstr(out, "5Aep-refresh-token-value"));
+	assert_null(strstr(out, "s3cr3t-client-value"));
+	assert_non_null(strstr(out, "# private_key: \"****\" (loaded)"));
+	assert_non_null(strstr(out, "# refresh_token: \"****\" (loaded)"));
+	assert_non_null(strstr(out, "# client_secret: \"****\" (loaded)"));
+	assert_non_null(strstr(out, "refresh_token_env: \"TEST_CFG_SECRET\""));
+	unsetenv("TEST_CFG_SECRET");
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", cfg), 1);
+	assert_non_null(strstr(out, ":14: orgs[1].auth.refresh_token_env: environment variable "
+	                       "TEST_CFG_SECRET is not set"));
+}
+
+/* Copies the example at rel to dir with every "/etc/clmsync/" and "/var/lib/clmsync" pointing
+ * into dir; writes the result's path to out. */
+static void
+example_copy(const char *rel, char *out, size_t n)
+{
+	char path[1024], *text, *res;
+	size_t len = 0, k = 0;
+	FILE *f;
+
+	source_path(rel, path, sizeof(path));
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	text = calloc(1, 256 * 1024);
+	res = calloc(1, 512 * 1024);
+	assert_non_null(text);
+	assert_non_null(res);
+	len = fread(text, 1, 256 * 1024 - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < len && k + 256 < 512 * 1024; i++) {
+		if (strncmp(text + i, "/etc/clmsync/", 13) == 0) {
+			k += (size_t)snprintf(res + k, 256, "%s/", tmpdir);
+			i += 12;
+		} else if (strncmp(text + i, "/var/lib/clmsync", 16) == 0) {
+			k += (size_t)snprintf(res + k, 256, "%s", tmpdir);
+			i += 15;
+		} else {
+			res[k++] = text[i];
+		}
+	}
+	snprintf(out, n, "%s/example.yaml", tmpdir);
+	write_file(out, res, 0644);
+	free(text);
+	free(res);
+}
+
+/* The shipped sync examples pass `config check` with the files and variables they name. */
+static void
+sync_examples_pass(void **state)
+{
+	static char out[512 * 1024];
+	char path[1024], kf[128], tf[128];
+	struct cs_config *c;
+	struct cs_error_list errs;
+	const struct cs_mapping *m;
+
+	snprintf(kf, sizeof(kf), "%s/salesforce.key", tmpdir);
+	snprintf(tf, sizeof(tf), "%s/admin.token", tmpdir);
+	unlink(kf);
+	unlink(tf);
+	write_file(kf, TEST_KEY, 0600);
+	write_file(tf, TOKEN_A "\n", 0600);
+	example_copy("config/examples/clmsync.yaml", path, sizeof(path));
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", path), 0);
+	assert_null(strstr(out, "MIIE"));
+	assert_null(strstr(out, TOKEN_A));
+	assert_non_null(strstr(out, "# private_key: \"****\" (loaded)"));
+
+	/* what the engine gets from it */
+	cs_error_list_init(&errs);
+	assert_int_equal(cs_config_load(path, &c, &errs), CS_OK);
+	assert_int_equal(c->norgs, 1);
+	assert_int_equal(c->orgs[0].auth.type, CS_AUTH_JWT_BEARER);
+	assert_int_equal(c->nmappings, 3);
+	m = cs_config_mapping(c, "contracts");
+	assert_non_null(m);
+	for (size_t i = 0; i < m->nfields; i++) {
+		const struct cs_field_map *f = &m->fields[i];
+		const char *v;
+
+		if (strcmp(f->sf, "AccountId") == 0)
+			assert_ptr_equal(f->lookup_to, cs_config_mapping(c, "counterparties"));
+		if (strcmp(f->sf, "Opportunity__c") == 0)
+			assert_ptr_equal(f->lookup_to, cs_config_mapping(c, "contract-opportunity"));
+		if (strcmp(f->sf, "Status") == 0) {
+			assert_int_equal(cs_field_map_to_sf(f, "signed", &v), CS_MAP_OK);
+			assert_string_equal(v, "In Approval Process");
+			assert_int_equal(cs_field_map_to_sf(f, "terminated", &v), CS_MAP_NOT_SYNCED);
+		}
+		if (strcmp(f->sf, "CLM_Lifecycle_Status__c") == 0) {
+			assert_int_equal(cs_field_map_to_clm(f, "In Signature", &v), CS_MAP_OK);
+			assert_string_equal(v, "in_signature");
+		}
+	}
+	m = cs_config_mapping(c, "contract-opportunity");
+	assert_non_null(m);
+	assert_int_equal(m->match.by, CS_MATCH_KEYS);
+	assert_int_equal(m->fields[0].owner, CS_OWNER_SALESFORCE);
+	assert_ptr_equal(m->fields[0].attr, cs_config_attr_find(&c->custom_contract,
+	                                                        "opportunity_amount"));
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+
+	/* without the key it fails, naming the file's line */
+	unlink(kf);
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", path), 1);
+	assert_non_null(strstr(out, "orgs[0].auth.private_key_file: cannot open"));
+
+	source_path("config/examples/demo.yaml", path, sizeof(path));
+	setenv("CLMSYNC_DEMO_SECRET", "clmsync-test-secret", 1);
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", path), 0);
+	assert_null(strstr(out, "clmsync-test-secret"));
+	assert_non_null(strstr(out, "login_url: \"http://127.0.0.1:8441\""));
+	assert_non_null(strstr(out, "# client_secret: \"****\" (loaded)"));
+	unsetenv("CLMSYNC_DEMO_SECRET");
+	assert_int_equal(run_config(out, sizeof(out), 3, "config", "check", path), 1);
+	assert_non_null(strstr(out, "CLMSYNC_DEMO_SECRET is not set"));
+}
+
 int
 main(void)
 {
@@ -764,6 +1730,13 @@ main(void)
 		cmocka_unit_test(reference_matches_docs),
 		cmocka_unit_test(size_limit),
 		cmocka_unit_test(dump_round_trip),
+		cmocka_unit_test(each_sync_error),
+		cmocka_unit_test(sync_structs),
+		cmocka_unit_test(sync_any_order),
+		cmocka_unit_test(sync_all_errors),
+		cmocka_unit_test(sync_limits),
+		cmocka_unit_test(sync_secrets),
+		cmocka_unit_test(sync_examples_pass),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
