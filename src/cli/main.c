@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "config", cmd_config, "config check FILE: validate a configuration without starting" },
 	{ "import", cmd_import, "import contracts FILE.csv: load contracts from a spreadsheet" },
 	{ "export", cmd_export, "export contracts: write contracts as CSV or JSON lines" },
+	{ "mapping", cmd_mapping, "mapping check FILE: check every mapped field against the orgs' describe" },
 };
 
 static void

@@ -229,7 +229,7 @@ static const char *const ref_cp[] = { CS_ID_COUNTERPARTY, NULL };
 static const char *const ref_ct[] = { CS_ID_CONTRACT, NULL };
 
 static const struct field f_counterparty[] = {
-	{ "legal_name", F_LINE, REQ, 300, 1, NULL },
+	{ "legal_name", F_LINE, REQ, 255, 1, NULL },
 	{ "domain", F_DOMAIN, 0, 253, 0, NULL },
 	{ "country", F_COUNTRY, 0, 2, 0, NULL },
 	{ "registration_number", F_LINE, 0, 100, 0, NULL },
