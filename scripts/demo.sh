@@ -1,53 +1,86 @@
 #!/usr/bin/env bash
-# make demo: starts sfemu on a free loopback port, shows a few Salesforce calls against it and
-# leaves it running until Ctrl-C. The sync engine joins the demo when it lands.
+# make demo: starts sfemu and the contract repository (clmsync serve) on loopback, shows each at
+# work, and leaves both running until Ctrl-C. The sync engine that joins the two is built next;
+# until then the demo shows the two sides it will keep in lockstep.
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 tmp=$(mktemp -d)
-"$ROOT/$BUILD/sfemu" --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/sfemu.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.05; done
-URL=$(head -1 "$tmp/url")
-[ -n "$URL" ] || { cat "$tmp/sfemu.log"; exit 1; }
+pids=()
+stop() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap stop EXIT
 
-echo "sfemu is serving $URL (log: $tmp/sfemu.log)"
+# start NAME CMD...: runs CMD in the background and waits (with a deadline) for its URL line.
+start() {
+	local name=$1; shift
+	"$@" >"$tmp/$name.url" 2>"$tmp/$name.log" &
+	pids+=($!)
+	for _ in $(seq 200); do [ -s "$tmp/$name.url" ] && break; sleep 0.05; done
+	[ -s "$tmp/$name.url" ] || { echo "$name did not start:"; cat "$tmp/$name.log"; exit 1; }
+	head -1 "$tmp/$name.url"
+}
+py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+SF=$(start sfemu "$ROOT/$BUILD/sfemu" --listen 127.0.0.1:0)
+CLM=$(start clmsync "$ROOT/$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0)
+CT=$(cat "$tmp/data/api-token")
+echo "Salesforce (sfemu):          $SF"
+echo "contract repository (clmsync): $CLM   (admin token in $tmp/data/api-token)"
 echo
-echo "1. Log in with the OAuth password flow (default test credentials, see README.md):"
-tok=$(curl -sf -X POST "$URL/services/oauth2/token" \
+
+echo "== The repository: a counterparty and a contract through the REST API"
+C=(-H "Authorization: Bearer $CT" -H "Content-Type: application/json" -H "X-Clm-User: demo")
+cp=$(curl -sf "${C[@]}" -X POST "$CLM/api/v1/counterparties" \
+	-d '{"legal_name":"Acme Corporation","country":"DE","domain":"acme.example"}' | py 'd["id"]')
+echo "   counterparty $cp"
+ct=$(curl -sf "${C[@]}" -X POST "$CLM/api/v1/contracts" -d "{\"title\":\"Acme MSA\",\"type\":\"msa\",
+	\"counterparty_id\":\"$cp\",\"effective_date\":\"2026-01-01\",\"term_months\":12,
+	\"total_value\":{\"amount\":\"120000.50\",\"currency\":\"EUR\"}}")
+ctid=$(echo "$ct" | py 'd["id"]')
+echo "   contract $(echo "$ct" | py 'd["number"]') ($ctid): $(echo "$ct" | py 'd["status"]'), value $(echo "$ct" | py 'd["total_value"]["amount"]+" "+d["total_value"]["currency"]')"
+for to in in_review in_approval; do
+	st=$(curl -sf "${C[@]}" -X POST "$CLM/api/v1/contracts/$ctid/transitions" -d "{\"to\":\"$to\"}" | py 'd["status"]')
+	echo "   transition -> $st"
+done
+bad=$(curl -s "${C[@]}" -X POST "$CLM/api/v1/contracts/$ctid/transitions" -d '{"to":"active"}' | py 'd["error"]["message"]')
+echo "   transition -> active refused: $bad"
+echo "   change feed:"
+curl -sf "${C[@]}" "$CLM/api/v1/changes?after=0" | python3 -c '
+import json, sys
+for ch in json.load(sys.stdin)["data"]:
+    print("     seq %-3s %-12s %-10s v%s by %s: %s" % (ch["seq"], ch["entity"], ch["op"], ch["version"], ch["origin"], ", ".join(sorted(ch["fields"]))[:60]))'
+echo
+
+echo "== Salesforce: OAuth, an upsert by external id, SOQL and the change events"
+tok=$(curl -sf -X POST "$SF/services/oauth2/token" \
 	-d grant_type=password -d username=integration@clmsync.test -d password=clmsync-test-password \
-	-d client_id=clmsync-test-client -d client_secret=clmsync-test-secret |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-echo "   got an access token (${#tok} characters)"
-A=(-H "Authorization: Bearer $tok" -H "Content-Type: application/json")
-B=$URL/services/data/v62.0
-echo
-echo "2. Create an Account and a Contract, the way the sync engine will:"
-acc=$(curl -sf "${A[@]}" -X PATCH "$B/sobjects/Account/CLM_Id__c/cp-demo-1" -d '{"Name":"Acme Corporation"}')
-echo "   upsert Account by CLM_Id__c: $acc"
-accid=$(echo "$acc" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-con=$(curl -sf "${A[@]}" -H "Sforce-Call-Options: client=clmsync" -X PATCH "$B/sobjects/Contract/CLM_Id__c/ct-demo-1" \
-	-d "{\"AccountId\":\"$accid\",\"StartDate\":\"2026-01-01\",\"ContractTerm\":12,\"CLM_Value__c\":120000.50,\"CLM_Currency__c\":\"EUR\"}")
-echo "   upsert Contract by CLM_Id__c: $con"
-echo
-echo "3. Query it back with SOQL:"
+	-d client_id=clmsync-test-client -d client_secret=clmsync-test-secret | py 'd["access_token"]')
+A=(-H "Authorization: Bearer $tok" -H "Content-Type: application/json" -H "Sforce-Call-Options: client=clmsync")
+B=$SF/services/data/v62.0
+acc=$(curl -sf "${A[@]}" -X PATCH "$B/sobjects/Account/CLM_Id__c/$cp" -d '{"Name":"Acme Corporation"}' | py 'd["id"]')
+echo "   Account $acc upserted by CLM_Id__c=$cp"
+curl -sf "${A[@]}" -X PATCH "$B/sobjects/Contract/CLM_Id__c/$ctid" \
+	-d "{\"AccountId\":\"$acc\",\"StartDate\":\"2026-01-01\",\"ContractTerm\":12,\"CLM_Value__c\":120000.50,\"CLM_Currency__c\":\"EUR\",\"CLM_Lifecycle_Status__c\":\"In Approval\"}" >/dev/null
 curl -sf "${A[@]}" --get "$B/query" --data-urlencode \
-	"q=SELECT Id, ContractNumber, Status, StartDate, EndDate, CLM_Value__c, Account.Name FROM Contract WHERE CLM_Id__c = 'ct-demo-1'" |
-	python3 -m json.tool | sed 's/^/   /'
-echo
-echo "4. The change events a CometD subscriber to /data/ContractChangeEvent receives:"
-curl -sf "$URL/__emu/events" | python3 -c '
+	"q=SELECT ContractNumber, Status, StartDate, EndDate, CLM_Value__c, CLM_Lifecycle_Status__c, Account.Name FROM Contract WHERE CLM_Id__c = '$ctid'" |
+	python3 -c 'import json,sys; r=json.load(sys.stdin)["records"][0]; r.pop("attributes"); r["Account"]=r["Account"]["Name"]; print("   SOQL:", json.dumps(r))'
+curl -sf "$SF/__emu/events" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     h = e["payload"]["ChangeEventHeader"]
-    print("   replayId %-3d %-8s %-7s origin=%s" % (e["replayId"], h["entityName"], h["changeType"], h["changeOrigin"]))'
+    print("   CDC replayId %-3d %-8s %-7s origin=%s" % (e["replayId"], h["entityName"], h["changeType"], h["changeOrigin"]))'
 echo
-echo "Try it yourself, e.g.:"
-echo "   curl -H 'Authorization: Bearer $tok' $B/sobjects/Contract/describe"
-echo
+(umask 077; printf '%s' "$tok" >"$tmp/sf-token")
+echo "Try (tokens are read from files, never printed):"
+echo "  curl -H \"Authorization: Bearer \$(cat $tmp/data/api-token)\" $CLM/api/v1/contracts/$ctid"
+echo "  curl -H \"Authorization: Bearer \$(cat $tmp/sf-token)\" $B/sobjects/Contract/describe"
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
-	echo "sfemu keeps running; press Ctrl-C to stop it."
-	wait "$pid"
+	echo
+	echo "Both keep running; press Ctrl-C to stop them."
+	wait "${pids[0]}"
 fi
