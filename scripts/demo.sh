@@ -3,8 +3,9 @@
 # work, and leaves both running until Ctrl-C. The sync engine that joins the two is built next;
 # until then the demo shows the two sides it will keep in lockstep.
 set -euo pipefail
-BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 tmp=$(mktemp -d)
 pids=()
@@ -26,8 +27,8 @@ start() {
 }
 py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-SF=$(start sfemu "$ROOT/$BUILD/sfemu" --listen 127.0.0.1:0)
-CLM=$(start clmsync "$ROOT/$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0)
+SF=$(start sfemu "$BUILD/sfemu" --listen 127.0.0.1:0)
+CLM=$(start clmsync "$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0)
 CT=$(cat "$tmp/data/api-token")
 echo "Salesforce (sfemu):          $SF"
 echo "contract repository (clmsync): $CLM   (admin token in $tmp/data/api-token)"
