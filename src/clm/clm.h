@@ -149,23 +149,29 @@ struct clm_opts {
 };
 
 /* Opens the store (running its migrations), declares the indexes the repository uses and
- * starts the change-feed notifier. On success *out is a new repository; caller frees with
+ * starts the writer thread, which owns a connection of its own for every write (pool_size
+ * counts read connections only). On success *out is a new repository; caller frees with
  * clm_free(). Errors: those of store_open (e says why), CS_ENOMEM. Call from one thread. */
 cs_err clm_new(const struct clm_opts *o, struct clm **out, struct cs_error *e);
-/* Stops the scheduler if running, wakes every long poll (they answer at once) and frees c.
- * Call after the HTTP server is stopped. NULL is a no-op. */
+/* Stops the scheduler if running, wakes every long poll (they answer at once), runs every
+ * write still queued, stops the writer thread and frees c. Call after the HTTP server is
+ * stopped and every other caller has returned. NULL is a no-op. */
 void clm_free(struct clm *c);
 /* Wakes every long poll and makes later ones return at once (shutdown). Thread-safe. */
 void clm_wake_all(struct clm *c);
 
-/* Every write below is ONE store transaction writing the record, its history row and its
- * change-feed row(s); either all of it commits or nothing does. `actor` is who changes it
- * ("api:<token>", "user:<name>", "sync:<org>", "system:scheduler"), at most CLM_ACTOR_MAX - 1
- * bytes. `if_match` is the version the caller last saw, or -1 for none: a different stored
- * version fails with 412 version_mismatch. On success *out (when out is not NULL) is a new
- * reference to the record as stored, in its API shape, and the feed's long polls are woken.
- * On failure f says why and the store is unchanged. Thread-safe: each call takes a connection
- * from the pool (503 store_busy when none frees up in time). */
+/* Every write below is atomic: the record, its history row and its change-feed row(s) all
+ * commit or none does. Concurrent writes share transactions (group commit, writer.c): each runs
+ * alone inside its own savepoint, serially, so it sees the writes before it and none after it,
+ * and it is answered only once the shared commit has returned: an acknowledged write is durable
+ * and visible to every read that follows. `actor` is who changes it ("api:<token>",
+ * "user:<name>", "sync:<org>", "system:scheduler"), at most CLM_ACTOR_MAX - 1 bytes.
+ * `if_match` is the version the caller last saw, or -1 for none: a different stored version
+ * fails with 412 version_mismatch. On success *out (when out is not NULL) is a new reference to
+ * the record as stored, in its API shape, and the feed's long polls are woken. On failure f says
+ * why and the store is unchanged by this call (503 store_busy when the write queue stays full,
+ * 503 shutting_down after clm_free began, 500 when the shared commit failed). Thread-safe; not
+ * to be called from inside another write. */
 
 /* Creates a record of kind k from body (validated with clm_validate). Children name their
  * contract in parent_id (404 when it does not exist); counterparties and contracts pass NULL. */

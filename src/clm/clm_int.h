@@ -9,20 +9,35 @@
 #define CLM_NUMBER_COUNTER "contract_number"
 #define CLM_POOL_WAIT_MS 5000      /* a request waits this long for a store connection */
 #define CLM_SCHED_BATCH 100        /* contracts one scheduler query returns */
+#define CLM_QUEUE_MAX 4096         /* writes waiting for the writer thread */
+#define CLM_BATCH_MAX 256          /* writes in one transaction at most */
+#define CLM_BATCH_BYTES (32u << 20) /* document content in one transaction, past its first write */
+
+struct wreq;
 
 /* The repository service. */
 struct clm {
-	struct store_pool *pool;
+	struct store_pool *pool;       /* reads */
 	const struct clm_schema *schema;
 	size_t max_doc;
-	/* change-feed wake-up: writers bump head after commit and broadcast */
+	/* change-feed wake-up: the writer bumps head after each commit and broadcasts */
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	long long head;
 	bool stopping;
-	/* Writers of this process queue here rather than in SQLite's busy handler, which sleeps
-	 * in steps of up to 100 ms: held from BEGIN to COMMIT only, never across validation. */
-	pthread_mutex_t wmu;
+	/* The writer (writer.c): the only thread that writes, on its own connection. */
+	struct store *ws;
+	pthread_t wthr;
+	bool won;
+	int64_t wlast;                 /* writer thread only: the last "now" it handed out */
+	pthread_mutex_t qmu;           /* guards everything below */
+	pthread_cond_t qwork;          /* a write was queued, or wstop was set */
+	pthread_cond_t qroom;          /* the queue has room again; or, stopping, the last caller left */
+	struct wreq *qhead, *qtail;
+	size_t qlen;
+	int inflight;                  /* callers inside clm_write: stop waits for them to leave */
+	bool wstop;
+	unsigned long long nbatches, nops; /* for the log at shutdown */
 	/* scheduler */
 	pthread_t sched;
 	bool sched_on;
@@ -30,6 +45,36 @@ struct clm {
 	pthread_mutex_t sched_mu;      /* one scheduler pass at a time */
 	pthread_cond_t sched_cond;     /* signalled (under mu) to stop the scheduler thread */
 };
+
+/* One repository operation: its connection (pooled for reads; the writer's, lent for the
+ * call, for writes), its clock, who does it and the last change row it appended. */
+struct clm_op {
+	struct clm *c;
+	struct store *s;
+	struct cs_error e;
+	long long seq;                 /* last change row appended, 0 when none */
+	int64_t now, today;
+	const char *actor;
+};
+
+/* The part of a write that runs in the writer thread, inside its own savepoint: reads and writes
+ * o->s (in the open transaction) and fills f when it fails. arg is the caller's. */
+typedef cs_err (*clm_write_fn)(struct clm_op *o, void *arg, struct clm_fail *f);
+
+/* writer.c. Starts the writer thread with its own connection to url. CS_ENOMEM, CS_EIO, errors of
+ * store_open (e says why). Call once, from clm_new. */
+cs_err clm_writer_start(struct clm *c, const char *url, struct cs_error *e);
+/* Runs every write queued so far, then stops the thread and closes its connection. Later
+ * clm_write calls fail with 503. Call once, from clm_free; safe when the writer never started. */
+void clm_writer_stop(struct clm *c);
+/* Runs fn(o, arg, f) in the writer thread, in the next batch, and returns once that batch has
+ * committed or failed: CS_OK only when fn succeeded and its batch committed, so an acknowledged
+ * write is durable and visible to every later read. On failure f says why (fn's own refusal; 503
+ * when the queue stays full for CLM_POOL_WAIT_MS or the writer is stopping; 500/503 when the
+ * batch's commit failed) and nothing fn wrote remains. weight is content bytes (documents), which
+ * bound a batch. Borrows o, arg and f until it returns. Any thread but the writer's own. */
+cs_err clm_write(struct clm *c, struct clm_op *o, clm_write_fn fn, void *arg, size_t weight,
+    struct clm_fail *f);
 
 /* lifecycle.c: sets the fields a transition implies (status, approval_status, termination
  * date) on doc. Does not check anything. */

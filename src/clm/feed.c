@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+/* How often a waiting long poll reads the feed again for commits made by other processes. */
+#define FEED_SLICE_MS 200
+
 int
 clm_feed_init(struct clm *c)
 {
@@ -110,7 +113,8 @@ clm_changes(struct clm *c, long long after, int limit, int wait_ms, json_t **out
 		wait_ms = CLM_WAIT_MAX_MS;
 	deadline_of(wait_ms, &dl);
 	for (;;) {
-		bool expired = false;
+		struct timespec now, slice;
+		bool stopping, past;
 		/* Read the head before the rows: a commit after this point bumps it and wakes us,
 		 * a commit before it is visible to the read. */
 		pthread_mutex_lock(&c->mu);
@@ -118,14 +122,23 @@ clm_changes(struct clm *c, long long after, int limit, int wait_ms, json_t **out
 		pthread_mutex_unlock(&c->mu);
 		if ((rc = read_rows(c, after, limit, &rows, f)) != CS_OK)
 			return rc;
-		if (json_array_size(rows) > 0 || wait_ms == 0)
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		past = now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec);
+		if (json_array_size(rows) > 0 || wait_ms == 0 || past)
 			break;
+		/* Commits of this process wake us at once. Another process writing the same store
+		 * (clmsync import, a second server) cannot signal us, so the wait is cut into slices
+		 * after each of which the feed is read again. */
+		deadline_of(FEED_SLICE_MS, &slice);
+		if (slice.tv_sec > dl.tv_sec || (slice.tv_sec == dl.tv_sec && slice.tv_nsec > dl.tv_nsec))
+			slice = dl;
 		pthread_mutex_lock(&c->mu);
-		while (c->head == seen && !c->stopping && !expired)
-			expired = pthread_cond_timedwait(&c->cond, &c->mu, &dl) == ETIMEDOUT;
-		expired |= c->stopping;
+		while (c->head == seen && !c->stopping &&
+		    pthread_cond_timedwait(&c->cond, &c->mu, &slice) != ETIMEDOUT)
+			;
+		stopping = c->stopping;
 		pthread_mutex_unlock(&c->mu);
-		if (expired)
+		if (stopping)
 			break;
 		json_decref(rows);
 		rows = NULL;

@@ -1,4 +1,4 @@
-/* repo.c - the repository's operations: each one store transaction writing records, history and change rows. */
+/* repo.c - the repository's operations: each write an atomic unit of records, history and change rows, run by the writer. */
 #include "clm/clm.h"
 #include "clm/clm_int.h"
 #include "util/id.h"
@@ -13,20 +13,8 @@
 
 #define CONTRACT_SORTS "created_at updated_at number title status type owner effective_date expiration_date notice_deadline"
 
-/* One operation: a pooled connection and, between begin and end, its transaction. */
-struct op {
-	struct clm *c;
-	struct store *s;
-	struct cs_error e;
-	long long seq;              /* last change row appended, 0 when none */
-	bool txn;
-	bool locked;                /* holds c->wmu */
-	int64_t now, today;
-	const char *actor;
-};
-
 static cs_err
-sfail(struct op *o, cs_err rc, struct clm_fail *f, const char *kind)
+sfail(struct clm_op *o, cs_err rc, struct clm_fail *f, const char *kind)
 {
 	switch (rc) {
 	case CS_ENOTFOUND:
@@ -52,64 +40,45 @@ actor_ok(const char *a)
 	return colon != NULL && colon != a && colon[1] != '\0' && strlen(a) < CLM_ACTOR_MAX;
 }
 
+/* Sets o up for a read, on a pooled connection that op_end gives back. */
 static cs_err
-op_begin(struct op *o, struct clm_fail *f)
-{
-	cs_err rc;
-
-	pthread_mutex_lock(&o->c->wmu);
-	o->locked = true;
-	if ((rc = store_begin(o->s, &o->e)) != CS_OK)
-		return sfail(o, rc, f, "record");
-	o->txn = true;
-	return CS_OK;
-}
-
-static cs_err
-op_start(struct op *o, struct clm *c, const char *actor, bool write, struct clm_fail *f)
+op_read(struct clm_op *o, struct clm *c, struct clm_fail *f)
 {
 	cs_err rc;
 
 	memset(o, 0, sizeof(*o));
 	o->c = c;
-	o->actor = actor;
 	o->now = cs_time_now_ms();
 	o->today = cs_date_today();
-	if ((write || actor != NULL) && !actor_ok(actor))
-		return clm_fail_set(f, 500, "internal", NULL, "bad actor");
 	if ((rc = store_pool_acquire(c->pool, CLM_POOL_WAIT_MS, &o->s, &o->e)) != CS_OK) {
 		o->s = NULL;
 		return rc == CS_ETIMEOUT ? clm_fail_set(f, 503, "store_busy", NULL, "no store connection is free; retry")
 		    : sfail(o, rc, f, "record");
 	}
-	if (write)
-		return op_begin(o, f);
 	return CS_OK;
 }
 
-/* Commits when rc is CS_OK, else rolls back; releases the connection; wakes the feed. */
+/* Sets o up for a write: no connection, the writer thread lends its own (clm_write). */
 static cs_err
-op_end(struct op *o, cs_err rc, struct clm_fail *f)
+op_write(struct clm_op *o, struct clm *c, const char *actor, struct clm_fail *f)
 {
-	if (o->s != NULL && o->txn) {
-		if (rc == CS_OK) {
-			cs_err cr = store_commit(o->s, &o->e);
-			if (cr != CS_OK) {
-				store_rollback(o->s);
-				rc = sfail(o, cr, f, "record");
-			}
-		} else
-			store_rollback(o->s);
-		o->txn = false;
-	}
-	if (o->locked)
-		pthread_mutex_unlock(&o->c->wmu);
-	o->locked = false;
+	memset(o, 0, sizeof(*o));
+	o->c = c;
+	o->actor = actor;
+	o->now = cs_time_now_ms();
+	o->today = cs_date_today();
+	if (!actor_ok(actor))
+		return clm_fail_set(f, 500, "internal", NULL, "bad actor");
+	return CS_OK;
+}
+
+/* Gives a read's connection back; returns rc. */
+static cs_err
+op_end(struct clm_op *o, cs_err rc)
+{
 	if (o->s != NULL)
 		store_pool_release(o->c->pool, o->s);
 	o->s = NULL;
-	if (rc == CS_OK && o->seq > 0)
-		clm_feed_notify(o->c, o->seq);
 	return rc;
 }
 
@@ -137,7 +106,7 @@ diff(const json_t *old, const json_t *new)
 /* Writes r (a new record when r->version is 1) and its change row, inside o's transaction.
  * old is the previous document (NULL for a create). */
 static cs_err
-rec_write(struct op *o, struct store_rec *r, const json_t *old, const char *opname, struct clm_fail *f)
+rec_write(struct clm_op *o, struct store_rec *r, const json_t *old, const char *opname, struct clm_fail *f)
 {
 	struct store_change ch;
 	json_t *fields;
@@ -167,7 +136,7 @@ rec_write(struct op *o, struct store_rec *r, const json_t *old, const char *opna
 }
 
 static cs_err
-get(struct op *o, enum clm_kind k, const char *id, struct store_rec *r, struct clm_fail *f)
+get(struct clm_op *o, enum clm_kind k, const char *id, struct store_rec *r, struct clm_fail *f)
 {
 	cs_err rc;
 
@@ -180,7 +149,7 @@ get(struct op *o, enum clm_kind k, const char *id, struct store_rec *r, struct c
 
 /* The record must exist and, for children, belong to contract parent. */
 static cs_err
-get_child(struct op *o, enum clm_kind k, const char *parent, const char *id, struct store_rec *r,
+get_child(struct clm_op *o, enum clm_kind k, const char *parent, const char *id, struct store_rec *r,
     struct clm_fail *f)
 {
 	cs_err rc = get(o, k, id, r, f);
@@ -193,7 +162,7 @@ get_child(struct op *o, enum clm_kind k, const char *parent, const char *id, str
 }
 
 static cs_err
-exists(struct op *o, enum clm_kind k, const char *id, const char *field, struct clm_fail *f)
+exists(struct clm_op *o, enum clm_kind k, const char *id, const char *field, struct clm_fail *f)
 {
 	struct store_rec r;
 	cs_err rc = get(o, k, id, &r, f);
@@ -265,7 +234,7 @@ rederive(json_t *doc, const json_t *patch)
 
 /* Checks the references a contract makes when they are new or changed. */
 static cs_err
-contract_refs(struct op *o, const json_t *doc, const json_t *old, struct clm_fail *f)
+contract_refs(struct clm_op *o, const json_t *doc, const json_t *old, struct clm_fail *f)
 {
 	static const struct { const char *field; enum clm_kind k; } refs[] = {
 		{ "counterparty_id", CLM_COUNTERPARTY }, { "parent_contract_id", CLM_CONTRACT },
@@ -291,7 +260,7 @@ new_id(enum clm_kind k, char *id, struct clm_fail *f)
 }
 
 static cs_err
-number_next(struct op *o, json_t *doc, struct clm_fail *f)
+number_next(struct clm_op *o, json_t *doc, struct clm_fail *f)
 {
 	long long n;
 	int y;
@@ -339,7 +308,7 @@ amendable_status(enum clm_status s)
 /* Applies amendment am (doc in am->doc, pending) to contract ct, in o's transaction: the
  * contract gets the changes (previous values kept on the amendment), both are written. */
 static cs_err
-amend_apply(struct op *o, struct store_rec *am, struct store_rec *ct, struct clm_fail *f)
+amend_apply(struct clm_op *o, struct store_rec *am, struct store_rec *ct, struct clm_fail *f)
 {
 	const json_t *ch = json_object_get(am->doc, "changes");
 	json_t *old = json_deep_copy(ct->doc), *prev = json_object(), *ids, *amold = NULL, *v;
@@ -400,7 +369,7 @@ static const char *const renew_drop[] = {
  * automatic: the successor continues in force (active when its term has begun); otherwise
  * it starts as a draft for negotiation. succ gets the successor (caller cleans it up). */
 static cs_err
-renew(struct op *o, struct store_rec *parent, const json_t *over, bool automatic, struct store_rec *succ,
+renew(struct clm_op *o, struct store_rec *parent, const json_t *over, bool automatic, struct store_rec *succ,
     struct clm_fail *f)
 {
 	enum clm_status from = status_of(parent->doc);
@@ -467,7 +436,7 @@ out:
 
 /* Fills defaults and checks a new record's own rules, outside any transaction. */
 static cs_err
-prepare(struct op *o, enum clm_kind k, json_t *doc, struct clm_fail *f)
+prepare(struct clm_op *o, enum clm_kind k, json_t *doc, struct clm_fail *f)
 {
 	char ts[32];
 	cs_err rc;
@@ -523,7 +492,7 @@ prepare(struct op *o, enum clm_kind k, json_t *doc, struct clm_fail *f)
 
 /* A signature event fills the contract's signature date of its party when it has none. */
 static cs_err
-signature_effect(struct op *o, struct store_rec *ct, const json_t *sig, struct clm_fail *f)
+signature_effect(struct clm_op *o, struct store_rec *ct, const json_t *sig, struct clm_fail *f)
 {
 	const char *party = cs_json_get_str(sig, "party"), *at = cs_json_get_str(sig, "signed_at");
 	const char *field = party && strcmp(party, "company") == 0 ? "company_signed_date" : "customer_signed_date";
@@ -544,90 +513,99 @@ signature_effect(struct op *o, struct store_rec *ct, const json_t *sig, struct c
 	return rc;
 }
 
+/* A create, as the writer thread runs it. */
+struct create_job {
+	enum clm_kind k;
+	const char *parent_id;
+	json_t *doc;                 /* validated and prepared; owned until r takes it */
+	char id[CLM_ID_MAX];
+	struct store_rec r, ct;      /* the new record; its contract, for children */
+};
+
+static cs_err
+create_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	struct create_job *j = arg;
+	enum clm_kind k = j->k;
+	bool child = k >= CLM_AMENDMENT;
+	cs_err rc;
+
+	if (child) {
+		if ((rc = get(o, CLM_CONTRACT, j->parent_id, &j->ct, f)) != CS_OK)
+			return rc;
+		json_object_set_new(j->doc, "contract_id", json_string(j->ct.id));
+	}
+	if (k == CLM_CONTRACT) {
+		if ((rc = contract_refs(o, j->doc, NULL, f)) != CS_OK)
+			return rc;
+		if (!json_object_get(j->doc, "number") && (rc = number_next(o, j->doc, f)) != CS_OK)
+			return rc;
+	}
+	if (k == CLM_AMENDMENT) {
+		int64_t eff = 0;
+		const json_t *e = json_object_get(j->doc, "effective_date");
+		json_t *trial;
+		if (!amendable_status(status_of(j->ct.doc)))
+			return clm_fail_set(f, 422, "invalid_state", "contract_id",
+			    "a contract is amended once signed or active, not in %s", clm_status_name(status_of(j->ct.doc)));
+		/* the amended contract must be valid now, not only when the amendment applies */
+		if ((trial = json_deep_copy(j->ct.doc)) == NULL)
+			return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+		merge(trial, json_object_get(j->doc, "changes"));
+		rederive(trial, json_object_get(j->doc, "changes"));
+		rc = clm_contract_check(trial, f);
+		json_decref(trial);
+		if (rc != CS_OK)
+			return rc;
+		cs_date_parse(json_string_value(e), json_string_length(e), &eff);
+		rec_init(&j->r, k, j->id, j->ct.id, j->doc);
+		j->doc = NULL;
+		if ((rc = rec_write(o, &j->r, NULL, "create", f)) != CS_OK)
+			return rc;
+		if (eff <= o->today && (rc = amend_apply(o, &j->r, &j->ct, f)) != CS_OK)
+			return rc;
+		return CS_OK;
+	}
+	rec_init(&j->r, k, j->id, child ? j->ct.id : NULL, j->doc);
+	j->doc = NULL;
+	if ((rc = rec_write(o, &j->r, NULL, "create", f)) != CS_OK)
+		return rc;
+	if (k == CLM_SIGNATURE && (rc = signature_effect(o, &j->ct, j->r.doc, f)) != CS_OK)
+		return rc;
+	return CS_OK;
+}
+
 cs_err
 clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const json_t *body, const char *actor,
     json_t **out, struct clm_fail *f)
 {
-	struct op o;
-	struct store_rec r, ct;
-	json_t *doc = NULL;
-	char id[CLM_ID_MAX];
-	bool child = k >= CLM_AMENDMENT;
+	struct clm_op o;
+	struct create_job j;
 	cs_err rc;
 
-	memset(&r, 0, sizeof(r));
-	memset(&ct, 0, sizeof(ct));
+	memset(&j, 0, sizeof(j));
+	j.k = k;
+	j.parent_id = parent_id;
 	if (out)
 		*out = NULL;
-	if ((rc = clm_validate(c->schema, k, body, false, &doc, f)) != CS_OK)
+	/* validation, defaults and the id are the caller's thread's work, outside the batch */
+	if ((rc = clm_validate(c->schema, k, body, false, &j.doc, f)) != CS_OK)
 		return rc;
-	if ((rc = op_start(&o, c, actor, false, f)) != CS_OK)
-		goto out0;
-	if ((rc = prepare(&o, k, doc, f)) != CS_OK || (rc = new_id(k, id, f)) != CS_OK)
+	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = prepare(&o, k, j.doc, f)) != CS_OK ||
+	    (rc = new_id(k, j.id, f)) != CS_OK)
 		goto out;
-	if ((rc = op_begin(&o, f)) != CS_OK)
-		goto out;
-	if (child) {
-		if ((rc = get(&o, CLM_CONTRACT, parent_id, &ct, f)) != CS_OK)
-			goto out;
-		json_object_set_new(doc, "contract_id", json_string(ct.id));
-	}
-	if (k == CLM_CONTRACT) {
-		if ((rc = contract_refs(&o, doc, NULL, f)) != CS_OK)
-			goto out;
-		if (!json_object_get(doc, "number") && (rc = number_next(&o, doc, f)) != CS_OK)
-			goto out;
-	}
-	if (k == CLM_AMENDMENT) {
-		int64_t eff = 0;
-		const json_t *e = json_object_get(doc, "effective_date");
-		json_t *trial;
-		if (!amendable_status(status_of(ct.doc))) {
-			rc = clm_fail_set(f, 422, "invalid_state", "contract_id",
-			    "a contract is amended once signed or active, not in %s", clm_status_name(status_of(ct.doc)));
-			goto out;
-		}
-		/* the amended contract must be valid now, not only when the amendment applies */
-		if ((trial = json_deep_copy(ct.doc)) == NULL) {
-			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
-			goto out;
-		}
-		merge(trial, json_object_get(doc, "changes"));
-		rederive(trial, json_object_get(doc, "changes"));
-		rc = clm_contract_check(trial, f);
-		json_decref(trial);
-		if (rc != CS_OK)
-			goto out;
-		cs_date_parse(json_string_value(e), json_string_length(e), &eff);
-		rec_init(&r, k, id, ct.id, doc);
-		doc = NULL;
-		if ((rc = rec_write(&o, &r, NULL, "create", f)) != CS_OK)
-			goto out;
-		if (eff <= o.today && (rc = amend_apply(&o, &r, &ct, f)) != CS_OK)
-			goto out;
-	} else {
-		rec_init(&r, k, id, child ? ct.id : NULL, doc);
-		doc = NULL;
-		if ((rc = rec_write(&o, &r, NULL, "create", f)) != CS_OK)
-			goto out;
-		if (k == CLM_SIGNATURE && (rc = signature_effect(&o, &ct, r.doc, f)) != CS_OK)
-			goto out;
-	}
-	rc = CS_OK;
+	if ((rc = clm_write(c, &o, create_run, &j, 0, f)) == CS_OK)
+		rc = out_rec(&j.r, o.today, out, f);
 out:
-	rc = op_end(&o, rc, f);
-	if (rc == CS_OK)
-		rc = out_rec(&r, o.today, out, f);
-out0:
-	json_decref(doc);
-	store_rec_cleanup(&r);
-	store_rec_cleanup(&ct);
+	json_decref(j.doc);
+	store_rec_cleanup(&j.r);
+	store_rec_cleanup(&j.ct);
 	return rc;
 }
 
 /* The change itself, in o's transaction, on r (already read and checked). */
 static cs_err
-update_in_txn(struct op *o, enum clm_kind k, struct store_rec *r, const json_t *patch, bool transition,
+update_in_txn(struct clm_op *o, enum clm_kind k, struct store_rec *r, const json_t *patch, bool transition,
     struct clm_fail *f)
 {
 	json_t *old = json_deep_copy(r->doc);
@@ -691,31 +669,52 @@ out:
 	return rc;
 }
 
+/* A change of a record, as the writer thread runs it. */
+struct update_job {
+	enum clm_kind k;
+	const char *parent_id, *id;
+	const json_t *patch;
+	long long if_match;
+	bool transition;
+	struct store_rec r;
+};
+
+static cs_err
+update_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	struct update_job *j = arg;
+	cs_err rc;
+
+	if ((rc = get_child(o, j->k, j->parent_id, j->id, &j->r, f)) != CS_OK ||
+	    (rc = version_check(&j->r, j->if_match, f)) != CS_OK)
+		return rc;
+	return update_in_txn(o, j->k, &j->r, j->patch, j->transition, f);
+}
+
 static cs_err
 update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, const json_t *body,
     long long if_match, const char *actor, bool transition, json_t **out, struct clm_fail *f)
 {
-	struct op o;
-	struct store_rec r;
+	struct clm_op o;
+	struct update_job j;
 	json_t *patch = NULL;
 	cs_err rc;
 
-	memset(&r, 0, sizeof(r));
+	memset(&j, 0, sizeof(j));
 	if (out)
 		*out = NULL;
 	if ((rc = clm_validate(c->schema, k, body, true, &patch, f)) != CS_OK)
 		return rc;
-	if ((rc = op_start(&o, c, actor, true, f)) != CS_OK)
-		goto out;
-	if ((rc = get_child(&o, k, parent_id, id, &r, f)) != CS_OK || (rc = version_check(&r, if_match, f)) != CS_OK)
-		goto out;
-	rc = update_in_txn(&o, k, &r, patch, transition, f);
-out:
-	rc = op_end(&o, rc, f);
-	if (rc == CS_OK)
-		rc = out_rec(&r, o.today, out, f);
+	j.k = k;
+	j.parent_id = parent_id;
+	j.id = id;
+	j.patch = patch;
+	j.if_match = if_match;
+	j.transition = transition;
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, update_run, &j, 0, f)) == CS_OK)
+		rc = out_rec(&j.r, o.today, out, f);
 	json_decref(patch);
-	store_rec_cleanup(&r);
+	store_rec_cleanup(&j.r);
 	return rc;
 }
 
@@ -726,11 +725,17 @@ clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id
 	return update(c, k, parent_id, id, body, if_match, actor, false, out, f);
 }
 
-cs_err
-clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match, const char *actor,
-    struct clm_fail *f)
+/* A counterparty's deletion, as the writer thread runs it. */
+struct delete_job {
+	enum clm_kind k;
+	const char *id;
+	long long if_match;
+};
+
+static cs_err
+delete_run(struct clm_op *o, void *arg, struct clm_fail *f)
 {
-	struct op o;
+	struct delete_job *j = arg;
 	struct store_rec r;
 	struct store_list_q q;
 	struct store_change ch;
@@ -739,27 +744,23 @@ clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match, c
 	cs_err rc;
 
 	memset(&r, 0, sizeof(r));
-	if (k != CLM_COUNTERPARTY)
-		return clm_fail_set(f, 405, "method_not_allowed", NULL, "only counterparties are deleted");
-	if ((rc = op_start(&o, c, actor, true, f)) != CS_OK)
-		goto out;
-	if ((rc = get(&o, k, id, &r, f)) != CS_OK || (rc = version_check(&r, if_match, f)) != CS_OK)
+	if ((rc = get(o, j->k, j->id, &r, f)) != CS_OK || (rc = version_check(&r, j->if_match, f)) != CS_OK)
 		goto out;
 	memset(&q, 0, sizeof(q));
 	q.kind = "contract";
 	q.filters[0] = (struct store_filter){ "counterparty_id", STORE_EQ, r.id };
 	q.nfilters = 1;
 	q.limit = 1;
-	if ((rc = store_list(o.s, &q, &rows, next, &o.e)) != CS_OK) {
-		rc = sfail(&o, rc, f, "contract");
+	if ((rc = store_list(o->s, &q, &rows, next, &o->e)) != CS_OK) {
+		rc = sfail(o, rc, f, "contract");
 		goto out;
 	}
 	if (json_array_size(rows) > 0) {
 		rc = clm_fail_set(f, 409, "in_use", NULL, "contracts name this counterparty");
 		goto out;
 	}
-	if ((rc = store_delete(o.s, r.kind, r.id, &o.e)) != CS_OK) {
-		rc = sfail(&o, rc, f, r.kind);
+	if ((rc = store_delete(o->s, r.kind, r.id, &o->e)) != CS_OK) {
+		rc = sfail(o, rc, f, r.kind);
 		goto out;
 	}
 	if ((fields = diff(r.doc, NULL)) == NULL) {
@@ -772,12 +773,11 @@ clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match, c
 	ch.version = r.version + 1;
 	ch.op = "delete";
 	ch.fields = fields;
-	ch.origin = actor;
-	ch.ts_ms = o.now;
-	if ((rc = store_change_append(o.s, &ch, &o.seq, &o.e)) != CS_OK)
-		rc = sfail(&o, rc, f, r.kind);
+	ch.origin = o->actor;
+	ch.ts_ms = o->now;
+	if ((rc = store_change_append(o->s, &ch, &o->seq, &o->e)) != CS_OK)
+		rc = sfail(o, rc, f, r.kind);
 out:
-	rc = op_end(&o, rc, f);
 	json_decref(rows);
 	json_decref(fields);
 	store_rec_cleanup(&r);
@@ -785,18 +785,51 @@ out:
 }
 
 cs_err
+clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match, const char *actor,
+    struct clm_fail *f)
+{
+	struct clm_op o;
+	struct delete_job j = { k, id, if_match };
+	cs_err rc;
+
+	if (k != CLM_COUNTERPARTY)
+		return clm_fail_set(f, 405, "method_not_allowed", NULL, "only counterparties are deleted");
+	if ((rc = op_write(&o, c, actor, f)) != CS_OK)
+		return rc;
+	return clm_write(c, &o, delete_run, &j, 0, f);
+}
+
+/* A renewal, as the writer thread runs it. */
+struct renew_job {
+	const char *id;
+	const json_t *over;
+	long long if_match;
+	struct store_rec r, succ;
+};
+
+static cs_err
+renew_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	struct renew_job *j = arg;
+	cs_err rc;
+
+	if ((rc = get(o, CLM_CONTRACT, j->id, &j->r, f)) != CS_OK || (rc = version_check(&j->r, j->if_match, f)) != CS_OK)
+		return rc;
+	return renew(o, &j->r, j->over, false, &j->succ, f);
+}
+
+cs_err
 clm_renew(struct clm *c, const char *id, const json_t *body, long long if_match, const char *actor,
     json_t **out, struct clm_fail *f)
 {
-	struct op o;
-	struct store_rec r, succ;
+	struct clm_op o;
+	struct renew_job j;
 	json_t *over = NULL;
 	const char *k;
 	json_t *v;
 	cs_err rc;
 
-	memset(&r, 0, sizeof(r));
-	memset(&succ, 0, sizeof(succ));
+	memset(&j, 0, sizeof(j));
 	if (out)
 		*out = NULL;
 	if (body != NULL) {
@@ -810,18 +843,14 @@ clm_renew(struct clm *c, const char *id, const json_t *body, long long if_match,
 		if ((rc = clm_validate(c->schema, CLM_CONTRACT, body, true, &over, f)) != CS_OK)
 			return rc;
 	}
-	if ((rc = op_start(&o, c, actor, true, f)) != CS_OK)
-		goto out;
-	if ((rc = get(&o, CLM_CONTRACT, id, &r, f)) != CS_OK || (rc = version_check(&r, if_match, f)) != CS_OK)
-		goto out;
-	rc = renew(&o, &r, over, false, &succ, f);
-out:
-	rc = op_end(&o, rc, f);
-	if (rc == CS_OK)
-		rc = out_rec(&succ, o.today, out, f);
+	j.id = id;
+	j.over = over;
+	j.if_match = if_match;
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, renew_run, &j, 0, f)) == CS_OK)
+		rc = out_rec(&j.succ, o.today, out, f);
 	json_decref(over);
-	store_rec_cleanup(&r);
-	store_rec_cleanup(&succ);
+	store_rec_cleanup(&j.r);
+	store_rec_cleanup(&j.succ);
 	return rc;
 }
 
@@ -862,73 +891,90 @@ clm_transition(struct clm *c, const char *id, const json_t *body, long long if_m
 	return rc;
 }
 
+/* A document upload, as the writer thread runs it. */
+struct doc_job {
+	const char *parent_id, *doc_id;
+	const void *data;
+	size_t len;
+	json_t *m;                   /* the validated metadata; owned until r takes it */
+	long long if_match;
+	char hex[65], id[CLM_ID_MAX];
+	struct store_rec r, ct;
+};
+
+static cs_err
+doc_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	struct doc_job *j = arg;
+	json_t *old = NULL;
+	cs_err rc;
+
+	if (j->doc_id == NULL) {
+		if ((rc = get(o, CLM_CONTRACT, j->parent_id, &j->ct, f)) != CS_OK)
+			return rc;
+		json_object_set_new(j->m, "contract_id", json_string(j->ct.id));
+	} else if ((rc = get_child(o, CLM_DOCUMENT, j->parent_id, j->doc_id, &j->r, f)) != CS_OK ||
+	    (rc = version_check(&j->r, j->if_match, f)) != CS_OK)
+		return rc;
+	if ((rc = store_blob_put(o->s, j->hex, j->data, j->len, &o->e)) != CS_OK)
+		return sfail(o, rc, f, "document");
+	if (j->doc_id == NULL) {
+		rec_init(&j->r, CLM_DOCUMENT, j->id, j->ct.id, j->m);
+		j->m = NULL;
+		return rec_write(o, &j->r, NULL, "create", f);
+	}
+	if ((old = json_deep_copy(j->r.doc)) == NULL)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	merge(j->r.doc, j->m);
+	j->r.version++;
+	rc = rec_write(o, &j->r, old, "update", f);
+	json_decref(old);
+	return rc;
+}
+
 cs_err
 clm_document_put(struct clm *c, const char *parent_id, const char *doc_id, const void *data, size_t len,
     const json_t *meta, long long if_match, const char *actor, json_t **out, struct clm_fail *f)
 {
-	struct op o;
-	struct store_rec r, ct;
-	json_t *m = NULL, *old = NULL;
+	struct clm_op o;
+	struct doc_job j;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	char hex[65], id[CLM_ID_MAX];
 	cs_err rc;
 
-	memset(&r, 0, sizeof(r));
-	memset(&ct, 0, sizeof(ct));
+	memset(&j, 0, sizeof(j));
 	if (out)
 		*out = NULL;
 	if (len > c->max_doc)
 		return clm_fail_set(f, 413, "body_too_large", NULL, "a document is at most %zu bytes", c->max_doc);
-	if ((rc = clm_validate(c->schema, CLM_DOCUMENT, meta, doc_id != NULL, &m, f)) != CS_OK)
+	if ((rc = clm_validate(c->schema, CLM_DOCUMENT, meta, doc_id != NULL, &j.m, f)) != CS_OK)
 		return rc;
-	if (!json_object_get(m, "media_type") && doc_id == NULL)
-		json_object_set_new(m, "media_type", json_string("application/octet-stream"));
-	if (!json_object_get(m, "executed") && doc_id == NULL)
-		json_object_set_new(m, "executed", json_false());
+	if (!json_object_get(j.m, "media_type") && doc_id == NULL)
+		json_object_set_new(j.m, "media_type", json_string("application/octet-stream"));
+	if (!json_object_get(j.m, "executed") && doc_id == NULL)
+		json_object_set_new(j.m, "executed", json_false());
+	/* hashing is the caller's thread's work: the writer thread only stores */
 	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
 		rc = clm_fail_set(f, 500, "internal", NULL, "cannot hash the content");
-		goto out0;
+		goto out;
 	}
 	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	json_object_set_new(m, "sha256", json_string(hex));
-	json_object_set_new(m, "size", json_integer((json_int_t)len));
-	if ((rc = op_start(&o, c, actor, true, f)) != CS_OK)
+		snprintf(j.hex + 2 * i, 3, "%02x", md[i]);
+	json_object_set_new(j.m, "sha256", json_string(j.hex));
+	json_object_set_new(j.m, "size", json_integer((json_int_t)len));
+	if (doc_id == NULL && (rc = new_id(CLM_DOCUMENT, j.id, f)) != CS_OK)
 		goto out;
-	if (doc_id == NULL) {
-		if ((rc = get(&o, CLM_CONTRACT, parent_id, &ct, f)) != CS_OK || (rc = new_id(CLM_DOCUMENT, id, f)) != CS_OK)
-			goto out;
-		json_object_set_new(m, "contract_id", json_string(ct.id));
-	} else if ((rc = get_child(&o, CLM_DOCUMENT, parent_id, doc_id, &r, f)) != CS_OK ||
-	    (rc = version_check(&r, if_match, f)) != CS_OK)
-		goto out;
-	if ((rc = store_blob_put(o.s, hex, data, len, &o.e)) != CS_OK) {
-		rc = sfail(&o, rc, f, "document");
-		goto out;
-	}
-	if (doc_id == NULL) {
-		rec_init(&r, CLM_DOCUMENT, id, ct.id, m);
-		m = NULL;
-		rc = rec_write(&o, &r, NULL, "create", f);
-	} else {
-		if ((old = json_deep_copy(r.doc)) == NULL) {
-			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
-			goto out;
-		}
-		merge(r.doc, m);
-		r.version++;
-		rc = rec_write(&o, &r, old, "update", f);
-	}
+	j.parent_id = parent_id;
+	j.doc_id = doc_id;
+	j.data = data;
+	j.len = len;
+	j.if_match = if_match;
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, doc_run, &j, len, f)) == CS_OK)
+		rc = out_rec(&j.r, o.today, out, f);
 out:
-	rc = op_end(&o, rc, f);
-	if (rc == CS_OK)
-		rc = out_rec(&r, o.today, out, f);
-out0:
-	json_decref(m);
-	json_decref(old);
-	store_rec_cleanup(&r);
-	store_rec_cleanup(&ct);
+	json_decref(j.m);
+	store_rec_cleanup(&j.r);
+	store_rec_cleanup(&j.ct);
 	return rc;
 }
 
@@ -937,15 +983,15 @@ out0:
 cs_err
 clm_get(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, json_t **out, struct clm_fail *f)
 {
-	struct op o;
+	struct clm_op o;
 	struct store_rec r;
 	cs_err rc;
 
 	memset(&r, 0, sizeof(r));
 	*out = NULL;
-	if ((rc = op_start(&o, c, NULL, false, f)) == CS_OK)
+	if ((rc = op_read(&o, c, f)) == CS_OK)
 		rc = get_child(&o, k, parent_id, id, &r, f);
-	rc = op_end(&o, rc, f);
+	rc = op_end(&o, rc);
 	if (rc == CS_OK)
 		rc = out_rec(&r, o.today, out, f);
 	store_rec_cleanup(&r);
@@ -956,7 +1002,7 @@ cs_err
 clm_document_get(struct clm *c, const char *parent_id, const char *id, long long version, void **data,
     size_t *len, json_t **meta, struct clm_fail *f)
 {
-	struct op o;
+	struct clm_op o;
 	struct store_rec r;
 	json_t *hist = NULL, *doc = NULL;
 	const char *sha;
@@ -966,7 +1012,7 @@ clm_document_get(struct clm *c, const char *parent_id, const char *id, long long
 	*data = NULL;
 	*len = 0;
 	*meta = NULL;
-	if ((rc = op_start(&o, c, NULL, false, f)) != CS_OK || (rc = get_child(&o, CLM_DOCUMENT, parent_id, id, &r, f)) != CS_OK)
+	if ((rc = op_read(&o, c, f)) != CS_OK || (rc = get_child(&o, CLM_DOCUMENT, parent_id, id, &r, f)) != CS_OK)
 		goto out;
 	doc = r.doc;
 	if (version > 0 && version != r.version) {
@@ -996,7 +1042,7 @@ clm_document_get(struct clm *c, const char *parent_id, const char *id, long long
 	if ((rc = store_blob_get(o.s, sha, data, len, &o.e)) != CS_OK)
 		rc = sfail(&o, rc, f, "document content");
 out:
-	rc = op_end(&o, rc, f);
+	rc = op_end(&o, rc);
 	if (rc == CS_OK)
 		rc = out_rec(&r, o.today, meta, f);
 	if (rc != CS_OK) {
@@ -1034,7 +1080,7 @@ qbad(struct clm_fail *f, const char *field, const char *why)
 cs_err
 clm_list(struct clm *c, const struct clm_list_q *q, json_t **out, struct clm_fail *f)
 {
-	struct op o;
+	struct clm_op o;
 	struct store_list_q sq;
 	struct store_rec pr;
 	json_t *rows = NULL, *data = NULL, *row;
@@ -1090,7 +1136,7 @@ clm_list(struct clm *c, const struct clm_list_q *q, json_t **out, struct clm_fai
 	sq.cursor = q->cursor && q->cursor[0] ? q->cursor : NULL;
 	if (sq.cursor && strlen(sq.cursor) >= STORE_CURSOR_MAX)
 		return qbad(f, "cursor", "not a cursor of this API");
-	if ((rc = op_start(&o, c, NULL, false, f)) != CS_OK)
+	if ((rc = op_read(&o, c, f)) != CS_OK)
 		goto out;
 	if (q->kind >= CLM_AMENDMENT) {
 		if ((rc = get(&o, CLM_CONTRACT, q->parent_id, &pr, f)) != CS_OK)
@@ -1102,7 +1148,7 @@ clm_list(struct clm *c, const struct clm_list_q *q, json_t **out, struct clm_fai
 	else if (rc != CS_OK)
 		rc = sfail(&o, rc, f, "record");
 out:
-	rc = op_end(&o, rc, f);
+	rc = op_end(&o, rc);
 	if (rc == CS_OK) {
 		if ((data = json_array()) == NULL)
 			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
@@ -1129,7 +1175,7 @@ out:
 cs_err
 clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out, struct clm_fail *f)
 {
-	struct op o;
+	struct clm_op o;
 	json_t *hist = NULL, *data = NULL, *row;
 	int64_t created = 0;
 	size_t i;
@@ -1138,12 +1184,12 @@ clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out, struct
 	*out = NULL;
 	if (id == NULL || !cs_id_valid(clm_kind_prefix(k), id, strlen(id)))
 		return clm_fail_set(f, 404, "not_found", NULL, "no such %s", clm_kind_name(k));
-	if ((rc = op_start(&o, c, NULL, false, f)) == CS_OK) {
+	if ((rc = op_read(&o, c, f)) == CS_OK) {
 		rc = store_history(o.s, clm_kind_name(k), id, &hist, &o.e);
 		if (rc != CS_OK)
 			rc = sfail(&o, rc, f, clm_kind_name(k));
 	}
-	rc = op_end(&o, rc, f);
+	rc = op_end(&o, rc);
 	if (rc != CS_OK)
 		goto out;
 	if ((data = json_array()) == NULL) {
@@ -1191,50 +1237,69 @@ out:
 
 /* ---- scheduled changes (called by sched.c) ---- */
 
-cs_err
-clm_sched_amendment(struct clm *c, const char *amendment_id, int64_t today, bool *done, struct clm_fail *f)
+/* One scheduled change, as the writer thread runs it. */
+struct sched_job {
+	const char *id;
+	bool did;                    /* a change was made (committed only when clm_write says so) */
+};
+
+static cs_err
+sched_amendment_run(struct clm_op *o, void *arg, struct clm_fail *f)
 {
-	struct op o;
+	struct sched_job *j = arg;
 	struct store_rec am, ct;
+	const char *st;
 	int64_t eff;
 	const json_t *e;
 	cs_err rc;
 
-	*done = false;
 	memset(&ct, 0, sizeof(ct));
-	memset(&am, 0, sizeof(am));
-	if ((rc = op_start(&o, c, "system:scheduler", true, f)) != CS_OK)
+	if ((rc = get(o, CLM_AMENDMENT, j->id, &am, f)) != CS_OK)
 		goto out;
-	o.today = today;
-	if ((rc = get(&o, CLM_AMENDMENT, amendment_id, &am, f)) != CS_OK)
-		goto out;
+	/* read again in the transaction: the sweep's page may be stale by now */
 	e = json_object_get(am.doc, "effective_date");
-	if (strcmp(cs_json_get_str(am.doc, "status") ? cs_json_get_str(am.doc, "status") : "", "pending") != 0 ||
-	    !json_is_string(e) || !cs_date_parse(json_string_value(e), json_string_length(e), &eff) || eff > today)
+	st = cs_json_get_str(am.doc, "status");
+	if (strcmp(st ? st : "", "pending") != 0 || !json_is_string(e) ||
+	    !cs_date_parse(json_string_value(e), json_string_length(e), &eff) || eff > o->today)
 		goto out;
-	if ((rc = get(&o, CLM_CONTRACT, am.parent, &ct, f)) != CS_OK)
+	if ((rc = get(o, CLM_CONTRACT, am.parent, &ct, f)) != CS_OK)
 		goto out;
 	if (!amendable_status(status_of(ct.doc))) {
 		/* the contract ended before the amendment's date: it never applies */
 		json_t *old = json_deep_copy(am.doc);
 		json_object_set_new(am.doc, "status", json_string("void"));
 		am.version++;
-		rc = old ? rec_write(&o, &am, old, "update", f) : clm_fail_set(f, 500, "internal", NULL, "out of memory");
+		rc = old ? rec_write(o, &am, old, "update", f) : clm_fail_set(f, 500, "internal", NULL, "out of memory");
 		json_decref(old);
 	} else
-		rc = amend_apply(&o, &am, &ct, f);
-	*done = rc == CS_OK;
+		rc = amend_apply(o, &am, &ct, f);
+	j->did = rc == CS_OK;
 out:
-	rc = op_end(&o, rc, f);
 	store_rec_cleanup(&am);
 	store_rec_cleanup(&ct);
 	return rc;
 }
 
 cs_err
-clm_sched_contract(struct clm *c, const char *contract_id, int64_t today, bool *done, struct clm_fail *f)
+clm_sched_amendment(struct clm *c, const char *amendment_id, int64_t today, bool *done, struct clm_fail *f)
 {
-	struct op o;
+	struct clm_op o;
+	struct sched_job j = { amendment_id, false };
+	cs_err rc;
+
+	*done = false;
+	if ((rc = op_write(&o, c, "system:scheduler", f)) != CS_OK)
+		return rc;
+	o.today = today;
+	if ((rc = clm_write(c, &o, sched_amendment_run, &j, 0, f)) == CS_OK)
+		*done = j.did;
+	return rc;
+}
+
+static cs_err
+sched_contract_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	struct sched_job *j = arg;
 	struct store_rec ct, succ;
 	enum clm_status st;
 	json_t *patch = NULL;
@@ -1242,27 +1307,22 @@ clm_sched_contract(struct clm *c, const char *contract_id, int64_t today, bool *
 	const json_t *e;
 	cs_err rc;
 
-	*done = false;
-	memset(&ct, 0, sizeof(ct));
 	memset(&succ, 0, sizeof(succ));
-	if ((rc = op_start(&o, c, "system:scheduler", true, f)) != CS_OK)
-		goto out;
-	o.today = today;
-	if ((rc = get(&o, CLM_CONTRACT, contract_id, &ct, f)) != CS_OK)
+	if ((rc = get(o, CLM_CONTRACT, j->id, &ct, f)) != CS_OK)
 		goto out;
 	st = status_of(ct.doc);
 	if (st == CLM_SIGNED) {
 		e = json_object_get(ct.doc, "effective_date");
-		if (!json_is_string(e) || !cs_date_parse(json_string_value(e), json_string_length(e), &d) || d > today)
+		if (!json_is_string(e) || !cs_date_parse(json_string_value(e), json_string_length(e), &d) || d > o->today)
 			goto out;
 		patch = json_pack("{s:s}", "status", "active");
 	} else if (st == CLM_ACTIVE) {
 		e = json_object_get(ct.doc, "expiration_date");
-		if (!json_is_string(e) || !cs_date_parse(json_string_value(e), json_string_length(e), &d) || d >= today)
+		if (!json_is_string(e) || !cs_date_parse(json_string_value(e), json_string_length(e), &d) || d >= o->today)
 			goto out;
 		if (json_is_true(json_object_get(ct.doc, "auto_renew"))) {
-			rc = renew(&o, &ct, NULL, true, &succ, f);
-			*done = rc == CS_OK;
+			rc = renew(o, &ct, NULL, true, &succ, f);
+			j->did = rc == CS_OK;
 			goto out;
 		}
 		patch = json_pack("{s:s}", "status", "expired");
@@ -1272,13 +1332,28 @@ clm_sched_contract(struct clm *c, const char *contract_id, int64_t today, bool *
 		rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
 		goto out;
 	}
-	rc = update_in_txn(&o, CLM_CONTRACT, &ct, patch, true, f);
-	*done = rc == CS_OK;
+	rc = update_in_txn(o, CLM_CONTRACT, &ct, patch, true, f);
+	j->did = rc == CS_OK;
 out:
-	rc = op_end(&o, rc, f);
 	json_decref(patch);
 	store_rec_cleanup(&ct);
 	store_rec_cleanup(&succ);
+	return rc;
+}
+
+cs_err
+clm_sched_contract(struct clm *c, const char *contract_id, int64_t today, bool *done, struct clm_fail *f)
+{
+	struct clm_op o;
+	struct sched_job j = { contract_id, false };
+	cs_err rc;
+
+	*done = false;
+	if ((rc = op_write(&o, c, "system:scheduler", f)) != CS_OK)
+		return rc;
+	o.today = today;
+	if ((rc = clm_write(c, &o, sched_contract_run, &j, 0, f)) == CS_OK)
+		*done = j.did;
 	return rc;
 }
 
@@ -1310,11 +1385,6 @@ clm_new(const struct clm_opts *o, struct clm **out, struct cs_error *e)
 		free(c);
 		return cs_error_set(e, CS_ENOMEM, "cannot create the feed's lock");
 	}
-	if (pthread_mutex_init(&c->wmu, NULL) != 0) {
-		clm_feed_cleanup(c);
-		free(c);
-		return cs_error_set(e, CS_ENOMEM, "cannot create the writers' lock");
-	}
 	if ((rc = store_pool_new(o->store_url, o->pool_size > 0 ? o->pool_size : 8, &c->pool, e)) != CS_OK)
 		goto fail;
 	if ((rc = store_pool_acquire(c->pool, CLM_POOL_WAIT_MS, &s, e)) != CS_OK)
@@ -1330,12 +1400,13 @@ clm_new(const struct clm_opts *o, struct clm **out, struct cs_error *e)
 	store_pool_release(c->pool, s);
 	if (rc != CS_OK)
 		goto fail;
+	if ((rc = clm_writer_start(c, o->store_url, e)) != CS_OK)
+		goto fail;
 	*out = c;
 	return CS_OK;
 fail:
 	store_pool_free(c->pool);
 	clm_feed_cleanup(c);
-	pthread_mutex_destroy(&c->wmu);
 	free(c);
 	return rc;
 }

@@ -132,6 +132,7 @@ clm_sched_start(struct clm *c, int interval_s, struct cs_error *e)
 		pthread_cond_destroy(&c->sched_cond);
 		return cs_error_set(e, CS_EIO, "cannot start the scheduler thread");
 	}
+	pthread_setname_np(c->sched, "clm-sched");
 	c->sched_on = true;
 	return CS_OK;
 }
@@ -149,8 +150,9 @@ clm_free(struct clm *c)
 		pthread_join(c->sched, NULL);
 		pthread_cond_destroy(&c->sched_cond);
 	}
+	/* after the scheduler, which writes; the HTTP server is already stopped */
+	clm_writer_stop(c);
 	store_pool_free(c->pool);
 	clm_feed_cleanup(c);
-	pthread_mutex_destroy(&c->wmu);
 	free(c);
 }

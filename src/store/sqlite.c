@@ -33,6 +33,17 @@
  * its size would run a tiny checkpoint (and fsync) after every commit. Only when the thread falls
  * CKPT_INLINE pages behind does the writer checkpoint itself, as back-pressure. In A/B runs on a
  * 2-core VM this gave 1.2x to 2x the one-write transactions per second of inline checkpoints.
+ *
+ * Restarting the WAL. SQLite starts the WAL over from its beginning only when a write transaction
+ * begins with every frame already copied to the database, which a checkpointer running beside a
+ * busy writer never achieves: under a steady write load the WAL grew without bound (700 MB in
+ * 8 s of group-committed creates), every commit appended to new file blocks (which the kernel
+ * allocates and zeroes) and the WAL index readers search grew with it. So a commit that leaves
+ * the WAL at CKPT_RESTART pages or more copies the rest itself, at once (PASSIVE: the background
+ * thread has done most of it, so this is the tail and two fsyncs, about a millisecond each here);
+ * the connection's next write then restarts the WAL. A reader still on old frames can prevent
+ * that; the next attempt waits for CKPT_PAGES more pages, so that such a reader does not make
+ * every commit pay for a checkpoint.
  * Like a SQLite connection, none of this survives fork(): a child process opens its own store.
  */
 #define BUSY_MS 5000                 /* how long a statement waits for another writer's lock */
@@ -42,6 +53,7 @@
 #define SQL_MAX 4096                 /* bytes in one built statement */
 #define CKPT_PAGES 1000              /* WAL pages that wake the checkpointer (SQLite's own default) */
 #define CKPT_INLINE 10000            /* WAL pages past which the writer checkpoints itself */
+#define CKPT_RESTART 4096            /* WAL pages (16 MiB) past which a commit completes the checkpoint */
 #define BINDS_MAX (2 + STORE_FILTERS_MAX + 3)
 #define STR_(x) #x
 #define STR(x) STR_(x)        /* a number macro spelled into SQL text (PRAGMA takes no parameters) */
@@ -71,14 +83,19 @@ static const char *const migrations[] = {
 #define NMIG ((long long)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum qid {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_GET, Q_INS, Q_HINS, Q_UPD, Q_VER, Q_DEL, Q_HIST,
-	Q_CTR, Q_BPUT, Q_BGET, Q_CPUT, Q_CAFTER, Q_CHEAD, Q_COUNT
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVE, Q_RELEASE, Q_RBTO, Q_GET, Q_INS, Q_HINS, Q_UPD, Q_VER, Q_DEL, Q_HIST,
+	Q_CUP, Q_CGET, Q_CINS, Q_BPUT, Q_BGET, Q_CPUT, Q_CAFTER, Q_CHEAD, Q_COUNT
 };
 
 static const char *const sqls[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	/* one name for every level: SQLite and PostgreSQL both act on the newest savepoint of a
+	 * name, so nesting needs no counter in the SQL text and the statements stay prepared */
+	[Q_SAVE] = "SAVEPOINT op",
+	[Q_RELEASE] = "RELEASE op",
+	[Q_RBTO] = "ROLLBACK TO op",
 	[Q_GET] = "SELECT parent, version, created_ms, updated_ms, updated_by, doc FROM records"
 	          " WHERE id = ?1 AND kind = ?2",
 	[Q_INS] = "INSERT INTO records (kind, id, parent, version, created_ms, updated_ms, updated_by, doc)"
@@ -91,9 +108,12 @@ static const char *const sqls[Q_COUNT] = {
 	[Q_DEL] = "DELETE FROM records WHERE id = ?1 AND kind = ?2",
 	[Q_HIST] = "SELECT version, updated_ms, updated_by, doc FROM history"
 	           " WHERE id = ?1 AND kind = ?2 ORDER BY version",
-	/* at INT64_MAX the WHERE stops the update, no row comes back, and we say so */
-	[Q_CTR] = "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name)"
-	          " DO UPDATE SET value = value + 1 WHERE value < 9223372036854775807 RETURNING value",
+	/* at INT64_MAX the WHERE stops the update and the value stays. Three plain statements, not
+	 * one upsert with RETURNING: SQLite 3.40 builds a temporary b-tree for every RETURNING
+	 * statement, which cost contract creates several per cent of the writer's time. */
+	[Q_CUP] = "UPDATE counters SET value = value + 1 WHERE name = ?1 AND value < 9223372036854775807",
+	[Q_CGET] = "SELECT value FROM counters WHERE name = ?1",
+	[Q_CINS] = "INSERT INTO counters (name, value) VALUES (?1, 1)",
 	[Q_BPUT] = "INSERT INTO blobs (sha256, data) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
 	[Q_BGET] = "SELECT data FROM blobs WHERE sha256 = ?1",
 	[Q_CPUT] = "INSERT INTO changes (entity, id, parent, version, op, fields, origin, ts_ms)"
@@ -121,6 +141,7 @@ struct ckpt {
 	pthread_cond_t cv;
 	bool pending, stop;          /* under mu */
 	int done;                    /* under mu: WAL frames the last checkpoint copied */
+	int tried;                   /* under mu: WAL size at the last restart attempt */
 };
 
 static pthread_mutex_t ckpt_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -133,6 +154,7 @@ struct sq {
 	sqlite3_stmt *st[Q_COUNT];   /* prepared on first use, kept for the connection's life */
 	struct dyn dyn[DYN_MAX];     /* least recently used goes first */
 	unsigned long tick;
+	int depth;                   /* open savepoints, 0 outside a transaction */
 	bool fault;                  /* the last failed step was an injected fault */
 };
 
@@ -398,6 +420,7 @@ sq_begin(struct store *s, struct cs_error *e)
 {
 	if (sq_in_txn(s))
 		return cs_error_set(e, CS_ESTATE, "a transaction is already open");
+	SQ(s)->depth = 0;
 	return run(SQ(s), Q_BEGIN, "begin", e);
 }
 
@@ -407,6 +430,7 @@ sq_rollback(struct store *s)
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 
+	q->depth = 0;
 	if (!sq_in_txn(s))
 		return;
 	/* not through step(): an injected fault must never leave a transaction open */
@@ -426,10 +450,80 @@ sq_commit(struct store *s, struct cs_error *e)
 	if (!sq_in_txn(s))
 		return cs_error_set(e, CS_ESTATE, "no transaction to commit");
 	err = run(SQ(s), Q_COMMIT, "commit", e);
+	SQ(s)->depth = 0;
 	/* the contract: a failed commit committed nothing and leaves no transaction open */
 	if (err != CS_OK)
 		sq_rollback(s);
 	return err;
+}
+
+/* SQLite ends a transaction by itself after some errors (SQLITE_FULL, SQLITE_IOERR, ...): its
+ * savepoints went with it. */
+static bool
+sp_live(struct sq *q)
+{
+	if (!sq_in_txn(&q->base))
+		q->depth = 0;
+	return q->depth > 0;
+}
+
+static cs_err
+sq_savepoint(struct store *s, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	cs_err err;
+
+	/* outside a transaction SAVEPOINT would open one, and its RELEASE would commit it */
+	if (!sq_in_txn(s)) {
+		q->depth = 0;
+		return cs_error_set(e, CS_ESTATE, "a savepoint needs an open transaction");
+	}
+	if (q->depth >= STORE_SAVEPOINT_MAX)
+		return cs_error_set(e, CS_ELIMIT, "savepoints nest at most %d deep", STORE_SAVEPOINT_MAX);
+	if ((err = run(q, Q_SAVE, "savepoint", e)) == CS_OK)
+		q->depth++;
+	return err;
+}
+
+static cs_err
+sq_release(struct store *s, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	cs_err err;
+
+	if (!sp_live(q))
+		return cs_error_set(e, CS_ESTATE, "no savepoint to release");
+	if ((err = run(q, Q_RELEASE, "release", e)) == CS_OK)
+		q->depth--;
+	return err;
+}
+
+static cs_err
+sq_rollback_to(struct store *s, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = SQLITE_ERROR, rc2 = SQLITE_ERROR;
+
+	if (!sp_live(q))
+		return CS_OK;
+	/* not through step(), as sq_rollback: undoing must not be made to fail by an injected fault.
+	 * ROLLBACK TO leaves the savepoint open (it can be rolled back to again); RELEASE ends it. */
+	if (prep(q, Q_RBTO, &st, NULL) == CS_OK) {
+		rc = sqlite3_step(st);
+		done(st);
+	}
+	if (rc == SQLITE_DONE && prep(q, Q_RELEASE, &st, NULL) == CS_OK) {
+		rc2 = sqlite3_step(st);
+		done(st);
+	}
+	if (rc == SQLITE_DONE && rc2 == SQLITE_DONE && sq_in_txn(s)) {
+		q->depth--;
+		return CS_OK;
+	}
+	/* what the savepoint held cannot be told apart from the rest any more: drop it all */
+	sq_rollback(s);
+	return cs_error_set(e, CS_EIO, "rollback to savepoint failed: the transaction was rolled back");
 }
 
 /* ---- records ---- */
@@ -1020,26 +1114,55 @@ sq_index(struct store *s, const char *kind, const char *field, bool uniq, struct
 
 /* ---- counters, blobs ---- */
 
+/* Runs counter statement i for name; *changed gets the rows it changed. */
+static cs_err
+ctr_run(struct sq *q, enum qid i, const char *name, int *changed, struct cs_error *e)
+{
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc;
+
+	if ((err = prep(q, i, &st, e)) != CS_OK)
+		return err;
+	if (bt(st, 1, name) != SQLITE_OK)
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+	else if ((rc = step(q, st)) != SQLITE_DONE)
+		err = dberr(q, rc, e, "counter");
+	else
+		*changed = sqlite3_changes(q->db);
+	done(st);
+	return err;
+}
+
 static cs_err
 sq_counter_next(struct store *s, const char *name, long long *out, struct cs_error *e)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 	cs_err err;
-	int rc;
+	int rc, n = 0;
+	bool fresh = false;
 
 	*out = 0;
-	if ((err = need_txn(q, e)) != CS_OK || (err = prep(q, Q_CTR, &st, e)) != CS_OK)
+	if ((err = need_txn(q, e)) != CS_OK || (err = ctr_run(q, Q_CUP, name, &n, e)) != CS_OK)
+		return err;
+	if ((err = prep(q, Q_CGET, &st, e)) != CS_OK)
 		return err;
 	if (bt(st, 1, name) != SQLITE_OK)
 		err = dberr(q, SQLITE_NOMEM, e, "bind");
 	else if ((rc = step(q, st)) == SQLITE_DONE)
-		err = cs_error_set(e, CS_ELIMIT, "counter %s is at its maximum", name);
+		fresh = true;                /* no such counter yet: it starts at 1 */
 	else if (rc != SQLITE_ROW)
 		err = dberr(q, rc, e, "counter");
 	else if (!col_int(st, 0, 1, out))
 		err = damaged(e, "counter", name);
+	else if (n == 0)
+		err = cs_error_set(e, CS_ELIMIT, "counter %s is at its maximum", name);
 	done(st);
+	if (err != CS_OK || !fresh)
+		return err;
+	if ((err = ctr_run(q, Q_CINS, name, &n, e)) == CS_OK)
+		*out = 1;
 	return err;
 }
 
@@ -1272,17 +1395,23 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct ckpt *c = arg;
 	int behind, ncopied = -1;
+	bool restart;
 
 	pthread_mutex_lock(&c->mu);
 	if (pages < c->done)
 		c->done = 0;                 /* the WAL restarted from its beginning */
+	if (pages < c->tried)
+		c->tried = 0;
 	behind = pages - c->done;
-	if (behind >= CKPT_PAGES && behind < CKPT_INLINE && !c->pending) {
+	restart = pages >= CKPT_RESTART && pages - c->tried >= CKPT_PAGES;
+	if (restart)
+		c->tried = pages;
+	else if (behind >= CKPT_PAGES && behind < CKPT_INLINE && !c->pending) {
 		c->pending = true;
 		pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (behind >= CKPT_INLINE) {
+	if (behind >= CKPT_INLINE || restart) {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &ncopied);
 		pthread_mutex_lock(&c->mu);
 		if (ncopied > c->done)
@@ -1324,6 +1453,7 @@ ckpt_get(const char *path)
 		pthread_mutex_destroy(&c->mu);
 		goto fail;
 	}
+	pthread_setname_np(c->thr, "store-ckpt");
 	c->dev = sb.st_dev;
 	c->ino = sb.st_ino;
 	c->refs = 1;
@@ -1490,6 +1620,9 @@ static const struct store_ops sq_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.in_txn = sq_in_txn,
+	.savepoint = sq_savepoint,
+	.release = sq_release,
+	.rollback_to = sq_rollback_to,
 	.get = sq_get,
 	.insert = sq_insert,
 	.update = sq_update,
@@ -1557,7 +1690,10 @@ store_sqlite_open(const char *path, struct store **out, struct cs_error *e)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	/* temp_store: savepoints keep the pages they may have to restore in a statement journal,
+	 * a temporary file once past 64 KiB; in memory it costs a copy per page, not a write */
 	if ((err = exec(q, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+	                   " PRAGMA temp_store = MEMORY;"
 	                   " PRAGMA journal_size_limit = " STR(WAL_LIMIT), e)) != CS_OK)
 		goto fail;
 	if ((err = migrate(q, e)) != CS_OK)

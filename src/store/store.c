@@ -188,6 +188,27 @@ store_in_transaction(struct store *s)
 	return s->ops->in_txn(s);
 }
 
+/* Opens a savepoint in the open transaction; see store.h. One thread. */
+cs_err
+store_savepoint(struct store *s, struct cs_error *e)
+{
+	return s->ops->savepoint(s, e);
+}
+
+/* Ends the innermost savepoint, keeping its work; on failure it stays open. One thread. */
+cs_err
+store_release(struct store *s, struct cs_error *e)
+{
+	return s->ops->release(s, e);
+}
+
+/* Undoes and ends the innermost savepoint; CS_EIO when the whole transaction had to go. One thread. */
+cs_err
+store_rollback_to(struct store *s, struct cs_error *e)
+{
+	return s->ops->rollback_to(s, e);
+}
+
 /* Releases r's document; the rest of r is plain storage. NULL is a no-op. */
 void
 store_rec_cleanup(struct store_rec *r)

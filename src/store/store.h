@@ -59,6 +59,23 @@ void store_rollback(struct store *s);
 /* True while a transaction is open on s. */
 bool store_in_transaction(struct store *s);
 
+/* Savepoints: a part of the open transaction that can be undone alone (SQL SAVEPOINT, the same in
+ * SQLite and PostgreSQL). Several writes share one transaction, and so one commit, when each runs
+ * inside its own savepoint: the one that fails is rolled back to its savepoint, the others stay.
+ * (PostgreSQL refuses every statement after a failed one until ROLLBACK TO, so a caller that goes
+ * on after a failure inside a transaction must use them there.) They nest, at most
+ * STORE_SAVEPOINT_MAX deep; commit and rollback end them all.
+ * store_savepoint: CS_ESTATE outside a transaction, CS_ELIMIT too deep, CS_EIO (then no savepoint
+ * was made). store_release keeps the work done since the innermost savepoint and ends it:
+ * CS_ESTATE when none is open, CS_EIO (the savepoint is then still open: roll back to it).
+ * store_rollback_to undoes the work done since the innermost savepoint and ends it; a no-op when
+ * none is open. It returns CS_OK, or CS_EIO when the back end could not do it, in which case it
+ * has rolled back the whole transaction (store_in_transaction() is then false). One thread. */
+#define STORE_SAVEPOINT_MAX 8
+cs_err store_savepoint(struct store *s, struct cs_error *e);
+cs_err store_release(struct store *s, struct cs_error *e);
+cs_err store_rollback_to(struct store *s, struct cs_error *e);
+
 /* A record: kind ("counterparty", "contract", "amendment", "obligation", "approval",
  * "signature", "document", later "link", ...), an id unique within the store, an optional parent
  * id (the contract of an amendment), a version that starts at 1 and grows by one per change, and
