@@ -6,6 +6,7 @@ set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/bench/results/sfemu.md
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 DUR=${BENCH_SECONDS:-10}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-16}
@@ -21,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
-/usr/bin/time -v -o "$tmp/time" "$ROOT/$BUILD/sfemu" --listen 127.0.0.1:0 --access-token bench \
+/usr/bin/time -v -o "$tmp/time" "$BUILD/sfemu" --listen 127.0.0.1:0 --access-token bench \
 	--api-daily-limit 1000000000 --retention 5 --log-level warn >"$tmp/url" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.05; done
