@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util/buf.h"
 #include "util/err.h"
 
 #define CLM_ID_MAX 40            /* bytes in a record id, NUL included */
@@ -229,6 +230,11 @@ cs_err clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out,
  * and wait_ms > 0, waits up to wait_ms (capped at CLM_WAIT_MAX_MS) for a commit, without
  * holding a store connection. *out is {"data": [...], "next_after": N}. Thread-safe. */
 cs_err clm_changes(struct clm *c, long long after, int limit, int wait_ms, json_t **out, struct clm_fail *f);
+/* The same page as clm_changes, written as its compact JSON text (byte for byte what dumping
+ * clm_changes's *out gives) into out, which is reset first; out's maximum bounds the page
+ * (500 internal past it). On failure out is empty. Borrows out. Thread-safe. */
+cs_err clm_changes_json(struct clm *c, long long after, int limit, int wait_ms, struct cs_buf *out,
+                        struct clm_fail *f);
 
 /* The scheduled pass (sched.c): applies pending amendments whose effective date has come,
  * activates signed contracts whose effective date has come, and expires or auto-renews active

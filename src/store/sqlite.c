@@ -1330,6 +1330,94 @@ out:
 	return err;
 }
 
+/* Like col_str, without the copy: *out points into the statement's row, valid until the next step. */
+static bool
+col_ptr(sqlite3_stmt *st, int i, size_t n, bool null_ok, const char **out)
+{
+	const char *p;
+	int len;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return null_ok;
+	if (sqlite3_column_type(st, i) != SQLITE_TEXT)
+		return false;
+	p = (const char *)sqlite3_column_text(st, i);
+	len = sqlite3_column_bytes(st, i);
+	if (p == NULL || len < 0 || (size_t)len >= n || memchr(p, '\0', (size_t)len) != NULL ||
+	    !cs_utf8_valid(p, (size_t)len))
+		return false;
+	*out = p;
+	return true;
+}
+
+/* The rows of sq_changes_after lent to fn: one statement, one snapshot, no JSON built. The
+ * checks are change_json's, except that the fields text is only bounded here (see store.h). */
+static cs_err
+sq_changes_each(struct store *s, long long after, int limit, store_change_fn fn, void *ud, size_t *n,
+                struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	struct store_change_row r;
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc, flen;
+
+	if ((err = prep(q, Q_CAFTER, &st, e)) != CS_OK)
+		return err;
+	if (sqlite3_bind_int64(st, 1, after) != SQLITE_OK || sqlite3_bind_int(st, 2, limit) != SQLITE_OK) {
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+		goto out;
+	}
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		char sid[24];
+		long long ts;
+
+		memset(&r, 0, sizeof(r));
+		if (!col_int(st, 0, 1, &r.seq)) {
+			err = cs_error_set(e, CS_EIO, "change with a damaged sequence number");
+			goto out;
+		}
+		snprintf(sid, sizeof(sid), "%lld", r.seq);
+		if (!col_ptr(st, 1, STORE_KIND_MAX, false, &r.entity) || !col_ptr(st, 2, STORE_ID_MAX, false, &r.id) ||
+		    !col_ptr(st, 3, STORE_ID_MAX, true, &r.parent) || !col_int(st, 4, 0, &r.version) ||
+		    !col_ptr(st, 5, 32, false, &r.op) || !col_ptr(st, 7, STORE_ACTOR_MAX, false, &r.origin) ||
+		    !col_int(st, 8, 0, &ts)) {
+			err = damaged(e, "change", sid);
+			goto out;
+		}
+		r.ts_ms = ts;
+		/* change_json maps an empty parent to null too (str_or_null) */
+		if (r.parent != NULL && r.parent[0] == '\0')
+			r.parent = NULL;
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			if (sqlite3_column_type(st, 6) != SQLITE_TEXT) {
+				err = cs_error_set(e, CS_EIO, "change %s: stored document is not text", sid);
+				goto out;
+			}
+			r.fields = (const char *)sqlite3_column_text(st, 6);
+			flen = sqlite3_column_bytes(st, 6);
+			if (r.fields == NULL) {
+				err = cs_error_set(e, CS_ENOMEM, "out of memory");
+				goto out;
+			}
+			if (flen < 0 || flen > STORE_DOC_MAX) {
+				err = cs_error_set(e, CS_EIO, "change %s: stored document over %d bytes", sid, STORE_DOC_MAX);
+				goto out;
+			}
+			r.flen = (size_t)flen;
+		}
+		if ((err = fn(&r, ud)) != CS_OK)
+			goto out;
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE)
+		err = dberr(q, rc, e, "changes");
+out:
+	done(st);
+	return err;
+}
+
 static cs_err
 sq_changes_head(struct store *s, long long *seq, struct cs_error *e)
 {
@@ -1636,6 +1724,7 @@ static const struct store_ops sq_ops = {
 	.change_append = sq_change_append,
 	.changes_after = sq_changes_after,
 	.changes_head = sq_changes_head,
+	.changes_each = sq_changes_each,
 };
 
 /* Opens path as a store: see store_int.h. The file is created 0600 (it holds contracts); the

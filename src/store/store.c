@@ -617,6 +617,19 @@ store_changes_after(struct store *s, long long after, int limit, json_t **out, s
 	return s->ops->changes_after(s, after, limit, out, e);
 }
 
+/* Committed changes after a sequence number, one callback per row; see store.h. One thread. */
+cs_err
+store_changes_each(struct store *s, long long after, int limit, store_change_fn fn, void *ud, size_t *n,
+                   struct cs_error *e)
+{
+	*n = 0;
+	if (after < 0)
+		return cs_error_set(e, CS_EINVAL, "negative sequence number");
+	if (limit < 1 || limit > STORE_CHANGES_MAX)
+		return cs_error_set(e, CS_EINVAL, "limit must be 1..%d", STORE_CHANGES_MAX);
+	return s->ops->changes_each(s, after, limit, fn, ud, n, e);
+}
+
 /* The highest committed sequence number, 0 when none. One thread. */
 cs_err
 store_changes_head(struct store *s, long long *seq, struct cs_error *e)

@@ -198,6 +198,31 @@ cs_err store_change_append(struct store *s, const struct store_change *c, long l
  * array of {"seq","entity","id","parent","version","op","fields","origin","ts"}; "fields" is null
  * when appended as NULL. Inside one's own transaction it also sees that transaction's rows. */
 cs_err store_changes_after(struct store *s, long long after, int limit, json_t **out, struct cs_error *e);
+/* One change row as the back end holds it, lent to a store_changes_each callback for that call
+ * only. The strings are NUL-terminated valid UTF-8, checked as store_changes_after checks them.
+ * fields is the stored text of the fields object (flen bytes, not NUL-terminated), or NULL when
+ * appended as NULL; it is bounded by STORE_DOC_MAX but otherwise unchecked, and its spelling
+ * (spaces, key order, escapes) is the back end's: a caller that needs a particular form checks it
+ * or parses the text. */
+struct store_change_row {
+	long long seq;
+	const char *entity, *id;
+	const char *parent;          /* NULL when none */
+	long long version;
+	const char *op, *origin;
+	const char *fields;
+	size_t flen;
+	int64_t ts_ms;
+};
+/* Called per row; anything but CS_OK stops the scan and is returned by store_changes_each. */
+typedef cs_err (*store_change_fn)(const struct store_change_row *r, void *ud);
+/* The rows store_changes_after would return, in the same order and from one read snapshot,
+ * handed to fn one by one without building JSON (for readers that write their own output).
+ * *n gets the number of rows passed to fn. Errors: CS_EINVAL (after, limit as in
+ * store_changes_after), CS_EIO for a damaged row or a read error (e says which), or fn's own
+ * error (e untouched by the store then). Borrows ud. One thread. */
+cs_err store_changes_each(struct store *s, long long after, int limit, store_change_fn fn, void *ud, size_t *n,
+                          struct cs_error *e);
 /* The highest committed sequence number (0 when empty). */
 cs_err store_changes_head(struct store *s, long long *seq, struct cs_error *e);
 

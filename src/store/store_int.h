@@ -82,6 +82,8 @@ struct store_ops {
 	                        size_t flen, long long *seq, struct cs_error *e);
 	cs_err (*changes_after)(struct store *s, long long after, int limit, json_t **out,
 	                        struct cs_error *e);
+	cs_err (*changes_each)(struct store *s, long long after, int limit, store_change_fn fn, void *ud,
+	                       size_t *n, struct cs_error *e);
 	cs_err (*changes_head)(struct store *s, long long *seq, struct cs_error *e);
 };
 
