@@ -16,19 +16,22 @@ stop() {
 }
 trap stop EXIT
 
-# start NAME CMD...: runs CMD in the background and waits (with a deadline) for its URL line.
+# start NAME CMD...: runs CMD in the background (its pid kept for stop) and waits, with a
+# deadline, for the URL it prints first; sets URL. Not called in $(...): the pid must be ours.
 start() {
 	local name=$1; shift
 	"$@" >"$tmp/$name.url" 2>"$tmp/$name.log" &
 	pids+=($!)
 	for _ in $(seq 200); do [ -s "$tmp/$name.url" ] && break; sleep 0.05; done
 	[ -s "$tmp/$name.url" ] || { echo "$name did not start:"; cat "$tmp/$name.log"; exit 1; }
-	head -1 "$tmp/$name.url"
+	URL=$(head -1 "$tmp/$name.url")
 }
 py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-SF=$(start sfemu "$BUILD/sfemu" --listen 127.0.0.1:0)
-CLM=$(start clmsync "$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0)
+start sfemu "$BUILD/sfemu" --listen 127.0.0.1:0
+SF=$URL
+start clmsync "$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0
+CLM=$URL
 CT=$(cat "$tmp/data/api-token")
 echo "Salesforce (sfemu):          $SF"
 echo "contract repository (clmsync): $CLM   (admin token in $tmp/data/api-token)"

@@ -14,4 +14,10 @@ for want in "transition -> in_approval" "transition -> active refused" "contract
 	if grep -qF -- "$want" "$WORK/demo.log"; then ok "demo shows: $want"; else bad "demo output lacks: $want"; fi
 done
 if grep -qE 'Bearer [0-9A-Za-z!_]{20,}' "$WORK/demo.log"; then bad "demo printed a token"; else ok "no token printed"; fi
+# the demo stops what it started: no server of its own is left running
+sf=$(sed -n 's/^Salesforce (sfemu): *//p' "$WORK/demo.log")
+clm=$(sed -n 's/^contract repository (clmsync): *\([^ ]*\).*/\1/p' "$WORK/demo.log")
+for u in "$sf" "$clm"; do
+	if [ -n "$u" ] && curl -s -o /dev/null --max-time 2 "$u/"; then bad "still answering after the demo: $u"; else ok "stopped: $u"; fi
+done
 finish
