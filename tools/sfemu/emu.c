@@ -42,6 +42,7 @@ struct emu_txn {
 	struct pending *pend;
 	size_t npend, cpend;
 	int64_t now;
+	json_t *jstamp;             /* now as a REST dateTime, shared by every record the txn stamps */
 };
 
 void
@@ -198,15 +199,6 @@ emu_object_by_prefix(struct emu *emu, const char *id)
 	for (size_t i = 0; i < emu->nobjects; i++)
 		if (memcmp(emu->objects[i]->prefix, id, 3) == 0)
 			return emu->objects[i];
-	return NULL;
-}
-
-struct sfield *
-emu_field(const struct sobject *o, const char *name)
-{
-	for (size_t i = 0; i < o->nfields; i++)
-		if (strcasecmp(o->fields[i].name, name) == 0)
-			return &o->fields[i];
 	return NULL;
 }
 
@@ -546,6 +538,16 @@ emu_txn_begin(struct emu *emu, const struct emu_caller *who)
 	if (t->who.version == 0)
 		t->who.version = EMU_MAX_VERSION;
 	t->now = cs_time_now_ms();
+	{
+		char ts[40];
+		cs_time_format_sf(t->now, ts, sizeof(ts));
+		/* one immutable string for the whole transaction: record values are replaced, never
+		 * edited in place, so every record stamped by it can hold the same reference */
+		if ((t->jstamp = json_string(ts)) == NULL) {
+			free(t);
+			return NULL;
+		}
+	}
 	return t;
 }
 
@@ -626,6 +628,7 @@ txn_free(struct emu_txn *t)
 	}
 	free(t->undo);
 	free(t->pend);
+	json_decref(t->jstamp);
 	free(t);
 }
 
@@ -730,39 +733,52 @@ emu_txn_commit(struct emu_txn *t)
 	else
 		snprintf(origin, sizeof(origin), "com/salesforce/api/%s/%d.0", t->who.api, t->who.version);
 	/* values shared by every event of the transaction are made once; event payloads are never
-	 * mutated after publication, so sharing them is safe */
+	 * mutated after publication (CometD delivers deep copies, /__emu/events dumps them), so
+	 * sharing them, the schema's name strings and one empty array between payloads is safe */
 	json_t *jorigin = json_string(origin), *jkey = json_string(key), *juser = json_string(EMU_USER_ID);
 	json_t *jts = json_integer((json_int_t)t->now), *jcommit = json_integer((json_int_t)commit);
+	json_t *jempty = json_array(), *jcdc = NULL;
+	json_t *jtypes[4] = { NULL, NULL, NULL, NULL };
+	static const char *const types[4] = { "CREATE", "UPDATE", "DELETE", "UNDELETE" };
 	for (size_t i = 0; i < t->npend; i++) {
 		struct pending *p = &t->pend[i];
-		json_t *hdr, *payload, *ids;
+		json_t *hdr, *payload, *ids, *jtype = NULL;
 		if (!p->o->cdc)
 			continue;
+		for (size_t k = 0; k < 4 && jtype == NULL; k++) {
+			if (p->type != types[k] && strcmp(p->type, types[k]) != 0)
+				continue;
+			if (jtypes[k] == NULL)
+				jtypes[k] = json_string(types[k]);
+			jtype = json_incref(jtypes[k]);
+		}
 		hdr = json_object();
 		ids = json_array();
-		if (hdr == NULL || ids == NULL) {
+		payload = json_object();
+		if (hdr == NULL || ids == NULL || payload == NULL || jempty == NULL) {
 			json_decref(hdr);
 			json_decref(ids);
+			json_decref(payload);
+			json_decref(jtype);
 			continue;
 		}
 		json_array_append_new(ids, json_string(p->id));
-		json_object_set_new(hdr, "entityName", json_string(p->o->name));
-		json_object_set_new(hdr, "recordIds", ids);
-		json_object_set_new(hdr, "changeType", json_string(p->type));
-		json_object_set(hdr, "changeOrigin", jorigin);
-		json_object_set(hdr, "transactionKey", jkey);
-		json_object_set_new(hdr, "sequenceNumber", json_integer((json_int_t)i + 1));
-		json_object_set(hdr, "commitTimestamp", jts);
-		json_object_set(hdr, "commitNumber", jcommit);
-		json_object_set(hdr, "commitUser", juser);
-		json_object_set_new(hdr, "changedFields", p->changed ? p->changed : json_array());
-		json_object_set_new(hdr, "nulledFields", p->nulled ? p->nulled : json_array());
-		json_object_set_new(hdr, "diffFields", json_array());
+		json_object_set_new_nocheck(hdr, "entityName", p->o->jname ? json_incref(p->o->jname) : json_string(p->o->name));
+		json_object_set_new_nocheck(hdr, "recordIds", ids);
+		json_object_set_new_nocheck(hdr, "changeType", jtype ? jtype : json_string(p->type));
+		json_object_set_nocheck(hdr, "changeOrigin", jorigin);
+		json_object_set_nocheck(hdr, "transactionKey", jkey);
+		json_object_set_new_nocheck(hdr, "sequenceNumber", json_integer((json_int_t)i + 1));
+		json_object_set_nocheck(hdr, "commitTimestamp", jts);
+		json_object_set_nocheck(hdr, "commitNumber", jcommit);
+		json_object_set_nocheck(hdr, "commitUser", juser);
+		json_object_set_new_nocheck(hdr, "changedFields", p->changed ? p->changed : json_incref(jempty));
+		json_object_set_new_nocheck(hdr, "nulledFields", p->nulled ? p->nulled : json_incref(jempty));
+		json_object_set_nocheck(hdr, "diffFields", jempty);
 		p->changed = p->nulled = NULL;
 		/* the header comes first, then the body; CometD events carry dateTimes as
 		 * "2019-03-07T21:58:32Z" where REST says "2019-03-07T21:58:32.000+0000" */
-		payload = json_object();
-		json_object_set_new(payload, "ChangeEventHeader", hdr);
+		json_object_set_new_nocheck(payload, "ChangeEventHeader", hdr);
 		if (p->fields) {
 			const char *k;
 			json_t *v;
@@ -770,12 +786,19 @@ emu_txn_commit(struct emu_txn *t)
 				struct sfield *f = json_is_string(v) ? emu_field(p->o, k) : NULL;
 				int64_t ms;
 				char iso[32];
-				if (f && f->type == FT_DATETIME &&
+				if (f && f->type == FT_DATETIME && v == t->jstamp) {
+					/* the transaction's own stamp: converted once */
+					if (jcdc == NULL) {
+						cs_time_format_cdc(t->now, iso, sizeof(iso));
+						jcdc = json_string(iso);
+					}
+					json_object_set_nocheck(payload, k, jcdc);
+				} else if (f && f->type == FT_DATETIME &&
 				    cs_datetime_parse(json_string_value(v), json_string_length(v), &ms)) {
 					cs_time_format_cdc(ms, iso, sizeof(iso));
-					json_object_set_new(payload, k, json_string(iso));
+					json_object_set_new_nocheck(payload, k, json_string(iso));
 				} else
-					json_object_set(payload, k, v);
+					json_object_set_nocheck(payload, k, v);
 			}
 		}
 		publish(emu, p->o->name, payload, t->now);
@@ -785,6 +808,10 @@ emu_txn_commit(struct emu_txn *t)
 	json_decref(juser);
 	json_decref(jts);
 	json_decref(jcommit);
+	json_decref(jempty);
+	json_decref(jcdc);
+	for (size_t k = 0; k < 4; k++)
+		json_decref(jtypes[k]);
 	if (t->npend > 0)
 		pthread_cond_broadcast(&emu->ev_cond);
 	txn_free(t);
@@ -793,19 +820,16 @@ emu_txn_commit(struct emu_txn *t)
 /* ---- writes ---- */
 
 static void
-stamp(json_t *rec, int64_t now, bool create)
+stamp(const struct emu_txn *t, json_t *rec, bool create)
 {
-	char ts[40];
-
-	cs_time_format_sf(now, ts, sizeof(ts));
 	if (create) {
-		json_object_set_new(rec, "CreatedDate", json_string(ts));
+		json_object_set(rec, "CreatedDate", t->jstamp);
 		json_object_set_new(rec, "CreatedById", json_string(EMU_USER_ID));
 		json_object_set_new(rec, "IsDeleted", json_false());
 	}
-	json_object_set_new(rec, "LastModifiedDate", json_string(ts));
+	json_object_set(rec, "LastModifiedDate", t->jstamp);
 	json_object_set_new(rec, "LastModifiedById", json_string(EMU_USER_ID));
-	json_object_set_new(rec, "SystemModstamp", json_string(ts));
+	json_object_set(rec, "SystemModstamp", t->jstamp);
 }
 
 /* Contract.EndDate is calculated by Salesforce from StartDate and ContractTerm. */
@@ -982,7 +1006,7 @@ emu_create(struct emu_txn *t, struct sobject *o, json_t *fields, char id_out[SFI
 			json_object_set_new(rec, f->name, json_null());
 	}
 	json_decref(vals);
-	stamp(rec, t->now, true);
+	stamp(t, rec, true);
 	derive(o, rec);
 	if (!check_rules(o, rec, err)) {
 		o->seq--;
@@ -1027,23 +1051,42 @@ restore(json_t *rec, json_t *old)
 		json_object_set(rec, k, v);
 }
 
+/* The field name k as a JSON string: the schema's shared one when known, else a new one. */
+static json_t *
+name_ref(const struct sobject *o, const char *k)
+{
+	const struct sfield *f = emu_field(o, k);
+
+	return f && f->jname ? json_incref(f->jname) : json_string(k);
+}
+
 /* Updates rec in place: a shallow copy of a wide record per update is what made bulk
  * updates slow; the undo entry keeps only the old values of the changed fields. */
 static bool
 update_rec(struct emu_txn *t, struct sobject *o, const char *id18, json_t *rec, json_t *fields, json_t **err)
 {
-	json_t *vals, *changed, *nulled, *ev, *v, *old, *tsv;
+	json_t *vals, *changed, *nulled = NULL, *ev, *v, *old;
 	const char *k;
-	char ts[40];
 	struct undo *u;
+	bool reindex = false;
 
 	if ((vals = check_fields(t->emu, o, fields, rec, id18, err)) == NULL)
 		return false;
 	old = json_object();
 	changed = json_array();
-	nulled = json_array();
 	ev = json_object();
-	index_record(o, rec, id18, false);
+	/* the unique index only moves when a unique or external-id field is written */
+	if (o->has_index) {
+		json_object_foreach(vals, k, v) {
+			const struct sfield *f = emu_field(o, k);
+			if (f && (f->unique || f->external_id)) {
+				reindex = true;
+				break;
+			}
+		}
+	}
+	if (reindex)
+		index_record(o, rec, id18, false);
 	json_object_foreach(vals, k, v) {
 		json_t *cur = json_object_get(rec, k);
 		if (cur != NULL && json_equal(cur, v))
@@ -1051,7 +1094,10 @@ update_rec(struct emu_txn *t, struct sobject *o, const char *id18, json_t *rec, 
 		set_kept(rec, old, k, v);
 	}
 	json_decref(vals);
-	if (json_object_get(rec, "EndDate") != NULL) {
+	/* EndDate is a function of StartDate and ContractTerm (and is overwritten when written):
+	 * it can only change when one of the three did */
+	if ((json_object_get(old, "StartDate") || json_object_get(old, "ContractTerm") ||
+	    json_object_get(old, "EndDate")) && json_object_get(rec, "EndDate") != NULL) {
 		json_t *before = json_incref(json_object_get(rec, "EndDate"));
 		derive(o, rec);
 		if (!json_equal(before, json_object_get(rec, "EndDate")) && json_object_get(old, "EndDate") == NULL)
@@ -1062,29 +1108,30 @@ update_rec(struct emu_txn *t, struct sobject *o, const char *id18, json_t *rec, 
 		if (*err == NULL)
 			*err = emu_error("UNKNOWN_EXCEPTION", "out of memory", NULL);
 		restore(rec, old);
-		index_record(o, rec, id18, true);
+		if (reindex)
+			index_record(o, rec, id18, true);
 		json_decref(old);
 		json_decref(changed);
-		json_decref(nulled);
 		json_decref(ev);
 		return false;
 	}
 	json_object_foreach(old, k, v) {
 		json_t *nv = json_object_get(rec, k);
-		json_array_append_new(changed, json_string(k));
-		if (json_is_null(nv))
-			json_array_append_new(nulled, json_string(k));
+		json_array_append_new(changed, name_ref(o, k));
+		if (json_is_null(nv)) {
+			if (nulled == NULL)
+				nulled = json_array();
+			json_array_append_new(nulled, name_ref(o, k));
+		}
 		json_object_set(ev, k, nv);
 	}
-	cs_time_format_sf(t->now, ts, sizeof(ts));
-	tsv = json_string(ts);
-	set_kept(rec, old, "LastModifiedDate", tsv);
-	set_kept(rec, old, "SystemModstamp", tsv);
-	json_decref(tsv);
+	set_kept(rec, old, "LastModifiedDate", t->jstamp);
+	set_kept(rec, old, "SystemModstamp", t->jstamp);
 	u->old = old;
-	index_record(o, rec, id18, true);
-	json_array_append_new(changed, json_string("LastModifiedDate"));
-	json_object_set(ev, "LastModifiedDate", json_object_get(rec, "LastModifiedDate"));
+	if (reindex)
+		index_record(o, rec, id18, true);
+	json_array_append_new(changed, name_ref(o, "LastModifiedDate"));
+	json_object_set(ev, "LastModifiedDate", t->jstamp);
 	pend(t, o, id18, "UPDATE", ev, changed, nulled);
 	return true;
 }
@@ -1166,7 +1213,7 @@ emu_delete(struct emu_txn *t, const char *id, json_t **err)
 	index_record(o, rec, id18, false);
 	binrec = json_copy(rec);
 	json_object_set_new(binrec, "IsDeleted", json_true());
-	stamp(binrec, t->now, false);
+	stamp(t, binrec, false);
 	json_object_set_new(o->bin, id18, binrec);
 	json_object_del(o->records, id18);
 	cs_time_format_sf(t->now, ts, sizeof(ts));
@@ -1199,7 +1246,7 @@ emu_undelete(struct emu_txn *t, const char *id, json_t **err)
 	}
 	rec = json_copy(rec);
 	json_object_set_new(rec, "IsDeleted", json_false());
-	stamp(rec, t->now, false);
+	stamp(t, rec, false);
 	json_object_set_new(o->records, id18, rec);
 	json_object_del(o->bin, id18);
 	index_record(o, rec, id18, true);

@@ -43,6 +43,7 @@ struct sfield {
 	char *reference_to;        /* referenced object for FT_REFERENCE, else NULL */
 	char *relationship_name;   /* "Account" for AccountId, else NULL */
 	json_t *describe;          /* the field's full describe entry */
+	json_t *jname;             /* the name as a shared, never-mutated JSON string (event field lists) */
 };
 
 /* A validation rule (configurable): when `field` equals `value` (string compare of the JSON
@@ -60,6 +61,10 @@ struct sobject {
 	bool custom;
 	struct sfield *fields;
 	size_t nfields;
+	uint32_t *fidx;            /* case-folded name hash -> field index + 1 (0 empty); NULL while loading */
+	size_t fidx_mask;          /* fidx has fidx_mask + 1 slots, a power of two */
+	bool has_index;            /* some field is unique or an external id (uindex upkeep) */
+	json_t *jname;             /* the name as a shared, never-mutated JSON string (entityName) */
 	json_t *describe;          /* object-level describe properties (without fields) */
 	json_t *records;           /* id(18) -> record object (live records), insertion order */
 	json_t *bin;               /* id(18) -> record object (recycle bin, IsDeleted true) */
@@ -151,7 +156,8 @@ void emu_reset(struct emu *emu);
 void emu_lock(struct emu *emu);
 void emu_unlock(struct emu *emu);
 
-/* Schema look-ups, case-insensitive; NULL when unknown. */
+/* Schema look-ups, case-insensitive; NULL when unknown. emu_field hashes once the object's
+ * field index is built (schema_index_fields), and scans while the schema is still loading. */
 struct sobject *emu_object(struct emu *emu, const char *name);
 struct sobject *emu_object_by_prefix(struct emu *emu, const char *id);
 struct sfield *emu_field(const struct sobject *o, const char *name);
@@ -165,6 +171,9 @@ cs_err schema_load(struct emu *emu, const char *text, size_t len, const char *or
 cs_err schema_load_default(struct emu *emu, struct cs_error *e);
 cs_err schema_load_file(struct emu *emu, const char *path, struct cs_error *e);
 void schema_free_object(struct sobject *o);
+/* Builds o's field-name hash, its shared name strings and has_index once its fields are
+ * complete; false when out of memory (the schema load then fails). */
+bool schema_index_fields(struct sobject *o);
 /* describeGlobal entry (full=false) or the object's describe (full=true). New reference. */
 json_t *schema_describe(struct emu *emu, const struct sobject *o, int version, bool full);
 

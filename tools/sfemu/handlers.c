@@ -734,6 +734,7 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 	struct emu_txn *t;
 	bool any_fail = false, own;
 	json_t *ids_arr = NULL;
+	json_t *no_errors;
 
 	if (op == 'D') {
 		const char *ids = cs_json_get_str(qs, "ids");
@@ -773,6 +774,9 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 		fail(r, 500, "UNKNOWN_EXCEPTION", "out of memory");
 		return;
 	}
+	/* one empty "errors" array for every successful result: nothing edits it in place
+	 * (rolled_back() replaces the member), and the results are only dumped */
+	no_errors = json_array();
 	json_array_foreach(records, i, rec) {
 		char id[SFID_LEN + 1] = "";
 		json_t *err = NULL, *res;
@@ -821,17 +825,18 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 			if (rid == NULL)
 				err = emu_error("MISSING_ARGUMENT", "Id not specified in an update call", "Id");
 			else {
-				json_t *b = json_copy(rec);
-				json_object_del(b, "id");
-				json_object_del(b, "Id");
+				/* no copy without the id: an update's validation skips the record's own
+				 * Id, whichever case it is spelled in */
 				o = type ? emu_object(c->emu, type) : NULL;
-				ok = emu_update(t, o, rid, b, &err);
-				json_decref(b);
+				ok = emu_update(t, o, rid, rec, &err);
 				snprintf(id, sizeof(id), "%s", rid);
 			}
 		}
 		if (ok) {
-			res = json_pack("{s:s,s:b,s:[]}", "id", id, "success", 1, "errors");
+			res = json_object();
+			json_object_set_new_nocheck(res, "id", json_string(id));
+			json_object_set_nocheck(res, "success", json_true());
+			json_object_set_nocheck(res, "errors", no_errors);
 			if (op == 'X')
 				json_object_set_new(res, "created", json_boolean(created));
 		} else {
@@ -855,6 +860,7 @@ collection_write(struct call *c, char op, json_t *body, json_t *qs, const char *
 	} else if (own)
 		emu_txn_commit(t);
 	json_decref(ids_arr);
+	json_decref(no_errors);
 	set(r, 200, results);
 }
 

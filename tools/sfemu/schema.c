@@ -2,6 +2,7 @@
 #include "emu.h"
 #include "util/json.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +188,10 @@ free_object(struct sobject *o)
 		free(f->reference_to);
 		free(f->relationship_name);
 		json_decref(f->describe);
+		json_decref(f->jname);
 	}
+	free(o->fidx);
+	json_decref(o->jname);
 	for (size_t i = 0; i < o->nrules; i++) {
 		free(o->rules[i].field);
 		free(o->rules[i].value);
@@ -210,6 +214,67 @@ void
 schema_free_object(struct sobject *o)
 {
 	free_object(o);
+}
+
+/* FNV-1a over the ASCII-lower-cased name: field names are case-insensitive on the wire. */
+static uint32_t
+fold_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint32_t)tolower((unsigned char)*s)) * 16777619u;
+	return h;
+}
+
+bool
+schema_index_fields(struct sobject *o)
+{
+	size_t cap = 16;
+
+	/* the names are shared by every change event and results list; nothing mutates them */
+	if (o->jname == NULL && (o->jname = json_string(o->name)) == NULL)
+		return false;
+	for (size_t i = 0; i < o->nfields; i++) {
+		struct sfield *f = &o->fields[i];
+		if (f->jname == NULL && (f->jname = json_string(f->name)) == NULL)
+			return false;
+		if (f->unique || f->external_id)
+			o->has_index = true;
+	}
+	while (cap < o->nfields * 2)
+		cap *= 2;
+	free(o->fidx);
+	o->fidx = NULL;
+	uint32_t *t = calloc(cap, sizeof(*t));
+	if (t == NULL)
+		return false;
+	for (size_t i = 0; i < o->nfields; i++) {
+		size_t j = fold_hash(o->fields[i].name) & (cap - 1);
+		while (t[j] != 0)
+			j = (j + 1) & (cap - 1);
+		t[j] = (uint32_t)i + 1;
+	}
+	o->fidx_mask = cap - 1;
+	o->fidx = t;
+	return true;
+}
+
+struct sfield *
+emu_field(const struct sobject *o, const char *name)
+{
+	if (o->fidx == NULL) {
+		for (size_t i = 0; i < o->nfields; i++)
+			if (strcasecmp(o->fields[i].name, name) == 0)
+				return &o->fields[i];
+		return NULL;
+	}
+	for (size_t j = fold_hash(name) & o->fidx_mask; o->fidx[j] != 0; j = (j + 1) & o->fidx_mask) {
+		struct sfield *f = &o->fields[o->fidx[j] - 1];
+		if (strcasecmp(f->name, name) == 0)
+			return f;
+	}
+	return NULL;
 }
 
 static cs_err
@@ -279,6 +344,10 @@ load_object(struct emu *emu, json_t *src, struct cs_error *e)
 			o->rules[o->nrules].message = strdup(msg);
 			o->nrules++;
 		}
+	}
+	if (!schema_index_fields(o)) {
+		err = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
 	}
 	o->describe = json_deep_copy(src);
 	json_object_del(o->describe, "fields");
