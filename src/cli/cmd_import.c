@@ -29,6 +29,14 @@
 #define USER_MAX 64                  /* bytes in an --as name, as X-Clm-User */
 #define PAGE 1000
 #define SHOW 60                      /* bytes of a cell value quoted in a message */
+#define CHUNK 1000                   /* rows handed to the repository at a time */
+#define CHUNK_ITEMS (CHUNK + 2)      /* records: a row adds its contract and maybe a counterparty */
+
+/* Where a record handed to the repository comes from, by its index in the bulk. */
+struct where {
+	unsigned long line;              /* the row's line in the file */
+	bool cp;                         /* the counterparty its counterparty_legal_name creates */
+};
 
 struct col {
 	char *header;                    /* as the file names it (a copy) */
@@ -52,6 +60,14 @@ struct imp {
 	unsigned long *bad;              /* data rows (1-based) refused while checking, ascending */
 	size_t nbad, cbad;
 	unsigned long rows, written, created_cp, refused, reported;
+	/* pass 2: the records of the chunk being built, then handed over together */
+	struct clm_bulk *bulk;           /* --all-or-nothing: all of pass 2 as one atomic unit */
+	struct clm_new *items;           /* CHUNK_ITEMS; their bodies are owned by bodies[] */
+	json_t **bodies;
+	size_t nitems;
+	struct where *at;                /* every record handed over (--all-or-nothing) or of this chunk */
+	size_t nat, cat, base;           /* at[] used and allocated; index in at[] of items[0] */
+	unsigned long pend_ct, pend_cp;  /* handed to the bulk, not committed yet */
 	bool progress, tty;
 	int64_t t0, last;
 	int64_t today;
@@ -355,13 +371,31 @@ cellz(const struct csv_field *fl, int i)
 	return i >= 0 && fl[i].n > 0 ? fl[i].p : NULL;
 }
 
+/* Adds a record to the chunk being built; takes ownership of body. The chunk has room: it is
+ * handed over once CHUNK rows are in it, and a row adds two records at most. */
+static void
+emit(struct imp *x, enum clm_kind k, json_t *body, const char *id, unsigned long line, bool cp)
+{
+	struct clm_new *it = &x->items[x->nitems];
+
+	memset(it, 0, sizeof(*it));
+	it->kind = k;
+	it->body = body;
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	x->bodies[x->nitems++] = body;
+	x->at[x->nat++] = (struct where){ line, cp };
+}
+
 /* Sets body.counterparty_id from the row. In the checking pass a name to be created gets a
- * placeholder id; in the writing pass it is created (once) as user:NAME / api:import. */
+ * placeholder id; in the writing pass it is created (once), by the record emitted before the
+ * row's own. */
 static cs_err
-counterparty(struct imp *x, const struct csv_field *fl, bool write, json_t *body, struct clm_fail *f)
+counterparty(struct imp *x, const struct csv_field *fl, bool write, unsigned long line, json_t *body,
+    struct clm_fail *f)
 {
 	const char *id = cellz(fl, x->ci_cp_id), *name = cellz(fl, x->ci_cp_name), *v, *known;
-	json_t *cp = NULL, *doc = NULL, *out = NULL;
+	json_t *cp = NULL, *doc = NULL;
+	char newid[CLM_ID_MAX];
 	bool yes = false;
 	cs_err rc;
 
@@ -402,14 +436,18 @@ counterparty(struct imp *x, const struct csv_field *fl, bool write, json_t *body
 		rc = CS_OK;
 		goto out;
 	}
-	if ((rc = clm_create(x->clm, CLM_COUNTERPARTY, NULL, cp, x->actor, &out, f)) != CS_OK)
+	/* created in the same transaction as the row, just before it; later rows name its id */
+	if (clm_id_new(CLM_COUNTERPARTY, newid) != CS_OK) {
+		rc = clm_fail_set(f, 500, "internal", NULL, "cannot make an id");
 		goto out;
-	x->created_cp++;
-	if ((rc = put(x->names, name, cs_json_get_str(out, "id"), f)) == CS_OK)
-		json_object_set_new(body, "counterparty_id", json_string(cs_json_get_str(out, "id")));
+	}
+	if ((rc = put(x->names, name, newid, f)) != CS_OK)
+		goto out;
+	emit(x, CLM_COUNTERPARTY, cp, newid, line, true);
+	cp = NULL;
+	json_object_set_new(body, "counterparty_id", json_string(newid));
 out:
 	json_decref(cp);
-	json_decref(out);
 	return rc;
 }
 
@@ -481,7 +519,7 @@ boolean(const struct csv_field *c, const char *field, json_t **out, struct clm_f
 
 /* Turns one row into a create body (a new object in *out). */
 static cs_err
-body_of(struct imp *x, const struct csv_field *fl, bool write, json_t **out, struct clm_fail *f)
+body_of(struct imp *x, const struct csv_field *fl, bool write, unsigned long line, json_t **out, struct clm_fail *f)
 {
 	json_t *b = json_object(), *custom = NULL, *v = NULL;
 	const struct csv_field *amount = NULL, *currency = NULL;
@@ -545,7 +583,7 @@ body_of(struct imp *x, const struct csv_field *fl, bool write, json_t **out, str
 	if (rc == CS_OK)
 		rc = parent(x, fl, write, b, f);
 	if (rc == CS_OK)
-		rc = counterparty(x, fl, write, b, f);
+		rc = counterparty(x, fl, write, line, b, f);
 	if (rc != CS_OK) {
 		json_decref(b);
 		return rc;
@@ -563,7 +601,7 @@ check(struct imp *x, const struct csv_field *fl, unsigned long line, struct clm_
 	char at[32];
 	cs_err rc;
 
-	if ((rc = body_of(x, fl, false, &b, f)) != CS_OK)
+	if ((rc = body_of(x, fl, false, line, &b, f)) != CS_OK)
 		return rc;
 	if ((rc = clm_validate(x->repo->schema, CLM_CONTRACT, b, false, &doc, f)) != CS_OK)
 		goto out;
@@ -596,23 +634,146 @@ out:
 	return rc;
 }
 
-/* The writing pass for one row. */
+/* The writing pass for one row: its records (a counterparty to create, the contract) are added
+ * to the chunk; nothing is written yet. */
 static cs_err
-write_row(struct imp *x, const struct csv_field *fl, struct clm_fail *f)
+write_row(struct imp *x, const struct csv_field *fl, unsigned long line, struct clm_fail *f)
 {
-	json_t *b = NULL, *out = NULL;
+	const char *num = cellz(fl, x->ci_number);
+	char id[CLM_ID_MAX];
+	json_t *b = NULL;
 	cs_err rc;
 
-	if ((rc = body_of(x, fl, true, &b, f)) != CS_OK)
+	if (clm_id_new(CLM_CONTRACT, id) != CS_OK)
+		return clm_fail_set(f, 500, "internal", NULL, "cannot make an id");
+	if ((rc = body_of(x, fl, true, line, &b, f)) != CS_OK)
 		return rc;
-	if ((rc = clm_create(x->clm, CLM_CONTRACT, NULL, b, x->actor, &out, f)) == CS_OK) {
-		x->written++;
-		if (x->ci_number >= 0 || x->ci_parent_num >= 0)
-			rc = put(x->numbers, cs_json_get_str(out, "number"), cs_json_get_str(out, "id"), f);
+	/* later rows find their parent by number as soon as it is in the chunk: they come after it
+	 * in the same transaction, or in a later one */
+	if (num != NULL && x->ci_parent_num >= 0 && (rc = put(x->numbers, num, id, f)) != CS_OK) {
+		json_decref(b);
+		return rc;
 	}
-	json_decref(b);
-	json_decref(out);
-	return rc;
+	emit(x, CLM_CONTRACT, b, id, line, false);
+	return CS_OK;
+}
+
+/* Grows at[] so that a chunk more fits. */
+static bool
+at_room(struct imp *x)
+{
+	if (x->cat - x->nat >= CHUNK_ITEMS)
+		return true;
+	size_t n = x->cat ? x->cat * 2 : 4 * CHUNK_ITEMS;
+	struct where *v = realloc(x->at, n * sizeof(*v));
+	if (v == NULL)
+		return false;
+	x->at = v;
+	x->cat = n;
+	return true;
+}
+
+/* Forgets the chunk's records (their bodies) and starts the next chunk. */
+static void
+chunk_reset(struct imp *x, bool keep_at)
+{
+	for (size_t i = 0; i < x->nitems; i++)
+		json_decref(x->bodies[i]);
+	x->nitems = 0;
+	if (!keep_at)
+		x->nat = 0;
+	x->base = x->nat;
+}
+
+/* Reports the record at index i of at[] as refused by the repository. */
+static void
+refuse_item(struct imp *x, size_t i, struct clm_fail *f)
+{
+	if (x->at[i].cp && f->field[0] == '\0')
+		snprintf(f->field, sizeof(f->field), "counterparty_legal_name");
+	refuse(x, x->at[i].line, f);
+}
+
+/* --skip-bad: item i of the chunk was refused; later rows must not count on it. */
+static void
+forget(struct imp *x, size_t i)
+{
+	const json_t *b = x->items[i].body;
+	const char *name = cs_json_get_str(b, "legal_name"), *num = cs_json_get_str(b, "number");
+	char at[32];
+	struct clm_fail f;
+
+	if (x->items[i].kind == CLM_COUNTERPARTY && name != NULL)
+		put(x->names, name, "", &f);     /* created again by the next row that names it */
+	else if (num != NULL && x->ci_parent_num >= 0 && strmap_get(x->numbers, num) != NULL &&
+	    strcmp(strmap_get(x->numbers, num), x->items[i].id) == 0) {
+		snprintf(at, sizeof(at), "=%lu", x->at[x->base + i].line);
+		put(x->numbers, num, at, &f);    /* "was not imported" for its children */
+	}
+}
+
+/* Counts the chunk's records as written. */
+static void
+count(struct imp *x, size_t from, size_t to, unsigned long *ct, unsigned long *cp)
+{
+	for (size_t i = from; i < to; i++) {
+		if (x->items[i].kind == CLM_COUNTERPARTY)
+			(*cp)++;
+		else
+			(*ct)++;
+	}
+}
+
+/* Hands the chunk to the repository. --all-or-nothing: to the bulk (written at its commit);
+ * --skip-bad: as one transaction, or when the store refuses one of its records, one by one so
+ * that only the refused ones stay out. False when the import must stop (the reason printed). */
+static bool
+flush(struct imp *x, bool skip_bad)
+{
+	struct clm_fail f;
+	size_t failed = SIZE_MAX, skip_line = 0;
+	bool ok = true;
+
+	if (x->nitems == 0)
+		return true;
+	if (!skip_bad) {
+		if (clm_bulk_add(x->bulk, x->items, x->nitems, &failed, &f) != CS_OK) {
+			if (failed != SIZE_MAX && failed < x->nat)
+				refuse_item(x, failed, &f);
+			else
+				fprintf(stderr, "%s: %s [%s]\n", x->file, f.msg, f.code);
+			ok = false;
+		} else
+			count(x, 0, x->nitems, &x->pend_ct, &x->pend_cp);
+		chunk_reset(x, true);
+		return ok;
+	}
+	if (clm_create_many(x->clm, x->items, x->nitems, x->actor, &failed, &f) == CS_OK) {
+		count(x, 0, x->nitems, &x->written, &x->created_cp);
+		chunk_reset(x, false);
+		return true;
+	}
+	for (size_t i = 0; i < x->nitems && failed != SIZE_MAX; i++) {
+		/* a row whose counterparty was refused is refused with it, reported once */
+		if (skip_line != 0 && x->at[x->base + i].line == skip_line && !x->at[x->base + i].cp)
+			continue;
+		if (clm_create_many(x->clm, &x->items[i], 1, x->actor, &failed, &f) == CS_OK) {
+			count(x, i, i + 1, &x->written, &x->created_cp);
+			continue;
+		}
+		if (failed == SIZE_MAX)
+			break;
+		refuse_item(x, x->base + i, &f);
+		forget(x, i);
+		skip_line = x->at[x->base + i].cp ? x->at[x->base + i].line : 0;
+	}
+	if (failed == SIZE_MAX) {
+		/* nothing a row did: the store failed or is shutting down */
+		fprintf(stderr, "%s: %s [%s]\n", x->file, f.msg, f.code);
+		ok = false;
+	}
+	chunk_reset(x, false);
+	return ok;
 }
 
 static bool
@@ -652,7 +813,7 @@ import(struct imp *x, const char *p, size_t len, bool skip_bad, bool dry_run, st
 	struct clm_fail f;
 	const struct csv_field *fl;
 	size_t n, bi = 0;
-	unsigned long row = 0, good;
+	unsigned long row = 0, good, sent = 0;
 	int rc = 1;
 
 	csv_reader_init(&r, p, len, ',', CSV_EOL_ANY);
@@ -698,11 +859,23 @@ import(struct imp *x, const char *p, size_t len, bool skip_bad, bool dry_run, st
 		goto out;
 	}
 
-	/* pass 2: the rows that passed, each one transaction with its history and change row */
+	/* pass 2: the rows that passed, CHUNK at a time, each record with its history and change
+	 * row. --all-or-nothing: every chunk in one transaction (a bulk), so that what only the store
+	 * sees (a number taken meanwhile by another writer, a full disk) still writes nothing.
+	 * --skip-bad: a transaction per chunk. */
 	csv_reader_cleanup(&r);
 	csv_reader_init(&r, p, len, ',', CSV_EOL_ANY);
 	csv_reader_next(&r, &fl, &n, &e);
 	x->t0 = x->last = cs_time_mono_ms();
+	if ((x->items = calloc(CHUNK_ITEMS, sizeof(*x->items))) == NULL ||
+	    (x->bodies = calloc(CHUNK_ITEMS, sizeof(*x->bodies))) == NULL || !at_room(x)) {
+		fprintf(stderr, "clmsync import: out of memory\n");
+		goto out;
+	}
+	if (!skip_bad && clm_bulk_begin(x->clm, x->actor, &x->bulk, &f) != CS_OK) {
+		fprintf(stderr, "%s: %s [%s]\n", x->file, f.msg, f.code);
+		goto out;
+	}
 	row = 0;
 	while (csv_reader_next(&r, &fl, &n, &e) == CS_OK && fl != NULL) {
 		row++;
@@ -710,23 +883,57 @@ import(struct imp *x, const char *p, size_t len, bool skip_bad, bool dry_run, st
 			bi++;
 			continue;
 		}
-		if (write_row(x, fl, &f) != CS_OK) {
+		sent++;
+		if (write_row(x, fl, r.row_line, &f) != CS_OK) {
 			refuse(x, r.row_line, &f);
-			if (!skip_bad) {
-				/* something only the store sees (a number taken meanwhile by another writer,
-				 * a full disk): the rows before it stay written, each complete */
-				printf("%s: stopped at line %lu: %lu of %lu rows written, %lu counterparties created\n",
-				    x->file, r.row_line, x->written, good, x->created_cp);
-				goto out;
+			if (!skip_bad)
+				goto stopped;
+		}
+		if (x->nitems >= CHUNK) {
+			if (!flush(x, skip_bad))
+				goto stopped;
+			if (!at_room(x)) {
+				fprintf(stderr, "clmsync import: out of memory\n");
+				goto stopped;
 			}
 		}
-		progress(x, "importing", good ? (double)x->written / (double)good : 1, x->written, false);
+		progress(x, "importing", good ? (double)sent / (double)good : 1, sent, false);
+	}
+	if (!flush(x, skip_bad))
+		goto stopped;
+	if (!skip_bad) {
+		size_t failed = SIZE_MAX;
+		cs_err crc = clm_bulk_commit(x->bulk, &failed, &f);
+		x->bulk = NULL;
+		if (crc != CS_OK) {
+			if (failed != SIZE_MAX && failed < x->nat)
+				refuse_item(x, failed, &f);
+			else
+				fprintf(stderr, "%s: %s [%s]\n", x->file, f.msg, f.code);
+			goto stopped;
+		}
+		x->written = x->pend_ct;
+		x->created_cp = x->pend_cp;
 	}
 	progress(x, "imported", 1, x->written, true);
 	printf("%s: %lu rows, %lu contracts imported, %lu counterparties created, %lu refused, %.1f s\n", x->file,
 	    x->rows, x->written, x->created_cp, x->refused, (double)(cs_time_mono_ms() - x->t0) / 1000.0);
 	rc = x->refused > 0 ? 1 : 0;
+	goto out;
+stopped:
+	if (x->bulk != NULL) {
+		clm_bulk_abort(x->bulk);
+		x->bulk = NULL;
+	}
+	if (!skip_bad)
+		printf("%s: %lu rows; nothing written (--all-or-nothing)\n", x->file, x->rows);
+	else
+		printf("%s: stopped: %lu rows, %lu contracts imported, %lu counterparties created, %lu refused\n",
+		    x->file, x->rows, x->written, x->created_cp, x->refused);
 out:
+	clm_bulk_abort(x->bulk);
+	x->bulk = NULL;
+	chunk_reset(x, false);
 	csv_reader_cleanup(&r);
 	return rc;
 }
@@ -848,6 +1055,9 @@ out:
 			free(x.cols[i].header);
 	free(x.cols);
 	free(x.bad);
+	free(x.items);
+	free(x.bodies);
+	free(x.at);
 	strmap_free(x.names);
 	strmap_free(x.ids);
 	strmap_free(x.numbers);

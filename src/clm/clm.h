@@ -200,6 +200,62 @@ cs_err clm_renew(struct clm *c, const char *id, const json_t *body, long long if
 cs_err clm_document_put(struct clm *c, const char *parent_id, const char *doc_id, const void *data,
     size_t len, const json_t *meta, long long if_match, const char *actor, json_t **out, struct clm_fail *f);
 
+/* ---- many creates as one atomic unit (bulk.c) ----
+ *
+ * One record to create in a bulk: kind (anything but a document, which is uploaded), its contract
+ * for children (parent_id, else NULL), the create body (borrowed for the clm_bulk_add call only)
+ * and its id: "" to have one made, or one from clm_id_new() when a later record of the same bulk
+ * must name it (a contract's counterparty_id or parent_contract_id). On success id holds the
+ * record's id. Records apply in order, so a record may name any record before it. */
+struct clm_new {
+	enum clm_kind kind;
+	const char *parent_id;
+	const json_t *body;
+	char id[CLM_ID_MAX];
+};
+
+#define CLM_BULK_CHUNK_MAX 10000  /* records in one clm_bulk_add call at most */
+#define CLM_BULK_IDLE_MS 30000    /* the writer waits this long for the next clm_bulk_add */
+
+/* A bulk: records added in chunks, each chunk prepared (validated, defaults, ids) on the
+ * caller's thread while the writer applies the chunk before it, all of it in ONE transaction
+ * that commits or rolls back whole. Memory holds at most three chunks, whatever the total.
+ * Every record writes its record, history row and change-feed row as clm_create does.
+ * While a bulk is open it holds the writer: the process's other writes wait for it (and, on
+ * SQLite, other processes' writes wait for the store's lock, up to its busy timeout), so the
+ * caller makes no other write before ending it, and adds its chunks without pausing longer than
+ * CLM_BULK_IDLE_MS (past it the writer rolls the bulk back and goes on with other writes). */
+struct clm_bulk;
+
+/* Starts a bulk that records its changes as actor. *out is a new bulk; end it with
+ * clm_bulk_commit() or clm_bulk_abort(), exactly once, before clm_free(). Errors: 500 for a bad
+ * actor or out of memory (*out NULL). Any thread but the writer's. */
+cs_err clm_bulk_begin(struct clm *c, const char *actor, struct clm_bulk **out, struct clm_fail *f);
+/* Prepares items[0..n) (n at most CLM_BULK_CHUNK_MAX) and hands them to the writer; returns
+ * before they are applied. Fills each items[i].id. On failure, the bulk is refused whole and
+ * rolled back: *failed (may be NULL) gets the index, counted over every record added to this
+ * bulk, of the refused record (a validation error here, or a refusal of a record added earlier,
+ * such as 409 duplicate for a number taken meanwhile), or SIZE_MAX when no record is at fault
+ * (503 store_busy, 500 the store failed, 500 the bulk went idle), and f says why; then only
+ * clm_bulk_abort() is left to call. Borrows items for the call. One thread per bulk. */
+cs_err clm_bulk_add(struct clm_bulk *b, struct clm_new *items, size_t n, size_t *failed, struct clm_fail *f);
+/* Applies what is left, commits and frees b. CS_OK only when every record added is committed
+ * (durable and visible, long polls woken); on failure nothing of the bulk was written, and
+ * *failed and f are as for clm_bulk_add. Takes ownership of b, even on failure. */
+cs_err clm_bulk_commit(struct clm_bulk *b, size_t *failed, struct clm_fail *f);
+/* Rolls back everything added to b and frees it. NULL is a no-op. Takes ownership of b. */
+void clm_bulk_abort(struct clm_bulk *b);
+
+/* Creates items[0..n) as one atomic unit (a bulk of one chunk): all of them, or nothing, with
+ * *failed (may be NULL) naming the refused record as for clm_bulk_add. n at most
+ * CLM_BULK_CHUNK_MAX; 0 is a no-op. Borrows items; fills their ids. Thread-safe, not from inside a
+ * write or while this thread has a bulk open. */
+cs_err clm_create_many(struct clm *c, struct clm_new *items, size_t n, const char *actor, size_t *failed,
+    struct clm_fail *f);
+/* Makes a new id for a record of kind k into id (CLM_ID_MAX bytes), for clm_new.id. CS_EIO when
+ * the system has no randomness. Any thread. */
+cs_err clm_id_new(enum clm_kind k, char id[CLM_ID_MAX]);
+
 /* Reads: *out is a new reference. */
 cs_err clm_get(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, json_t **out,
     struct clm_fail *f);

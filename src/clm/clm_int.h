@@ -76,6 +76,26 @@ void clm_writer_stop(struct clm *c);
 cs_err clm_write(struct clm *c, struct clm_op *o, clm_write_fn fn, void *arg, size_t weight,
     struct clm_fail *f);
 
+/* repo.c, for bulk.c: one create, prepared on the caller's thread and applied by the writer. */
+struct clm_create_job {
+	enum clm_kind k;
+	const char *parent_id;       /* borrowed until the job is applied */
+	json_t *doc;                 /* validated and prepared; owned until r takes it */
+	char id[CLM_ID_MAX];
+	struct store_rec r, ct;      /* the new record; its contract, for children */
+};
+/* Sets o up for a write by actor (no connection: the writer lends its own). 500 for a bad actor. */
+cs_err clm_op_write(struct clm_op *o, struct clm *c, const char *actor, struct clm_fail *f);
+/* Validates body as a create of j->k, fills its defaults and, when j->id is "", a new id (a
+ * given one must be a well-formed id of j->k: 422 invalid_value otherwise). On failure j->doc
+ * is NULL. Borrows body. Caller's thread; no store access. */
+cs_err clm_create_prepare(const struct clm_op *o, struct clm_create_job *j, const json_t *body, struct clm_fail *f);
+/* Writes the prepared record j, its history and change rows in o's transaction (checking its
+ * references there). Writer thread. j->r then holds the record (clm_create_job_cleanup frees it). */
+cs_err clm_create_apply(struct clm_op *o, struct clm_create_job *j, struct clm_fail *f);
+/* Releases what j holds; j can be prepared again. */
+void clm_create_job_cleanup(struct clm_create_job *j);
+
 /* lifecycle.c: sets the fields a transition implies (status, approval_status, termination
  * date) on doc. Does not check anything. */
 void clm_transition_effects(json_t *doc, enum clm_status from, enum clm_status to, int64_t today);

@@ -436,7 +436,7 @@ out:
 
 /* Fills defaults and checks a new record's own rules, outside any transaction. */
 static cs_err
-prepare(struct clm_op *o, enum clm_kind k, json_t *doc, struct clm_fail *f)
+prepare(const struct clm_op *o, enum clm_kind k, json_t *doc, struct clm_fail *f)
 {
 	char ts[32];
 	cs_err rc;
@@ -513,19 +513,10 @@ signature_effect(struct clm_op *o, struct store_rec *ct, const json_t *sig, stru
 	return rc;
 }
 
-/* A create, as the writer thread runs it. */
-struct create_job {
-	enum clm_kind k;
-	const char *parent_id;
-	json_t *doc;                 /* validated and prepared; owned until r takes it */
-	char id[CLM_ID_MAX];
-	struct store_rec r, ct;      /* the new record; its contract, for children */
-};
-
-static cs_err
-create_run(struct clm_op *o, void *arg, struct clm_fail *f)
+/* Applies a prepared create; see clm_int.h. Writer thread. */
+cs_err
+clm_create_apply(struct clm_op *o, struct clm_create_job *j, struct clm_fail *f)
 {
-	struct create_job *j = arg;
 	enum clm_kind k = j->k;
 	bool child = k >= CLM_AMENDMENT;
 	cs_err rc;
@@ -575,12 +566,62 @@ create_run(struct clm_op *o, void *arg, struct clm_fail *f)
 	return CS_OK;
 }
 
+static cs_err
+create_run(struct clm_op *o, void *arg, struct clm_fail *f)
+{
+	return clm_create_apply(o, arg, f);
+}
+
+/* Prepares a create outside any transaction; see clm_int.h. */
+cs_err
+clm_create_prepare(const struct clm_op *o, struct clm_create_job *j, const json_t *body, struct clm_fail *f)
+{
+	cs_err rc;
+
+	j->doc = NULL;
+	if (j->id[0] != '\0' && !cs_id_valid(clm_kind_prefix(j->k), j->id, strlen(j->id)))
+		return clm_fail_set(f, 422, "invalid_value", "id", "not an id of a %s", clm_kind_name(j->k));
+	if ((rc = clm_validate(o->c->schema, j->k, body, false, &j->doc, f)) != CS_OK)
+		return rc;
+	if ((rc = prepare(o, j->k, j->doc, f)) != CS_OK || (j->id[0] == '\0' && (rc = new_id(j->k, j->id, f)) != CS_OK)) {
+		json_decref(j->doc);
+		j->doc = NULL;
+	}
+	return rc;
+}
+
+/* Releases a create job; see clm_int.h. */
+void
+clm_create_job_cleanup(struct clm_create_job *j)
+{
+	json_decref(j->doc);
+	j->doc = NULL;
+	store_rec_cleanup(&j->r);
+	store_rec_cleanup(&j->ct);
+	memset(&j->r, 0, sizeof(j->r));
+	memset(&j->ct, 0, sizeof(j->ct));
+}
+
+/* Sets an op up for a write; see clm_int.h. */
+cs_err
+clm_op_write(struct clm_op *o, struct clm *c, const char *actor, struct clm_fail *f)
+{
+	return op_write(o, c, actor, f);
+}
+
+/* A new id of kind k; see clm.h. */
+cs_err
+clm_id_new(enum clm_kind k, char id[CLM_ID_MAX])
+{
+	return cs_id_new(clm_kind_prefix(k), id);
+}
+
 cs_err
 clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const json_t *body, const char *actor,
     json_t **out, struct clm_fail *f)
 {
 	struct clm_op o;
-	struct create_job j;
+	struct clm_create_job j;
 	cs_err rc;
 
 	memset(&j, 0, sizeof(j));
@@ -589,17 +630,12 @@ clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const json_t *
 	if (out)
 		*out = NULL;
 	/* validation, defaults and the id are the caller's thread's work, outside the batch */
-	if ((rc = clm_validate(c->schema, k, body, false, &j.doc, f)) != CS_OK)
-		return rc;
-	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = prepare(&o, k, j.doc, f)) != CS_OK ||
-	    (rc = new_id(k, j.id, f)) != CS_OK)
+	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = clm_create_prepare(&o, &j, body, f)) != CS_OK)
 		goto out;
 	if ((rc = clm_write(c, &o, create_run, &j, 0, f)) == CS_OK)
 		rc = out_rec(&j.r, o.today, out, f);
 out:
-	json_decref(j.doc);
-	store_rec_cleanup(&j.r);
-	store_rec_cleanup(&j.ct);
+	clm_create_job_cleanup(&j);
 	return rc;
 }
 
