@@ -20,6 +20,10 @@ struct cli_repo {
  * not NULL (as `serve --data` does) and opens the repository. Returns 0, or 1 after printing why
  * on stderr prefixed with "clmsync <cmd>: " (r is then empty). Call cli_repo_close() either way. */
 int cli_repo_open(const char *cmd, const char *cfg_path, const char *data, struct cli_repo *r);
+/* The configuration's custom attributes as the repository's schema, for serve and the
+ * in-process commands alike. Returns a new schema (caller frees it with clm_schema_free()), or
+ * NULL with e set. */
+struct clm_schema *cli_schema_of(const struct cs_config *cfg, struct cs_error *e);
 /* Closes what cli_repo_open opened; safe on an empty or closed r. */
 void cli_repo_close(struct cli_repo *r);
 

@@ -78,9 +78,8 @@ attr_type(enum cs_attr_type t)
 	}
 }
 
-/* The configuration's custom attributes as the repository's schema (as `serve` builds it). */
-static struct clm_schema *
-schema_of(const struct cs_config *cfg, struct cs_error *e)
+struct clm_schema *
+cli_schema_of(const struct cs_config *cfg, struct cs_error *e)
 {
 	const struct cs_attr_list *l[CLM_KIND_COUNT] = { 0 };
 	struct clm_attr *v[CLM_KIND_COUNT] = { 0 };
@@ -149,7 +148,7 @@ cli_repo_open(const char *cmd, const char *cfg_path, const char *data, struct cl
 		}
 	} else
 		snprintf(url, sizeof(url), "%s", r->cfg->store_url);
-	if ((r->schema = schema_of(r->cfg, &e)) == NULL) {
+	if ((r->schema = cli_schema_of(r->cfg, &e)) == NULL) {
 		fprintf(stderr, "clmsync %s: custom attributes: %s\n", cmd, e.msg);
 		return 1;
 	}

@@ -1,5 +1,6 @@
 /* cmd_serve.c - clmsync serve: the contract repository's HTTP API, scheduler and change feed. */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "clm/clm.h"
 #include "config/config.h"
 #include "http/server.h"
@@ -106,54 +107,6 @@ first_token(const char *dir, struct clm_auth *auth)
 	}
 	memset(secret, 0, sizeof(secret));
 	return true;
-}
-
-static enum clm_attr_type
-attr_type(enum cs_attr_type t)
-{
-	switch (t) {
-	case CS_ATTR_NUMBER: return CLM_ATTR_NUMBER;
-	case CS_ATTR_DECIMAL: return CLM_ATTR_DECIMAL;
-	case CS_ATTR_DATE: return CLM_ATTR_DATE;
-	case CS_ATTR_DATETIME: return CLM_ATTR_DATETIME;
-	case CS_ATTR_BOOLEAN: return CLM_ATTR_BOOLEAN;
-	case CS_ATTR_PICKLIST: return CLM_ATTR_PICKLIST;
-	default: return CLM_ATTR_TEXT;
-	}
-}
-
-/* The custom attributes of the configuration as the repository's schema. */
-static struct clm_schema *
-schema_of(const struct cs_config *cfg, struct cs_error *e)
-{
-	const struct cs_attr_list *l[CLM_KIND_COUNT] = { 0 };
-	struct clm_attr *v[CLM_KIND_COUNT] = { 0 };
-	const struct clm_attr *cv[CLM_KIND_COUNT] = { 0 };
-	size_t n[CLM_KIND_COUNT] = { 0 };
-	struct clm_schema *sc = NULL;
-
-	l[CLM_COUNTERPARTY] = &cfg->custom_counterparty;
-	l[CLM_CONTRACT] = &cfg->custom_contract;
-	for (int k = 0; k < CLM_KIND_COUNT; k++) {
-		if (l[k] == NULL || l[k]->n == 0)
-			continue;
-		if ((v[k] = calloc(l[k]->n, sizeof(struct clm_attr))) == NULL) {
-			cs_error_set(e, CS_ENOMEM, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < l[k]->n; i++) {
-			const struct cs_attr_decl *d = &l[k]->v[i];
-			v[k][i] = (struct clm_attr){ d->name, attr_type(d->type), (const char *const *)d->values,
-				d->nvalues, d->required, d->max_length };
-		}
-		cv[k] = v[k];
-		n[k] = l[k]->n;
-	}
-	sc = clm_schema_new(cv, n, e);
-out:
-	for (int k = 0; k < CLM_KIND_COUNT; k++)
-		free(v[k]);
-	return sc;
 }
 
 int
@@ -272,7 +225,7 @@ badlisten:
 	if (clm_auth_count(auth) == 0 && !first_token(dir, auth))
 		goto out;
 
-	if ((schema = schema_of(cfg, &e)) == NULL) {
+	if ((schema = cli_schema_of(cfg, &e)) == NULL) {
 		fprintf(stderr, "clmsync: custom attributes: %s\n", e.msg);
 		goto out;
 	}
