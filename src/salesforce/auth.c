@@ -1,6 +1,7 @@
 /* auth.c - per-org settings, OAuth token acquisition (JWT bearer, client credentials, refresh token) and the token cache. */
 #include "salesforce/sf_int.h"
 
+#include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -167,8 +168,16 @@ sf_org_budget_low(struct sf_org *o, int pct)
 	sf_org_limits(o, &l);
 	if (l.used < 0 || l.max <= 0)
 		return false;
-	return l.used * 100 >= (long long)pct * l.max;
+	if (pct < 0)
+		pct = 0;
+	if (pct > 100)
+		pct = 100;
+	/* the figures come from the server: compare in a width that cannot overflow */
+	return (__int128)l.used * 100 >= (__int128)pct * l.max;
 }
+
+/* The largest API figure believed from a Sforce-Limit-Info header. */
+#define SF_LIMIT_MAX 1000000000000000LL
 
 bool
 sf_limit_info_parse(const char *v, long long *used, long long *max)
@@ -184,10 +193,13 @@ sf_limit_info_parse(const char *v, long long *used, long long *max)
 			p += 10;
 			if (*p < '0' || *p > '9')
 				return false;
+			errno = 0;
 			u = strtoll(p, &end, 10);
 			if (*end != '/' || end[1] < '0' || end[1] > '9')
 				return false;
 			m = strtoll(end + 1, &end, 10);
+			if (errno == ERANGE || u > SF_LIMIT_MAX || m > SF_LIMIT_MAX)
+				return false;   /* no org has such figures: a broken or hostile header */
 			if (*end != '\0' && *end != ';' && *end != ' ' && *end != ',')
 				return false;
 			if (u < 0 || m <= 0)
