@@ -284,7 +284,9 @@ test_events(void **state)
 	rename_account(f, id, "one more, to start a fresh connect");
 	assert_true(wait_events(f, 4));
 	usleep(100000);
-	assert_true(stop_stream(f) < 3000);
+	/* the connect is held for 30 s: returning well before that proves the stop interrupted it;
+	 * the bound is loose so that a loaded machine does not make the test fail */
+	assert_true(stop_stream(f) < 15000);
 	assert_int_equal(f->run_err, CS_OK);
 }
 
