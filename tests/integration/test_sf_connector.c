@@ -619,7 +619,7 @@ test_retries_bounded(void **state)
 	assert_int_equal(emu_call(&f->emu, "POST", "/__emu/faults", "{\"rate_503\":1000}", NULL), 200);
 	t0 = cs_time_mono_ms();
 	assert_int_equal(sf_rest(f->c, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_EHTTP);
-	assert_true(cs_time_mono_ms() - t0 < 2000);
+	assert_true(cs_time_mono_ms() - t0 < 10000);   /* bounded attempts, not retried for ever */
 	assert_int_equal(e.http, 503);
 	assert_true(e.transient);
 	sf_org_stats(f->org, &st);
