@@ -470,6 +470,16 @@ test_network_faults(void **state)
 	assert_int_equal(sf_org_new(&c, &wo, &e), CS_OK);
 	assert_int_equal(sf_client_new(wo, &wc), CS_OK);
 	start_stream(f, -1);
+	/* first every request is dropped until the stream has had to reconnect at least once, so the
+	 * test does not depend on which requests the random faults below happen to hit */
+	assert_int_equal(emu_call(&f->emu, "POST", "/__emu/faults", "{\"rate_drop\":1000}", NULL), 200);
+	for (int64_t deadline = cs_time_mono_ms() + 20000; cs_time_mono_ms() < deadline; usleep(10000)) {
+		sf_stream_stats(f->s, &st);
+		if (st.reconnects > 0)
+			break;
+	}
+	sf_stream_stats(f->s, &st);
+	assert_true(st.reconnects > 0);
 	assert_int_equal(emu_call(&f->emu, "POST", "/__emu/faults", "{\"rate_drop\":300,\"rate_503\":200,\"seed\":11}",
 	    NULL), 200);
 	for (int i = 0; i < 10; i++) {
