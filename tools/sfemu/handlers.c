@@ -247,9 +247,9 @@ versions(struct emu *emu, struct result *r)
 
 	for (int v = EMU_MIN_VERSION; v <= EMU_MAX_VERSION; v++) {
 		int idx = v - 20;
-		json_array_append_new(a, json_pack("{s:s%,s:s%,s:s%}",
-		    "label", "", 0, "url", "", 0, "version", "", 0));
-		json_t *e = json_array_get(a, json_array_size(a) - 1);
+		json_t *e = json_object();
+
+		json_array_append_new(a, e);
 		json_object_set_new(e, "label", json_sprintf("%s '%02d", season[idx % 3], 11 + idx / 3));
 		json_object_set_new(e, "url", json_sprintf("/services/data/v%d.0", v));
 		json_object_set_new(e, "version", json_sprintf("%d.0", v));
