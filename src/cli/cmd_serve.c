@@ -1,9 +1,10 @@
-/* cmd_serve.c - clmsync serve: the contract repository's HTTP API, scheduler and change feed. */
+/* cmd_serve.c - clmsync serve: the contract repository's HTTP API, scheduler and change feed, and the sync engine. */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "clm/clm.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "sync/sync.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -35,7 +36,9 @@ usage(FILE *f)
 	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--api-token-file FILE]\n"
 	    "\n"
 	    "Runs the contract repository: the REST API under /api/v1, the change feed and the scheduled\n"
-	    "pass (expiry, auto-renewal, amendments). Without a configuration it runs on embedded\n"
+	    "pass (expiry, auto-renewal, amendments); and, when the configuration declares orgs and\n"
+	    "mappings, the sync engine that keeps them equal with Salesforce both ways. Without a\n"
+	    "configuration it runs on embedded\n"
 	    "defaults: data in ./clmsync-data, listening on 127.0.0.1:8440. Prints its base URL on the\n"
 	    "first line of stdout.\n"
 	    "\n"
@@ -123,6 +126,8 @@ cmd_serve(int argc, char **argv)
 	struct clm_opts co;
 	struct http_server_opts so;
 	struct http_server *srv = NULL;
+	struct sync_engine *eng = NULL;
+	struct sync_opts eo;
 	struct sigaction sa;
 	char host[CS_CONFIG_HOST_MAX], store_url[PATH_MAX_LEN + 16], url[CS_CONFIG_HOST_MAX + 16];
 	const char *dir;
@@ -243,6 +248,17 @@ badlisten:
 		goto out;
 	}
 
+	if (cfg->nmappings > 0) {
+		memset(&eo, 0, sizeof(eo));
+		eo.cfg = cfg;
+		eo.clm = clm;
+		eo.store_url = store_url;
+		if (sync_engine_start(&eo, &eng, &e) != CS_OK) {
+			fprintf(stderr, "clmsync: cannot start the sync engine: %s\n", e.msg);
+			goto out;
+		}
+	}
+
 	memset(&api, 0, sizeof(api));
 	api.clm = clm;
 	api.auth = auth;
@@ -282,6 +298,7 @@ badlisten:
 	rc = 0;
 out:
 	http_server_stop(srv);
+	sync_engine_stop(eng);
 	clm_free(clm);
 	clm_schema_free(schema);
 	clm_auth_free(auth);

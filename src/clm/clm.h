@@ -292,6 +292,12 @@ cs_err clm_changes(struct clm *c, long long after, int limit, int wait_ms, json_
 cs_err clm_changes_json(struct clm *c, long long after, int limit, int wait_ms, struct cs_buf *out,
                         struct clm_fail *f);
 
+/* Registers fn to be called with the new feed head after every commit that wrote feed rows,
+ * on the writer's thread: fn must be quick and must not write (it wakes a thread of its own).
+ * At most 8 listeners; call before any write (at startup). CS_ELIMIT past the maximum. Borrows
+ * ud until clm_free(). */
+cs_err clm_on_commit(struct clm *c, void (*fn)(void *ud, long long seq), void *ud);
+
 /* The scheduled pass (sched.c): applies pending amendments whose effective date has come,
  * activates signed contracts whose effective date has come, and expires or auto-renews active
  * contracts whose expiration date has passed, each as its own recorded change with origin

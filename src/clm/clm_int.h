@@ -15,6 +15,8 @@
 
 struct wreq;
 
+#define CLM_LISTENERS_MAX 8
+
 /* The repository service. */
 struct clm {
 	struct store_pool *pool;       /* reads */
@@ -25,6 +27,10 @@ struct clm {
 	pthread_cond_t cond;
 	long long head;
 	bool stopping;
+	/* commit listeners (clm_on_commit), called by the writer after each commit, outside mu */
+	void (*listen_fn[CLM_LISTENERS_MAX])(void *ud, long long seq);
+	void *listen_ud[CLM_LISTENERS_MAX];
+	int nlisten;
 	/* The writer (writer.c): the only thread that writes, on its own connection. */
 	struct store *ws;
 	pthread_t wthr;

@@ -46,11 +46,34 @@ clm_feed_cleanup(struct clm *c)
 void
 clm_feed_notify(struct clm *c, long long seq)
 {
+	int n;
+
 	pthread_mutex_lock(&c->mu);
 	if (seq > c->head)
 		c->head = seq;
 	pthread_cond_broadcast(&c->cond);
+	n = c->nlisten;
 	pthread_mutex_unlock(&c->mu);
+	/* listeners are only added before writes begin (clm_on_commit), so the array is stable */
+	for (int i = 0; i < n; i++)
+		c->listen_fn[i](c->listen_ud[i], seq);
+}
+
+cs_err
+clm_on_commit(struct clm *c, void (*fn)(void *ud, long long seq), void *ud)
+{
+	cs_err rc = CS_OK;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->nlisten >= CLM_LISTENERS_MAX)
+		rc = CS_ELIMIT;
+	else {
+		c->listen_fn[c->nlisten] = fn;
+		c->listen_ud[c->nlisten] = ud;
+		c->nlisten++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 void

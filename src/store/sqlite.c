@@ -79,12 +79,18 @@ static const char *const migrations[] = {
 	" ts_ms INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL) STRICT;",
+	/* 2: keyed state. WITHOUT ROWID: the primary key is the table's own b-tree, so a get is
+	 * one search and a scan reads documents in key order. Keys compare with the default
+	 * BINARY collation, which is memcmp, as store.h promises. */
+	"CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+	" PRIMARY KEY (ns, key)) WITHOUT ROWID, STRICT;",
 };
 #define NMIG ((long long)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum qid {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVE, Q_RELEASE, Q_RBTO, Q_GET, Q_INS, Q_HINS, Q_UPD, Q_VER, Q_DEL, Q_HIST,
-	Q_CUP, Q_CGET, Q_CINS, Q_BPUT, Q_BGET, Q_CPUT, Q_CAFTER, Q_CHEAD, Q_COUNT
+	Q_CUP, Q_CGET, Q_CINS, Q_BPUT, Q_BGET, Q_CPUT, Q_CAFTER, Q_CHEAD,
+	Q_KGET, Q_KPUT, Q_KDEL, Q_KSCAN, Q_KCOUNT, Q_COUNT
 };
 
 static const char *const sqls[Q_COUNT] = {
@@ -121,6 +127,13 @@ static const char *const sqls[Q_COUNT] = {
 	[Q_CAFTER] = "SELECT seq, entity, id, parent, version, op, fields, origin, ts_ms FROM changes"
 	             " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[Q_CHEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
+	[Q_KGET] = "SELECT doc FROM kv WHERE ns = ?1 AND key = ?2",
+	/* an upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts the row */
+	[Q_KPUT] = "INSERT INTO kv (ns, key, doc) VALUES (?1, ?2, ?3)"
+	           " ON CONFLICT (ns, key) DO UPDATE SET doc = excluded.doc",
+	[Q_KDEL] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
+	[Q_KSCAN] = "SELECT key, doc FROM kv WHERE ns = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+	[Q_KCOUNT] = "SELECT count(*) FROM kv WHERE ns = ?1",
 };
 
 struct dyn {
@@ -352,9 +365,10 @@ col_int(sqlite3_stmt *st, int i, long long min, long long *v)
 	return *v >= min;
 }
 
-/* Parses a stored JSON object in column i. CS_EIO naming what/id when it is not one. */
+/* Parses the stored JSON value in column i into *out (a new reference; NULL on error). e->msg
+ * says what is wrong without naming the row: the callers prefix it. CS_EIO, or CS_ENOMEM. */
 static cs_err
-col_obj(sqlite3_stmt *st, int i, const char *what, const char *id, json_t **out, struct cs_error *e)
+col_json(sqlite3_stmt *st, int i, json_t **out, struct cs_error *e)
 {
 	struct cs_error pe = { 0 };
 	const char *p;
@@ -362,15 +376,28 @@ col_obj(sqlite3_stmt *st, int i, const char *what, const char *id, json_t **out,
 
 	*out = NULL;
 	if (sqlite3_column_type(st, i) != SQLITE_TEXT)
-		return cs_error_set(e, CS_EIO, "%s %s: stored document is not text", what, id);
+		return cs_error_set(e, CS_EIO, "stored document is not text");
 	p = (const char *)sqlite3_column_text(st, i);
 	len = sqlite3_column_bytes(st, i);
 	if (p == NULL)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");
 	if (len < 0 || len > STORE_DOC_MAX)
-		return cs_error_set(e, CS_EIO, "%s %s: stored document over %d bytes", what, id, STORE_DOC_MAX);
+		return cs_error_set(e, CS_EIO, "stored document over %d bytes", STORE_DOC_MAX);
 	if (cs_json_parse(p, (size_t)len, out, &pe) != CS_OK)
-		return cs_error_set(e, CS_EIO, "%s %s: stored document is not valid JSON (%s)", what, id, pe.msg);
+		return cs_error_set(e, CS_EIO, "stored document is not valid JSON (%s)", pe.msg);
+	return CS_OK;
+}
+
+/* Parses a stored JSON object in column i. CS_EIO naming what/id when it is not one. */
+static cs_err
+col_obj(sqlite3_stmt *st, int i, const char *what, const char *id, json_t **out, struct cs_error *e)
+{
+	struct cs_error je = { 0 };
+	cs_err err;
+
+	if ((err = col_json(st, i, out, &je)) != CS_OK)
+		return err == CS_ENOMEM ? cs_error_set(e, err, "%s", je.msg)
+		                        : cs_error_set(e, err, "%s %s: %s", what, id, je.msg);
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
@@ -1436,6 +1463,160 @@ sq_changes_head(struct store *s, long long *seq, struct cs_error *e)
 	return err;
 }
 
+/* ---- keyed state ---- */
+
+/* The document in column i of a kv row; CS_EIO naming ns/key when it is not JSON. */
+static cs_err
+kv_doc(sqlite3_stmt *st, int i, const char *ns, const char *key, json_t **out, struct cs_error *e)
+{
+	struct cs_error je = { 0 };
+	cs_err err;
+
+	if ((err = col_json(st, i, out, &je)) == CS_OK)
+		return CS_OK;
+	if (err == CS_ENOMEM)
+		return cs_error_set(e, err, "%s", je.msg);
+	return cs_error_set(e, err, "kv %s/%s: %s", ns, key, je.msg);
+}
+
+static cs_err
+sq_kv_get(struct store *s, const char *ns, const char *key, json_t **out, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc;
+
+	*out = NULL;
+	if ((err = prep(q, Q_KGET, &st, e)) != CS_OK)
+		return err;
+	if (bt(st, 1, ns) != SQLITE_OK || bt(st, 2, key) != SQLITE_OK)
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+	else if ((rc = step(q, st)) == SQLITE_DONE)
+		err = cs_error_set(e, CS_ENOTFOUND, "kv %s/%s not found", ns, key);
+	else if (rc != SQLITE_ROW)
+		err = dberr(q, rc, e, "kv get");
+	else
+		err = kv_doc(st, 0, ns, key, out, e);
+	done(st);
+	return err;
+}
+
+static cs_err
+sq_kv_put(struct store *s, const char *ns, const char *key, const char *doc, size_t len, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc;
+
+	if ((err = need_txn(q, e)) != CS_OK || (err = prep(q, Q_KPUT, &st, e)) != CS_OK)
+		return err;
+	/* len is at most STORE_DOC_MAX (store.c's encode), so the int cast is exact */
+	if (bt(st, 1, ns) != SQLITE_OK || bt(st, 2, key) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, doc, (int)len, SQLITE_STATIC) != SQLITE_OK)
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+	else if ((rc = step(q, st)) != SQLITE_DONE)
+		err = dberr(q, rc, e, "kv put");
+	done(st);
+	return err;
+}
+
+static cs_err
+sq_kv_del(struct store *s, const char *ns, const char *key, bool *existed, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc;
+
+	*existed = false;
+	if ((err = need_txn(q, e)) != CS_OK || (err = prep(q, Q_KDEL, &st, e)) != CS_OK)
+		return err;
+	if (bt(st, 1, ns) != SQLITE_OK || bt(st, 2, key) != SQLITE_OK)
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+	else if ((rc = step(q, st)) != SQLITE_DONE)
+		err = dberr(q, rc, e, "kv delete");
+	else
+		*existed = sqlite3_changes(q->db) > 0;
+	done(st);
+	return err;
+}
+
+static cs_err
+sq_kv_scan(struct store *s, const char *ns, const char *after, int limit, json_t **out, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	json_t *arr = NULL, *o, *doc;
+	char key[STORE_KV_KEY_MAX];
+	cs_err err;
+	int rc;
+
+	*out = NULL;
+	if ((err = prep(q, Q_KSCAN, &st, e)) != CS_OK)
+		return err;
+	if (bt(st, 1, ns) != SQLITE_OK || bt(st, 2, after) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, limit) != SQLITE_OK) {
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+		goto out;
+	}
+	if ((arr = json_array()) == NULL) {
+		err = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	while ((rc = step(q, st)) == SQLITE_ROW) {
+		/* the key goes back to the caller and into error messages: read it as untrusted */
+		if (!col_str(st, 0, key, sizeof(key), false) || key[0] == '\0') {
+			err = cs_error_set(e, CS_EIO, "kv %s: stored key is damaged", ns);
+			goto out;
+		}
+		if ((err = kv_doc(st, 1, ns, key, &doc, e)) != CS_OK)
+			goto out;
+		if ((o = json_object()) == NULL || json_array_append_new(arr, o) != 0 ||
+		    !put(o, "key", json_string(key))) {
+			json_decref(doc);
+			err = cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (!put(o, "doc", doc)) {      /* consumes doc, even on failure */
+			err = cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		err = dberr(q, rc, e, "kv scan");
+out:
+	done(st);
+	if (err != CS_OK) {
+		json_decref(arr);
+		arr = NULL;
+	}
+	*out = arr;
+	return err;
+}
+
+static cs_err
+sq_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	cs_err err;
+	int rc;
+
+	*n = 0;
+	if ((err = prep(q, Q_KCOUNT, &st, e)) != CS_OK)
+		return err;
+	if (bt(st, 1, ns) != SQLITE_OK)
+		err = dberr(q, SQLITE_NOMEM, e, "bind");
+	else if ((rc = step(q, st)) != SQLITE_ROW)
+		err = dberr(q, rc, e, "kv count");
+	else if (!col_int(st, 0, 0, n))
+		err = cs_error_set(e, CS_EIO, "kv %s: count is damaged", ns);
+	done(st);
+	return err;
+}
+
 /* ---- the checkpointer ---- */
 
 static void *
@@ -1725,6 +1906,11 @@ static const struct store_ops sq_ops = {
 	.changes_after = sq_changes_after,
 	.changes_head = sq_changes_head,
 	.changes_each = sq_changes_each,
+	.kv_get = sq_kv_get,
+	.kv_put = sq_kv_put,
+	.kv_del = sq_kv_del,
+	.kv_scan = sq_kv_scan,
+	.kv_count = sq_kv_count,
 };
 
 /* Opens path as a store: see store_int.h. The file is created 0600 (it holds contracts); the

@@ -109,7 +109,9 @@ dump_cb(const char *p, size_t n, void *arg)
 	return d->err == CS_OK ? 0 : -1;
 }
 
-/* Encodes v compactly into a new buffer of at most STORE_DOC_MAX bytes. */
+/* Encodes v (any JSON value; callers check the type they need) compactly into a new buffer of
+ * at most STORE_DOC_MAX bytes: the limit stops the encoder, so an oversized document is refused
+ * without ever being held whole. */
 static cs_err
 encode(const json_t *v, char **out, size_t *len, const char *what, struct cs_error *e)
 {
@@ -117,7 +119,7 @@ encode(const json_t *v, char **out, size_t *len, const char *what, struct cs_err
 
 	*out = NULL;
 	cs_buf_init(&d.b, STORE_DOC_MAX);
-	if (json_dump_callback(v, dump_cb, &d, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0) {
+	if (json_dump_callback(v, dump_cb, &d, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) != 0) {
 		cs_buf_cleanup(&d.b);
 		if (d.err == CS_ETOOBIG)
 			return cs_error_set(e, CS_ETOOBIG, "%s over %d bytes", what, STORE_DOC_MAX);
@@ -636,4 +638,121 @@ store_changes_head(struct store *s, long long *seq, struct cs_error *e)
 {
 	*seq = 0;
 	return s->ops->changes_head(s, seq, e);
+}
+
+/* ---- keyed state ---- */
+
+static cs_err
+check_ns(const char *ns, struct cs_error *e)
+{
+	if (!store_id_ok(ns, STORE_KV_NS_MAX))
+		return cs_error_set(e, CS_EINVAL, "bad kv namespace (1..%d bytes of [A-Za-z0-9._:-])",
+		                    STORE_KV_NS_MAX - 1);
+	return CS_OK;
+}
+
+/* A key has the rules of an actor: bounded UTF-8 without control characters. The message does
+ * not echo the key: it may be anything a caller derived from outside input. */
+static cs_err
+check_ns_key(const char *ns, const char *key, struct cs_error *e)
+{
+	cs_err err;
+
+	if ((err = check_ns(ns, e)) != CS_OK)
+		return err;
+	if (!actor_ok(key, STORE_KV_KEY_MAX))
+		return cs_error_set(e, CS_EINVAL, "bad kv key (1..%d bytes of UTF-8 without control characters)",
+		                    STORE_KV_KEY_MAX - 1);
+	return CS_OK;
+}
+
+/* Reads the document at (ns, key); *out a new reference, NULL on error. One thread. */
+cs_err
+store_kv_get(struct store *s, const char *ns, const char *key, json_t **out, struct cs_error *e)
+{
+	cs_err err;
+
+	*out = NULL;
+	if ((err = check_ns_key(ns, key, e)) != CS_OK)
+		return err;
+	if ((err = s->ops->kv_get(s, ns, key, out, e)) != CS_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* Inserts or replaces the document at (ns, key). Borrows doc. One thread, in a transaction. */
+cs_err
+store_kv_put(struct store *s, const char *ns, const char *key, const json_t *doc, struct cs_error *e)
+{
+	char *text = NULL;
+	size_t len;
+	cs_err err;
+
+	if ((err = check_ns_key(ns, key, e)) != CS_OK)
+		return err;
+	if (doc == NULL)
+		return cs_error_set(e, CS_EINVAL, "no kv document (use json_null() for null)");
+	if ((err = encode(doc, &text, &len, "kv document", e)) != CS_OK)
+		return err;
+	err = s->ops->kv_put(s, ns, key, text, len, e);
+	free(text);
+	return err;
+}
+
+/* Removes (ns, key); absent is CS_OK with *existed false. One thread, in a transaction. */
+cs_err
+store_kv_del(struct store *s, const char *ns, const char *key, bool *existed, struct cs_error *e)
+{
+	bool was = false;
+	cs_err err;
+
+	if (existed != NULL)
+		*existed = false;
+	if ((err = check_ns_key(ns, key, e)) != CS_OK)
+		return err;
+	err = s->ops->kv_del(s, ns, key, &was, e);
+	if (existed != NULL)
+		*existed = err == CS_OK && was;
+	return err;
+}
+
+/* Entries of ns after a key, ascending; *out a new array, NULL on error. One thread. */
+cs_err
+store_kv_scan(struct store *s, const char *ns, const char *after, int limit, json_t **out,
+              struct cs_error *e)
+{
+	cs_err err;
+
+	*out = NULL;
+	if ((err = check_ns(ns, e)) != CS_OK)
+		return err;
+	if (after == NULL)
+		after = "";
+	/* a non-empty "after" is a key (normally the last one of the previous page): bounded and
+	 * checked like one, so that no unchecked text reaches the back end */
+	if (after[0] != '\0' && !actor_ok(after, STORE_KV_KEY_MAX))
+		return cs_error_set(e, CS_EINVAL, "bad kv scan position (a key, or empty)");
+	if (limit < 1 || limit > STORE_LIST_MAX)
+		return cs_error_set(e, CS_EINVAL, "limit must be 1..%d", STORE_LIST_MAX);
+	if ((err = s->ops->kv_scan(s, ns, after, limit, out, e)) != CS_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* The number of entries in ns. One thread. */
+cs_err
+store_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
+{
+	cs_err err;
+
+	*n = 0;
+	if ((err = check_ns(ns, e)) != CS_OK)
+		return err;
+	if ((err = s->ops->kv_count(s, ns, n, e)) != CS_OK)
+		*n = 0;
+	return err;
 }

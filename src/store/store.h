@@ -226,6 +226,30 @@ cs_err store_changes_each(struct store *s, long long after, int limit, store_cha
 /* The highest committed sequence number (0 when empty). */
 cs_err store_changes_head(struct store *s, long long *seq, struct cs_error *e);
 
+/* Keyed state: small JSON documents under (namespace, key), ordered by key, without history or
+ * change-feed rows (the sync engine's links, shadows, queues, cursors and audit chain). A
+ * namespace is 1..STORE_KV_NS_MAX-1 bytes of [A-Za-z0-9._:-]; a key is 1..STORE_KV_KEY_MAX-1
+ * bytes of valid UTF-8 without control characters. Keys sort byte-wise (memcmp), so queues use
+ * zero-padded decimal keys. A document is any JSON value, at most STORE_DOC_MAX bytes encoded.
+ * Bad names are CS_EINVAL, an over-long document CS_ETOOBIG. */
+#define STORE_KV_NS_MAX 64
+#define STORE_KV_KEY_MAX 256
+/* Reads the document at (ns, key): *out is a new reference. CS_ENOTFOUND when absent; CS_EIO
+ * when the stored text is not JSON. Inside or outside a transaction (inside, it sees its own
+ * writes). */
+cs_err store_kv_get(struct store *s, const char *ns, const char *key, json_t **out, struct cs_error *e);
+/* Inserts or replaces the document at (ns, key). Borrows doc. In a transaction. */
+cs_err store_kv_put(struct store *s, const char *ns, const char *key, const json_t *doc, struct cs_error *e);
+/* Removes (ns, key); *existed (may be NULL) says whether it was there. Removing an absent key
+ * is CS_OK. In a transaction. */
+cs_err store_kv_del(struct store *s, const char *ns, const char *key, bool *existed, struct cs_error *e);
+/* Up to limit (1..STORE_LIST_MAX) entries of ns with key > after ("" or NULL: from the first),
+ * ascending: *out is a new array of {"key": "...", "doc": <document>}. */
+cs_err store_kv_scan(struct store *s, const char *ns, const char *after, int limit, json_t **out,
+                     struct cs_error *e);
+/* The number of entries in ns. */
+cs_err store_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e);
+
 /* A pool of connections to one URL for request threads: acquire blocks up to timeout_ms when all
  * are in use (CS_ETIMEOUT). The pool opens connections lazily, at most max (1..STORE_POOL_MAX);
  * store_pool_new opens the first at once so that a bad URL or database fails there, with the

@@ -85,6 +85,15 @@ struct store_ops {
 	cs_err (*changes_each)(struct store *s, long long after, int limit, store_change_fn fn, void *ud,
 	                       size_t *n, struct cs_error *e);
 	cs_err (*changes_head)(struct store *s, long long *seq, struct cs_error *e);
+	/* Keyed state. ns and key are checked; after is "" (never NULL) for "from the first";
+	 * existed is never NULL; doc is compact JSON of any value, len bytes, not NUL-terminated. */
+	cs_err (*kv_get)(struct store *s, const char *ns, const char *key, json_t **out, struct cs_error *e);
+	cs_err (*kv_put)(struct store *s, const char *ns, const char *key, const char *doc, size_t len,
+	                 struct cs_error *e);
+	cs_err (*kv_del)(struct store *s, const char *ns, const char *key, bool *existed, struct cs_error *e);
+	cs_err (*kv_scan)(struct store *s, const char *ns, const char *after, int limit, json_t **out,
+	                  struct cs_error *e);
+	cs_err (*kv_count)(struct store *s, const char *ns, long long *n, struct cs_error *e);
 };
 
 /* Every connection starts with this. */

@@ -1,0 +1,437 @@
+/* audit.c - the engine's append-only, hash-chained audit log on the store's keyed state. */
+#include "sync/audit.h"
+#include "util/timeutil.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS_ROWS "audit"
+#define NS_HEAD "audit_head"
+#define HEAD_KEY "head"
+#define HASH_HEX 64                /* SHA-256 as lowercase hex, without the NUL */
+#define KEY_DIGITS 20              /* a row's key: its seq as 20 zero-padded digits */
+#define PAGE 1000                  /* rows per store read while walking: memory stays flat */
+#define PROGRESS_EVERY 10000
+#define SEARCH_MAX 1000
+
+static const char zero_hash[HASH_HEX + 1] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+static void
+row_key(long long seq, char *out, size_t n)
+{
+	snprintf(out, n, "%0*lld", KEY_DIGITS, seq);
+}
+
+/* The seq a row key names, or -1 when key is not exactly KEY_DIGITS digits. */
+static long long
+key_seq(const char *key)
+{
+	long long v = 0;
+
+	if (key == NULL || strlen(key) != KEY_DIGITS)
+		return -1;
+	for (int i = 0; i < KEY_DIGITS; i++) {
+		if (key[i] < '0' || key[i] > '9')
+			return -1;
+		/* 20 digits can exceed LLONG_MAX; no real log gets near it, so such a key is damage */
+		if (v > (0x7fffffffffffffffLL - 9) / 10)
+			return -1;
+		v = v * 10 + (key[i] - '0');
+	}
+	return v;
+}
+
+static bool
+is_hash(const char *h)
+{
+	if (h == NULL || strlen(h) != HASH_HEX)
+		return false;
+	for (int i = 0; i < HASH_HEX; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* out = hex SHA-256 of prev (64 characters) followed by the canonical encoding of row, which
+ * must not hold "hash". CS_ENOMEM, or CS_EINTERNAL when OpenSSL refuses. */
+static cs_err
+row_hash(const char *prev, const json_t *row, char out[HASH_HEX + 1], struct cs_error *e)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	char *enc = NULL;
+	cs_err rc = CS_OK;
+
+	/* no JSON_ESCAPE_SLASH, no JSON_ENSURE_ASCII: the text must equal what other tools (Python's
+	 * json.dumps(separators=(',',':'), sort_keys=True, ensure_ascii=False)) produce */
+	if ((enc = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory encoding a row");
+		goto out;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory hashing a row");
+		goto out;
+	}
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(ctx, prev, HASH_HEX) != 1 ||
+	    EVP_DigestUpdate(ctx, enc, strlen(enc)) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen != HASH_HEX / 2) {
+		rc = cs_error_set(e, CS_EINTERNAL, "audit: SHA-256 failed");
+		goto out;
+	}
+	for (unsigned int i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[HASH_HEX] = '\0';
+out:
+	EVP_MD_CTX_free(ctx);
+	free(enc);
+	return rc;
+}
+
+/* Reads the head: *seq and hash, or 0 and 64 '0's when there is none yet; *found says which.
+ * CS_EPARSE when the stored head is not {"seq": N >= 1, "hash": "<hex>"} (damage, which callers
+ * report as they must), store errors otherwise. */
+static cs_err
+head_get(struct store *s, long long *seq, char hash[HASH_HEX + 1], bool *found, struct cs_error *e)
+{
+	json_t *h = NULL, *v;
+	const char *hs;
+	cs_err rc;
+
+	*seq = 0;
+	memcpy(hash, zero_hash, sizeof(zero_hash));
+	*found = false;
+	rc = store_kv_get(s, NS_HEAD, HEAD_KEY, &h, e);
+	if (rc == CS_ENOTFOUND)
+		return CS_OK;
+	if (rc != CS_OK)
+		return rc;
+	v = json_object_get(h, "seq");
+	hs = json_string_value(json_object_get(h, "hash"));
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || !is_hash(hs)) {
+		json_decref(h);
+		return cs_error_set(e, CS_EPARSE, "the head is not {\"seq\": N, \"hash\": HEX}");
+	}
+	*seq = (long long)json_integer_value(v);
+	memcpy(hash, hs, HASH_HEX + 1);
+	*found = true;
+	json_decref(h);
+	return CS_OK;
+}
+
+/* Sets key of o to the string s, or null when s is NULL. CS_EINVAL when s is not UTF-8. */
+static cs_err
+set_str(json_t *o, const char *key, const char *s, struct cs_error *e)
+{
+	json_t *v = s != NULL ? json_string(s) : json_null();
+
+	if (v == NULL)
+		return s != NULL ? cs_error_set(e, CS_EINVAL, "audit: %s is not valid UTF-8", key)
+		                 : cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	if (json_object_set_new(o, key, v) != 0)
+		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	return CS_OK;
+}
+
+/* Sets key of o to a copy of v (the caller's value is borrowed and stays untouched), or null. */
+static cs_err
+set_val(json_t *o, const char *key, const json_t *v, struct cs_error *e)
+{
+	json_t *c = v != NULL ? json_deep_copy(v) : json_null();
+
+	if (c == NULL || json_object_set_new(o, key, c) != 0)
+		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	return CS_OK;
+}
+
+cs_err
+sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *seq, struct cs_error *e)
+{
+	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], ts[32], key[KEY_DIGITS + 1];
+	json_t *row = NULL, *head = NULL;
+	long long last;
+	bool found;
+	cs_err rc;
+
+	/* the row must commit or vanish with the change it describes, and the read of the head
+	 * below is only stable under the write lock a transaction holds */
+	if (!store_in_transaction(s))
+		return cs_error_set(e, CS_ESTATE, "audit: append outside a transaction");
+	if ((rc = head_get(s, &last, prev, &found, e)) != CS_OK) {
+		/* a damaged head: appending would extend a chain that no longer verifies */
+		if (rc == CS_EPARSE)
+			rc = cs_error_set(e, CS_EIO, "audit: the head is malformed; run `clmsync audit verify`");
+		goto out;
+	}
+	if ((row = json_object()) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+		goto out;
+	}
+	cs_time_format_iso(r->ts_ms != 0 ? r->ts_ms : cs_time_now_ms(), ts, sizeof(ts));
+	if (json_object_set_new(row, "seq", json_integer(last + 1)) != 0) {
+		rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+		goto out;
+	}
+	if ((rc = set_str(row, "ts", ts, e)) != CS_OK || (rc = set_str(row, "org", r->org, e)) != CS_OK ||
+	    (rc = set_str(row, "mapping", r->mapping, e)) != CS_OK ||
+	    (rc = set_str(row, "entity", r->entity, e)) != CS_OK ||
+	    (rc = set_str(row, "clm_id", r->clm_id, e)) != CS_OK ||
+	    (rc = set_str(row, "sf_id", r->sf_id, e)) != CS_OK || (rc = set_str(row, "side", r->side, e)) != CS_OK ||
+	    (rc = set_str(row, "field", r->field, e)) != CS_OK ||
+	    (rc = set_val(row, "old", r->old_value, e)) != CS_OK ||
+	    (rc = set_val(row, "new", r->new_value, e)) != CS_OK ||
+	    (rc = set_str(row, "decision", r->decision, e)) != CS_OK ||
+	    (rc = set_str(row, "event", r->event, e)) != CS_OK ||
+	    (rc = set_str(row, "detail", r->detail, e)) != CS_OK || (rc = set_str(row, "prev", prev, e)) != CS_OK)
+		goto out;
+	if ((rc = row_hash(prev, row, hash, e)) != CS_OK || (rc = set_str(row, "hash", hash, e)) != CS_OK)
+		goto out;
+	if ((head = json_pack("{s:I,s:s}", "seq", (json_int_t)(last + 1), "hash", hash)) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+		goto out;
+	}
+	row_key(last + 1, key, sizeof(key));
+	if ((rc = store_kv_put(s, NS_ROWS, key, row, e)) != CS_OK ||
+	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK)
+		goto out;
+	if (seq != NULL)
+		*seq = last + 1;
+out:
+	json_decref(row);
+	json_decref(head);
+	return rc;
+}
+
+/* The walk's state: the next seq expected and the hash the next row's prev must name. */
+struct walk {
+	long long next;
+	char prev[HASH_HEX + 1];
+	long long rows;
+	long long *bad_seq;
+	void (*progress)(void *ud, long long rows);
+	void *ud;
+};
+
+/* Checks one scanned entry {"key", "doc"} against the walk and advances it. CS_EIO with
+ * *w->bad_seq set when the entry breaks the chain. Consumes the doc's "hash" member. */
+static cs_err
+check_row(struct walk *w, json_t *ent, struct cs_error *e)
+{
+	const char *key = json_string_value(json_object_get(ent, "key"));
+	json_t *doc = json_object_get(ent, "doc"), *sv;
+	const char *prev, *hs;
+	char want[HASH_HEX + 1], got[HASH_HEX + 1];
+	long long ks = key_seq(key);
+	cs_err rc;
+
+	if (ks < w->next) {   /* not a row number (-1), or one before the rows already walked */
+		*w->bad_seq = w->next;
+		return cs_error_set(e, CS_EIO, "row %lld: expected, found an entry keyed '%.40s'", w->next,
+		    key ? key : "");
+	}
+	if (ks != w->next) {
+		/* keys ascend, so a larger key means rows in between were removed */
+		*w->bad_seq = w->next;
+		return cs_error_set(e, CS_EIO, "row %lld: missing (the next row stored is %lld)", w->next, ks);
+	}
+	sv = json_object_get(doc, "seq");
+	prev = json_string_value(json_object_get(doc, "prev"));
+	hs = json_string_value(json_object_get(doc, "hash"));
+	if (!json_is_object(doc) || !json_is_integer(sv) || !is_hash(prev) || !is_hash(hs)) {
+		*w->bad_seq = ks;
+		return cs_error_set(e, CS_EIO, "row %lld: malformed (seq, prev or hash missing or wrong)", ks);
+	}
+	if (json_integer_value(sv) != ks) {
+		*w->bad_seq = ks;
+		return cs_error_set(e, CS_EIO, "row %lld: the row stored there says it is row %lld", ks,
+		    (long long)json_integer_value(sv));
+	}
+	if (strcmp(prev, w->prev) != 0) {
+		*w->bad_seq = ks;
+		return cs_error_set(e, CS_EIO, "row %lld: prev does not match the hash of row %lld", ks, ks - 1);
+	}
+	memcpy(got, hs, HASH_HEX + 1);
+	/* the hash covers the row without its own "hash" member */
+	json_object_del(doc, "hash");
+	if ((rc = row_hash(w->prev, doc, want, e)) != CS_OK)
+		return rc;
+	if (strcmp(want, got) != 0) {
+		*w->bad_seq = ks;
+		return cs_error_set(e, CS_EIO, "row %lld: hash does not match its content", ks);
+	}
+	memcpy(w->prev, got, HASH_HEX + 1);
+	w->next = ks + 1;
+	w->rows++;
+	if (w->progress != NULL && w->rows % PROGRESS_EVERY == 0)
+		w->progress(w->ud, w->rows);
+	return CS_OK;
+}
+
+/* Walks every row after w->next - 1 to the end of the log, page by page. */
+static cs_err
+walk_rows(struct store *s, struct walk *w, struct cs_error *e)
+{
+	char after[KEY_DIGITS + 1];
+	json_t *page = NULL, *ent;
+	size_t i, n;
+	cs_err rc;
+
+	for (;;) {
+		row_key(w->next - 1, after, sizeof(after));
+		if ((rc = store_kv_scan(s, NS_ROWS, w->next > 1 ? after : NULL, PAGE, &page, e)) != CS_OK)
+			return rc;
+		n = json_array_size(page);
+		json_array_foreach(page, i, ent) {
+			if ((rc = check_row(w, ent, e)) != CS_OK) {
+				json_decref(page);
+				return rc;
+			}
+		}
+		json_decref(page);
+		page = NULL;
+		if (n < PAGE)
+			return CS_OK;
+	}
+}
+
+cs_err
+sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
+                  void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e)
+{
+	struct walk w;
+	char hhash[HASH_HEX + 1];
+	long long hseq, need = 0, dummy_rows, dummy_bad;
+	bool found;
+	cs_err rc;
+
+	if (rows == NULL)
+		rows = &dummy_rows;
+	if (bad_seq == NULL)
+		bad_seq = &dummy_bad;
+	*rows = 0;
+	*bad_seq = 0;
+	memset(&w, 0, sizeof(w));
+	w.next = 1;
+	memcpy(w.prev, zero_hash, sizeof(zero_hash));
+	w.bad_seq = bad_seq;
+	w.progress = progress;
+	w.ud = ud;
+	/*
+	 * Without one read transaction, rows may commit while we walk. An append writes its row and
+	 * the head in one transaction, so a head read after a walk is at least as new as every row
+	 * that walk saw: it may name a later row (appends since; walk on from where we stopped) but
+	 * never an earlier one. Every row up to that head committed before the next walk starts, so
+	 * if that walk falls short of it the rows are gone. The loop ends once writers pause.
+	 */
+	for (;;) {
+		long long last;
+		if ((rc = walk_rows(s, &w, e)) != CS_OK)
+			goto out;
+		last = w.next - 1;
+		if (need > last) {
+			*bad_seq = need;
+			rc = cs_error_set(e, CS_EIO, "row %lld: the head names it but the log ends at row %lld", need, last);
+			goto out;
+		}
+		if ((rc = head_get(s, &hseq, hhash, &found, e)) == CS_EPARSE) {
+			*bad_seq = last > 0 ? last : 1;
+			rc = cs_error_set(e, CS_EIO, "row %lld: the head is malformed", *bad_seq);
+			goto out;
+		}
+		if (rc != CS_OK)
+			goto out;
+		if (!found) {
+			if (last == 0)
+				break;
+			*bad_seq = last;
+			rc = cs_error_set(e, CS_EIO, "row %lld: the log has %lld rows but no head", last, last);
+			goto out;
+		}
+		if (hseq < last) {
+			*bad_seq = hseq;
+			rc = cs_error_set(e, CS_EIO, "row %lld: the head names it but the log goes on to row %lld", hseq, last);
+			goto out;
+		}
+		if (hseq == last) {
+			if (strcmp(hhash, w.prev) != 0) {
+				*bad_seq = hseq;
+				rc = cs_error_set(e, CS_EIO, "row %lld: the head's hash is not this row's hash", hseq);
+				goto out;
+			}
+			break;
+		}
+		need = hseq;
+	}
+	rc = CS_OK;
+out:
+	*rows = w.rows;
+	return rc;
+}
+
+cs_err
+sync_audit_search(struct store *s, const char *id, long long after, int limit, json_t **out,
+                  struct cs_error *e)
+{
+	char from[STORE_KV_KEY_MAX];   /* any key: a damaged log may hold keys that are not row numbers */
+	const char *start;
+	json_t *res = NULL, *page = NULL, *ent;
+	size_t i, n;
+	cs_err rc = CS_OK;
+
+	*out = NULL;
+	if (limit < 1 || limit > SEARCH_MAX)
+		return cs_error_set(e, CS_EINVAL, "audit: limit must be 1..%d", SEARCH_MAX);
+	if (after < 0)
+		return cs_error_set(e, CS_EINVAL, "audit: after must be >= 0");
+	if ((res = json_array()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	/*
+	 * This is a scan: rows are keyed by seq only, so finding a record's rows reads the log from
+	 * `after` on, PAGE rows at a time, until limit rows matched or the log ends. Memory stays at
+	 * one page plus the result; the time grows with the log. An index by id belongs here if
+	 * lineage lookups become frequent.
+	 */
+	row_key(after, from, sizeof(from));
+	start = after > 0 ? from : NULL;
+	for (;;) {
+		if ((rc = store_kv_scan(s, NS_ROWS, start, PAGE, &page, e)) != CS_OK)
+			goto out;
+		n = json_array_size(page);
+		json_array_foreach(page, i, ent) {
+			json_t *doc = json_object_get(ent, "doc");
+			const char *key = json_string_value(json_object_get(ent, "key"));
+			const char *c = json_string_value(json_object_get(doc, "clm_id"));
+			const char *f = json_string_value(json_object_get(doc, "sf_id"));
+			if (key != NULL)
+				snprintf(from, sizeof(from), "%s", key);
+			if (!json_is_object(doc))
+				continue;   /* damage is verify's to report; search shows what is readable */
+			if (id != NULL && !(c != NULL && strcmp(c, id) == 0) && !(f != NULL && strcmp(f, id) == 0))
+				continue;
+			if (json_array_append(res, doc) != 0) {
+				rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+				goto out;
+			}
+			if (json_array_size(res) >= (size_t)limit)
+				goto done;
+		}
+		json_decref(page);
+		page = NULL;
+		if (n < PAGE)
+			break;
+		start = from;   /* the last key read */
+	}
+done:
+	*out = res;
+	res = NULL;
+out:
+	json_decref(page);
+	json_decref(res);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/* audit.h - the engine's append-only audit log: one row per decision on a field, hash-chained. */
+#ifndef CS_SYNC_AUDIT_H
+#define CS_SYNC_AUDIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/err.h"
+
+/*
+ * Rows live in the store under namespace "audit", key = the row's sequence number written as 20
+ * zero-padded decimal digits (so key order is append order); the chain's head (last seq and
+ * hash) under namespace "audit_head", key "head". Each row is the JSON object
+ *   {"seq": N, "ts": "2026-11-27T10:00:00.123Z", "org", "mapping", "entity", "clm_id", "sf_id",
+ *    "side", "field", "old", "new", "decision", "event", "detail", "prev": "<hex>", "hash": "<hex>"}
+ * where hash = SHA-256 (lowercase hex) of prev's 64 hex characters followed by the compact JSON
+ * encoding, keys sorted (json_dumps with JSON_COMPACT | JSON_SORT_KEYS), of the row WITHOUT its
+ * "hash" member. The first row's prev is 64 '0's. Changing, removing, reordering or inserting
+ * any row breaks the chain at that row; sync_audit_verify finds the first break.
+ */
+
+/* One audit entry. Strings may be NULL (written as null); old_value/new_value are borrowed
+ * canonical values (NULL is written as null). */
+struct sync_audit_row {
+	const char *org;
+	const char *mapping;
+	const char *entity;        /* "contract", "counterparty", ... */
+	const char *clm_id;
+	const char *sf_id;
+	const char *side;          /* the side written or refused: "clm" or "salesforce" */
+	const char *field;         /* the repository field ("status", "custom.region"); NULL for a
+	                            * record-level decision (created, linked, deleted) */
+	const json_t *old_value;
+	const json_t *new_value;
+	const char *decision;      /* applied, reverted, ignored, conflict, resolved, dlq, created,
+	                            * linked, deleted, drift, gap, ... */
+	const char *event;         /* what caused it: "cdc:/data/ContractChangeEvent:1234",
+	                            * "feed:42", "reconcile", "operator" */
+	const char *detail;        /* a short reason, or NULL */
+	int64_t ts_ms;             /* 0 = now */
+};
+
+/* Appends r as the next row of the chain and moves the head, in the caller's transaction (so
+ * the row commits with the change it describes). *seq (may be NULL) gets the row's number.
+ * Errors: CS_ESTATE outside a transaction, CS_EIO (store), CS_ENOMEM; the transaction is then
+ * the caller's to roll back. Borrows r. One thread per store connection. */
+cs_err sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *seq, struct cs_error *e);
+
+/* Walks the whole chain from the first row and checks every link and hash and that the head
+ * names the last row. *rows gets the number of rows checked. CS_OK when intact; CS_EIO with
+ * *bad_seq set to the first row that does not verify (or to the head's seq when the head
+ * disagrees) and e saying what is wrong ("row 17: hash does not match its content"); other
+ * errors from the store. Reads only; takes a consistent snapshot (one read transaction is not
+ * required: rows are append-only). progress (may be NULL) is called every 10,000 rows. */
+cs_err sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
+                         void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e);
+
+/* Up to limit (1..1000) rows with seq > after, ascending, whose clm_id or sf_id equals id (NULL:
+ * every row): *out is a new array of row objects. For lineage and `clmsync audit search`. */
+cs_err sync_audit_search(struct store *s, const char *id, long long after, int limit, json_t **out,
+                         struct cs_error *e);
+
+#endif

@@ -1,0 +1,469 @@
+/* engine.c - the sync engine's threads: per org a change-stream reader and a worker that plans and applies. */
+#include "sync/sync_int.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sync_engine {
+	const struct cs_config *cfg;
+	struct worker *w;
+	size_t nw;
+};
+
+void
+sync_org_config(const struct cs_org *g, struct sf_org_config *sc)
+{
+	const struct cs_org_auth *a = &g->auth;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->name = g->name;
+	sc->login_url = g->login_url;
+	sc->instance_url = g->instance_url[0] != '\0' ? g->instance_url : NULL;
+	sc->api_version = g->api_version;
+	sc->client_name = g->client_name;
+	sc->client_id = a->client_id;
+	switch (a->type) {
+	case CS_AUTH_JWT_BEARER:
+		sc->auth = SF_AUTH_JWT;
+		sc->username = a->username;
+		sc->key_file = a->private_key_file;
+		break;
+	case CS_AUTH_CLIENT_CREDENTIALS:
+		sc->auth = SF_AUTH_CLIENT_CREDENTIALS;
+		sc->client_secret = a->client_secret;
+		break;
+	case CS_AUTH_REFRESH_TOKEN:
+		sc->auth = SF_AUTH_REFRESH_TOKEN;
+		sc->refresh_token = a->refresh_token;
+		sc->client_secret = a->client_secret[0] != '\0' ? a->client_secret : NULL;
+		break;
+	}
+}
+
+void
+sync_kick(struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->kick = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The repository committed: every worker may have feed rows to plan. Writer thread. */
+static void
+on_commit(void *ud, long long seq)
+{
+	struct sync_engine *g = ud;
+
+	(void)seq;
+	for (size_t i = 0; i < g->nw; i++)
+		sync_kick(&g->w[i]);
+}
+
+/* --- the change stream -------------------------------------------------------------------- */
+
+/* "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent" */
+static void
+channel_of(const char *sobject, char *out, size_t n)
+{
+	size_t len = strlen(sobject);
+
+	if (len > 3 && strcmp(sobject + len - 3, "__c") == 0)
+		snprintf(out, n, "/data/%.*s__ChangeEvent", (int)(len - 3), sobject);
+	else
+		snprintf(out, n, "/data/%sChangeEvent", sobject);
+}
+
+/* The event's values: the payload's fields without the header, and null for each nulled field. */
+static json_t *
+event_values(const struct sf_event *ev)
+{
+	json_t *v = json_object(), *nulled;
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (v == NULL)
+		return NULL;
+	json_object_foreach((json_t *)ev->payload, k, x) {
+		if (strcmp(k, "ChangeEventHeader") != 0)
+			json_object_set(v, k, x);
+	}
+	nulled = json_object_get(ev->header, "nulledFields");
+	json_array_foreach(nulled, i, x) {
+		if (json_is_string(x))
+			json_object_set_new(v, json_string_value(x), json_null());
+	}
+	return v;
+}
+
+/* Stores one event in the inbox and its replay id in the cursor, in one transaction. A replay id
+ * at or below the stored one is a redelivery: a no-op. */
+static int
+on_event(void *ud, const struct sf_event *ev)
+{
+	struct worker *w = ud;
+	struct cs_error e = { 0 };
+	char key[STORE_KV_KEY_MAX];
+	long long have = 0;
+	json_t *doc = NULL, *ids;
+	int64_t commit_ms = 0;
+	cs_err rc;
+
+	snprintf(key, sizeof(key), "cdc:%s:%s", w->org->name, ev->channel);
+	ids = json_object_get(ev->header, "recordIds");
+	if (json_is_integer(json_object_get(ev->header, "commitTimestamp")))
+		commit_ms = json_integer_value(json_object_get(ev->header, "commitTimestamp"));
+	doc = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:O?, s:o, s:I, s:s, s:I}",
+	    "t", ev->kind == SF_EVENT_CHANGE ? "cdc" : ev->kind == SF_EVENT_GAP ? "gap" : "overflow",
+	    "channel", ev->channel, "replay", (json_int_t)ev->replay_id, "entity", ev->entity,
+	    "type", ev->change_type, "ours", ev->ours, "ids", ids, "values", event_values(ev),
+	    "commit_ms", (json_int_t)commit_ms, "origin", ev->change_origin,
+	    "recv_ms", (json_int_t)cs_time_now_ms());
+	if (doc == NULL)
+		return -1;
+	if ((rc = store_begin(w->sst, &e)) != CS_OK)
+		goto fail;
+	rc = sync_cursor_get(w->sst, key, "replay", &have, &e);
+	if (rc == CS_OK && ev->replay_id <= have) {
+		store_rollback(w->sst);
+		json_decref(doc);
+		return 0;
+	}
+	if ((rc != CS_OK && rc != CS_ENOTFOUND) || (rc = sync_queue_push(w->sst, w->ns_inbox, doc, &e)) != CS_OK ||
+	    (rc = sync_cursor_put(w->sst, key, "replay", ev->replay_id, &e)) != CS_OK ||
+	    (rc = store_commit(w->sst, &e)) != CS_OK) {
+		store_rollback(w->sst);
+		goto fail;
+	}
+	json_decref(doc);
+	atomic_fetch_add(&w->n_events, 1);
+	atomic_store(&w->last_event_ms, cs_time_now_ms());
+	sync_kick(w);
+	return 0;
+fail:
+	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, e.msg);
+	json_decref(doc);
+	return -1;
+}
+
+/* Asks the worker for a reconcile of what may have been missed. Stream thread. */
+static void
+request_reconcile(struct worker *w, const char *why)
+{
+	struct cs_error e = { 0 };
+	json_t *doc = json_pack("{s:s, s:n, s:b, s:s}", "t", "reconcile", "mapping", "repair", 1, "why", why);
+
+	if (doc == NULL)
+		return;
+	if (store_begin(w->sst, &e) != CS_OK || sync_queue_push(w->sst, w->ns_inbox, doc, &e) != CS_OK ||
+	    store_commit(w->sst, &e) != CS_OK) {
+		store_rollback(w->sst);
+		log_warn("sync.reconcile", "org %s: cannot queue a reconcile (%s): %s", w->org->name, why, e.msg);
+	}
+	json_decref(doc);
+	atomic_fetch_add(&w->n_gaps, 1);
+	sync_kick(w);
+}
+
+static void
+on_replay_invalid(void *ud, const char *channel, long long bad, long long *resume)
+{
+	struct worker *w = ud;
+
+	log_warn("sync.stream", "org %s: replay id %lld of %s is outside the retention window: resuming with new "
+	         "events and reconciling what may have been missed", w->org->name, bad, channel);
+	*resume = -1;
+	request_reconcile(w, "replay id outside the retention window");
+}
+
+static void
+on_resumed(void *ud, const char *channel)
+{
+	struct worker *w = ud;
+
+	log_info("sync.stream", "org %s: %s resubscribed without a stored position: reconciling", w->org->name, channel);
+	request_reconcile(w, "stream resumed without a stored position");
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct worker *w = arg;
+	struct sf_error se;
+	int64_t backoff = 1000;
+
+	while (!atomic_load(&w->stop)) {
+		atomic_store(&w->stream_up, 1);
+		sf_error_clear(&se);
+		if (sf_stream_run(w->stream, &w->stop, &se) == CS_OK)
+			break;
+		atomic_store(&w->stream_up, 0);
+		log_warn("sync.stream", "org %s: change stream stopped: %s; retrying in %lld ms", w->org->name,
+		         se.message[0] ? se.message : cs_strerror(se.err), (long long)backoff);
+		for (int64_t t = 0; t < backoff && !atomic_load(&w->stop); t += 100) {
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (backoff < 60000)
+			backoff *= 2;
+	}
+	atomic_store(&w->stream_up, 0);
+	return NULL;
+}
+
+/* --- the worker ---------------------------------------------------------------------------- */
+
+static void
+wait_for_work(struct worker *w, int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	if (ms > SYNC_IDLE_MS)
+		ms = SYNC_IDLE_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->kick && !atomic_load(&w->stop))
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+			break;
+	w->kick = false;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned interval = w->cfg->sync.reconcile.interval_s;
+
+	w->next_reconcile_ms = interval ? cs_time_mono_ms() + (int64_t)interval * 1000 : INT64_MAX;
+	while (!atomic_load(&w->stop)) {
+		int64_t due = INT64_MAX, now;
+		int a, b, c;
+
+		pthread_mutex_lock(&w->mu);
+		w->kick = false;
+		pthread_mutex_unlock(&w->mu);
+		a = sync_plan_feed(w);
+		b = cs_time_mono_ms() >= w->inbox_retry_ms ? sync_plan_inbox(w) : 0;
+		c = sync_apply(w, &due);
+		now = cs_time_mono_ms();
+		if (now >= w->next_reconcile_ms) {
+			long long checked = 0, drift = 0;
+			struct cs_error e = { 0 };
+			if (w->cfg->sync.reconcile.interval_s && sf_org_budget_low(w->sfo,
+			        (int)(100 - w->org->limits.daily_budget_reserve_pct))) {
+				log_warn("sync.reconcile", "org %s: periodic reconcile skipped: the daily API budget is low",
+				         w->org->name);
+			} else if (sync_reconcile(w, NULL, 0, true, &checked, &drift, &e) != CS_OK)
+				log_warn("sync.reconcile", "org %s: periodic reconcile failed: %s", w->org->name, e.msg);
+			w->next_reconcile_ms = now + (int64_t)interval * 1000;
+		}
+		if (a > 0 || b > 0 || c > 0)
+			continue;
+		if (a < 0 || b < 0 || c < 0)
+			wait_for_work(w, 200);
+		else {
+			int64_t until = due == INT64_MAX ? SYNC_IDLE_MS : due - cs_time_mono_ms();
+			if (w->inbox_retry_ms > now && w->inbox_retry_ms - now < until)
+				until = w->inbox_retry_ms - now;
+			if (w->next_reconcile_ms - now < until)
+				until = w->next_reconcile_ms - now;
+			wait_for_work(w, until < 1 ? 1 : until);
+		}
+	}
+	return NULL;
+}
+
+/* --- start and stop ------------------------------------------------------------------------ */
+
+static void
+worker_cleanup(struct worker *w)
+{
+	sf_stream_free(w->stream);
+	sf_client_free(w->sc);
+	sf_org_free(w->sfo);
+	store_close(w->st);
+	store_close(w->sst);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+}
+
+static cs_err
+worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, const struct cs_org *org,
+            struct cs_error *e)
+{
+	struct sf_org_config sc;
+	struct sf_error se;
+	struct sf_stream_handlers h;
+	pthread_condattr_t ca;
+	cs_err rc;
+
+	w->g = g;
+	w->cfg = o->cfg;
+	w->org = org;
+	w->clm = o->clm;
+	w->rnd = (uint64_t)cs_time_now_ms() ^ (uint64_t)(uintptr_t)w;
+	snprintf(w->actor, sizeof(w->actor), "sync:%s", org->name);
+	snprintf(w->ns_inbox, sizeof(w->ns_inbox), "inbox:%s", org->name);
+	snprintf(w->ns_outbox, sizeof(w->ns_outbox), "outbox:%s", org->name);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (size_t i = 0; i < o->cfg->nmappings; i++) {
+		if (strcmp(o->cfg->mappings[i].org, org->name) != 0)
+			continue;
+		if (w->nmaps == SYNC_MAPS_MAX)
+			return cs_error_set(e, CS_ELIMIT, "org %s: more than %d mappings", org->name, SYNC_MAPS_MAX);
+		w->maps[w->nmaps++] = &o->cfg->mappings[i];
+	}
+	if ((rc = store_open(o->store_url, &w->st, e)) != CS_OK || (rc = store_open(o->store_url, &w->sst, e)) != CS_OK)
+		return rc;
+	sync_org_config(org, &sc);
+	sc.timeout_ms = 30000;
+	sc.retry.max_attempts = 3;
+	sc.retry.base_ms = 100;
+	sc.retry.cap_ms = 2000;
+	sc.retry.max_total_ms = 10000;
+	sf_error_clear(&se);
+	if ((rc = sf_org_new(&sc, &w->sfo, &se)) != CS_OK)
+		return cs_error_set(e, rc, "org %s: %s", org->name, se.message);
+	if (sf_client_new(w->sfo, &w->sc) != CS_OK)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	memset(&h, 0, sizeof(h));
+	h.event = on_event;
+	h.replay_invalid = on_replay_invalid;
+	h.resumed_without_position = on_resumed;
+	h.ud = w;
+	if (sf_stream_new(w->sfo, NULL, &h, &w->stream) != CS_OK)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < w->nmaps; i++) {
+		char ch[160], key[STORE_KV_KEY_MAX];
+		long long replay = -1;
+		bool dup = false;
+
+		channel_of(w->maps[i]->sobject, ch, sizeof(ch));
+		for (size_t j = 0; j < i; j++)
+			dup |= strcmp(w->maps[j]->sobject, w->maps[i]->sobject) == 0;
+		if (dup)
+			continue;
+		snprintf(key, sizeof(key), "cdc:%s:%s", org->name, ch);
+		if ((rc = sync_cursor_get(w->st, key, "replay", &replay, e)) != CS_OK && rc != CS_ENOTFOUND)
+			return rc;
+		if ((rc = sf_stream_subscribe(w->stream, ch, replay)) != CS_OK)
+			return cs_error_set(e, rc, "org %s: cannot subscribe to %s", org->name, ch);
+	}
+	return CS_OK;
+}
+
+cs_err
+sync_engine_start(const struct sync_opts *o, struct sync_engine **out, struct cs_error *e)
+{
+	struct sync_engine *g;
+	cs_err rc = CS_OK;
+
+	*out = NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	g->cfg = o->cfg;
+	if (o->cfg->norgs > 0 && (g->w = calloc(o->cfg->norgs, sizeof(*g->w))) == NULL) {
+		free(g);
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < o->cfg->norgs; i++) {
+		bool used = false;
+		for (size_t j = 0; j < o->cfg->nmappings; j++)
+			used |= strcmp(o->cfg->mappings[j].org, o->cfg->orgs[i].name) == 0;
+		if (!used)
+			continue;
+		if ((rc = worker_init(&g->w[g->nw], g, o, &o->cfg->orgs[i], e)) != CS_OK) {
+			g->nw++;
+			goto fail;
+		}
+		g->nw++;
+	}
+	if (g->nw > 0 && (rc = clm_on_commit(o->clm, on_commit, g)) != CS_OK) {
+		cs_error_set(e, rc, "cannot listen to the repository's commits");
+		goto fail;
+	}
+	for (size_t i = 0; i < g->nw; i++) {
+		struct worker *w = &g->w[i];
+		if (pthread_create(&w->thr, NULL, worker_main, w) != 0 ||
+		    !(w->thr_on = true) || pthread_create(&w->sthr, NULL, stream_main, w) != 0) {
+			rc = cs_error_set(e, CS_EIO, "cannot start the engine's threads");
+			goto fail;
+		}
+		w->sthr_on = true;
+		log_info("sync.start", "org %s: %zu mapping(s), syncing as %s", w->org->name, w->nmaps, w->actor);
+	}
+	*out = g;
+	return CS_OK;
+fail:
+	sync_engine_stop(g);
+	return rc;
+}
+
+void
+sync_engine_stop(struct sync_engine *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nw; i++) {
+		atomic_store(&g->w[i].stop, 1);
+		sync_kick(&g->w[i]);
+	}
+	for (size_t i = 0; i < g->nw; i++) {
+		struct worker *w = &g->w[i];
+		if (w->thr_on)
+			pthread_join(w->thr, NULL);
+		if (w->sthr_on)
+			pthread_join(w->sthr, NULL);
+		log_info("sync.stop", "org %s: %llu events, %llu feed rows, %llu Salesforce calls for %llu records, "
+		         "%llu repository writes, %llu echoes dropped, %llu conflicts, %llu to the DLQ", w->org->name,
+		         (unsigned long long)w->n_events, (unsigned long long)w->n_feed, (unsigned long long)w->n_sf_calls,
+		         (unsigned long long)w->n_sf_records, (unsigned long long)w->n_clm_writes,
+		         (unsigned long long)w->n_echo, (unsigned long long)w->n_conflicts, (unsigned long long)w->n_dlq);
+		worker_cleanup(w);
+	}
+	free(g->w);
+	free(g);
+}
+
+json_t *
+sync_engine_status(struct sync_engine *g)
+{
+	json_t *orgs = json_array();
+
+	for (size_t i = 0; g != NULL && orgs != NULL && i < g->nw; i++) {
+		struct worker *w = &g->w[i];
+		struct sf_limits l;
+		sf_org_limits(w->sfo, &l);
+		json_array_append_new(orgs, json_pack("{s:s, s:b, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:I}, s:{s:I, s:I}}",
+		    "org", w->org->name, "stream_connected", atomic_load(&w->stream_up) != 0,
+		    "last_event_ms", (json_int_t)atomic_load(&w->last_event_ms), "counters",
+		    "events", (json_int_t)w->n_events, "feed_rows", (json_int_t)w->n_feed,
+		    "sf_calls", (json_int_t)w->n_sf_calls, "sf_records", (json_int_t)w->n_sf_records,
+		    "clm_writes", (json_int_t)w->n_clm_writes, "echoes", (json_int_t)w->n_echo,
+		    "conflicts", (json_int_t)w->n_conflicts, "dlq", (json_int_t)w->n_dlq,
+		    "retries", (json_int_t)w->n_retries, "reconciles", (json_int_t)w->n_reconciles,
+		    "drift", (json_int_t)w->n_drift, "gaps", (json_int_t)w->n_gaps,
+		    "api", "used", (json_int_t)l.used, "max", (json_int_t)l.max));
+	}
+	return json_pack("{s:o}", "orgs", orgs);
+}

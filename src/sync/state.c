@@ -1,0 +1,179 @@
+/* state.c - the engine's rows in the store: links, queues, cursors, the dead-letter queue. */
+#include "sync/sync_int.h"
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+sync_ts(int64_t ms, char out[32])
+{
+	int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+	int64_t rem = ms - days * 86400000;
+	char d[16];
+
+	cs_date_format(days, d, sizeof(d));
+	snprintf(out, 32, "%.10sT%02d:%02d:%02d.%03dZ", d, (int)(rem / 3600000 % 24), (int)(rem / 60000 % 60),
+	         (int)(rem / 1000 % 60), (int)(rem % 1000));
+}
+
+enum clm_kind
+sync_kind_of(enum cs_entity en)
+{
+	switch (en) {
+	case CS_ENTITY_COUNTERPARTY: return CLM_COUNTERPARTY;
+	case CS_ENTITY_CONTRACT: return CLM_CONTRACT;
+	case CS_ENTITY_AMENDMENT: return CLM_AMENDMENT;
+	case CS_ENTITY_OBLIGATION: return CLM_OBLIGATION;
+	case CS_ENTITY_APPROVAL: return CLM_APPROVAL;
+	case CS_ENTITY_SIGNATURE: return CLM_SIGNATURE;
+	}
+	return CLM_CONTRACT;
+}
+
+static void
+ns_of(char ns[STORE_KV_NS_MAX], const char *prefix, const char *name)
+{
+	snprintf(ns, STORE_KV_NS_MAX, "%s:%s", prefix, name);
+}
+
+cs_err
+sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+
+	ns_of(ns, "link", m->name);
+	return store_kv_get(s, ns, clm_id, doc, e);
+}
+
+cs_err
+sync_link_by_sf(struct store *s, const struct cs_mapping *m, const char *sf_id, char clm_id[CLM_ID_MAX],
+                struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	json_t *d = NULL;
+	const char *v;
+	cs_err rc;
+
+	ns_of(ns, "linkr", m->name);
+	if ((rc = store_kv_get(s, ns, sf_id, &d, e)) != CS_OK)
+		return rc;
+	v = json_string_value(json_object_get(d, "clm"));
+	if (v == NULL || strlen(v) >= CLM_ID_MAX) {
+		json_decref(d);
+		return cs_error_set(e, CS_EIO, "link of %s %s is damaged", m->name, sf_id);
+	}
+	snprintf(clm_id, CLM_ID_MAX, "%s", v);
+	json_decref(d);
+	return CS_OK;
+}
+
+cs_err
+sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	const char *sf = json_string_value(json_object_get(doc, "sf"));
+	cs_err rc;
+
+	ns_of(ns, "link", m->name);
+	if ((rc = store_kv_put(s, ns, clm_id, doc, e)) != CS_OK)
+		return rc;
+	if (sf != NULL && sf[0] != '\0') {
+		json_t *r = json_pack("{s:s}", "clm", clm_id);
+		if (r == NULL)
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		ns_of(ns, "linkr", m->name);
+		rc = store_kv_put(s, ns, sf, r, e);
+		json_decref(r);
+	}
+	return rc;
+}
+
+cs_err
+sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	json_t *d = NULL;
+	const char *sf;
+	cs_err rc;
+
+	if ((rc = sync_link_get(s, m, clm_id, &d, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? CS_OK : rc;
+	sf = json_string_value(json_object_get(d, "sf"));
+	if (sf != NULL && sf[0] != '\0') {
+		ns_of(ns, "linkr", m->name);
+		if ((rc = store_kv_del(s, ns, sf, NULL, e)) != CS_OK)
+			goto out;
+	}
+	ns_of(ns, "link", m->name);
+	rc = store_kv_del(s, ns, clm_id, NULL, e);
+out:
+	json_decref(d);
+	return rc;
+}
+
+cs_err
+sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e)
+{
+	char key[24];
+	long long n;
+	cs_err rc;
+
+	if ((rc = store_counter_next(s, ns, &n, e)) != CS_OK)
+		return rc;
+	snprintf(key, sizeof(key), "%020lld", n);
+	return store_kv_put(s, ns, key, doc, e);
+}
+
+cs_err
+sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e)
+{
+	json_t *d = NULL;
+	cs_err rc = store_kv_get(s, "cursor", key, &d, e);
+
+	if (rc == CS_ENOTFOUND)
+		return CS_ENOTFOUND;
+	if (rc != CS_OK)
+		return rc;
+	if (!json_is_integer(json_object_get(d, field))) {
+		json_decref(d);
+		return cs_error_set(e, CS_EIO, "cursor %s is damaged", key);
+	}
+	*v = json_integer_value(json_object_get(d, field));
+	json_decref(d);
+	return CS_OK;
+}
+
+cs_err
+sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e)
+{
+	json_t *d = json_pack("{sI}", field, (json_int_t)v);
+	cs_err rc;
+
+	if (d == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	rc = store_kv_put(s, "cursor", key, d, e);
+	json_decref(d);
+	return rc;
+}
+
+cs_err
+sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const char *clm_id, const char *sf_id,
+             const char *direction, const char *queue, const json_t *item, const char *code, const char *message,
+             struct cs_error *e)
+{
+	char ts[32];
+	json_t *d;
+	cs_err rc;
+
+	sync_ts(cs_time_now_ms(), ts);
+	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:{s:s, s:s}, s:s}",
+	    "org", w->org->name, "mapping", mapping ? mapping : "", "clm", clm_id ? clm_id : "",
+	    "sf", sf_id ? sf_id : "", "direction", direction, "queue", queue, "item", item,
+	    "error", "code", code ? code : "", "message", message ? message : "", "ts", ts);
+	if (d == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	rc = sync_queue_push(s, "dlq", d, e);
+	json_decref(d);
+	return rc;
+}

@@ -1,0 +1,114 @@
+/* sync_int.h - private to src/sync: one org's worker, its state in the store, the planner and the applier. */
+#ifndef CS_SYNC_INT_H
+#define CS_SYNC_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clm/clm.h"
+#include "config/config.h"
+#include "salesforce/sf.h"
+#include "store/store.h"
+#include "sync/sync.h"
+
+#define SYNC_MAPS_MAX 64          /* mappings per org */
+#define SYNC_BATCH_FEED 500       /* change-feed rows planned per transaction */
+#define SYNC_BATCH_INBOX 200      /* inbox entries planned per round */
+#define SYNC_OUTBOX_SCAN 1000     /* outbox entries looked at per apply round */
+#define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
+                                   * forgotten after this long */
+#define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
+#define SYNC_IDLE_MS 1000         /* longest idle wait: writes by other processes (the CLI, an
+                                   * import) cannot wake us, so we look again this often */
+
+/*
+ * The state, all in the store's keyed state (store_kv_*), so that every hand-off is a committed
+ * row and kill -9 at any instant loses nothing:
+ *   cursor            "clm:<org>" {"seq"}: the last change-feed row planned for the org;
+ *                     "cdc:<org>:<channel>" {"replay"}: the last change event stored in the inbox
+ *   inbox:<org>       20-digit keys: change events, gap notices and operator requests, in order
+ *   link:<mapping>    repository id -> {"sf": id or "" while the create is in flight,
+ *                     "base": {sfField: canonical}, "sent": [{"f": {...}, "ms", "ok"}]}
+ *   linkr:<mapping>   Salesforce id -> {"clm": id}
+ *   outbox:<org>      20-digit keys: {"mapping", "clm", "op": "write"|"delete", "fields",
+ *                     "attempts", "due_ms", "born_ms", "event"}
+ *   dlq               20-digit keys: a write that failed for good, with the exact error and the
+ *                     item to put back on replay
+ *   conflict          "<mapping>/<clm id>/<sf field>": an open manual conflict
+ */
+
+struct worker {
+	struct sync_engine *g;
+	const struct cs_config *cfg;
+	const struct cs_org *org;
+	struct clm *clm;
+	struct store *st;             /* the worker's own connection */
+	struct sf_org *sfo;           /* shared by the worker and its stream thread */
+	struct sf_client *sc;         /* the worker's */
+	char actor[CLM_ACTOR_MAX];    /* "sync:<org>" */
+	char ns_inbox[STORE_KV_NS_MAX], ns_outbox[STORE_KV_NS_MAX];
+	const struct cs_mapping *maps[SYNC_MAPS_MAX];
+	size_t nmaps;
+	pthread_t thr, sthr;
+	bool thr_on, sthr_on;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool kick;                    /* guarded by mu: work may be waiting */
+	atomic_int stop;
+	struct store *sst;            /* the stream thread's connection */
+	struct sf_stream *stream;
+	atomic_int stream_up;
+	/* counters, any thread reads */
+	atomic_ullong n_events, n_feed, n_sf_calls, n_sf_records, n_clm_writes, n_echo, n_conflicts,
+	    n_dlq, n_retries, n_reconciles, n_drift, n_gaps;
+	atomic_llong last_event_ms;
+	/* worker thread only */
+	long long clm_cursor;
+	int64_t next_reconcile_ms;
+	int64_t inbox_retry_ms;       /* a transient failure in the inbox: try again then */
+	uint64_t rnd;
+};
+
+/* Wakes w's worker (any thread). */
+void sync_kick(struct worker *w);
+
+/* state.c: the engine's rows. Every call runs on the worker's (or stream's) connection s; the
+ * writes need an open transaction. Errors: those of store_kv_*. */
+cs_err sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc,
+                     struct cs_error *e);
+cs_err sync_link_by_sf(struct store *s, const struct cs_mapping *m, const char *sf_id, char clm_id[CLM_ID_MAX],
+                       struct cs_error *e);
+cs_err sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc,
+                     struct cs_error *e);
+cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
+/* Appends doc (borrowed) to queue ns under the next 20-digit key of counter ns. */
+cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
+cs_err sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e);
+cs_err sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e);
+/* Puts item into the dead-letter queue with its reason. */
+cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const char *clm_id,
+                    const char *sf_id, const char *direction, const char *queue, const json_t *item,
+                    const char *code, const char *message, struct cs_error *e);
+/* The repository kind of a mapping's entity. */
+enum clm_kind sync_kind_of(enum cs_entity en);
+/* ISO time text of ms into out (32 bytes). */
+void sync_ts(int64_t ms, char out[32]);
+
+/* plan.c: the planner, on the worker's thread. Each returns the number of items it took (0 when
+ * there was nothing to do), or -1 after a failure it has logged (the caller backs off). */
+int sync_plan_feed(struct worker *w);
+int sync_plan_inbox(struct worker *w);
+/* Compares every record of m (or of each of the org's mappings when m is NULL) changed since
+ * since_ms (0: all) on both sides; with repair, heals what differs through the same rules as
+ * live changes. *drift gets the number of records that differed. */
+cs_err sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair,
+                      long long *checked, long long *drift, struct cs_error *e);
+
+/* apply.c: sends what the outbox holds for w's org. Returns the number of records written (0
+ * when nothing was due), -1 after a call-level failure it has logged. *next_due_ms gets the
+ * earliest time a waiting entry becomes due (INT64_MAX when none). */
+int sync_apply(struct worker *w, int64_t *next_due_ms);
+
+#endif
