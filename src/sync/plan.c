@@ -584,7 +584,13 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		v = lookup_to_clm(w, f, S, event, ferr, sizeof(ferr));
 		json_decref(S);
-		if (v == NULL || sync_value_to_clm(f, v, NULL, body, ferr, sizeof(ferr)) != SYNC_VAL_OK) {
+		if (v == NULL) {
+			snprintf(err, errn, "%s", ferr);
+			goto out;
+		}
+		/* creation seeds every field Salesforce has a value for; a value only the repository
+		 * writes (a many-to-one map) is left to the repository's default */
+		if (sync_value_to_clm(f, v, NULL, body, ferr, sizeof(ferr)) != SYNC_VAL_OK && f->from_salesforce) {
 			json_decref(v);
 			snprintf(err, errn, "%s", ferr);
 			goto out;

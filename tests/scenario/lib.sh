@@ -88,3 +88,20 @@ finish() {
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 }
+
+# start_sync NAME CONFIG_PY_ARGS...: writes $WORK/NAME.yaml with sync_config.py (the orgs' sfemu
+# URLs and the mapping options it takes) and starts `clmsync serve` with it (start_clmsync).
+start_sync() {
+	local name=$1; shift
+	python3 "$(dirname "${BASH_SOURCE[0]}")/sync_config.py" "$WORK/$name-data/clmsync.db" "$@" >"$WORK/$name.yaml"
+	CLMSYNC_TEST_SECRET=clmsync-test-secret start_clmsync "$name" --config "$WORK/$name.yaml"
+}
+
+# wait_dead PID: waits (with a deadline) until the process is gone.
+wait_dead() {
+	local deadline=$((SECONDS + 20))
+	while kill -0 "$1" 2>/dev/null; do
+		[ $SECONDS -lt $deadline ] || { echo "process $1 did not stop"; return 1; }
+		sleep 0.05
+	done
+}

@@ -1,0 +1,316 @@
+"""sync_lib.py - clients and checks for the sync engine's scenario tests (real sfemu and clmsync processes).
+
+Imported by the tests/scenario/sync_*.py scenarios, which the test_sync_*.sh scripts run after
+starting the processes. Everything talks HTTP on loopback; waits poll a condition with a deadline.
+"""
+import http.client
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+API = "/services/data/v62.0"
+CLIENT_ID = "clmsync-test-client"
+SECRET = "clmsync-test-secret"
+
+PASSES = 0
+FAILS = 0
+
+
+def ok(what):
+    global PASSES
+    PASSES += 1
+    print("ok   " + what, flush=True)
+
+
+def bad(what):
+    global FAILS
+    FAILS += 1
+    print("FAIL " + what, flush=True)
+
+
+def check(cond, what, detail=""):
+    if cond:
+        ok(what)
+    else:
+        bad(what + (": " + str(detail)[:600] if detail != "" else ""))
+    return cond
+
+
+def finish():
+    print("%d passed, %d failed" % (PASSES, FAILS), flush=True)
+    sys.exit(1 if FAILS else 0)
+
+
+def wait_for(pred, timeout=15.0, what="condition"):
+    """Polls pred() until it returns a truthy value or the deadline passes; returns the value or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+class Http:
+    def __init__(self, base):
+        u = urllib.parse.urlparse(base)
+        self.host, self.port = u.hostname, u.port
+        self.c = None
+
+    def call(self, method, path, body=None, headers=None, raw=False):
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            if isinstance(body, (bytes, str)):
+                data = body
+            else:
+                data = json.dumps(body)
+                h.setdefault("Content-Type", "application/json")
+        for attempt in range(3):
+            try:
+                if self.c is None:
+                    self.c = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self.c.request(method, path, body=data, headers=h)
+                r = self.c.getresponse()
+                text = r.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.c = None
+                if attempt == 2:
+                    raise
+                time.sleep(0.1)
+        if raw:
+            return r.status, text
+        try:
+            return r.status, json.loads(text) if text else None
+        except ValueError:
+            return r.status, text.decode("utf-8", "replace")
+
+
+class SF(Http):
+    """A Salesforce client for sfemu (the same wire a real org speaks)."""
+
+    def __init__(self, base):
+        super().__init__(base)
+        self.base = base
+        st, tok = self.call("POST", "/services/oauth2/token",
+                            "grant_type=client_credentials&client_id=%s&client_secret=%s" % (CLIENT_ID, SECRET),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+        assert st == 200, tok
+        self.token = tok["access_token"]
+
+    def api(self, method, path, body=None, headers=None):
+        h = {"Authorization": "Bearer " + self.token}
+        h.update(headers or {})
+        return self.call(method, API + path, body, h)
+
+    def create(self, sobject, fields):
+        st, b = self.api("POST", "/sobjects/%s" % sobject, fields)
+        assert st == 201, (st, b)
+        return b["id"]
+
+    def update(self, sobject, sid, fields):
+        st, b = self.api("PATCH", "/sobjects/%s/%s" % (sobject, sid), fields)
+        assert st == 204, (st, b)
+
+    def delete(self, sobject, sid):
+        st, b = self.api("DELETE", "/sobjects/%s/%s" % (sobject, sid))
+        assert st == 204, (st, b)
+
+    def get(self, sobject, sid):
+        st, b = self.api("GET", "/sobjects/%s/%s" % (sobject, sid))
+        return b if st == 200 else None
+
+    def query(self, soql):
+        st, b = self.api("GET", "/query?q=" + urllib.parse.quote(soql))
+        assert st == 200, (st, b)
+        recs = b["records"]
+        while not b.get("done", True):
+            st, b = self.call("GET", b["nextRecordsUrl"], headers={"Authorization": "Bearer " + self.token})
+            recs += b["records"]
+        return recs
+
+    def by_ext(self, sobject, ext_field, clm_id, fields="Id"):
+        r = self.query("SELECT %s FROM %s WHERE %s = '%s'" % (fields, sobject, ext_field, clm_id))
+        return r
+
+    def emu(self, method, path, body=None):
+        return self.call(method, "/__emu/" + path, body)
+
+    def counters(self):
+        return self.emu("GET", "counters")[1]
+
+
+class CLM(Http):
+    def __init__(self, base, token):
+        super().__init__(base)
+        self.token = token
+
+    def api(self, method, path, body=None, headers=None):
+        h = {"Authorization": "Bearer " + self.token}
+        h.update(headers or {})
+        return self.call(method, "/api/v1" + path, body, h)
+
+    def create(self, plural, body):
+        st, b = self.api("POST", "/" + plural, body)
+        assert st == 201, (st, b)
+        return b
+
+    def get(self, plural, rid):
+        st, b = self.api("GET", "/%s/%s" % (plural, rid))
+        return b if st == 200 else None
+
+    def patch(self, plural, rid, body):
+        return self.api("PATCH", "/%s/%s" % (plural, rid), body)
+
+    def transition(self, rid, to, reason=None):
+        body = {"to": to}
+        if reason:
+            body["reason"] = reason
+        return self.api("POST", "/contracts/%s/transitions" % rid, body)
+
+    def list(self, plural, query=""):
+        st, b = self.api("GET", "/%s?limit=1000%s" % (plural, query))
+        assert st == 200, (st, b)
+        return b["data"]
+
+    def changes(self, after=0):
+        rows = []
+        while True:
+            st, b = self.api("GET", "/changes?after=%d&limit=10000" % after)
+            assert st == 200, (st, b)
+            rows += b["data"]
+            if not b["data"]:
+                return rows
+            after = b["next_after"]
+
+
+def config_yaml(store, orgs, mappings_yaml, extra=""):
+    """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section."""
+    o = ""
+    for name, url in orgs:
+        o += """  - name: %s
+    login_url: %s
+    instance_url: %s
+    api_version: "62.0"
+    auth:
+      type: client_credentials
+      client_id: %s
+      client_secret_env: CLMSYNC_TEST_SECRET
+    client_name: clmsync
+""" % (name, url, url, CLIENT_ID)
+    return """store: sqlite:%s
+data_dir: %s
+repository:
+  listen: 127.0.0.1:8440
+custom_attributes:
+  counterparty:
+    - name: industry
+      type: picklist
+      values: [Software, Manufacturing, Finance, Healthcare, Other]
+    - name: revenue
+      type: decimal
+  contract:
+    - name: region
+      type: picklist
+      values: [EMEA, AMER, APAC]
+    - name: opportunity_amount
+      type: decimal
+    - name: opportunity_stage
+      type: text
+      max_length: 40
+orgs:
+%s
+mappings:
+%s
+sync:
+  linger_ms: 5
+  retry:
+    initial_ms: 50
+    max_ms: 500
+    max_attempts: 6
+%s
+log:
+  level: info
+""" % (store, os.path.dirname(store), o, mappings_yaml, extra)
+
+
+def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
+                      name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
+                      suffix="", title_owner="clm"):
+    """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them."""
+    route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
+    status_extra = ""
+    if contract_status_owner == "salesforce":
+        status_extra = ""
+    return """  - name: counterparties%(s)s
+    org: %(org)s
+    entity: counterparty
+    sobject: Account
+    external_id_field: CLM_Id__c
+    match: {by: external_id}
+    route: all
+    on_create: {clm: create, salesforce: create}
+    on_delete: {clm: ignore, salesforce: ignore}
+    fields:
+      - {clm: legal_name, sf: Name, owner: both, conflict: %(nc)s}
+      - {clm: registration_number, sf: CLM_Registration_Number__c, owner: clm, non_owner_write: ignore}
+      - {clm: custom.revenue, sf: AnnualRevenue, owner: salesforce, transform: decimal_to_currency, scale: 2}
+      - clm: status
+        sf: CLM_Status__c
+        owner: clm
+        value_map: {active: Active, inactive: Inactive, blocked: Blocked}
+      - clm: custom.industry
+        sf: Industry
+        owner: both
+        conflict: %(ic)s
+        value_map: {Software: Technology, Manufacturing: Manufacturing, Finance: Finance, Healthcare: Healthcare, Other: Other}
+  - name: contracts%(s)s
+    org: %(org)s
+    entity: contract
+    sobject: Contract
+    external_id_field: CLM_Id__c
+    route: %(route)s
+    on_create: {clm: create, salesforce: create}
+    on_delete: {clm: terminate, salesforce: delete}
+    fields:
+      - {clm: title, sf: Name, owner: %(to)s, transform: truncate, max_length: 80, allow_truncate: true}
+      - {clm: number, sf: CLM_Number__c, owner: clm}
+      - {clm: counterparty_id, sf: AccountId, owner: clm, lookup: {mapping: counterparties%(s)s}}
+      - clm: type
+        sf: CLM_Type__c
+        owner: clm
+        value_map: {msa: MSA, sow: SOW, nda: NDA, order_form: Order Form, amendment: Amendment, renewal: Renewal, other: Other}
+      - {clm: effective_date, sf: StartDate, owner: clm}
+      - {clm: term_months, sf: ContractTerm, owner: clm}
+      - {clm: expiration_date, sf: CLM_Renewal_Date__c, owner: clm}
+      - {clm: auto_renew, sf: CLM_Auto_Renew__c, owner: clm}
+      - {clm: total_value, sf: CLM_Value__c, owner: clm, transform: money_amount, scale: 2}
+      - {clm: total_value, sf: CLM_Currency__c, owner: clm, transform: money_currency}
+      - {clm: payment_terms, sf: CLM_Payment_Terms__c, owner: clm}
+      - {clm: description, sf: Description, owner: %(d)s%(dc)s}
+      - {clm: governing_law, sf: CLM_Governing_Law__c, owner: salesforce}
+      - {clm: custom.opportunity_stage, sf: SpecialTerms, owner: salesforce, non_owner_write: ignore}
+      - {clm: customer_signed_date, sf: CustomerSignedDate, owner: both, conflict: last_writer_wins}
+      - clm: status
+        sf: CLM_Lifecycle_Status__c
+        owner: %(cso)s
+        value_map: {draft: Draft, in_review: In Review, in_approval: In Approval, approved: Approved, in_signature: In Signature, signed: Signed, active: Active, expired: Expired, terminated: Terminated, renewed: Renewed}
+      - clm: status
+        sf: Status
+        owner: clm
+        non_owner_write: revert
+        value_map: {draft: Draft, in_review: Draft, in_approval: In Approval Process, approved: In Approval Process, in_signature: In Approval Process, signed: In Approval Process, active: Activated}
+        not_synced: [expired, terminated, renewed]
+""" % {"org": org, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
+       "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
+       "cso": contract_status_owner, "to": title_owner}
+
+
+def env():
+    """The URLs and token the shell script passes in the environment."""
+    return os.environ["SF_URL"], os.environ["CLM_URL"], os.environ["CLM_TOKEN"]
