@@ -9,5 +9,7 @@ int cmd_config(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_mapping(int argc, char **argv);
+/* audit: exit 0 intact, 1 broken, 2 usage, 3 store or configuration unreadable. */
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "import contracts FILE.csv: load contracts from a spreadsheet" },
 	{ "export", cmd_export, "export contracts: write contracts as CSV or JSON lines" },
 	{ "mapping", cmd_mapping, "mapping check FILE: check every mapped field against the orgs' describe" },
+	{ "audit", cmd_audit, "audit verify | search ID: check the audit log's hash chain, find a record's rows" },
 };
 
 static void

@@ -154,7 +154,7 @@ cs_err
 sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *seq, struct cs_error *e)
 {
 	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], ts[32], key[KEY_DIGITS + 1];
-	json_t *row = NULL, *head = NULL;
+	json_t *row = NULL, *head = NULL, *old = NULL;
 	long long last;
 	bool found;
 	cs_err rc;
@@ -197,6 +197,14 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 		goto out;
 	}
 	row_key(last + 1, key, sizeof(key));
+	/* a head moved back or removed would have this append overwrite a row: the evidence a
+	 * verify needs. One key lookup per append is cheap insurance. */
+	if ((rc = store_kv_get(s, NS_ROWS, key, &old, e)) != CS_ENOTFOUND) {
+		if (rc == CS_OK || rc == CS_EIO)
+			rc = cs_error_set(e, CS_EIO, "audit: row %lld exists past the head; run `clmsync audit verify`",
+			                  last + 1);
+		goto out;
+	}
 	if ((rc = store_kv_put(s, NS_ROWS, key, row, e)) != CS_OK ||
 	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK)
 		goto out;
@@ -205,6 +213,7 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 out:
 	json_decref(row);
 	json_decref(head);
+	json_decref(old);
 	return rc;
 }
 
