@@ -9,6 +9,13 @@ int cmd_config(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_mapping(int argc, char **argv);
+/* The operator's commands on the sync engine's state (cmd_sync.c): dlq list|show|replay|discard,
+ * conflicts list|show|resolve, reconcile. Exit 0 done, 1 nothing matched (reconcile: drift
+ * without --repair), 2 usage, 3 store or configuration unreadable, 4 the running engine did not
+ * apply the request in time. */
+int cmd_dlq(int argc, char **argv);
+int cmd_conflicts(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 /* audit: exit 0 intact, 1 broken, 2 usage, 3 store or configuration unreadable. */
 int cmd_audit(int argc, char **argv);
 

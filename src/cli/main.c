@@ -19,6 +19,9 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "import contracts FILE.csv: load contracts from a spreadsheet" },
 	{ "export", cmd_export, "export contracts: write contracts as CSV or JSON lines" },
 	{ "mapping", cmd_mapping, "mapping check FILE: check every mapped field against the orgs' describe" },
+	{ "dlq", cmd_dlq, "dlq list | show ID | replay ID|--all | discard ID: the sync dead-letter queue" },
+	{ "conflicts", cmd_conflicts, "conflicts list | show ID | resolve ID: open manual conflicts" },
+	{ "reconcile", cmd_reconcile, "reconcile [--mapping M] [--repair]: compare both sides, per org" },
 	{ "audit", cmd_audit, "audit verify | search ID: check the audit log's hash chain, find a record's rows" },
 };
 

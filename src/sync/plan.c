@@ -516,14 +516,30 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 	return rc;
 }
 
+struct marker_ud {
+	struct worker *w;
+	const char *ns, *sf_id;
+};
+
+/* The record made from Salesforce is linked: its creation marker goes, in the same transaction. */
+static cs_err
+marker_done(void *ud, struct cs_error *e)
+{
+	struct marker_ud *u = ud;
+	return store_kv_del(u->w->st, u->ns, u->sf_id, NULL, e);
+}
+
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
  * first), links it and plans its repository-owned fields back. */
 static cs_err
 create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *values, const char *event,
                char clm_id[CLM_ID_MAX], char *err, size_t errn)
 {
-	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext;
+	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext, *marker = NULL;
+	struct clm_new item = { 0 };
 	struct clm_fail cf;
+	struct cs_error e = { 0 };
+	char mns[STORE_KV_NS_MAX];
 	struct plan p;
 	cs_err rc = CS_EINVAL;
 
@@ -597,13 +613,46 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		json_decref(v);
 	}
+	/* Idempotent across a crash: the new record's id is chosen and recorded first, so a replan
+	 * of the same event finds the record made before the crash instead of making another. */
+	snprintf(mns, sizeof(mns), "creating:%s", m->name);
+	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
+	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
+		snprintf(item.id, sizeof(item.id), "%s", json_string_value(json_object_get(marker, "clm")));
+		memset(&cf, 0, sizeof(cf));
+		if (clm_get(w->clm, sync_kind_of(m->entity), NULL, item.id, &out, &cf) == CS_OK)
+			goto made;
+	} else {
+		json_t *mk;
+		if (clm_id_new(sync_kind_of(m->entity), item.id) != CS_OK ||
+		    (mk = json_pack("{s:s}", "clm", item.id)) == NULL) {
+			rc = CS_ETIMEOUT;
+			goto out;
+		}
+		if (store_begin(w->st, &e) != CS_OK || store_kv_put(w->st, mns, sf_id, mk, &e) != CS_OK ||
+		    store_commit(w->st, &e) != CS_OK) {
+			store_rollback(w->st);
+			json_decref(mk);
+			rc = CS_ETIMEOUT;
+			goto out;
+		}
+		json_decref(mk);
+	}
+	item.kind = sync_kind_of(m->entity);
+	item.body = body;
 	memset(&cf, 0, sizeof(cf));
-	if (clm_create(w->clm, sync_kind_of(m->entity), NULL, body, w->actor, &out, &cf) != CS_OK) {
+	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||
+	    clm_get(w->clm, item.kind, NULL, item.id, &out, &cf) != CS_OK) {
 		snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject, sf_id,
 		         cf.code, cf.msg);
 		rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
+		if (rc == CS_EINVAL && store_begin(w->st, &e) == CS_OK) {
+			if (store_kv_del(w->st, mns, sf_id, NULL, &e) != CS_OK || store_commit(w->st, &e) != CS_OK)
+				store_rollback(w->st);
+		}
 		goto out;
 	}
+made:
 	atomic_fetch_add(&w->n_clm_writes, 1);
 	snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(json_object_get(out, "id")));
 	plan_init(&p, w, m, clm_id, event);
@@ -618,15 +667,17 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		rc = CS_EINVAL;
 	else {
 		plan_clm_side(&p, true);
+		struct marker_ud mu = { w, mns, sf_id };
 		if (m->external_id_field[0] != '\0')
 			json_object_set_new(p.sfw, m->external_id_field, json_string(clm_id));
-		rc = commit_plan(&p, NULL, NULL, err, errn);
+		rc = commit_plan(&p, marker_done, &mu, err, errn);
 	}
 	plan_cleanup(&p);
 out:
 	json_decref(fetched);
 	json_decref(body);
 	json_decref(out);
+	json_decref(marker);
 	return rc;
 }
 

@@ -38,4 +38,86 @@ json_t *sync_engine_status(struct sync_engine *g);
  * commands that talk to an org (mapping check, reconcile). */
 void sync_org_config(const struct cs_org *org, struct sf_org_config *sc);
 
+/* --- the operator's commands (ops.c) ----------------------------------------------------------
+ * They work on the store directly, from any process (the CLI beside a running server): each
+ * call that writes runs its own transaction on s (so s must not be inside one: CS_ESTATE), and
+ * a request for the engine is a row pushed onto the org's inbox, which a running engine reads
+ * within a second. One thread per connection s, as for every store call. Strings returned
+ * inside the JSON are the engine's rows as stored (text from Salesforce included): escape them
+ * before they reach a terminal. */
+
+struct store;
+
+#define SYNC_REASON_MAX 1024          /* bytes in a discard reason, NUL included */
+#define SYNC_REQUEST_ID_MAX 40        /* bytes in a reconcile request id, NUL included */
+#define SYNC_CONFLICT_LIST_MAX 10000  /* conflicts sync_conflict_list returns at most */
+
+/* Up to limit (1..STORE_LIST_MAX) dead-letter entries with id > after (an id as sync_dlq_get
+ * takes it; "" or NULL: from the first), oldest first: *out is a new array of {"id": "<20 digits>", "org", "mapping", "clm",
+ * "sf", "direction": "salesforce" (a write to Salesforce failed for good) or "clm" (a change
+ * the repository refused), "queue", "item", "error": {"code", "message"}, "ts"}; the caller
+ * releases it with json_decref(). Errors: CS_EINVAL (limit, after), CS_EIO (the store, or an entry
+ * that is damaged: e names it; `sync_dlq_discard` still removes it), CS_ENOMEM; *out is then
+ * NULL. Reads only. */
+cs_err sync_dlq_list(struct store *s, const char *after, int limit, json_t **out, struct cs_error *e);
+
+/* One dead-letter entry, as sync_dlq_list gives it: *out is a new object. id is 1..20 decimal
+ * digits ("17" is "00000000000000000017"). Errors: CS_EINVAL (id), CS_ENOTFOUND, CS_EIO
+ * (damaged), CS_ENOMEM; *out is then NULL. Reads only. */
+cs_err sync_dlq_get(struct store *s, const char *id, json_t **out, struct cs_error *e);
+
+/* Puts entry id's item back at the end of its queue (the org's outbox or inbox) with "attempts"
+ * and "due_ms" reset to 0 where the item has them, removes the entry and appends an audit row
+ * (decision "replayed", event "operator"), all in one transaction: the engine takes the item up
+ * again on its next round. Errors: CS_EINVAL (id), CS_ENOTFOUND, CS_EIO (the store, or an entry
+ * whose item or queue is damaged: it stays), CS_ESTATE (s in a transaction), CS_ETIMEOUT (the
+ * write lock), CS_ENOMEM; nothing is changed then. */
+cs_err sync_dlq_replay(struct store *s, const char *id, struct cs_error *e);
+
+/* Removes entry id for good with an audit row (decision "discarded", detail = reason), in one
+ * transaction. reason (borrowed) is required: 1..SYNC_REASON_MAX-1 bytes of UTF-8. A damaged
+ * entry can be discarded. Errors: CS_EINVAL (id, or no reason), CS_ETOOBIG, CS_EUTF8 (reason),
+ * CS_ENOTFOUND, and those of sync_dlq_replay; nothing is changed then. */
+cs_err sync_dlq_discard(struct store *s, const char *id, const char *reason, struct cs_error *e);
+
+/* The open manual conflicts in id order, at most SYNC_CONFLICT_LIST_MAX (the first ones): *out is
+ * a new array of {"id": "<mapping>/<clm id>/<sf field>", "org", "mapping", "clm", "sf", "field",
+ * "sf_field", "base", "clm_value", "sf_value", "ts"}. Errors: CS_EIO (the store, or a damaged
+ * entry, named in e), CS_ENOMEM; *out is then NULL. Reads only. */
+cs_err sync_conflict_list(struct store *s, json_t **out, struct cs_error *e);
+
+/* One open conflict, as sync_conflict_list gives it: *out is a new object. Errors: CS_EINVAL
+ * (empty or malformed id), CS_ENOTFOUND (no such conflict, or resolved already), CS_EIO,
+ * CS_ENOMEM; *out is then NULL. Reads only. */
+cs_err sync_conflict_get(struct store *s, const char *id, json_t **out, struct cs_error *e);
+
+/* Asks the engine of the conflict's org to resolve conflict id: choice "clm" takes the
+ * repository's value, "salesforce" Salesforce's, "value" takes value (borrowed; NULL means JSON
+ * null, which clears the field; ignored for the other choices). Pushes {"t": "resolve",
+ * "conflict", "choice", "value"} onto "inbox:<org>" in one transaction and returns: the engine
+ * writes both sides, appends the audit row and removes the conflict, which is how a caller
+ * sees it done (poll sync_conflict_get for CS_ENOTFOUND). Errors: CS_EINVAL (choice, id),
+ * CS_ENOTFOUND (no such conflict), CS_EIO (the store, or a damaged conflict), CS_ESTATE,
+ * CS_ETIMEOUT, CS_ETOOBIG (value too large), CS_ENOMEM; nothing is pushed then. */
+cs_err sync_conflict_resolve_request(struct store *s, const char *id, const char *choice, const json_t *value,
+                                     struct cs_error *e);
+
+/* Asks org's engine to compare both sides of mapping (borrowed; NULL: every mapping of the org)
+ * and, with repair, to heal what differs: pushes {"t": "reconcile", "mapping", "repair",
+ * "since_ms": 0, "request", "why"} onto "inbox:<org>" in one transaction. request_id gets a new
+ * random id (32 lowercase hex digits) under which the engine stores the result when done; ""
+ * after an error. The org and mapping are not checked against a configuration here (the caller
+ * has it): a request for an org no engine serves waits for ever. Errors: CS_EINVAL (empty or
+ * over-long org, or a name the store refuses), CS_EIO (the store, or no randomness), CS_ESTATE,
+ * CS_ETIMEOUT, CS_ENOMEM; nothing is pushed then. */
+cs_err sync_reconcile_request(struct store *s, const char *org, const char *mapping, bool repair,
+                              char request_id[SYNC_REQUEST_ID_MAX], struct cs_error *e);
+
+/* The result of reconcile request request_id: *out is a new object {"checked": N records
+ * compared, "drift": M that differed, "ok": false when the run stopped early, "error": why, or
+ * ""}. Errors: CS_ENOTFOUND while the engine has not finished (or never got the request),
+ * CS_EINVAL (empty id), CS_EIO (the store, or a damaged result), CS_ENOMEM; *out is then NULL.
+ * Reads only; results stay in the store. */
+cs_err sync_reconcile_result(struct store *s, const char *request_id, json_t **out, struct cs_error *e);
+
 #endif

@@ -16,9 +16,9 @@
 #define SHOW_BUF (SHOW_MAX + 4)   /* the quoted bytes, "..." after a cut, the NUL */
 #define DATETIME_TEXT_MAX 64      /* longer date-time text is refused before parsing */
 #define MS_PER_DAY INT64_C(86400000)
-/* Below this magnitude a double holds every integer exactly and its shortest decimal form has at
- * most 17 significant digits with at least 15 before the point, so it fits a cs_decimal; above
- * it the digits written would be the binary float's, not the ones Salesforce stored. */
+/* Below this magnitude a double holds every integer exactly and its shortest decimal form fits
+ * a cs_decimal; above it the digits written would be the binary float's, not the ones
+ * Salesforce stored. With a scale the bound is tighter (see sf_decimal). */
 #define EXACT_MAX 1e15
 
 /* --- messages ------------------------------------------------------------------------------- */
@@ -145,13 +145,14 @@ wrong(const struct cs_field_map *f, const char *expected, const char *side, cons
 	char shown[SHOW_BUF];
 
 	if (json_is_object(v) || json_is_array(v))
-		return fail(f, err, errn, "expected %s, %s has %s", expected, side, type_name(v));
-	return fail(f, err, errn, "expected %s, %s has %s '%s'", expected, side, type_name(v),
+		return fail(f, err, errn, "expected %s %s, got %s", expected, side, type_name(v));
+	return fail(f, err, errn, "expected %s %s, got %s '%s'", expected, side, type_name(v),
 	            show_json(v, shown));
 }
 
-#define IN_CLM "the repository"
-#define IN_SF "Salesforce"
+#define IN_CLM "in the repository"
+#define IN_SF "from Salesforce"
+#define IN_CANON "for the repository"   /* a canonical value on its way to the repository */
 
 /* --- small pieces --------------------------------------------------------------------------- */
 
@@ -276,9 +277,9 @@ parse_decimal(const struct cs_field_map *f, const json_t *v, const char *side,
 	char shown[SHOW_BUF];
 
 	if (!json_is_string(v))
-		return wrong(f, "a decimal in a string", side, v, err, errn);
+		return wrong(f, "a decimal string", side, v, err, errn);
 	if (cs_decimal_parse(json_string_value(v), json_string_length(v), d, &e) != CS_OK)
-		return fail(f, err, errn, "'%s' in %s is not an exact decimal: %s",
+		return fail(f, err, errn, "'%s' %s is not an exact decimal: %s",
 		            show_json(v, shown), side, e.msg);
 	return SYNC_VAL_OK;
 }
@@ -301,8 +302,8 @@ decimal_text(const struct cs_field_map *f, struct cs_decimal d, enum cs_rounding
 			return fail(f, err, errn, "%s is too large for a decimal with %u fraction digits",
 			            shown, f->scale);
 		if (rc != CS_OK)
-			return fail(f, err, errn, "%s has more than %u fraction digits (scale %u); it is "
-			            "refused, not rounded", shown, f->scale, f->scale);
+			return fail(f, err, errn, "%s has more than %u fraction digits; it is refused, "
+			            "not rounded", shown, f->scale);
 	} else {
 		d = cs_decimal_normalize(d);
 	}
@@ -332,6 +333,13 @@ sf_decimal(const struct cs_field_map *f, const json_t *v, struct cs_decimal *d, 
 	x = json_real_value(v);
 	if (!isfinite(x) || fabs(x) >= EXACT_MAX)
 		return fail(f, err, errn, "%.17g from Salesforce is too large to convert exactly", x);
+	/* Salesforce stored a decimal D with at most `scale` fraction digits and sent the double
+	 * nearest to it. D is the only such decimal within half a unit of the double's last place
+	 * exactly when that unit is below 10^-scale (2^46, about 7.0e13, at scale 2): above it,
+	 * 99999999999999.99 arrives as ...99.984375 and would be written back as ...99.98. */
+	if (f->has_scale && nextafter(fabs(x), INFINITY) - fabs(x) >= pow(10.0, -(double)f->scale))
+		return fail(f, err, errn, "%.17g from Salesforce is too large to convert exactly at "
+		            "%u fraction digits", x, f->scale);
 	for (int p = 0; p <= CS_DECIMAL_SCALE_MAX; p++) {
 		snprintf(txt, sizeof(txt), "%.*f", p, x);
 		if (strtod(txt, NULL) == x && cs_decimal_parse(txt, strlen(txt), d, &e) == CS_OK)
@@ -400,7 +408,7 @@ map_to_sf(const struct cs_field_map *f, const json_t *v, json_t **out, char *err
 	char shown[SHOW_BUF];
 
 	if (s == NULL)
-		return wrong(f, "a value of the value map", IN_CLM, v, err, errn);
+		return wrong(f, "text for the value map", IN_CLM, v, err, errn);
 	switch (cs_field_map_to_sf(f, s, &mapped)) {
 	case CS_MAP_OK:
 		return give(f, json_string(mapped), out, err, errn);
@@ -769,7 +777,7 @@ money_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *curren
 	if (f->transform == CS_TRANSFORM_MONEY_AMOUNT) {
 		if (is_null(v))
 			return put(f, patch, json_null(), err, errn);
-		if ((r = parse_decimal(f, v, "the canonical value", &d, err, errn)) != SYNC_VAL_OK)
+		if ((r = parse_decimal(f, v, IN_CANON, &d, err, errn)) != SYNC_VAL_OK)
 			return r;
 		d = cs_decimal_normalize(d);
 		if (cs_decimal_format(&d, txt, sizeof(txt)) != CS_OK)
@@ -791,7 +799,7 @@ money_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *curren
 		return put(f, patch, json_null(), err, errn);
 	}
 	if (!json_is_string(v))
-		return wrong(f, "an ISO 4217 currency code", "the canonical value", v, err, errn);
+		return wrong(f, "an ISO 4217 currency code", IN_CANON, v, err, errn);
 	if (!cs_currency_valid(map_text(v)))
 		return fail(f, err, errn, "'%s' is not an ISO 4217 currency code with a minor unit",
 		            show_json(v, shown));
@@ -809,7 +817,7 @@ map_to_clm(const struct cs_field_map *f, const json_t *v, json_t *patch, char *e
 	char shown[SHOW_BUF];
 
 	if (s == NULL)
-		return wrong(f, "a Salesforce picklist value", "the canonical value", v, err, errn);
+		return wrong(f, "a Salesforce picklist value", IN_CANON, v, err, errn);
 	switch (cs_field_map_to_clm(f, s, &clm)) {
 	case CS_MAP_OK:
 		if (f->kind != CS_VALUE_BOOLEAN)
@@ -840,7 +848,7 @@ decimal_to_integer(const struct cs_field_map *f, const json_t *v, json_t *patch,
 	int64_t n;
 	enum sync_val r;
 
-	if ((r = parse_decimal(f, v, "the canonical value", &d, err, errn)) != SYNC_VAL_OK)
+	if ((r = parse_decimal(f, v, IN_CANON, &d, err, errn)) != SYNC_VAL_OK)
 		return r;
 	if (cs_round_scale(d.coef, d.scale, 0, CS_ROUND_EXACT, &n) != CS_OK)
 		return fail(f, err, errn, "%s has a fraction; %s holds whole numbers",
@@ -852,7 +860,6 @@ enum sync_val
 sync_value_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *current,
                   json_t *patch, char *err, size_t errn)
 {
-	static const char *const canon = "the canonical value";
 	struct cs_decimal d;
 	int64_t t;
 	enum sync_val r;
@@ -866,7 +873,7 @@ sync_value_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *c
 		return put(f, patch, json_null(), err, errn);
 	if (f->lookup_to != NULL) {
 		if (!json_is_string(v))
-			return wrong(f, "a record id", canon, v, err, errn);
+			return wrong(f, "a record id", IN_CANON, v, err, errn);
 		return put(f, patch, json_deep_copy(v), err, errn);
 	}
 	if (f->nvalue_map > 0)
@@ -878,21 +885,21 @@ sync_value_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *c
 		if (parse_date(v, &t))
 			return put(f, patch, date_value(t), err, errn);
 		if (!parse_datetime(v, &t))
-			return wrong(f, "a date-time", canon, v, err, errn);
+			return wrong(f, "a date-time", IN_CANON, v, err, errn);
 		return put(f, patch, date_value(day_of(t)), err, errn);
 	case CS_TRANSFORM_DATETIME_TO_DATE:
 		if (!parse_date(v, &t))
-			return wrong(f, "a date YYYY-MM-DD", canon, v, err, errn);
+			return wrong(f, "a date YYYY-MM-DD", IN_CANON, v, err, errn);
 		return put(f, patch, datetime_value(t * MS_PER_DAY), err, errn);
 	case CS_TRANSFORM_DECIMAL_TO_CURRENCY:
 		if (f->kind == CS_VALUE_INTEGER)
 			return decimal_to_integer(f, v, patch, err, errn);
-		if ((r = parse_decimal(f, v, canon, &d, err, errn)) != SYNC_VAL_OK)
+		if ((r = parse_decimal(f, v, IN_CANON, &d, err, errn)) != SYNC_VAL_OK)
 			return r;
 		return put(f, patch, json_deep_copy(v), err, errn);
 	case CS_TRANSFORM_TRUNCATE:
 		if (!json_is_string(v))
-			return wrong(f, "text", canon, v, err, errn);
+			return wrong(f, "text", IN_CANON, v, err, errn);
 		return put(f, patch, json_deep_copy(v), err, errn);
 	case CS_TRANSFORM_NONE:
 		break;
@@ -908,29 +915,29 @@ sync_value_to_clm(const struct cs_field_map *f, const json_t *v, const json_t *c
 	case CS_VALUE_SFID:
 	case CS_VALUE_ID:
 		if (!json_is_string(v))
-			return wrong(f, "text", canon, v, err, errn);
+			return wrong(f, "text", IN_CANON, v, err, errn);
 		return put(f, patch, json_deep_copy(v), err, errn);
 	case CS_VALUE_INTEGER:
 		if (json_is_integer(v))
 			return put(f, patch, json_integer(json_integer_value(v)), err, errn);
 		if (json_is_string(v))
 			return decimal_to_integer(f, v, patch, err, errn);
-		return wrong(f, "an integer", canon, v, err, errn);
+		return wrong(f, "an integer", IN_CANON, v, err, errn);
 	case CS_VALUE_DECIMAL:
-		if ((r = parse_decimal(f, v, canon, &d, err, errn)) != SYNC_VAL_OK)
+		if ((r = parse_decimal(f, v, IN_CANON, &d, err, errn)) != SYNC_VAL_OK)
 			return r;
 		return put(f, patch, json_deep_copy(v), err, errn);
 	case CS_VALUE_DATE:
 		if (!parse_date(v, &t))
-			return wrong(f, "a date YYYY-MM-DD", canon, v, err, errn);
+			return wrong(f, "a date YYYY-MM-DD", IN_CANON, v, err, errn);
 		return put(f, patch, date_value(t), err, errn);
 	case CS_VALUE_DATETIME:
 		if (!parse_datetime(v, &t))
-			return wrong(f, "a date-time", canon, v, err, errn);
+			return wrong(f, "a date-time", IN_CANON, v, err, errn);
 		return put(f, patch, datetime_value(t), err, errn);
 	case CS_VALUE_BOOLEAN:
 		if (!json_is_boolean(v))
-			return wrong(f, "true or false", canon, v, err, errn);
+			return wrong(f, "true or false", IN_CANON, v, err, errn);
 		return put(f, patch, json_boolean(json_is_true(v)), err, errn);
 	case CS_VALUE_MONEY:
 		break;

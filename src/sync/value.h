@@ -13,7 +13,8 @@
  * canonical value: the value as the Salesforce field holds it, written exactly, so that a
  * repository value and a Salesforce value are equal exactly when the field would not change by
  * writing one onto the other. It is a JSON value:
- *   null                          no value (absent on the repository side, null in Salesforce)
+ *   null                          no value (absent or "" text on the repository side, null in
+ *                                 Salesforce, which keeps no empty text)
  *   string "..."                  text, picklist values (after the value map), ids, ISO 4217 codes
  *   string "2026-01-31"           a date (repository date -> Salesforce date)
  *   string "2026-01-31T00:00:00.000Z"   a date-time, always UTC with milliseconds
@@ -53,7 +54,9 @@ enum sync_val sync_value_from_clm(const struct cs_field_map *f, const json_t *re
  * as JSON numbers (integers or reals): a currency with has_scale is written with exactly scale
  * fraction digits, rounding half away from zero (Salesforce has already stored it at that scale);
  * a date-time is normalised to milliseconds UTC; a lookup keeps the Salesforce id it holds (the
- * caller translates it). Errors: a value of the wrong JSON type for the field's kind. */
+ * caller translates it). Errors: a value of the wrong JSON type for the field's kind; a real too
+ * large to give its digits back exactly (1e15 and above; with has_scale, once the double's
+ * spacing reaches 10^-scale: 2^46, about 7.0e13, at scale 2). */
 enum sync_val sync_value_from_sf(const struct cs_field_map *f, const json_t *sfrec, bool *present,
                                  json_t **out, char *err, size_t errn);
 
@@ -74,8 +77,7 @@ json_t *sync_value_to_sf(const struct cs_field_map *f, const json_t *v);
  * (the repository refuses it if none comes: an amount needs a currency); a currency with no
  * amount anywhere leaves patch as it is; a null amount makes the money null; a null currency
  * too, but it is an error while an amount stays), a date-time converted to its UTC date for a
- * date field
- * (date_to_datetime), decimals as strings, integers as integers (a decimal with a non-zero
+ * date field (date_to_datetime), decimals as strings, integers as integers (a decimal with a non-zero
  * fraction into an integer field is an error). A lookup's v is already a repository id and is
  * set as it is. null clears the field. Returns SYNC_VAL_OK, or SYNC_VAL_ERROR with err set and
  * patch unchanged. */

@@ -174,9 +174,15 @@ class CLM(Http):
         return self.api("POST", "/contracts/%s/transitions" % rid, body)
 
     def list(self, plural, query=""):
-        st, b = self.api("GET", "/%s?limit=1000%s" % (plural, query))
-        assert st == 200, (st, b)
-        return b["data"]
+        out, cursor = [], None
+        while True:
+            st, b = self.api("GET", "/%s?limit=1000%s%s" % (plural, query,
+                             "&cursor=" + urllib.parse.quote(cursor) if cursor else ""))
+            assert st == 200, (st, b)
+            out += b["data"]
+            cursor = b.get("next_cursor")
+            if not cursor:
+                return out
 
     def changes(self, after=0):
         rows = []

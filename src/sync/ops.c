@@ -1,0 +1,425 @@
+/* ops.c - the operator's side of the engine: the dead-letter queue, manual conflicts and reconcile
+ * requests, worked directly on the store (a running engine takes requests from its inbox). */
+#include "sync/sync_int.h"
+#include "sync/audit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define DLQ_NS "dlq"
+#define DLQ_KEY_DIGITS 20
+#define CONFLICT_NS "conflict"
+#define RECONCILE_NS "reconcile"
+#define REQUEST_BYTES 16          /* random bytes in a reconcile request id (32 hex digits) */
+
+/* The dlq key of id into key: id is 1..20 decimal digits, written back zero-padded, so that
+ * "17" and "00000000000000000017" name the same entry. */
+static cs_err
+dlq_key(const char *id, char key[DLQ_KEY_DIGITS + 1], struct cs_error *e)
+{
+	size_t n = id != NULL ? strlen(id) : 0;
+
+	if (n == 0 || n > DLQ_KEY_DIGITS || strspn(id, "0123456789") != n)
+		return cs_error_set(e, CS_EINVAL, "a dead-letter id is 1 to %d digits", DLQ_KEY_DIGITS);
+	memset(key, '0', DLQ_KEY_DIGITS - n);
+	memcpy(key + DLQ_KEY_DIGITS - n, id, n + 1);
+	return CS_OK;
+}
+
+/* A string member of doc, or NULL when absent, not a string or empty. */
+static const char *
+str_of(const json_t *doc, const char *k)
+{
+	const char *v = json_string_value(json_object_get(doc, k));
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Whether ns is a queue the engine puts items on: a replay writes there, so an entry edited to
+ * name another namespace (the audit chain, a link table) must not reach it. */
+static bool
+queue_ok(const char *ns)
+{
+	return ns != NULL && (strncmp(ns, "outbox:", 7) == 0 || strncmp(ns, "inbox:", 6) == 0) &&
+	    strlen(ns) < STORE_KV_NS_MAX;
+}
+
+/* Our own rows, read back: checked before use (OpenSMTPD's rule for its queue files). */
+static cs_err
+dlq_check(const char *key, const json_t *doc, struct cs_error *e)
+{
+	if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "item")) ||
+	    !queue_ok(json_string_value(json_object_get(doc, "queue"))))
+		return cs_error_set(e, CS_EIO, "dead-letter entry %s is damaged", key != NULL ? key : "?");
+	return CS_OK;
+}
+
+/* {"id": key, ...doc}: a new object, NULL when out of memory. An "id" inside doc does not
+ * replace the key: the key is what the other calls take. */
+static json_t *
+with_id(const char *key, const json_t *doc)
+{
+	json_t *o = json_pack("{s:s}", "id", key);
+
+	if (o != NULL && json_object_update_missing(o, (json_t *)doc) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The queue namespace "<prefix>:<name>" into ns; CS_EINVAL when name is empty or too long (the
+ * store checks the characters). */
+static cs_err
+ns_of(char ns[STORE_KV_NS_MAX], const char *prefix, const char *name, struct cs_error *e)
+{
+	int n;
+
+	if (name == NULL || name[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "no org name");
+	n = snprintf(ns, STORE_KV_NS_MAX, "%s:%s", prefix, name);
+	if (n < 0 || n >= STORE_KV_NS_MAX)
+		return cs_error_set(e, CS_EINVAL, "the org name is too long");
+	return CS_OK;
+}
+
+cs_err
+sync_dlq_list(struct store *s, const char *after, int limit, json_t **out, struct cs_error *e)
+{
+	char from[DLQ_KEY_DIGITS + 1];
+	json_t *page = NULL, *arr = NULL, *it;
+	size_t i;
+	cs_err rc;
+
+	*out = NULL;
+	if (limit < 1 || limit > STORE_LIST_MAX)
+		return cs_error_set(e, CS_EINVAL, "limit is 1..%d", STORE_LIST_MAX);
+	if (after != NULL && after[0] != '\0') {
+		if ((rc = dlq_key(after, from, e)) != CS_OK)
+			return rc;
+		after = from;
+	}
+	if ((rc = store_kv_scan(s, DLQ_NS, after, limit, &page, e)) != CS_OK)
+		return rc;
+	if ((arr = json_array()) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	json_array_foreach(page, i, it) {
+		const char *key = json_string_value(json_object_get(it, "key"));
+		json_t *doc = json_object_get(it, "doc");
+		if ((rc = dlq_check(key, doc, e)) != CS_OK)
+			goto out;
+		if (json_array_append_new(arr, with_id(key, doc)) != 0) {
+			rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	json_decref(arr);
+	json_decref(page);
+	return rc;
+}
+
+cs_err
+sync_dlq_get(struct store *s, const char *id, json_t **out, struct cs_error *e)
+{
+	char key[DLQ_KEY_DIGITS + 1];
+	json_t *doc = NULL;
+	cs_err rc;
+
+	*out = NULL;
+	if ((rc = dlq_key(id, key, e)) != CS_OK)
+		return rc;
+	if ((rc = store_kv_get(s, DLQ_NS, key, &doc, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no dead-letter entry %s", key) : rc;
+	if ((rc = dlq_check(key, doc, e)) == CS_OK && (*out = with_id(key, doc)) == NULL)
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+	json_decref(doc);
+	return rc;
+}
+
+/* Removes entry key (doc is its content, possibly damaged) with an audit row, in the open
+ * transaction. */
+static cs_err
+dlq_remove(struct store *s, const char *key, const json_t *doc, const char *decision, const char *detail,
+           struct cs_error *e)
+{
+	struct sync_audit_row r = {
+		.org = str_of(doc, "org"), .mapping = str_of(doc, "mapping"), .clm_id = str_of(doc, "clm"),
+		.sf_id = str_of(doc, "sf"), .side = str_of(doc, "direction"), .decision = decision,
+		.event = "operator", .detail = detail,
+	};
+	cs_err rc;
+
+	if ((rc = store_kv_del(s, DLQ_NS, key, NULL, e)) != CS_OK)
+		return rc;
+	return sync_audit_append(s, &r, NULL, e);
+}
+
+cs_err
+sync_dlq_replay(struct store *s, const char *id, struct cs_error *e)
+{
+	char key[DLQ_KEY_DIGITS + 1], detail[STORE_KV_NS_MAX + 32];
+	json_t *doc = NULL, *item = NULL;
+	const char *queue;
+	cs_err rc;
+
+	if ((rc = dlq_key(id, key, e)) != CS_OK)
+		return rc;
+	/* read under the write lock store_begin takes: two operators replaying the same entry at
+	 * once must not put its item back twice */
+	if ((rc = store_begin(s, e)) != CS_OK)
+		return rc;
+	if ((rc = store_kv_get(s, DLQ_NS, key, &doc, e)) != CS_OK) {
+		if (rc == CS_ENOTFOUND)
+			cs_error_set(e, rc, "no dead-letter entry %s", key);
+		goto out;
+	}
+	if ((rc = dlq_check(key, doc, e)) != CS_OK)
+		goto out;
+	queue = json_string_value(json_object_get(doc, "queue"));
+	if ((item = json_deep_copy(json_object_get(doc, "item"))) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* a fresh start: the applier would otherwise count on from the attempts that failed and wait
+	 * for a due time computed on another clock (due_ms is monotonic, of the engine's process) */
+	if ((json_object_get(item, "attempts") != NULL && json_object_set_new(item, "attempts", json_integer(0)) != 0) ||
+	    (json_object_get(item, "due_ms") != NULL && json_object_set_new(item, "due_ms", json_integer(0)) != 0)) {
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "back onto %s", queue);
+	if ((rc = sync_queue_push(s, queue, item, e)) != CS_OK ||
+	    (rc = dlq_remove(s, key, doc, "replayed", detail, e)) != CS_OK)
+		goto out;
+	rc = store_commit(s, e);
+out:
+	if (rc != CS_OK)
+		store_rollback(s);
+	json_decref(item);
+	json_decref(doc);
+	return rc;
+}
+
+cs_err
+sync_dlq_discard(struct store *s, const char *id, const char *reason, struct cs_error *e)
+{
+	char key[DLQ_KEY_DIGITS + 1];
+	json_t *doc = NULL, *t;
+	size_t n = reason != NULL ? strlen(reason) : 0;
+	cs_err rc;
+
+	if ((rc = dlq_key(id, key, e)) != CS_OK)
+		return rc;
+	if (n == 0)
+		return cs_error_set(e, CS_EINVAL, "a discard needs a reason");
+	if (n >= SYNC_REASON_MAX)
+		return cs_error_set(e, CS_ETOOBIG, "the reason is %zu bytes; the limit is %d", n, SYNC_REASON_MAX - 1);
+	if ((t = json_stringn(reason, n)) == NULL)
+		return cs_error_set(e, CS_EUTF8, "the reason is not UTF-8 text");
+	json_decref(t);
+	if ((rc = store_begin(s, e)) != CS_OK)
+		return rc;
+	if ((rc = store_kv_get(s, DLQ_NS, key, &doc, e)) != CS_OK) {
+		if (rc == CS_ENOTFOUND)
+			cs_error_set(e, rc, "no dead-letter entry %s", key);
+		goto out;
+	}
+	/* no dlq_check: a damaged entry can only be discarded, so that must keep working */
+	if ((rc = dlq_remove(s, key, json_is_object(doc) ? doc : NULL, "discarded", reason, e)) != CS_OK)
+		goto out;
+	rc = store_commit(s, e);
+out:
+	if (rc != CS_OK)
+		store_rollback(s);
+	json_decref(doc);
+	return rc;
+}
+
+cs_err
+sync_conflict_list(struct store *s, json_t **out, struct cs_error *e)
+{
+	char after[STORE_KV_KEY_MAX] = "";
+	json_t *page = NULL, *arr, *it;
+	size_t i, got;
+	cs_err rc = CS_OK;
+
+	*out = NULL;
+	if ((arr = json_array()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	do {
+		if ((rc = store_kv_scan(s, CONFLICT_NS, after, STORE_LIST_MAX, &page, e)) != CS_OK)
+			goto out;
+		got = json_array_size(page);
+		json_array_foreach(page, i, it) {
+			const char *key = json_string_value(json_object_get(it, "key"));
+			json_t *doc = json_object_get(it, "doc");
+			if (json_array_size(arr) >= SYNC_CONFLICT_LIST_MAX) {
+				got = 0;
+				break;
+			}
+			if (!json_is_object(doc)) {
+				rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", key != NULL ? key : "?");
+				goto out;
+			}
+			if (json_array_append_new(arr, with_id(key, doc)) != 0) {
+				rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(after, sizeof(after), "%s", key);
+		}
+		json_decref(page);
+		page = NULL;
+	} while (got == STORE_LIST_MAX);
+	*out = arr;
+	arr = NULL;
+out:
+	json_decref(page);
+	json_decref(arr);
+	return rc;
+}
+
+cs_err
+sync_conflict_get(struct store *s, const char *id, json_t **out, struct cs_error *e)
+{
+	json_t *doc = NULL;
+	cs_err rc;
+
+	*out = NULL;
+	if (id == NULL || id[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "no conflict id");
+	if ((rc = store_kv_get(s, CONFLICT_NS, id, &doc, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no open conflict %s", id) : rc;
+	if (!json_is_object(doc))
+		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
+	else if ((*out = with_id(id, doc)) == NULL)
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+	json_decref(doc);
+	return rc;
+}
+
+cs_err
+sync_conflict_resolve_request(struct store *s, const char *id, const char *choice, const json_t *value,
+                              struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	json_t *c = NULL, *req = NULL;
+	bool by_value;
+	cs_err rc;
+
+	if (choice == NULL ||
+	    (strcmp(choice, "clm") != 0 && strcmp(choice, "salesforce") != 0 && strcmp(choice, "value") != 0))
+		return cs_error_set(e, CS_EINVAL, "the choice is clm, salesforce or value");
+	by_value = strcmp(choice, "value") == 0;
+	if (id == NULL || id[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "no conflict id");
+	if ((rc = store_begin(s, e)) != CS_OK)
+		return rc;
+	if ((rc = store_kv_get(s, CONFLICT_NS, id, &c, e)) != CS_OK) {
+		if (rc == CS_ENOTFOUND)
+			cs_error_set(e, rc, "no open conflict %s", id);
+		goto out;
+	}
+	if (!json_is_object(c)) {
+		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
+		goto out;
+	}
+	if (ns_of(ns, "inbox", str_of(c, "org"), NULL) != CS_OK) {
+		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged: it names no org", id);
+		goto out;
+	}
+	req = json_pack("{s:s, s:s, s:s, s:O}", "t", "resolve", "conflict", id, "choice", choice, "value",
+	                by_value && value != NULL ? (json_t *)value : json_null());
+	if (req == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK)
+		goto out;
+	rc = store_commit(s, e);
+out:
+	if (rc != CS_OK)
+		store_rollback(s);
+	json_decref(req);
+	json_decref(c);
+	return rc;
+}
+
+/* Fills id with 2 * REQUEST_BYTES lowercase hex digits from getrandom(2). */
+static cs_err
+request_id_new(char id[SYNC_REQUEST_ID_MAX], struct cs_error *e)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[REQUEST_BYTES];
+	size_t got = 0;
+
+	_Static_assert(2 * REQUEST_BYTES < SYNC_REQUEST_ID_MAX, "request id buffer");
+	while (got < sizeof(b)) {
+		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return cs_error_set(e, CS_EIO, "getrandom: %s", strerror(errno));
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < sizeof(b); i++) {
+		id[2 * i] = hex[b[i] >> 4];
+		id[2 * i + 1] = hex[b[i] & 15];
+	}
+	id[2 * sizeof(b)] = '\0';
+	return CS_OK;
+}
+
+cs_err
+sync_reconcile_request(struct store *s, const char *org, const char *mapping, bool repair,
+                       char request_id[SYNC_REQUEST_ID_MAX], struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX], id[SYNC_REQUEST_ID_MAX];
+	json_t *req = NULL;
+	cs_err rc;
+
+	request_id[0] = '\0';
+	if ((rc = ns_of(ns, "inbox", org, e)) != CS_OK || (rc = request_id_new(id, e)) != CS_OK)
+		return rc;
+	req = json_pack("{s:s, s:o, s:b, s:I, s:s, s:s}", "t", "reconcile", "mapping",
+	                mapping != NULL && mapping[0] != '\0' ? json_string(mapping) : json_null(), "repair", repair,
+	                "since_ms", (json_int_t)0, "request", id, "why", "requested by an operator");
+	if (req == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory (or a mapping name that is not UTF-8)");
+	if ((rc = store_begin(s, e)) != CS_OK)
+		goto out;
+	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK || (rc = store_commit(s, e)) != CS_OK) {
+		store_rollback(s);
+		goto out;
+	}
+	memcpy(request_id, id, sizeof(id));
+out:
+	json_decref(req);
+	return rc;
+}
+
+cs_err
+sync_reconcile_result(struct store *s, const char *request_id, json_t **out, struct cs_error *e)
+{
+	json_t *doc = NULL;
+	cs_err rc;
+
+	*out = NULL;
+	if (request_id == NULL || request_id[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "no request id");
+	if ((rc = store_kv_get(s, RECONCILE_NS, request_id, &doc, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no result yet for request %s", request_id) : rc;
+	if (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "checked")) ||
+	    !json_is_integer(json_object_get(doc, "drift")) || !json_is_boolean(json_object_get(doc, "ok"))) {
+		json_decref(doc);
+		return cs_error_set(e, CS_EIO, "the result of request %s is damaged", request_id);
+	}
+	*out = doc;
+	return CS_OK;
+}
