@@ -33,7 +33,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--api-token-file FILE]\n"
+	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--api-token-file FILE] [--no-sync]\n"
 	    "\n"
 	    "Runs the contract repository: the REST API under /api/v1, the change feed and the scheduled\n"
 	    "pass (expiry, auto-renewal, amendments); and, when the configuration declares orgs and\n"
@@ -47,6 +47,7 @@ usage(FILE *f)
 	    "  --data DIR             data directory; the embedded store is DIR/clmsync.db\n"
 	    "  --listen ADDR:PORT     address to serve (port 0 picks a free one)\n"
 	    "  --api-token-file FILE  also accept the token in FILE, with the admin role\n"
+	    "  --no-sync              serve the repository only, even when mappings are configured\n"
 	    "  -h, --help             this help\n"
 	    "\n"
 	    "With no token configured and no --api-token-file, the first start writes a new admin\n"
@@ -116,6 +117,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *data = NULL, *listen = NULL, *token_file = NULL;
+	bool no_sync = false;
 	struct cs_config *cfg = NULL;
 	struct cs_error_list errs;
 	struct cs_error e = { 0 };
@@ -134,12 +136,17 @@ cmd_serve(int argc, char **argv)
 	uint16_t port;
 	int rc = 1;
 
-	/* every option takes one value */
+	/* every option but the flags takes one value */
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;
+		}
+		if (strcmp(a, "--no-sync") == 0) {
+			no_sync = true;
+			i--;
+			continue;
 		}
 		if (val == NULL) {
 			fprintf(stderr, "clmsync serve: %s needs a value (see --help)\n", a);
@@ -248,7 +255,7 @@ badlisten:
 		goto out;
 	}
 
-	if (cfg->nmappings > 0) {
+	if (cfg->nmappings > 0 && !no_sync) {
 		memset(&eo, 0, sizeof(eo));
 		eo.cfg = cfg;
 		eo.clm = clm;

@@ -1926,11 +1926,18 @@ store_sqlite_open(const char *path, struct store **out, struct cs_error *e)
 	int rc, fd;
 
 	*out = NULL;
+	/* Create a new file with mode 0600 before SQLite does (SQLite would use 0644). Only a new
+	 * one: close() drops every POSIX lock this process holds on the file, so opening and
+	 * closing an existing database behind SQLite's back while another connection of this
+	 * process has it open would let a second process think it is alone, checkpoint and
+	 * delete the WAL under us (our connections then read a deleted WAL and never see that
+	 * process's commits again). */
 	if (!mem) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
 			return cs_error_set(e, CS_EIO, "cannot open %s: %s", path, strerror(errno));
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");

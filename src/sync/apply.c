@@ -94,6 +94,17 @@ build_record(struct worker *w, struct group *g, bool *wait, char *why, size_t wh
 			json_decref(ln);
 			continue;
 		}
+		if (f->owner == CS_OWNER_BOTH && f->conflict == CS_CONFLICT_MANUAL) {
+			/* a conflict parked after this write was planned holds the field: both sides keep
+			 * their values until a person decides */
+			char ck[STORE_KV_KEY_MAX];
+			json_t *c = NULL;
+			snprintf(ck, sizeof(ck), "%s/%s/%s", g->m->name, g->clm_id, f->sf);
+			if (store_kv_get(w->st, "conflict", ck, &c, &e) == CS_OK) {
+				json_decref(c);
+				continue;
+			}
+		}
 		if ((out = sync_value_to_sf(f, v)) == NULL)
 			return false;
 		json_object_set_new(g->rec, k, out);

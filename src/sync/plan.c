@@ -1051,6 +1051,7 @@ drop_item(struct worker *w, const char *key)
 	if (store_begin(w->st, &e) != CS_OK || store_kv_del(w->st, w->ns_inbox, key, NULL, &e) != CS_OK ||
 	    store_commit(w->st, &e) != CS_OK) {
 		store_rollback(w->st);
+		log_warn("sync.inbox", "org %s: cannot take inbox entry %s: %s", w->org->name, key, e.msg);
 		return CS_EIO;
 	}
 	return CS_OK;
@@ -1071,8 +1072,10 @@ resolve_conflict(struct worker *w, const json_t *item)
 	char why[512];
 	cs_err rc;
 
-	if (ckey == NULL || choice == NULL || store_kv_get(w->st, "conflict", ckey, &c, &e) != CS_OK)
-		return CS_OK;      /* already resolved: nothing to do */
+	if (ckey == NULL || choice == NULL || store_kv_get(w->st, "conflict", ckey, &c, &e) != CS_OK) {
+		log_info("sync.resolve", "org %s: conflict %s: already resolved", w->org->name, ckey ? ckey : "?");
+		return CS_OK;
+	}
 	m = cs_config_mapping(w->cfg, json_string_value(json_object_get(c, "mapping")));
 	for (size_t i = 0; m != NULL && i < m->nfields; i++)
 		if (strcmp(m->fields[i].sf, json_string_value(json_object_get(c, "sf_field")) ?: "") == 0)
@@ -1105,6 +1108,11 @@ resolve_conflict(struct worker *w, const json_t *item)
 		set_base(&p, f, W);
 	audit(&p, NULL, f, json_object_get(c, "base"), W, "resolved", choice);
 	rc = commit_plan(&p, NULL, NULL, why, sizeof(why));
+	if (rc == CS_EINVAL)
+		log_warn("sync.resolve", "org %s: conflict %s: the repository refused the chosen value: %s", w->org->name,
+		         ckey, why);
+	else
+		log_info("sync.resolve", "org %s: conflict %s resolved (%s)", w->org->name, ckey, choice);
 	if (rc == CS_OK && (store_begin(w->st, &e) != CS_OK || store_kv_del(w->st, "conflict", ckey, NULL, &e) != CS_OK ||
 	                    store_commit(w->st, &e) != CS_OK))
 		store_rollback(w->st);
@@ -1149,6 +1157,7 @@ sync_plan_inbox(struct worker *w)
 	int done = 0;
 
 	if (store_kv_scan(w->st, w->ns_inbox, NULL, SYNC_BATCH_INBOX, &items, &e) != CS_OK) {
+		items = NULL;
 		log_warn("sync.inbox", "org %s: cannot read the inbox: %s", w->org->name, e.msg);
 		return -1;
 	}

@@ -1,0 +1,86 @@
+"""sync_conflicts.py - scenario 4 (run by test_sync_conflicts.sh).
+
+To make both sides change before either syncs, the engine's process is stopped (SIGSTOP), the
+repository is edited through a second, repository-only server on the same store, Salesforce is
+edited, and the engine continues (SIGCONT)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from sync_lib import CLM, SF, check, env, finish, wait_for
+
+sf_url, clm_url, token = env()
+sf, clm = SF(sf_url), CLM(clm_url, token)
+pid = int(os.environ["CLM_PID"])
+cli = os.environ["CLMSYNC"]
+cfg = os.environ["CLM_CONFIG"]
+senv = dict(os.environ, CLMSYNC_TEST_SECRET="clmsync-test-secret")
+
+cp = clm.create("counterparties", {"legal_name": "Conflict Corp", "custom": {"industry": "Software"}})
+ct = clm.create("contracts", {"title": "Conflicted", "type": "msa", "counterparty_id": cp["id"], "description": "base"})
+def ids():
+    a = sf.by_ext("Account", "CLM_Id__c", cp["id"])
+    c = sf.by_ext("Contract", "CLM_Id__c", ct["id"])
+    return (a[0]["Id"], c[0]["Id"]) if a and c else None
+got = wait_for(ids, 20)
+check(got is not None, "records linked")
+sfa, sfc = got
+
+# a second repository-only server on the same store, for edits while the engine is stopped
+side = subprocess.Popen([cli, "serve", "--config", cfg, "--no-sync", "--data", os.environ["CLM_DATA"], "--listen", "127.0.0.1:0"], env=senv,
+                        stdout=subprocess.PIPE, stderr=open(os.path.join(os.environ["WORK"], "side.log"), "w"),
+                        text=True)
+try:
+    side_url = side.stdout.readline().strip()
+    side_clm = CLM(side_url, token)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        st1, b1 = side_clm.patch("contracts", ct["id"], {"description": "repository side", "customer_signed_date": "2026-01-10"})
+        st2, b2 = side_clm.patch("counterparties", cp["id"], {"legal_name": "Conflict Corp (repository)",
+                                                             "custom": {"industry": "Healthcare"}})
+        time.sleep(0.01)  # the Salesforce edits commit strictly later than the repository's
+        sf.update("Contract", sfc, {"Description": "salesforce side", "CustomerSignedDate": "2026-01-20"})
+        sf.update("Account", sfa, {"Name": "Conflict Corp (salesforce)", "Industry": "Manufacturing"})
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    check(st1 == 200 and st2 == 200, "both sides edited while the engine was stopped", (st1, b1, st2, b2))
+finally:
+    side.terminate()
+    side.wait()
+
+def settled():
+    a, c = sf.get("Account", sfa), sf.get("Contract", sfc)
+    p, k = clm.get("counterparties", cp["id"]), clm.get("contracts", ct["id"])
+    if a["Name"] == p["legal_name"] and a["Industry"] == "Manufacturing" and p["custom"]["industry"] == "Manufacturing" \
+            and c["CustomerSignedDate"] == k.get("customer_signed_date"):
+        return a, c, p, k
+    return None
+got = wait_for(settled, 20)
+check(got is not None, "the automatic policies settled", (sf.get("Account", sfa), clm.get("counterparties", cp["id"])))
+if got:
+    a, c, p, k = got
+    check(p["legal_name"] == "Conflict Corp (repository)", "clm_wins: the repository's name on both sides", a["Name"])
+    check(p["custom"]["industry"] == "Manufacturing", "salesforce_wins: Salesforce's industry on both sides")
+    check(k["customer_signed_date"] == "2026-01-20", "last_writer_wins: the later edit (Salesforce's) on both sides",
+          k.get("customer_signed_date"))
+    check(c["Description"] == "salesforce side" and k["description"] == "repository side",
+          "manual: both sides keep their value", (c["Description"], k.get("description")))
+
+r = subprocess.run([cli, "conflicts", "list", "--config", cfg, "--json"], capture_output=True, text=True, env=senv)
+lst = json.loads(r.stdout) if r.returncode == 0 else []
+mine = [x for x in lst if x.get("clm") == ct["id"] and x.get("sf_field") == "Description"]
+check(len(mine) == 1 and mine[0]["clm_value"] == "repository side" and mine[0]["sf_value"] == "salesforce side"
+      and mine[0]["base"] == "base", "the conflict is parked with both values and the base", r.stdout + r.stderr)
+if mine:
+    r = subprocess.run([cli, "conflicts", "resolve", mine[0]["id"], "--take", "salesforce", "--config", cfg],
+                       capture_output=True, text=True, env=senv)
+    check(r.returncode == 0, "clmsync conflicts resolve --take salesforce", r.stdout + r.stderr)
+    got = wait_for(lambda: clm.get("contracts", ct["id"]).get("description") == "salesforce side"
+                   and sf.get("Contract", sfc)["Description"] == "salesforce side", 10)
+    check(got, "resolved: Salesforce's value on both sides")
+    r = subprocess.run([cli, "conflicts", "list", "--config", cfg, "--json"], capture_output=True, text=True, env=senv)
+    check(r.returncode == 0 and not [x for x in json.loads(r.stdout) if x.get("clm") == ct["id"]],
+          "and the conflict is gone", r.stdout)
+finish()
