@@ -10,6 +10,7 @@
 
 #include "cli/mapping_check.h"
 #include "config/config.h"
+#include "sync/sync.h"
 #include "salesforce/sf.h"
 #include "util/log.h"
 
@@ -118,40 +119,17 @@ static bool
 connect_org(struct orgrun *o)
 {
 	const struct cs_org *g = o->cfg;
-	const struct cs_org_auth *a = &g->auth;
 	struct sf_org_config sc;
 	struct sf_error e;
 
-	memset(&sc, 0, sizeof(sc));
 	sf_error_clear(&e);
-	sc.name = g->name;
-	sc.login_url = g->login_url;
-	sc.instance_url = g->instance_url[0] != '\0' ? g->instance_url : NULL;
-	sc.api_version = g->api_version;
-	sc.client_name = g->client_name;
-	sc.client_id = a->client_id;
+	sync_org_config(g, &sc);
 	sc.timeout_ms = REQUEST_TIMEOUT_MS;
 	/* A person is waiting: one retry, then say what failed. */
 	sc.retry.max_attempts = 2;
 	sc.retry.base_ms = 200;
 	sc.retry.cap_ms = 1000;
 	sc.retry.max_total_ms = 5000;
-	switch (a->type) {
-	case CS_AUTH_JWT_BEARER:
-		sc.auth = SF_AUTH_JWT;
-		sc.username = a->username;
-		sc.key_file = a->private_key_file;
-		break;
-	case CS_AUTH_CLIENT_CREDENTIALS:
-		sc.auth = SF_AUTH_CLIENT_CREDENTIALS;
-		sc.client_secret = a->client_secret;
-		break;
-	case CS_AUTH_REFRESH_TOKEN:
-		sc.auth = SF_AUTH_REFRESH_TOKEN;
-		sc.refresh_token = a->refresh_token;
-		sc.client_secret = a->client_secret[0] != '\0' ? a->client_secret : NULL;
-		break;
-	}
 	if (sf_org_new(&sc, &o->org, &e) != CS_OK || sf_client_new(o->org, &o->c) != CS_OK ||
 	    sf_login(o->c, &e) != CS_OK) {
 		const char *msg = e.message[0] ? e.message : cs_strerror(e.err);
@@ -162,7 +140,7 @@ connect_org(struct orgrun *o)
 		    strncmp(msg + pre - 2, ": ", 2) == 0)
 			msg += pre;
 		snprintf(o->why, sizeof(o->why), "cannot log in at %.200s (%s auth): %.400s",
-		         g->login_url, cs_auth_type_name(a->type), msg);
+		         g->login_url, cs_auth_type_name(g->auth.type), msg);
 		return false;
 	}
 	o->reachable = true;

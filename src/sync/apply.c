@@ -234,6 +234,25 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 	return CS_OK;
 }
 
+/* Records a failure of g that no call made (a missing link or lookup) in a transaction of its
+ * own: to the dead-letter queue with code and msg when permanent, else to wait retry_ms. */
+static void
+settle(struct worker *w, struct group *g, bool permanent, const char *code, const char *msg, int64_t retry_ms)
+{
+	struct cs_error e = { 0 };
+	struct sf_error se;
+
+	sf_error_clear(&se);
+	snprintf(se.code, sizeof(se.code), "%s", code);
+	snprintf(se.message, sizeof(se.message), "%s", msg);
+	if (store_begin(w->st, &e) == CS_OK && record_result(w, g, false, permanent, &se, retry_ms, &e) == CS_OK &&
+	    store_commit(w->st, &e) == CS_OK)
+		return;
+	store_rollback(w->st);
+	log_warn("sync.apply", "org %s: %s %s: cannot record a wait or a failure: %s", w->org->name, g->m->name,
+	         g->clm_id, e.msg);
+}
+
 static int64_t
 backoff(struct worker *w, int attempts)
 {
@@ -421,15 +440,10 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 			if (g->link != NULL && g->sf_id[0] == '\0')
 				snprintf(g->sf_id, sizeof(g->sf_id), "%s", json_string_value(json_object_get(g->link, "sf")) ?: "");
 			if (g->sf_id[0] == '\0' && g->m->external_id_field[0] == '\0') {
-				struct sf_error se;
-				sf_error_clear(&se);
-				snprintf(se.message, sizeof(se.message), "%s %s is not linked to a %s record", g->m->name,
-				         g->clm_id, g->m->sobject);
-				snprintf(se.code, sizeof(se.code), "NOT_LINKED");
-				if (store_begin(w->st, &e) == CS_OK && record_result(w, g, false, true, &se, 0, &e) == CS_OK)
-					store_commit(w->st, &e);
-				else
-					store_rollback(w->st);
+				char msg[256];
+				snprintf(msg, sizeof(msg), "%s %s is not linked to a %s record", g->m->name, g->clm_id,
+				         g->m->sobject);
+				settle(w, g, true, "NOT_LINKED", msg, 0);
 				g->ready = false;
 				continue;
 			}
@@ -439,23 +453,10 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 					/* its lookup target goes first; this record waits for the link */
 					bring_along(w, g, gs, n);
 					g->attempts++;
-					if (g->attempts > SYNC_LOOKUP_WAIT_MAX) {
-						struct sf_error se;
-						sf_error_clear(&se);
-						snprintf(se.code, sizeof(se.code), "LOOKUP_NOT_LINKED");
-						snprintf(se.message, sizeof(se.message), "%s", why);
-						if (store_begin(w->st, &e) == CS_OK && record_result(w, g, false, true, &se, 0, &e) == CS_OK)
-							store_commit(w->st, &e);
-						else
-							store_rollback(w->st);
-					} else if (store_begin(w->st, &e) == CS_OK) {
-						struct sf_error se;
-						sf_error_clear(&se);
-						if (record_result(w, g, false, false, &se, 20 * g->attempts, &e) == CS_OK)
-							store_commit(w->st, &e);
-						else
-							store_rollback(w->st);
-					}
+					if (g->attempts > SYNC_LOOKUP_WAIT_MAX)
+						settle(w, g, true, "LOOKUP_NOT_LINKED", why, 0);
+					else
+						settle(w, g, false, "", "", 20 * g->attempts);
 					if (*next_due_ms > now + 20)
 						*next_due_ms = now + 20;
 				}

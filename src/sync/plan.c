@@ -236,7 +236,7 @@ conflict(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, boo
 	switch (f->conflict) {
 	case CS_CONFLICT_MANUAL:
 		conflict_key(p, f, key, sizeof(key));
-		sync_ts(cs_time_now_ms(), ts);
+		cs_time_format_iso(cs_time_now_ms(), ts, sizeof(ts));
 		json_array_append_new(p->conflicts, json_pack("[s, {s:s, s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?, s:s}]",
 		    key, "org", p->w->org->name, "mapping", p->m->name, "clm", p->clm_id, "sf", p->sf_id,
 		    "field", f->clm, "sf_field", f->sf, "base", base_of(p, f), "clm_value", C, "sf_value", S, "ts", ts));
@@ -484,6 +484,21 @@ fail:
 
 /* --- records created in Salesforce -------------------------------------------------------- */
 
+/* True when field i of m names a Salesforce field that neither an earlier field of m, nor Id,
+ * nor the external id field names: the fields a query or retrieve lists once each. */
+static bool
+sf_field_first(const struct cs_mapping *m, size_t i)
+{
+	const char *n = m->fields[i].sf;
+
+	if (strcasecmp(n, "Id") == 0 || strcasecmp(n, m->external_id_field) == 0)
+		return false;
+	for (size_t j = 0; j < i; j++)
+		if (strcasecmp(m->fields[j].sf, n) == 0)
+			return false;
+	return true;
+}
+
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -498,10 +513,7 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 		cs_buf_append(&fl, m->external_id_field, strlen(m->external_id_field));
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < i; j++)
-			dup |= strcasecmp(m->fields[j].sf, m->fields[i].sf) == 0;
-		if (dup)
+		if (!sf_field_first(m, i))
 			continue;
 		cs_buf_append(&fl, ",", 1);
 		cs_buf_append(&fl, m->fields[i].sf, strlen(m->fields[i].sf));
@@ -723,6 +735,20 @@ advance_feed(void *ud, struct cs_error *e)
 	return sync_cursor_put(c->w->st, key, "seq", c->seq, e);
 }
 
+/* Runs done_fn (may be NULL: nothing to do) alone in a transaction: CS_OK or CS_EIO. */
+static cs_err
+run_done(struct worker *w, cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+{
+	struct cs_error e = { 0 };
+
+	if (done_fn == NULL)
+		return CS_OK;
+	if (store_begin(w->st, &e) == CS_OK && done_fn(ud, &e) == CS_OK && store_commit(w->st, &e) == CS_OK)
+		return CS_OK;
+	store_rollback(w->st);
+	return CS_EIO;
+}
+
 /* Plans repository record id of m (a feed row, a lookup brought along, a reconcile). Returns
  * CS_OK, or CS_ETIMEOUT for a transient failure. */
 static cs_err
@@ -734,6 +760,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	struct plan p;
 	json_t *rec = NULL;
 	char why[512];
+	bool created = false;
 	cs_err rc;
 
 	plan_init(&p, w, m, id, event);
@@ -757,10 +784,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				store_rollback(w->st);
 			json_decref(ob);
 		} else
-			rc = done_fn ? (store_begin(w->st, &e) == CS_OK && done_fn(ud, &e) == CS_OK &&
-			                store_commit(w->st, &e) == CS_OK ? CS_OK : CS_EIO) : CS_OK;
-		if (rc != CS_OK)
-			store_rollback(w->st);
+			rc = run_done(w, done_fn, ud);
 		plan_cleanup(&p);
 		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 	}
@@ -794,12 +818,13 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		} else if (p.link == NULL && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
 			p.link = new_link("");
 			p.dirty = true;
+			created = true;
 			audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
 			plan_clm_side(&p, true);
 		}
-		if (p.link != NULL && !p.dirty)
-			plan_clm_side(&p, false);
-		else if (p.link != NULL && json_object_size(p.sfw) == 0)
+		/* a stored link, or one just matched by key whose comparison wrote nothing back:
+		 * the repository's side of every field now */
+		if (p.link != NULL && !created && (!p.dirty || json_object_size(p.sfw) == 0))
 			plan_clm_side(&p, false);
 	}
 	if (p.link != NULL || done_fn != NULL) {
@@ -808,10 +833,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		if (rc == CS_EINVAL) {
 			/* the repository refused a revert: keep the feed moving, say so */
 			log_warn("sync.plan", "org %s: %s %s: %s", w->org->name, m->name, id, why);
-			rc = done_fn ? (store_begin(w->st, &e) == CS_OK && done_fn(ud, &e) == CS_OK &&
-			                store_commit(w->st, &e) == CS_OK ? CS_OK : CS_EIO) : CS_OK;
-			if (rc != CS_OK)
-				store_rollback(w->st);
+			rc = run_done(w, done_fn, ud);
 		}
 	}
 	plan_cleanup(&p);
@@ -850,7 +872,6 @@ sync_plan_feed(struct worker *w)
 		const char *entity = json_string_value(json_object_get(r, "entity"));
 		const char *id = json_string_value(json_object_get(r, "id"));
 		const char *op = json_string_value(json_object_get(r, "op"));
-		const char *origin = json_string_value(json_object_get(r, "origin"));
 		struct cursor_ud cu = { w, seq };
 		char event[48];
 		bool planned = false;
@@ -861,9 +882,7 @@ sync_plan_feed(struct worker *w)
 			const struct cs_mapping *m = w->maps[k];
 			if (strcmp(cs_entity_name(m->entity), entity) != 0)
 				continue;
-			/* our own repository writes come back here: the shadow comparison finds them equal;
-			 * the origin only saves the reading when no field of ours can differ */
-			(void)origin;
+			/* our own repository writes come back here too: the shadow comparison finds them equal */
 			if (plan_record(w, m, id, op, event, planned ? NULL : advance_feed, &cu) != CS_OK)
 				goto out;
 			planned = true;
@@ -1325,11 +1344,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 		sf_soql_name(&q, m->external_id_field);
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		bool dup = strcasecmp(m->fields[i].sf, "Id") == 0 ||
-		    strcasecmp(m->fields[i].sf, m->external_id_field) == 0;
-		for (size_t j = 0; j < i; j++)
-			dup |= strcasecmp(m->fields[j].sf, m->fields[i].sf) == 0;
-		if (dup)
+		if (!sf_field_first(m, i))
 			continue;
 		sf_soql_kw(&q, ", ");
 		sf_soql_name(&q, m->fields[i].sf);

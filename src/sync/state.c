@@ -5,18 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void
-sync_ts(int64_t ms, char out[32])
-{
-	int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
-	int64_t rem = ms - days * 86400000;
-	char d[16];
-
-	cs_date_format(days, d, sizeof(d));
-	snprintf(out, 32, "%.10sT%02d:%02d:%02d.%03dZ", d, (int)(rem / 3600000 % 24), (int)(rem / 60000 % 60),
-	         (int)(rem / 1000 % 60), (int)(rem % 1000));
-}
-
 enum clm_kind
 sync_kind_of(enum cs_entity en)
 {
@@ -166,7 +154,7 @@ sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const
 	json_t *d;
 	cs_err rc;
 
-	sync_ts(cs_time_now_ms(), ts);
+	cs_time_format_iso(cs_time_now_ms(), ts, sizeof(ts));
 	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:{s:s, s:s}, s:s}",
 	    "org", w->org->name, "mapping", mapping ? mapping : "", "clm", clm_id ? clm_id : "",
 	    "sf", sf_id ? sf_id : "", "direction", direction, "queue", queue, "item", item,

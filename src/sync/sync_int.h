@@ -93,8 +93,6 @@ cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping
                     const char *code, const char *message, struct cs_error *e);
 /* The repository kind of a mapping's entity. */
 enum clm_kind sync_kind_of(enum cs_entity en);
-/* ISO time text of ms into out (32 bytes). */
-void sync_ts(int64_t ms, char out[32]);
 
 /* plan.c: the planner, on the worker's thread. Each returns the number of items it took (0 when
  * there was nothing to do), or -1 after a failure it has logged (the caller backs off). */
