@@ -69,6 +69,31 @@ audit(struct plan *p, const char *side, const struct cs_field_map *f, const json
 		json_array_append_new(p->audit, r);
 }
 
+/* Appends the audit rows the plan collected, inside the caller's transaction. */
+static cs_err
+audit_flush(struct plan *p, struct cs_error *e)
+{
+	struct worker *w = p->w;
+	size_t i;
+	json_t *it;
+	cs_err rc;
+
+	json_array_foreach(p->audit, i, it) {
+		struct sync_audit_row r = {
+			.org = w->org->name, .mapping = p->m->name, .entity = cs_entity_name(p->m->entity),
+			.clm_id = p->clm_id, .sf_id = p->sf_id[0] ? p->sf_id : NULL,
+			.side = json_string_value(json_object_get(it, "side")),
+			.field = json_string_value(json_object_get(it, "field")),
+			.old_value = json_object_get(it, "old"), .new_value = json_object_get(it, "new"),
+			.decision = json_string_value(json_object_get(it, "decision")), .event = p->event,
+			.detail = json_string_value(json_object_get(it, "detail")),
+		};
+		if ((rc = sync_audit_append(w->st, &r, NULL, e)) != CS_OK)
+			return rc;
+	}
+	return CS_OK;
+}
+
 static json_t *
 base_of(struct plan *p, const struct cs_field_map *f)
 {
@@ -457,19 +482,8 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		if ((rc = store_kv_put(w->st, "conflict", json_string_value(json_array_get(it, 0)), json_array_get(it, 1), &e)) != CS_OK)
 			goto fail;
 	}
-	json_array_foreach(p->audit, i, it) {
-		struct sync_audit_row r = {
-			.org = w->org->name, .mapping = p->m->name, .entity = cs_entity_name(p->m->entity),
-			.clm_id = p->clm_id, .sf_id = p->sf_id[0] ? p->sf_id : NULL,
-			.side = json_string_value(json_object_get(it, "side")),
-			.field = json_string_value(json_object_get(it, "field")),
-			.old_value = json_object_get(it, "old"), .new_value = json_object_get(it, "new"),
-			.decision = json_string_value(json_object_get(it, "decision")), .event = p->event,
-			.detail = json_string_value(json_object_get(it, "detail")),
-		};
-		if ((rc = sync_audit_append(w->st, &r, NULL, &e)) != CS_OK)
-			goto fail;
-	}
+	if ((rc = audit_flush(p, &e)) != CS_OK)
+		goto fail;
 	if (done_fn != NULL && (rc = done_fn(ud, &e)) != CS_OK)
 		goto fail;
 	if ((rc = store_commit(w->st, &e)) != CS_OK)
@@ -778,7 +792,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 			    (json_int_t)cs_time_now_ms(), "event", event);
 			audit(&p, "salesforce", NULL, NULL, NULL, "deleted", NULL);
 			if ((rc = store_begin(w->st, &e)) == CS_OK && (rc = sync_queue_push(w->st, w->ns_outbox, ob, &e)) == CS_OK &&
-			    (done_fn == NULL || (rc = done_fn(ud, &e)) == CS_OK))
+			    (rc = audit_flush(&p, &e)) == CS_OK && (done_fn == NULL || (rc = done_fn(ud, &e)) == CS_OK))
 				rc = store_commit(w->st, &e);
 			if (rc != CS_OK)
 				store_rollback(w->st);
