@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
-CMD=("$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0)
+CMD=("$BUILD/clmsync" serve --data "$tmp/data" --listen 127.0.0.1:0 --admin-listen off)
 /usr/bin/time -v -o "$tmp/time" "${CMD[@]}" >"$tmp/url" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.05; done

@@ -41,13 +41,14 @@ start() {
 		return 1
 	fi
 	URL=$(head -1 "$tmp/$name.url")
+	URL2=$(sed -n 2p "$tmp/$name.url")
 }
 # start_on NAME ADDR:PORT CMD...: start with --listen ADDR:PORT, or on a free port when that fails.
 start_on() {
 	local name=$1 addr=$2; shift 2
 	start "$name" "$@" --listen "$addr" && return 0
 	echo "($name: $addr is not available, using a free port)"
-	start "$name" "$@" --listen 127.0.0.1:0 && return 0
+	start "$name" "$@" --listen 127.0.0.1:0 ${FALLBACK_EXTRA:-} && return 0
 	echo "$name did not start:"; cat "$tmp/$name.log"; exit 1
 }
 
@@ -64,10 +65,12 @@ if [ "$SF" != "http://$sf_addr" ]; then
 	sed "s#http://$sf_addr#$SF#g" "$CONFIG" >"$cfg"
 fi
 # --data keeps the store and the admin token in the demo's own directory (removed at the end)
-start_on clmsync "${clm_addr:-127.0.0.1:0}" "$BUILD/clmsync" serve --config "$cfg" --data "$tmp/data"
-CLM=$URL CLM_PID=$PID
+FALLBACK_EXTRA="--admin-listen 127.0.0.1:0" \
+	start_on clmsync "${clm_addr:-127.0.0.1:0}" "$BUILD/clmsync" serve --config "$cfg" --data "$tmp/data"
+CLM=$URL CLM_PID=$PID ADMIN=$URL2
 echo "Salesforce (sfemu):            $SF"
 echo "contract repository (clmsync): $CLM   (clmsync serve --config ${cfg#"$ROOT"/})"
+echo "admin API and metrics:         $ADMIN   (/admin/v1/status, /metrics, /readyz)"
 echo
 
 if ! python3 "$ROOT/scripts/demo_walk.py" "$SF" "$CLM" "$tmp/data/api-token" "$tmp/sf-token"; then
@@ -79,6 +82,7 @@ echo
 echo "Both are running:"
 echo "  Salesforce (sfemu):            $SF   (REST under $SF/services/data/v62.0)"
 echo "  contract repository (clmsync): $CLM   (REST under $CLM/api/v1)"
+echo "  admin API (same token):        $ADMIN/admin/v1/status   metrics: $ADMIN/metrics"
 echo "  admin token for the repository in $tmp/data/api-token, Salesforce token in $tmp/sf-token"
 echo "  clmsync's log: $tmp/clmsync.log   (syncing both ways: edit either side and watch the other)"
 if [ -t 0 ] && [ -z "${CI:-}" ]; then

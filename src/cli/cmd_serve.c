@@ -1,6 +1,7 @@
 /* cmd_serve.c - clmsync serve: the contract repository's HTTP API, scheduler and change feed, and the sync engine. */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "admin/admin.h"
 #include "clm/clm.h"
 #include "config/config.h"
 #include "http/server.h"
@@ -33,25 +34,48 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--api-token-file FILE] [--no-sync]\n"
+	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--admin-listen ADDR:PORT|off]\n"
+	    "                     [--api-token-file FILE] [--no-sync]\n"
 	    "\n"
 	    "Runs the contract repository: the REST API under /api/v1, the change feed and the scheduled\n"
 	    "pass (expiry, auto-renewal, amendments); and, when the configuration declares orgs and\n"
 	    "mappings, the sync engine that keeps them equal with Salesforce both ways. Without a\n"
 	    "configuration it runs on embedded\n"
-	    "defaults: data in ./clmsync-data, listening on 127.0.0.1:8440. Prints its base URL on the\n"
-	    "first line of stdout.\n"
+	    "defaults: data in ./clmsync-data, listening on 127.0.0.1:8440. The admin API (/admin/v1),\n"
+	    "/metrics, /healthz and /readyz are served on a second listener, 127.0.0.1:8442 by default.\n"
+	    "Prints the repository's base URL on the first line of stdout and the admin listener's on\n"
+	    "the second.\n"
 	    "\n"
 	    "options:\n"
 	    "  --config FILE          the YAML configuration (see docs/configuration.md)\n"
 	    "  --data DIR             data directory; the embedded store is DIR/clmsync.db\n"
 	    "  --listen ADDR:PORT     address to serve (port 0 picks a free one)\n"
+	    "  --admin-listen ADDR:PORT|off\n"
+	    "                         address of the admin listener (port 0 picks a free one), or off\n"
 	    "  --api-token-file FILE  also accept the token in FILE, with the admin role\n"
 	    "  --no-sync              serve the repository only, even when mappings are configured\n"
 	    "  -h, --help             this help\n"
 	    "\n"
 	    "With no token configured and no --api-token-file, the first start writes a new admin\n"
 	    "token to DIR/" TOKEN_FILE " (mode 0600) and says so; later starts reuse it.\n");
+}
+
+/* "ADDR:PORT" into host and port; port 0 is allowed here (a free port, for tests), where
+ * cs_config_parse_listen wants 1..65535. */
+static bool
+parse_listen(const char *v, char *host, size_t hostn, uint16_t *port)
+{
+	const char *colon = strrchr(v, ':');
+
+	if (colon != NULL && strcmp(colon, ":0") == 0) {
+		char tmp[CS_CONFIG_HOST_MAX + 8];
+		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - v), v);
+		if (!cs_config_parse_listen(tmp, host, hostn, port))
+			return false;
+		*port = 0;
+		return true;
+	}
+	return cs_config_parse_listen(v, host, hostn, port);
 }
 
 /* Reads the first line of path (a token) into out; false with a message on stderr. */
@@ -116,7 +140,7 @@ first_token(const char *dir, struct clm_auth *auth)
 int
 cmd_serve(int argc, char **argv)
 {
-	const char *cfg_path = NULL, *data = NULL, *listen = NULL, *token_file = NULL;
+	const char *cfg_path = NULL, *data = NULL, *listen = NULL, *token_file = NULL, *admin_listen = NULL;
 	bool no_sync = false;
 	struct cs_config *cfg = NULL;
 	struct cs_error_list errs;
@@ -129,6 +153,11 @@ cmd_serve(int argc, char **argv)
 	struct http_server_opts so;
 	struct http_server *srv = NULL;
 	struct sync_engine *eng = NULL;
+	struct admin *adm = NULL;
+	struct admin_opts ao;
+	char ahost[CS_CONFIG_HOST_MAX], aurl[CS_CONFIG_HOST_MAX + 16] = "";
+	uint16_t aport = 0;
+	bool admin_on;
 	struct sync_opts eo;
 	struct sigaction sa;
 	char host[CS_CONFIG_HOST_MAX], store_url[PATH_MAX_LEN + 16], url[CS_CONFIG_HOST_MAX + 16];
@@ -158,6 +187,8 @@ cmd_serve(int argc, char **argv)
 			data = val;
 		else if (strcmp(a, "--listen") == 0)
 			listen = val;
+		else if (strcmp(a, "--admin-listen") == 0)
+			admin_listen = val;
 		else if (strcmp(a, "--api-token-file") == 0)
 			token_file = val;
 		else {
@@ -185,18 +216,20 @@ cmd_serve(int argc, char **argv)
 	/* the command line wins over the file, the file over the defaults */
 	snprintf(host, sizeof(host), "%s", cfg->repository.host);
 	port = cfg->repository.port;
-	if (listen != NULL) {
-		/* port 0 is allowed here (tests): cs_config_parse_listen wants 1..65535 */
-		const char *colon = strrchr(listen, ':');
-		if (colon != NULL && strcmp(colon, ":0") == 0) {
-			char tmp[CS_CONFIG_HOST_MAX + 8];
-			snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - listen), listen);
-			if (!cs_config_parse_listen(tmp, host, sizeof(host), &port))
-				goto badlisten;
-			port = 0;
-		} else if (!cs_config_parse_listen(listen, host, sizeof(host), &port)) {
-badlisten:
-			fprintf(stderr, "clmsync serve: --listen wants ADDR:PORT, got '%s'\n", listen);
+	if (listen != NULL && !parse_listen(listen, host, sizeof(host), &port)) {
+		fprintf(stderr, "clmsync serve: --listen wants ADDR:PORT, got '%s'\n", listen);
+		rc = 2;
+		goto out;
+	}
+	admin_on = cfg->admin.enabled;
+	snprintf(ahost, sizeof(ahost), "%s", cfg->admin.host);
+	aport = cfg->admin.port;
+	if (admin_listen != NULL && strcmp(admin_listen, "off") == 0)
+		admin_on = false;
+	else if (admin_listen != NULL) {
+		admin_on = true;
+		if (!parse_listen(admin_listen, ahost, sizeof(ahost), &aport)) {
+			fprintf(stderr, "clmsync serve: --admin-listen wants ADDR:PORT or off, got '%s'\n", admin_listen);
 			rc = 2;
 			goto out;
 		}
@@ -286,9 +319,27 @@ badlisten:
 		goto out;
 	}
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, http_server_port(srv));
-	printf("%s\n", url);
+	if (admin_on) {
+		memset(&ao, 0, sizeof(ao));
+		ao.cfg = cfg;
+		ao.clm = clm;
+		ao.auth = auth;
+		ao.eng = eng;
+		ao.store_url = store_url;
+		ao.host = ahost;
+		ao.port = aport;
+		if (admin_start(&ao, &adm, &e) != CS_OK) {
+			fprintf(stderr, "clmsync: admin listener: %s\n", e.msg);
+			goto out;
+		}
+		snprintf(aurl, sizeof(aurl), strchr(ahost, ':') ? "http://[%s]:%d" : "http://%s:%d", ahost, admin_port(adm));
+	}
+	/* both lines at once: a reader that waits for the first finds the second there too */
+	printf("%s\n%s\n", url, admin_on ? aurl : "admin: off");
 	fflush(stdout);
 	log_info("serve.listen", "repository API on %s/api/v1 (data in %s)", url, dir);
+	if (admin_on)
+		log_info("serve.listen", "admin API on %s/admin/v1, metrics on %s/metrics", aurl, aurl);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -300,10 +351,13 @@ badlisten:
 	log_info("serve.stop", "shutting down");
 	/* long polls answer at once so that the server's threads can finish */
 	clm_wake_all(clm);
+	admin_stop(adm);
+	adm = NULL;
 	http_server_stop(srv);
 	srv = NULL;
 	rc = 0;
 out:
+	admin_stop(adm);
 	http_server_stop(srv);
 	sync_engine_stop(eng);
 	clm_free(clm);

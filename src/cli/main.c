@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CLMSYNC_VERSION "0.1.0"
+#include "util/version.h"
 
 struct command {
 	const char *name;

@@ -362,6 +362,25 @@ static const struct section repository_sec = {
 	repository_opts, NOPTS(repository_opts), 0, repo_finish, NULL, NULL, 0,
 };
 
+static void admin_finish(struct load *, void *, struct fy_node *, uint32_t, const char *);
+
+static const struct opt admin_opts[] = {
+	{ .key = "enabled", .type = OT_BOOL, .dflt = "true", .off = CFG(admin.enabled),
+	  .help = "Serve the admin API, the metrics and the dashboard." },
+	{ .key = "listen", .type = OT_STR, .dflt = "127.0.0.1:8442", .min = 3, .max = 300,
+	  .off = CFG(admin.listen), .check = check_listen, .syntax = "HOST:PORT",
+	  .help = "Address and port of the admin API (`/admin/v1`), `/metrics`, `/healthz`, "
+	          "`/readyz` and the dashboard (`/`). Every call but the health checks needs a token "
+	          "with the admin role. Keep it on a loopback or private address." },
+	{ .key = "stream_down_unready_s", .type = OT_UINT, .dflt = "120", .min = 1, .max = 86400,
+	  .off = CFG(admin.stream_down_unready_s), .syntax = "seconds",
+	  .help = "`/readyz` answers 503 when an org's change stream has been down this long." },
+};
+
+static const struct section admin_sec = {
+	admin_opts, NOPTS(admin_opts), 0, admin_finish, NULL, NULL, 0,
+};
+
 static const struct opt token_opts[] = {
 	{ .key = "name", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1, .flags = F_REQUIRED,
 	  .off = TOK(name), .check = check_token_name,
@@ -781,6 +800,8 @@ static const struct opt root_opts[] = {
 	  .help = "Directory for files clmsync keeps (the generated first API token, ...)." },
 	{ .key = "repository", .type = OT_SECTION, .sub = &repository_sec,
 	  .help = "The contract repository's REST API." },
+	{ .key = "admin", .type = OT_SECTION, .sub = &admin_sec,
+	  .help = "The admin API and the operator's dashboard." },
 	{ .key = "api_tokens", .type = OT_LIST, .min = 0, .max = CS_CONFIG_TOKENS_MAX,
 	  .off = CFG(tokens), .off_n = CFG(ntokens), .sub = &token_sec,
 	  .help = "Bearer tokens accepted by the API, each with a role. With none, `clmsync serve` "
@@ -1781,6 +1802,18 @@ repo_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, cons
 	                            sizeof(c->repository.host), &c->repository.port)) {
 		c->repository.host[0] = '\0';
 		c->repository.port = 0;
+	}
+}
+
+static void
+admin_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, const char *path)
+{
+	struct cs_config *c = obj;
+
+	if (c->admin.listen == NULL ||
+	    !cs_config_parse_listen(c->admin.listen, c->admin.host, sizeof(c->admin.host), &c->admin.port)) {
+		c->admin.host[0] = '\0';
+		c->admin.port = 0;
 	}
 }
 
@@ -3071,6 +3104,7 @@ cs_config_load_buffer(const char *name, const char *data, size_t len, unsigned f
 	}
 	apply_defaults(&ld, &cs_config_table, c);
 	repo_finish(&ld, c, NULL, 0, "repository");
+	admin_finish(&ld, c, NULL, 0, "admin");
 	doc = parse_yaml(&ld, data, len, &empty);
 	if (doc == NULL && !empty) {
 		rc = ld.nomem ? CS_ENOMEM : CS_EPARSE;
@@ -3192,6 +3226,7 @@ cs_config_defaults(struct cs_config **out)
 	}
 	apply_defaults(&ld, &cs_config_table, c);
 	repo_finish(&ld, c, NULL, 0, "repository");
+	admin_finish(&ld, c, NULL, 0, "admin");
 	if (ld.nomem || !fill_strings(&cs_config_table, c)) {
 		cs_config_free(c);
 		return CS_ENOMEM;

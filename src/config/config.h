@@ -333,6 +333,13 @@ struct cs_config {
 		size_t max_document_size;  /* bytes */
 		unsigned scheduler_interval;  /* seconds */
 	} repository;
+	struct {
+		bool enabled;
+		char *listen;              /* as written, "HOST:PORT" */
+		char host[CS_CONFIG_HOST_MAX];
+		uint16_t port;
+		unsigned stream_down_unready_s;
+	} admin;
 	struct cs_api_token *tokens;
 	size_t ntokens;
 	struct cs_attr_list custom_counterparty;

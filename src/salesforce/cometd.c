@@ -158,6 +158,18 @@ sf_stream_stats(struct sf_stream *s, struct sf_stream_stats *out)
 
 #define STAT(s, f) do { pthread_mutex_lock(&(s)->mu); (s)->stats.f++; pthread_mutex_unlock(&(s)->mu); } while (0)
 
+/* Records whether the stream is connected, and since when, for status pages. */
+static void
+set_connected(struct sf_stream *s, bool up)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->stats.connected != up || (up && s->stats.since_ms == 0)) {
+		s->stats.connected = up;
+		s->stats.since_ms = cs_time_now_ms();
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 bool
 sf_origin_is_client(const char *origin, const char *name)
 {
@@ -653,6 +665,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 				st = ST_CONNECT;
 				log_info("sf.stream", "org=%s subscribed to %zu channels", s->org->name, s->nch);
 			} else {
+				set_connected(s, true);
 				failures = 0;
 				auth_fails = 0;
 				if (s->advice_interval > 0)
@@ -694,6 +707,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			goto out;
 		}
 		failures++;
+		set_connected(s, false);
 		STAT(s, reconnects);
 		{
 			long wait = sf_backoff_ms(&s->cfg.backoff, failures, sf_rand(&s->rnd));
@@ -702,6 +716,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 		}
 	}
 out:
+	set_connected(s, false);
 	disconnect(s);
 	if (ret == CS_OK)
 		sf_error_clear(e);

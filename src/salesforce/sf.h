@@ -392,6 +392,8 @@ struct sf_stream_stats {
 	uint64_t auth_refreshes;
 	uint64_t replay_invalid;
 	uint64_t handler_failures;    /* events the handler could not store (each offer) */
+	bool connected;               /* the last connect succeeded (subscribed, events flowing) */
+	int64_t since_ms;             /* wall clock when connected last changed; 0 = never connected */
 };
 /* Any thread. */
 void sf_stream_stats(struct sf_stream *s, struct sf_stream_stats *out);

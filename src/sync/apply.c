@@ -212,6 +212,7 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 		if (rc != CS_OK || (rc = sync_audit_append(w->st, &r, NULL, e)) != CS_OK)
 			return rc;
 		atomic_fetch_add(&w->n_dlq, 1);
+		sync_count(w, g->m, SYNC_MC_DLQ);
 		log_warn("sync.dlq", "org %s: %s %s -> dead-letter queue: %s %s", w->org->name, g->m->name, g->clm_id,
 		         err->code, err->message);
 	}
@@ -311,6 +312,8 @@ send_batch(struct worker *w, struct group **gs, size_t n, int kind)
 			if (res[i].id[0] != '\0')
 				snprintf(g->sf_id, sizeof(g->sf_id), "%s", res[i].id);
 			atomic_fetch_add(&w->n_sf_records, 1);
+			sync_count(w, g->m, SYNC_MC_TO_SF);
+			sync_observe(w, SYNC_TO_SF, cs_time_now_ms() - g->born_ms);
 		} else if (crc == CS_ELIMIT || (er->transient && strcmp(er->code, "REQUEST_LIMIT_EXCEEDED") == 0)) {
 			wait = 30000 + backoff(w, 4);   /* back-pressure, not a failure: no attempt counted */
 		} else if (er->transient || crc != CS_OK) {
@@ -386,6 +389,8 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 				store_rollback(w->st);
 			continue;
 		}
+		if (sync_paused(w, m))
+			continue;       /* waits in the outbox until the mapping resumes */
 		for (size_t j = 0; j < n; j++)
 			if (gs[j].m == m && strcmp(gs[j].clm_id, clm) == 0)
 				g = &gs[j];

@@ -387,6 +387,24 @@ cs_err
 sync_audit_search(struct store *s, const char *id, long long after, int limit, json_t **out,
                   struct cs_error *e)
 {
+	struct sync_audit_filter f = { .id = id };
+
+	return sync_audit_query(s, &f, after, limit, out, NULL, e);
+}
+
+static bool
+str_is(const json_t *doc, const char *k, const char *want)
+{
+	const char *v = json_string_value(json_object_get(doc, k));
+
+	return want == NULL || (v != NULL && strcmp(v, want) == 0);
+}
+
+cs_err
+sync_audit_query(struct store *s, const struct sync_audit_filter *flt, long long after, int limit, json_t **out,
+                 long long *scanned_to, struct cs_error *e)
+{
+	const char *id = flt->id;
 	char from[STORE_KV_KEY_MAX];   /* any key: a damaged log may hold keys that are not row numbers */
 	const char *start;
 	json_t *res = NULL, *page = NULL, *ent;
@@ -423,6 +441,15 @@ sync_audit_search(struct store *s, const char *id, long long after, int limit, j
 				continue;   /* damage is verify's to report; search shows what is readable */
 			if (id != NULL && !(c != NULL && strcmp(c, id) == 0) && !(f != NULL && strcmp(f, id) == 0))
 				continue;
+			if (!str_is(doc, "field", flt->field) || !str_is(doc, "decision", flt->decision) ||
+			    !str_is(doc, "mapping", flt->mapping))
+				continue;
+			if ((flt->since[0] || flt->until[0]) && json_is_string(json_object_get(doc, "ts"))) {
+				/* ISO times of one fixed width, all UTC: they sort as text */
+				const char *ts = json_string_value(json_object_get(doc, "ts"));
+				if ((flt->since[0] && strcmp(ts, flt->since) < 0) || (flt->until[0] && strcmp(ts, flt->until) >= 0))
+					continue;
+			}
 			if (json_array_append(res, doc) != 0) {
 				rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
 				goto out;
@@ -437,6 +464,8 @@ sync_audit_search(struct store *s, const char *id, long long after, int limit, j
 		start = from;   /* the last key read */
 	}
 done:
+	if (scanned_to != NULL)
+		*scanned_to = strspn(from, "0123456789") == strlen(from) && from[0] ? atoll(from) : after;
 	*out = res;
 	res = NULL;
 out:

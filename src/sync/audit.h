@@ -61,4 +61,21 @@ cs_err sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
 cs_err sync_audit_search(struct store *s, const char *id, long long after, int limit, json_t **out,
                          struct cs_error *e);
 
+/* What sync_audit_query keeps: rows matching every member given (NULL or "": any). since and
+ * until are ISO times as the rows carry them (cs_time_format_iso), since inclusive, until
+ * exclusive. */
+struct sync_audit_filter {
+	const char *id;            /* clm_id or sf_id */
+	const char *field;
+	const char *decision;
+	const char *mapping;
+	char since[32], until[32];
+};
+
+/* As sync_audit_search, with a filter; *scanned_to (may be NULL) gets the seq of the last row
+ * read, matching or not: pass it as after to go on (a filter that matches little would otherwise
+ * read the whole log again for each page). */
+cs_err sync_audit_query(struct store *s, const struct sync_audit_filter *f, long long after, int limit, json_t **out,
+                        long long *scanned_to, struct cs_error *e);
+
 #endif

@@ -15,6 +15,32 @@ struct sync_engine {
 	size_t nw;
 };
 
+const int sync_lat_le_ms[SYNC_LAT_N] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 };
+
+void
+sync_count(struct worker *w, const struct cs_mapping *m, enum sync_mc what)
+{
+	for (size_t i = 0; m != NULL && i < w->nmaps; i++)
+		if (w->maps[i] == m) {
+			atomic_fetch_add(&w->mc[i][what], 1);
+			return;
+		}
+}
+
+void
+sync_observe(struct worker *w, int dir, int64_t ms)
+{
+	size_t b = 0;
+
+	if (ms < 0)
+		ms = 0;     /* the two sides' clocks disagree: count it as instant */
+	while (b < SYNC_LAT_N && ms > sync_lat_le_ms[b])
+		b++;
+	atomic_fetch_add(&w->lat[dir][b], 1);
+	atomic_fetch_add(&w->lat_sum_ms[dir], (unsigned long long)ms);
+	atomic_fetch_add(&w->lat_count[dir], 1);
+}
+
 void
 sync_org_config(const struct cs_org *g, struct sf_org_config *sc)
 {
@@ -257,6 +283,7 @@ worker_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		w->kick = false;
 		pthread_mutex_unlock(&w->mu);
+		sync_pause_refresh(w);
 		a = sync_plan_feed(w);
 		b = cs_time_mono_ms() >= w->inbox_retry_ms ? sync_plan_inbox(w) : 0;
 		c = sync_apply(w, &due);
@@ -444,18 +471,54 @@ sync_engine_stop(struct sync_engine *g)
 	free(g);
 }
 
+static const char *const mc_names[SYNC_MC_N] = {
+	"from_salesforce", "from_clm", "to_clm", "to_salesforce", "echoes", "conflicts", "dlq",
+};
+
+static json_t *
+histogram(struct worker *w, int dir)
+{
+	json_t *b = json_array();
+
+	for (size_t i = 0; b != NULL && i <= SYNC_LAT_N; i++)
+		json_array_append_new(b, json_integer((json_int_t)atomic_load(&w->lat[dir][i])));
+	return json_pack("{s:o, s:I, s:I}", "buckets", b, "count", (json_int_t)atomic_load(&w->lat_count[dir]),
+	    "sum_ms", (json_int_t)atomic_load(&w->lat_sum_ms[dir]));
+}
+
 json_t *
 sync_engine_status(struct sync_engine *g)
 {
-	json_t *orgs = json_array();
+	json_t *orgs = json_array(), *le = json_array();
 
+	for (size_t i = 0; i < SYNC_LAT_N && le != NULL; i++)
+		json_array_append_new(le, json_integer(sync_lat_le_ms[i]));
 	for (size_t i = 0; g != NULL && orgs != NULL && i < g->nw; i++) {
 		struct worker *w = &g->w[i];
 		struct sf_limits l;
+		struct sf_stream_stats ss;
+		json_t *maps = json_array(), *chans = json_object(), *o;
+
 		sf_org_limits(w->sfo, &l);
-		json_array_append_new(orgs, json_pack("{s:s, s:b, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I}, s:{s:I, s:I}}",
-		    "org", w->org->name, "stream_connected", atomic_load(&w->stream_up) != 0,
+		sf_stream_stats(w->stream, &ss);
+		for (size_t k = 0; k < w->nmaps && maps != NULL; k++) {
+			json_t *c = json_object();
+			char ch[160];
+			for (size_t j = 0; j < SYNC_MC_N && c != NULL; j++)
+				json_object_set_new(c, mc_names[j], json_integer((json_int_t)atomic_load(&w->mc[k][j])));
+			json_array_append_new(maps, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", w->maps[k]->name,
+			    "entity", cs_entity_name(w->maps[k]->entity), "sobject", w->maps[k]->sobject,
+			    "paused", (w->paused >> k) & 1, "counters", c));
+			channel_of(w->maps[k]->sobject, ch, sizeof(ch));
+			if (chans != NULL)
+				json_object_set_new(chans, ch, json_integer(sf_stream_replay_id(w->stream, ch)));
+		}
+		o = json_pack("{s:s, s:{s:b, s:I, s:I, s:I, s:I, s:o}, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
+		    "org", w->org->name,
+		    "stream", "connected", ss.connected, "since_ms", (json_int_t)ss.since_ms,
+		    "reconnects", (json_int_t)ss.reconnects, "handshakes", (json_int_t)ss.handshakes,
+		    "replay_invalid", (json_int_t)ss.replay_invalid, "replay", chans,
 		    "last_event_ms", (json_int_t)atomic_load(&w->last_event_ms), "counters",
 		    "events", (json_int_t)w->n_events, "feed_rows", (json_int_t)w->n_feed,
 		    "sf_calls", (json_int_t)w->n_sf_calls, "sf_records", (json_int_t)w->n_sf_records,
@@ -463,7 +526,16 @@ sync_engine_status(struct sync_engine *g)
 		    "conflicts", (json_int_t)w->n_conflicts, "dlq", (json_int_t)w->n_dlq,
 		    "retries", (json_int_t)w->n_retries, "reconciles", (json_int_t)w->n_reconciles,
 		    "drift", (json_int_t)w->n_drift, "gaps", (json_int_t)w->n_gaps,
-		    "api", "used", (json_int_t)l.used, "max", (json_int_t)l.max));
+		    "api", "used", (json_int_t)l.used, "max", (json_int_t)l.max,
+		    "reconcile", "last_ms", (json_int_t)atomic_load(&w->rec_last_ms),
+		    "last_checked", (json_int_t)atomic_load(&w->rec_last_checked),
+		    "last_drift", (json_int_t)atomic_load(&w->rec_last_drift),
+		    "running_since_ms", (json_int_t)atomic_load(&w->rec_running_ms),
+		    "progress", (json_int_t)atomic_load(&w->rec_progress),
+		    "latency_ms", "to_salesforce", histogram(w, SYNC_TO_SF), "to_clm", histogram(w, SYNC_TO_CLM),
+		    "mappings", maps);
+		if (o != NULL)
+			json_array_append_new(orgs, o);
 	}
-	return json_pack("{s:o}", "orgs", orgs);
+	return json_pack("{s:o, s:o}", "latency_le_ms", le, "orgs", orgs);
 }

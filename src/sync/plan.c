@@ -258,6 +258,7 @@ conflict(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, boo
 		return;
 	}
 	atomic_fetch_add(&p->w->n_conflicts, 1);
+	sync_count(p->w, p->m, SYNC_MC_CONFLICT);
 	switch (f->conflict) {
 	case CS_CONFLICT_MANUAL:
 		conflict_key(p, f, key, sizeof(key));
@@ -389,6 +390,7 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		pend = pending_of(p, f);
 		if (ours && in_sent(p, f, S)) {
 			atomic_fetch_add(&p->w->n_echo, 1);
+			sync_count(p->w, p->m, SYNC_MC_ECHO);
 			json_decref(S);
 			continue;
 		}
@@ -456,6 +458,9 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		}
 		json_decref(out);
 		atomic_fetch_add(&w->n_clm_writes, 1);
+		sync_count(w, p->m, SYNC_MC_TO_CLM);
+		if (p->s_ms > 0)
+			sync_observe(w, SYNC_TO_CLM, cs_time_now_ms() - p->s_ms);
 	}
 	if ((rc = store_begin(w->st, &e)) != CS_OK)
 		goto fail;
@@ -855,6 +860,23 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 }
 
+/* A change of a paused mapping's record, held (pause.c) instead of planned, with done_fn in the
+ * same transaction. */
+static cs_err
+hold_clm(struct worker *w, const struct cs_mapping *m, const char *id, const char *op,
+         cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+{
+	struct cs_error e = { 0 };
+
+	if (store_begin(w->st, &e) != CS_OK || sync_hold_clm(w->st, m, id, op, &e) != CS_OK ||
+	    (done_fn != NULL && done_fn(ud, &e) != CS_OK) || store_commit(w->st, &e) != CS_OK) {
+		store_rollback(w->st);
+		log_warn("sync.pause", "org %s: %s %s: cannot hold a change: %s", w->org->name, m->name, id, e.msg);
+		return CS_ETIMEOUT;
+	}
+	return CS_OK;
+}
+
 int
 sync_plan_feed(struct worker *w)
 {
@@ -890,15 +912,24 @@ sync_plan_feed(struct worker *w)
 		char event[48];
 		bool planned = false;
 
+		size_t last = SIZE_MAX;
+
 		snprintf(event, sizeof(event), "feed:%lld", seq);
 		atomic_fetch_add(&w->n_feed, 1);
-		for (size_t k = 0; k < w->nmaps && entity && id; k++) {
+		for (size_t k = 0; k < w->nmaps && entity && id; k++)
+			if (strcmp(cs_entity_name(w->maps[k]->entity), entity) == 0)
+				last = k;
+		for (size_t k = 0; last != SIZE_MAX && k <= last; k++) {
 			const struct cs_mapping *m = w->maps[k];
+			/* the last mapping's plan moves the cursor: a crash before it plans the row
+			 * again for each mapping, which finds what it already planned equal */
+			cs_err (*fin)(void *, struct cs_error *) = k == last ? advance_feed : NULL;
 			if (strcmp(cs_entity_name(m->entity), entity) != 0)
 				continue;
 			/* our own repository writes come back here too: the shadow comparison finds them equal */
-			if (plan_record(w, m, id, op, event, planned ? NULL : advance_feed, &cu) != CS_OK)
+			if ((sync_paused(w, m) ? hold_clm(w, m, id, op, fin, &cu) : plan_record(w, m, id, op, event, fin, &cu)) != CS_OK)
 				goto out;
+			sync_count(w, m, SYNC_MC_FROM_CLM);
 			planned = true;
 		}
 		if (!planned) {
@@ -948,6 +979,7 @@ dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, co
 	    (rc = store_kv_del(w->st, w->ns_inbox, key, NULL, &e)) != CS_OK || (rc = store_commit(w->st, &e)) != CS_OK)
 		store_rollback(w->st);
 	atomic_fetch_add(&w->n_dlq, 1);
+	sync_count(w, m, SYNC_MC_DLQ);
 	return rc;
 }
 
@@ -1166,7 +1198,10 @@ run_reconcile_item(struct worker *w, const json_t *item)
 	struct cs_error e = { 0 };
 	cs_err rc;
 
-	rc = sync_reconcile(w, m, since, json_is_true(json_object_get(item, "repair")), &checked, &drift, &e);
+	if (m != NULL && sync_paused(w, m))
+		rc = cs_error_set(&e, CS_ESTATE, "mapping %s is paused", m->name);
+	else
+		rc = sync_reconcile(w, m, since, json_is_true(json_object_get(item, "repair")), &checked, &drift, &e);
 	log_info("sync.reconcile", "org %s: reconcile (%s): %lld records compared, %lld differed%s", w->org->name,
 	         json_string_value(json_object_get(item, "why")) ?: "requested", checked, drift,
 	         rc == CS_OK ? "" : " (stopped early)");
@@ -1178,7 +1213,35 @@ run_reconcile_item(struct worker *w, const json_t *item)
 			store_rollback(w->st);
 		json_decref(res);
 	}
-	return rc == CS_OK || req != NULL ? CS_OK : CS_ETIMEOUT;
+	/* a paused mapping's reconcile is done when it resumes (pause.c) */
+	return rc == CS_OK || rc == CS_ESTATE || req != NULL ? CS_OK : CS_ETIMEOUT;
+}
+
+/* A Salesforce change of a paused mapping: each of its records held (pause.c), the entry
+ * removed with them when last. A gap's kind is held as the change it stands for. */
+static cs_err
+hold_sf(struct worker *w, const struct cs_mapping *m, const json_t *item, const char *key, bool last)
+{
+	const char *type = json_string_value(json_object_get(item, "type")) ?: "UPDATE";
+	struct inbox_ud iu = { w, key };
+	struct cs_error e = { 0 };
+	size_t k;
+	json_t *idv;
+	cs_err rc;
+
+	if (strncmp(type, "GAP_", 4) == 0)
+		type += 4;
+	if ((rc = store_begin(w->st, &e)) == CS_OK) {
+		json_array_foreach(json_object_get(item, "ids"), k, idv)
+			if (json_is_string(idv) && (rc = sync_hold_sf(w->st, m, json_string_value(idv), type, &e)) != CS_OK)
+				break;
+	}
+	if (rc != CS_OK || (last && (rc = inbox_done(&iu, &e)) != CS_OK) || (rc = store_commit(w->st, &e)) != CS_OK) {
+		store_rollback(w->st);
+		log_warn("sync.pause", "org %s: %s: cannot hold a change: %s", w->org->name, m->name, e.msg);
+		return CS_ETIMEOUT;
+	}
+	return CS_OK;
 }
 
 int
@@ -1214,8 +1277,15 @@ sync_plan_inbox(struct worker *w)
 			/* a lookup target brought along by the applier */
 			const struct cs_mapping *m = cs_config_mapping(w->cfg, json_string_value(json_object_get(item, "mapping")) ?: "");
 			const char *cid = json_string_value(json_object_get(item, "clm"));
+			const char *op = json_string_value(json_object_get(item, "op")) ?: "update";
 			struct inbox_ud iu = { w, key };
-			rc = m && cid ? plan_record(w, m, cid, "update", "lookup", inbox_done, &iu) : drop_item(w, key);
+			if (m == NULL || cid == NULL)
+				rc = drop_item(w, key);
+			else if (sync_paused(w, m))
+				rc = hold_clm(w, m, cid, op, inbox_done, &iu);
+			else
+				rc = plan_record(w, m, cid, op, json_string_value(json_object_get(item, "why")) ?: "lookup",
+				    inbox_done, &iu);
 		} else if (strcmp(t, "resolve") == 0) {
 			rc = resolve_conflict(w, item);
 			if (rc == CS_OK)
@@ -1229,37 +1299,47 @@ sync_plan_inbox(struct worker *w)
 			for (size_t j = 0; j < w->nmaps; j++)
 				if (entity && strcasecmp(w->maps[j]->sobject, entity) == 0)
 					m = w->maps[j];
-			if (m != NULL && sync_reconcile(w, m, since > 0 ? since : 0, true, &checked, &drift, &e) != CS_OK)
+			/* a paused mapping is reconciled when it resumes (pause.c) */
+			if (m != NULL && !sync_paused(w, m) &&
+			    sync_reconcile(w, m, since > 0 ? since : 0, true, &checked, &drift, &e) != CS_OK)
 				rc = CS_ETIMEOUT;
 			else
 				rc = drop_item(w, key);
 		} else {
 			/* a change event, or a gap event whose ids are re-read from Salesforce */
 			bool gap = strcmp(t, "gap") == 0;
-			size_t nmatch = 0;
+			size_t nmatch = 0, lastmap = SIZE_MAX;
 			if (gap) {
 				json_object_set_new(item, "fetch", json_true());
 				atomic_fetch_add(&w->n_gaps, 1);
 			}
-			for (size_t j = 0; j < w->nmaps && rc == CS_OK; j++) {
+			for (size_t j = 0; j < w->nmaps; j++)
+				if (entity != NULL && strcasecmp(w->maps[j]->sobject, entity) == 0)
+					lastmap = j;
+			for (size_t j = 0; lastmap != SIZE_MAX && j <= lastmap && rc == CS_OK; j++) {
 				const struct cs_mapping *m = w->maps[j];
-				if (entity == NULL || strcasecmp(m->sobject, entity) != 0)
+				if (strcasecmp(m->sobject, entity) != 0)
 					continue;
 				nmatch++;
+				if (sync_paused(w, m)) {
+					rc = hold_sf(w, m, item, key, j == lastmap);
+					continue;
+				}
 				json_array_foreach(ids, k, idv) {
-					bool last = k + 1 == json_array_size(ids);
+					/* only the last id's plan of the last mapping removes the entry: a crash
+					 * part-way replans the others, which then find both sides equal */
+					bool last = k + 1 == json_array_size(ids) && j == lastmap;
 					if (!json_is_string(idv))
 						continue;
-					/* only the last id's plan removes the entry: a crash part-way replans the
-					 * others, which then find both sides equal */
 					rc = plan_sf_record(w, m, json_string_value(idv), item, key, last);
 					if (rc != CS_OK)
 						break;
+					sync_count(w, m, SYNC_MC_FROM_SF);
 				}
 			}
-			if (rc == CS_OK && (nmatch == 0 || json_array_size(ids) == 0))
-				rc = drop_item(w, key);
-			else if (rc == CS_OK && nmatch > 1)
+			/* no mapping, no id, or a last id that was not a string: nothing removed it */
+			if (rc == CS_OK && (nmatch == 0 || json_array_size(ids) == 0 ||
+			    !json_is_string(json_array_get(ids, json_array_size(ids) - 1))))
 				rc = drop_item(w, key);
 		}
 		if (rc != CS_OK) {
@@ -1299,6 +1379,7 @@ reconcile_one(void *ud, const json_t *sfrec)
 	if (sf_id == NULL || atomic_load(&w->stop))
 		return 1;
 	r->checked++;
+	atomic_fetch_add(&w->rec_progress, 1);
 	rc = sync_link_by_sf(w->st, r->m, sf_id, clm_id, &e);
 	if (rc == CS_ENOTFOUND) {
 		const json_t *ext = r->m->external_id_field[0] ? json_object_get(sfrec, r->m->external_id_field) : NULL;
@@ -1431,10 +1512,16 @@ sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, b
 	cs_err rc = CS_OK;
 
 	*checked = *drift = 0;
+	atomic_store(&w->rec_progress, 0);
+	atomic_store(&w->rec_running_ms, cs_time_now_ms());
 	for (size_t i = 0; i < w->nmaps && rc == CS_OK; i++) {
-		if (m != NULL && w->maps[i] != m)
+		if ((m != NULL && w->maps[i] != m) || sync_paused(w, w->maps[i]))
 			continue;
 		rc = reconcile_mapping(w, w->maps[i], since_ms, repair, checked, drift, e);
 	}
+	atomic_store(&w->rec_last_checked, *checked);
+	atomic_store(&w->rec_last_drift, *drift);
+	atomic_store(&w->rec_last_ms, cs_time_now_ms());
+	atomic_store(&w->rec_running_ms, 0);
 	return rc;
 }

@@ -135,7 +135,8 @@ sync_cursor_get(struct store *s, const char *key, const char *field, long long *
 cs_err
 sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e)
 {
-	json_t *d = json_pack("{sI}", field, (json_int_t)v);
+	/* "ms": when it moved, so that status can tell how old the position is */
+	json_t *d = json_pack("{sI, sI}", field, (json_int_t)v, "ms", (json_int_t)cs_time_now_ms());
 	cs_err rc;
 
 	if (d == NULL)

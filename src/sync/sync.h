@@ -120,4 +120,21 @@ cs_err sync_reconcile_request(struct store *s, const char *org, const char *mapp
  * Reads only; results stay in the store. */
 cs_err sync_reconcile_result(struct store *s, const char *request_id, json_t **out, struct cs_error *e);
 
+/* Pauses mapping m (borrowed): from the next round, its engine holds each record changed on
+ * either side (one row per record) and writes nothing for it, until sync_resume. The pause is
+ * a row in the store (it survives a restart) with the time, who (by) and why (reason, may be
+ * NULL), and an audit row. Pausing a paused mapping is CS_OK and changes nothing. Errors:
+ * CS_ESTATE (s in a transaction), CS_EIO, CS_ETIMEOUT, CS_ENOMEM; nothing changed then. */
+cs_err sync_pause(struct store *s, const struct cs_mapping *m, const char *by, const char *reason, struct cs_error *e);
+
+/* Resumes m: removes the pause and puts every held record on the org's inbox (the repository's
+ * as a plan of the record, Salesforce's as a change to read afresh), with an audit row, in one
+ * transaction. *moved gets the number of records queued. Resuming a running mapping is CS_OK
+ * with *moved 0. Errors: as sync_pause. */
+cs_err sync_resume(struct store *s, const struct cs_mapping *m, const char *by, long long *moved, struct cs_error *e);
+
+/* m's pause state: *out is a new object {"paused": false} or {"paused": true, "since_ms", "by",
+ * "reason", "held_clm", "held_salesforce"}. Reads only. */
+cs_err sync_pause_get(struct store *s, const struct cs_mapping *m, json_t **out, struct cs_error *e);
+
 #endif

@@ -37,7 +37,22 @@
  *   dlq               20-digit keys: a write that failed for good, with the exact error and the
  *                     item to put back on replay
  *   conflict          "<mapping>/<clm id>/<sf field>": an open manual conflict
+ *   pause, heldc:<mapping>, helds:<mapping>: a paused mapping and the records it holds (pause.c)
  */
+
+enum sync_mc {
+	SYNC_MC_FROM_SF,      /* Salesforce records changed, planned */
+	SYNC_MC_FROM_CLM,     /* repository records changed, planned */
+	SYNC_MC_TO_CLM,       /* repository writes made */
+	SYNC_MC_TO_SF,        /* Salesforce records written */
+	SYNC_MC_ECHO,         /* our own change come back, dropped */
+	SYNC_MC_CONFLICT,     /* manual conflicts parked */
+	SYNC_MC_DLQ,          /* to the dead-letter queue */
+	SYNC_MC_N
+};
+enum { SYNC_TO_SF, SYNC_TO_CLM };
+#define SYNC_LAT_N 12     /* latency histogram buckets (sync_lat_le_ms), +Inf apart */
+extern const int sync_lat_le_ms[SYNC_LAT_N];
 
 struct worker {
 	struct sync_engine *g;
@@ -64,12 +79,24 @@ struct worker {
 	atomic_ullong n_events, n_feed, n_sf_calls, n_sf_records, n_clm_writes, n_echo, n_conflicts,
 	    n_dlq, n_retries, n_reconciles, n_drift, n_gaps;
 	atomic_llong last_event_ms;
+	/* per mapping (index in maps[]) and per direction (SYNC_TO_SF, SYNC_TO_CLM), for status
+	 * and metrics */
+	atomic_ullong mc[SYNC_MAPS_MAX][SYNC_MC_N];
+	atomic_ullong lat[2][SYNC_LAT_N + 1];   /* histogram buckets, the last is +Inf */
+	atomic_ullong lat_sum_ms[2], lat_count[2];
+	atomic_llong rec_last_ms, rec_last_checked, rec_last_drift;  /* the last reconcile finished */
+	atomic_llong rec_running_ms, rec_progress;   /* the one running: since when, records so far */
 	/* worker thread only */
+	atomic_ullong paused;         /* bit i: maps[i] is paused (pause.c), read each round */
 	long long clm_cursor;
 	int64_t next_reconcile_ms;
 	int64_t inbox_retry_ms;       /* a transient failure in the inbox: try again then */
 	uint64_t rnd;
 };
+
+/* Counts one of what for mapping m (NULL: not counted); records a latency of ms in direction dir. */
+void sync_count(struct worker *w, const struct cs_mapping *m, enum sync_mc what);
+void sync_observe(struct worker *w, int dir, int64_t ms);
 
 /* Wakes w's worker (any thread). */
 void sync_kick(struct worker *w);
@@ -103,6 +130,15 @@ int sync_plan_inbox(struct worker *w);
  * live changes. *drift gets the number of records that differed. */
 cs_err sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair,
                       long long *checked, long long *drift, struct cs_error *e);
+
+/* pause.c: whether m is paused (as of the last sync_pause_refresh, each round); holding a
+ * record's change (in the caller's transaction) instead of planning it. */
+bool sync_paused(const struct worker *w, const struct cs_mapping *m);
+void sync_pause_refresh(struct worker *w);
+cs_err sync_hold_clm(struct store *s, const struct cs_mapping *m, const char *clm_id, const char *op,
+                     struct cs_error *e);
+cs_err sync_hold_sf(struct store *s, const struct cs_mapping *m, const char *sf_id, const char *type,
+                    struct cs_error *e);
 
 /* apply.c: sends what the outbox holds for w's org. Returns the number of records written (0
  * when nothing was due), -1 after a call-level failure it has logged. *next_due_ms gets the

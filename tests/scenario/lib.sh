@@ -39,11 +39,11 @@ start_sfemu() {
 
 # start_clmsync NAME [args...]: starts `clmsync serve` on a free port with its data in
 # $WORK/NAME-data; sets URL_<NAME>, PID_<NAME>, DATA_<NAME> and TOKEN_<NAME> (the admin token
-# the first start creates, when no other token is configured).
+# the first start creates, when no other token is configured) and ADMIN_<NAME> (the admin listener).
 start_clmsync() {
 	local name=$1; shift
 	local data="$WORK/$name-data"
-	"$BUILD/clmsync" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
+	"$BUILD/clmsync" serve --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
 	local pid=$!
 	PIDS+=("$pid")
 	local deadline=$((SECONDS + 10))
@@ -53,6 +53,7 @@ start_clmsync() {
 		sleep 0.02
 	done
 	printf -v "URL_$name" '%s' "$(head -1 "$WORK/$name.url")"
+	printf -v "ADMIN_$name" '%s' "$(sed -n 2p "$WORK/$name.url")"
 	printf -v "PID_$name" '%s' "$pid"
 	printf -v "DATA_$name" '%s' "$data"
 	printf -v "TOKEN_$name" '%s' "$(head -1 "$data/api-token" 2>/dev/null || true)"

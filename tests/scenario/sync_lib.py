@@ -195,8 +195,9 @@ class CLM(Http):
             after = b["next_after"]
 
 
-def config_yaml(store, orgs, mappings_yaml, extra=""):
-    """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section."""
+def config_yaml(store, orgs, mappings_yaml, extra="", admin="  enabled: false     # lib.sh turns it on with --admin-listen 127.0.0.1:0 (a free port)\n"):
+    """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section;
+    admin the body of the admin section; extra more top-level sections."""
     o = ""
     for name, url in orgs:
         o += """  - name: %s
@@ -213,6 +214,8 @@ def config_yaml(store, orgs, mappings_yaml, extra=""):
 data_dir: %s
 repository:
   listen: 127.0.0.1:8440
+admin:
+%s
 custom_attributes:
   counterparty:
     - name: industry
@@ -242,7 +245,7 @@ sync:
 %s
 log:
   level: info
-""" % (store, os.path.dirname(store), o, mappings_yaml, extra)
+""" % (store, os.path.dirname(store), admin.rstrip("\n"), o, mappings_yaml, extra)
 
 
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",

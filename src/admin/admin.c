@@ -1,0 +1,1154 @@
+/* admin.c - the admin listener's handlers: status, health, the operator's actions, lineage, audit. */
+#include "admin/admin.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "sync/audit.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define V1 "/admin/v1"
+#define POOL_WAIT_MS 5000
+#define RETENTION_MS (72LL * 3600 * 1000)   /* how long Salesforce keeps change events */
+#define DLQ_COUNT_MAX 100000                /* DLQ entries read to count them per mapping */
+#define AUDIT_PAGE 100                      /* audit rows one call returns by default */
+
+struct admin {
+	const struct cs_config *cfg;
+	struct clm *clm;
+	struct clm_auth *auth;
+	struct sync_engine *eng;
+	struct store_pool *pool;
+	struct http_server *srv;
+	int64_t started_ms;
+};
+
+/* --- small helpers ------------------------------------------------------------------------- */
+
+static void
+fail(struct http_resp *rs, int status, const char *code, const char *msg)
+{
+	http_resp_json(rs, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* A store failure as an answer: not found, busy, refused or broken. */
+static void
+fail_store(struct http_resp *rs, cs_err rc, const struct cs_error *e)
+{
+	switch (rc) {
+	case CS_ENOTFOUND: fail(rs, 404, "not_found", e->msg); break;
+	case CS_EINVAL: case CS_ETOOBIG: case CS_EUTF8: fail(rs, 400, "invalid", e->msg); break;
+	case CS_ETIMEOUT: fail(rs, 503, "busy", e->msg); break;
+	default: fail(rs, 500, "internal", e->msg); break;
+	}
+}
+
+static struct store *
+acquire(struct admin *a, struct http_resp *rs)
+{
+	struct store *s = NULL;
+	struct cs_error e = { 0 };
+
+	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK) {
+		fail(rs, 503, "busy", e.msg);
+		return NULL;
+	}
+	return s;
+}
+
+/* The request's JSON object body ({} when empty); NULL after answering 400. */
+static json_t *
+body_object(struct http_req *rq, struct http_resp *rs)
+{
+	json_error_t je;
+	json_t *b;
+
+	if (rq->body_too_big) {
+		fail(rs, 413, "too_large", "the request body is larger than 64 KiB");
+		return NULL;
+	}
+	if (rq->body_len == 0)
+		return json_object();
+	b = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(b)) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "the body must be a JSON object%s%s", b ? "" : ": ", b ? "" : je.text);
+		json_decref(b);
+		fail(rs, 400, "invalid_json", msg);
+		return NULL;
+	}
+	return b;
+}
+
+static const struct cs_mapping *
+mapping_named(struct admin *a, const char *name, struct http_resp *rs)
+{
+	const struct cs_mapping *m = name ? cs_config_mapping(a->cfg, name) : NULL;
+
+	if (m == NULL) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "no mapping named '%.100s' in the configuration", name ? name : "");
+		fail(rs, 404, "not_found", msg);
+	}
+	return m;
+}
+
+static long long
+query_int(struct http_req *rq, const char *k, long long dflt, long long lo, long long hi, bool *ok)
+{
+	const char *v = http_req_query(rq, k);
+	char *end;
+	long long n;
+
+	if (v == NULL || v[0] == '\0')
+		return dflt;
+	n = strtoll(v, &end, 10);
+	if (*end != '\0' || n < lo || n > hi)
+		*ok = false;
+	return n;
+}
+
+static int64_t
+iso_ms(const json_t *v)
+{
+	int64_t ms = 0;
+	const char *s = json_string_value(v);
+
+	if (s != NULL && !cs_datetime_parse(s, strlen(s), &ms))
+		ms = 0;
+	return ms;
+}
+
+/* --- status -------------------------------------------------------------------------------- */
+
+/* The first entry of queue ns, or NULL. */
+static json_t *
+queue_head(struct store *s, const char *ns)
+{
+	struct cs_error e = { 0 };
+	json_t *page = NULL, *d = NULL;
+
+	if (store_kv_scan(s, ns, NULL, 1, &page, &e) == CS_OK && json_array_size(page) == 1)
+		d = json_incref(json_object_get(json_array_get(page, 0), "doc"));
+	json_decref(page);
+	return d;
+}
+
+static void
+set_int(json_t *o, const char *k, long long v)
+{
+	json_object_set_new(o, k, json_integer(v));
+}
+
+/* Adds to org object o what the store knows of org: queues, the oldest pending change, replay
+ * positions' ages. */
+static void
+org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
+{
+	struct cs_error e = { 0 };
+	char ns[STORE_KV_NS_MAX], key[STORE_KV_KEY_MAX];
+	long long n = 0, head = 0, cur = 0;
+	int64_t oldest = 0;
+	json_t *d, *rows = NULL, *rp, *v;
+	const char *ch;
+
+	snprintf(ns, sizeof(ns), "inbox:%s", org);
+	if (store_kv_count(s, ns, &n, &e) == CS_OK)
+		set_int(o, "inbox", n);
+	if ((d = queue_head(s, ns)) != NULL) {
+		int64_t t = json_integer_value(json_object_get(d, "recv_ms"));
+		if (t > 0)
+			oldest = t;
+		json_decref(d);
+	}
+	snprintf(ns, sizeof(ns), "outbox:%s", org);
+	if (store_kv_count(s, ns, &n, &e) == CS_OK)
+		set_int(o, "outbox", n);
+	if ((d = queue_head(s, ns)) != NULL) {
+		int64_t t = json_integer_value(json_object_get(d, "born_ms"));
+		if (t > 0 && (oldest == 0 || t < oldest))
+			oldest = t;
+		json_decref(d);
+	}
+	/* the repository's changes not planned yet */
+	snprintf(key, sizeof(key), "clm:%s", org);
+	if (store_kv_get(s, "cursor", key, &d, &e) == CS_OK) {
+		cur = json_integer_value(json_object_get(d, "seq"));
+		json_decref(d);
+	}
+	if (store_changes_head(s, &head, &e) == CS_OK) {
+		set_int(o, "feed_backlog", cur > 0 && head > cur ? head - cur : 0);
+		if (cur > 0 && head > cur && store_changes_after(s, cur, 1, &rows, &e) == CS_OK) {
+			int64_t t = iso_ms(json_object_get(json_array_get(rows, 0), "ts"));
+			if (t > 0 && (oldest == 0 || t < oldest))
+				oldest = t;
+			json_decref(rows);
+		}
+	}
+	set_int(o, "oldest_pending_ms", oldest);
+	set_int(o, "lag_ms", oldest > 0 && now > oldest ? now - oldest : 0);
+	/* how old each stored replay position is, and how long until Salesforce forgets it */
+	rp = json_object_get(json_object_get(o, "stream"), "replay");
+	if (json_is_object(rp)) {
+		json_t *pos = json_object();
+		json_object_foreach(rp, ch, v) {
+			int64_t at = 0;
+			snprintf(key, sizeof(key), "cdc:%s:%s", org, ch);
+			if (store_kv_get(s, "cursor", key, &d, &e) == CS_OK) {
+				at = json_integer_value(json_object_get(d, "ms"));
+				json_decref(d);
+			}
+			json_object_set_new(pos, ch, json_pack("{s:O, s:I, s:I}", "replay_id", v, "stored_ms", (json_int_t)at,
+			    "retention_left_s", (json_int_t)(at > 0 ? (at + RETENTION_MS - now) / 1000 : -1)));
+		}
+		json_object_set_new(json_object_get(o, "stream"), "positions", pos);
+	}
+}
+
+/* Counts DLQ entries and open conflicts per mapping into by_map {mapping: {"dlq", "conflicts"}}. */
+static void
+count_per_mapping(struct store *s, json_t *by_map, long long *dlq_total, long long *conf_total)
+{
+	struct cs_error e = { 0 };
+	char after[32] = "";
+	json_t *page = NULL, *it, *c;
+	size_t i;
+	long long seen = 0;
+
+	*dlq_total = *conf_total = 0;
+	for (;;) {
+		if (sync_dlq_list(s, after, STORE_LIST_MAX, &page, &e) != CS_OK)
+			break;
+		json_array_foreach(page, i, it) {
+			const char *m = json_string_value(json_object_get(it, "mapping"));
+			c = m ? json_object_get(by_map, m) : NULL;
+			if (c != NULL)
+				set_int(c, "dlq", json_integer_value(json_object_get(c, "dlq")) + 1);
+			snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(it, "id")) ?: "");
+			(*dlq_total)++;
+		}
+		seen += (long long)json_array_size(page);
+		if (json_array_size(page) < STORE_LIST_MAX || seen >= DLQ_COUNT_MAX) {
+			json_decref(page);
+			break;
+		}
+		json_decref(page);
+	}
+	page = NULL;
+	if (sync_conflict_list(s, &page, &e) == CS_OK) {
+		json_array_foreach(page, i, it) {
+			const char *m = json_string_value(json_object_get(it, "mapping"));
+			c = m ? json_object_get(by_map, m) : NULL;
+			if (c != NULL)
+				set_int(c, "conflicts", json_integer_value(json_object_get(c, "conflicts")) + 1);
+			(*conf_total)++;
+		}
+		json_decref(page);
+	}
+}
+
+/* The whole status: the engine's live figures and the store's. NULL when out of memory. */
+static json_t *
+status_doc(struct admin *a, struct store *s)
+{
+	json_t *st = a->eng ? sync_engine_status(a->eng) : json_pack("{s:[], s:[]}", "latency_le_ms", "orgs");
+	json_t *orgs = json_object_get(st, "orgs"), *by_map = json_object(), *o, *mp;
+	int64_t now = cs_time_now_ms();
+	long long dlq = 0, conf = 0;
+	size_t i, k;
+
+	if (st == NULL || by_map == NULL) {
+		json_decref(st);
+		json_decref(by_map);
+		return NULL;
+	}
+	for (i = 0; i < a->cfg->nmappings; i++)
+		json_object_set_new(by_map, a->cfg->mappings[i].name, json_pack("{s:i, s:i}", "dlq", 0, "conflicts", 0));
+	count_per_mapping(s, by_map, &dlq, &conf);
+	/* an org with mappings but no engine (serve --no-sync): its store figures still count */
+	for (i = 0; i < a->cfg->norgs; i++) {
+		bool have = false, used = false;
+		json_array_foreach(orgs, k, o)
+			have |= strcmp(json_string_value(json_object_get(o, "org")) ?: "", a->cfg->orgs[i].name) == 0;
+		for (k = 0; k < a->cfg->nmappings; k++)
+			used |= strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0;
+		if (!have && used) {
+			json_t *maps = json_array();
+			for (k = 0; k < a->cfg->nmappings; k++)
+				if (strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0)
+					json_array_append_new(maps, json_pack("{s:s, s:s, s:s}", "name", a->cfg->mappings[k].name,
+					    "entity", cs_entity_name(a->cfg->mappings[k].entity), "sobject", a->cfg->mappings[k].sobject));
+			json_array_append_new(orgs, json_pack("{s:s, s:b, s:o}", "org", a->cfg->orgs[i].name, "engine", 0,
+			    "mappings", maps));
+		}
+	}
+	json_array_foreach(orgs, i, o) {
+		const char *org = json_string_value(json_object_get(o, "org"));
+		int64_t last = json_integer_value(json_object_get(o, "last_event_ms"));
+		if (json_object_get(o, "engine") == NULL)
+			json_object_set_new(o, "engine", json_true());
+		set_int(o, "last_event_age_ms", last > 0 ? now - last : -1);
+		org_store_figures(s, org, o, now);
+		json_array_foreach(json_object_get(o, "mappings"), k, mp) {
+			const char *name = json_string_value(json_object_get(mp, "name"));
+			const struct cs_mapping *m = name ? cs_config_mapping(a->cfg, name) : NULL;
+			json_t *p = NULL;
+			struct cs_error e = { 0 };
+			json_object_update(mp, json_object_get(by_map, name ? name : ""));
+			if (m != NULL && sync_pause_get(s, m, &p, &e) == CS_OK) {
+				json_object_set_new(mp, "pause", p);
+				json_object_set(mp, "paused", json_object_get(p, "paused"));
+			}
+		}
+	}
+	json_decref(by_map);
+	json_object_set_new(st, "version", json_string(CLMSYNC_VERSION));
+	set_int(st, "uptime_s", (now - a->started_ms) / 1000);
+	set_int(st, "now_ms", now);
+	set_int(st, "dlq", dlq);
+	set_int(st, "conflicts", conf);
+	json_object_set_new(st, "engine", json_boolean(a->eng != NULL));
+	return st;
+}
+
+static void
+h_status(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct store *s = acquire(a, rs);
+	json_t *st;
+
+	(void)rq;
+	if (s == NULL)
+		return;
+	st = status_doc(a, s);
+	store_pool_release(a->pool, s);
+	if (st == NULL)
+		fail(rs, 500, "internal", "out of memory");
+	else
+		http_resp_json(rs, 200, st);
+}
+
+static void
+h_metrics(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct store *s = acquire(a, rs);
+	struct cs_buf b;
+	json_t *st;
+
+	(void)rq;
+	if (s == NULL)
+		return;
+	st = status_doc(a, s);
+	store_pool_release(a->pool, s);
+	if (st == NULL) {
+		fail(rs, 500, "internal", "out of memory");
+		return;
+	}
+	cs_buf_init(&b, 16 << 20);
+	admin_metrics_text(st, &b);
+	json_decref(st);
+	http_resp_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+	cs_buf_cleanup(&b);
+}
+
+static void
+h_healthz(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	(void)rq;
+	(void)ud;
+	http_resp_json(rs, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Ready when the store answers and every org's stream is connected, or has been down (or not
+ * yet up since the start) for less than the configured threshold. */
+static void
+h_readyz(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct store *s = NULL;
+	struct cs_error e = { 0 };
+	json_t *checks = json_array(), *st, *o;
+	int64_t now = cs_time_now_ms(), limit = (int64_t)a->cfg->admin.stream_down_unready_s * 1000;
+	long long n = 0;
+	bool ready = true;
+	size_t i;
+
+	(void)rq;
+	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK || store_kv_count(s, "pause", &n, &e) != CS_OK) {
+		ready = false;
+		json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "check", "store", "ok", 0, "detail", e.msg));
+	} else
+		json_array_append_new(checks, json_pack("{s:s, s:b}", "check", "store", "ok", 1));
+	if (s != NULL)
+		store_pool_release(a->pool, s);
+	st = a->eng ? sync_engine_status(a->eng) : NULL;
+	json_array_foreach(json_object_get(st, "orgs"), i, o) {
+		const json_t *sm = json_object_get(o, "stream");
+		bool up = json_is_true(json_object_get(sm, "connected"));
+		int64_t since = json_integer_value(json_object_get(sm, "since_ms"));
+		int64_t down = up ? 0 : now - (since > 0 ? since : a->started_ms);
+		char detail[160];
+		bool ok = up || down < limit;
+		snprintf(detail, sizeof(detail), up ? "connected" : "down for %lld s (unready after %lld s)",
+		         (long long)(down / 1000), (long long)(limit / 1000));
+		json_array_append_new(checks, json_pack("{s:s, s:s, s:b, s:s}", "check", "stream", "org",
+		    json_string_value(json_object_get(o, "org")) ?: "", "ok", ok, "detail", detail));
+		ready &= ok;
+	}
+	json_decref(st);
+	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o}", "ready", ready, "checks", checks));
+}
+
+/* --- mappings: list, pause, resume ----------------------------------------------------------- */
+
+static void
+h_mappings(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct store *s = acquire(a, rs);
+	json_t *out = json_array();
+
+	(void)rq;
+	if (s == NULL) {
+		json_decref(out);
+		return;
+	}
+	for (size_t i = 0; i < a->cfg->nmappings; i++) {
+		const struct cs_mapping *m = &a->cfg->mappings[i];
+		struct cs_error e = { 0 };
+		json_t *p = NULL;
+		if (sync_pause_get(s, m, &p, &e) != CS_OK)
+			p = json_pack("{s:s}", "error", e.msg);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", m->name, "org", m->org,
+		    "entity", cs_entity_name(m->entity), "sobject", m->sobject, "pause", p));
+	}
+	store_pool_release(a->pool, s);
+	http_resp_json(rs, 200, json_pack("{s:o}", "mappings", out));
+}
+
+static void
+h_pause(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	const struct cs_mapping *m = mapping_named(a, rq->params[0], rs);
+	bool resume = strcmp(rq->params[1], "resume") == 0;
+	struct cs_error e = { 0 };
+	struct store *s;
+	json_t *b, *p = NULL;
+	long long moved = 0;
+	cs_err rc;
+
+	if (m == NULL)
+		return;
+	if (!resume && strcmp(rq->params[1], "pause") != 0) {
+		fail(rs, 404, "not_found", "POST .../pause or .../resume");
+		return;
+	}
+	if ((b = body_object(rq, rs)) == NULL)
+		return;
+	if (json_object_get(b, "reason") && !json_is_string(json_object_get(b, "reason"))) {
+		json_decref(b);
+		fail(rs, 400, "invalid", "reason must be a string");
+		return;
+	}
+	if ((s = acquire(a, rs)) == NULL) {
+		json_decref(b);
+		return;
+	}
+	rc = resume ? sync_resume(s, m, "admin-api", &moved, &e) :
+	    sync_pause(s, m, "admin-api", json_string_value(json_object_get(b, "reason")), &e);
+	if (rc == CS_OK)
+		rc = sync_pause_get(s, m, &p, &e);
+	store_pool_release(a->pool, s);
+	json_decref(b);
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	if (resume)
+		json_object_set_new(p, "queued", json_integer(moved));
+	json_object_set_new(p, "mapping", json_string(m->name));
+	log_info("admin.pause", "mapping %s %s", m->name, resume ? "resumed" : "paused");
+	http_resp_json(rs, 200, p);
+}
+
+/* --- dead-letter queue ---------------------------------------------------------------------- */
+
+static void
+h_dlq_list(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	bool ok = true;
+	long long limit = query_int(rq, "limit", 100, 1, STORE_LIST_MAX, &ok);
+	struct store *s;
+	json_t *out = NULL;
+	cs_err rc;
+
+	if (!ok) {
+		fail(rs, 400, "invalid", "limit is 1..1000");
+		return;
+	}
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_dlq_list(s, http_req_query(rq, "after"), (int)limit, &out, &e);
+	store_pool_release(a->pool, s);
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	http_resp_json(rs, 200, json_pack("{s:o}", "entries", out));
+}
+
+static void
+h_dlq_one(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	struct store *s;
+	json_t *out = NULL;
+	cs_err rc;
+
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_dlq_get(s, rq->params[0], &out, &e);
+	store_pool_release(a->pool, s);
+	if (rc != CS_OK)
+		fail_store(rs, rc, &e);
+	else
+		http_resp_json(rs, 200, out);
+}
+
+/* POST /dlq/{id}/replay, /dlq/{id}/discard {"reason"}, and /dlq/replay {"all": true}. */
+static void
+h_dlq_act(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	const char *id = rq->params[0], *act = rq->params[1];
+	struct store *s;
+	json_t *b;
+	cs_err rc = CS_OK;
+
+	if (strcmp(act, "replay") != 0 && strcmp(act, "discard") != 0) {
+		fail(rs, 404, "not_found", "POST /admin/v1/dlq/{id}/replay or /admin/v1/dlq/{id}/discard");
+		return;
+	}
+	if ((b = body_object(rq, rs)) == NULL)
+		return;
+	if ((s = acquire(a, rs)) == NULL) {
+		json_decref(b);
+		return;
+	}
+	if (strcmp(act, "replay") == 0) {
+		rc = sync_dlq_replay(s, id, &e);
+		if (rc == CS_OK)
+			log_info("admin.dlq", "entry %s replayed", id);
+		store_pool_release(a->pool, s);
+		json_decref(b);
+		if (rc != CS_OK)
+			fail_store(rs, rc, &e);
+		else
+			http_resp_json(rs, 200, json_pack("{s:s, s:s}", "id", id, "result", "replayed"));
+		return;
+	}
+	if (!json_is_string(json_object_get(b, "reason")) || json_string_length(json_object_get(b, "reason")) == 0) {
+		store_pool_release(a->pool, s);
+		json_decref(b);
+		fail(rs, 400, "invalid", "discarding needs a reason: {\"reason\": \"...\"}");
+		return;
+	}
+	rc = sync_dlq_discard(s, id, json_string_value(json_object_get(b, "reason")), &e);
+	store_pool_release(a->pool, s);
+	json_decref(b);
+	if (rc != CS_OK)
+		fail_store(rs, rc, &e);
+	else {
+		log_info("admin.dlq", "entry %s discarded", id);
+		http_resp_json(rs, 200, json_pack("{s:s, s:s}", "id", id, "result", "discarded"));
+	}
+}
+
+static void
+h_dlq_replay_all(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	const char *only = NULL;
+	struct store *s;
+	json_t *b, *page = NULL, *it;
+	long long done = 0, failed = 0;
+	size_t i;
+	cs_err rc = CS_OK;
+
+	if ((b = body_object(rq, rs)) == NULL)
+		return;
+	if (!json_is_true(json_object_get(b, "all"))) {
+		json_decref(b);
+		fail(rs, 400, "invalid", "replaying every entry needs {\"all\": true} (and optionally \"mapping\")");
+		return;
+	}
+	only = json_string_value(json_object_get(b, "mapping"));
+	if ((s = acquire(a, rs)) == NULL) {
+		json_decref(b);
+		return;
+	}
+	/* replayed entries leave the queue, so each page starts from the first remaining one;
+	 * skipped (other mapping) and failed ones are stepped over with after */
+	{
+		char after[32] = "";
+		for (;;) {
+			if ((rc = sync_dlq_list(s, after, STORE_LIST_MAX, &page, &e)) != CS_OK)
+				break;
+			if (json_array_size(page) == 0) {
+				json_decref(page);
+				break;
+			}
+			json_array_foreach(page, i, it) {
+				const char *id = json_string_value(json_object_get(it, "id"));
+				snprintf(after, sizeof(after), "%s", id ? id : "");
+				if (only != NULL && strcmp(json_string_value(json_object_get(it, "mapping")) ?: "", only) != 0)
+					continue;
+				if (sync_dlq_replay(s, id, &e) == CS_OK)
+					done++;
+				else
+					failed++;
+			}
+			json_decref(page);
+		}
+	}
+	store_pool_release(a->pool, s);
+	json_decref(b);
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	log_info("admin.dlq", "%lld entries replayed, %lld could not be", done, failed);
+	http_resp_json(rs, 200, json_pack("{s:I, s:I}", "replayed", (json_int_t)done, "failed", (json_int_t)failed));
+}
+
+/* --- conflicts ------------------------------------------------------------------------------ */
+
+static void
+h_conflicts(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	struct store *s;
+	json_t *out = NULL;
+	cs_err rc;
+
+	(void)rq;
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_conflict_list(s, &out, &e);
+	store_pool_release(a->pool, s);
+	if (rc != CS_OK)
+		fail_store(rs, rc, &e);
+	else
+		http_resp_json(rs, 200, json_pack("{s:o}", "conflicts", out));
+}
+
+/* GET /conflicts/{mapping}/{clm id}/{field}, POST .../resolve {"take": "clm"|"salesforce"} or
+ * {"value": V}. The id holds '/': the route captures the rest of the path. */
+static void
+h_conflict(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	char id[STORE_KV_KEY_MAX];
+	bool post = strcmp(rq->method, "POST") == 0;
+	size_t n = strlen(rq->params[0]);
+	struct store *s;
+	json_t *out = NULL, *b = NULL;
+	const char *choice = NULL;
+	cs_err rc;
+
+	if (post) {
+		if (n < 8 || strcmp(rq->params[0] + n - 8, "/resolve") != 0) {
+			fail(rs, 404, "not_found", "POST /admin/v1/conflicts/{id}/resolve");
+			return;
+		}
+		n -= 8;
+	}
+	if (n == 0 || n >= sizeof(id)) {
+		fail(rs, 400, "invalid", "a conflict id is <mapping>/<repository id>/<Salesforce field>");
+		return;
+	}
+	memcpy(id, rq->params[0], n);
+	id[n] = '\0';
+	if (post) {
+		if ((b = body_object(rq, rs)) == NULL)
+			return;
+		choice = json_string_value(json_object_get(b, "take"));
+		if (json_object_get(b, "value") != NULL && choice == NULL)
+			choice = "value";
+		if (choice == NULL || (strcmp(choice, "clm") != 0 && strcmp(choice, "salesforce") != 0 &&
+		    strcmp(choice, "value") != 0)) {
+			json_decref(b);
+			fail(rs, 400, "invalid", "resolve with {\"take\": \"clm\"}, {\"take\": \"salesforce\"} or {\"value\": V}");
+			return;
+		}
+	}
+	if ((s = acquire(a, rs)) == NULL) {
+		json_decref(b);
+		return;
+	}
+	if (post) {
+		rc = sync_conflict_resolve_request(s, id, choice, json_object_get(b, "value"), &e);
+		if (rc == CS_OK)
+			log_info("admin.conflict", "conflict %s: resolution requested (%s)", id, choice);
+	} else
+		rc = sync_conflict_get(s, id, &out, &e);
+	store_pool_release(a->pool, s);
+	json_decref(b);
+	if (rc != CS_OK)
+		fail_store(rs, rc, &e);
+	else if (post)
+		/* the engine settles it within a round: GET the id until it is 404 */
+		http_resp_json(rs, 202, json_pack("{s:s, s:s, s:s}", "id", id, "take", choice, "result", "requested"));
+	else
+		http_resp_json(rs, 200, out);
+}
+
+/* --- reconcile ------------------------------------------------------------------------------ */
+
+static void
+h_reconcile_start(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	const struct cs_mapping *m = NULL;
+	const char *org, *mname;
+	struct store *s;
+	json_t *b, *reqs = json_array();
+	cs_err rc = CS_OK;
+
+	if ((b = body_object(rq, rs)) == NULL) {
+		json_decref(reqs);
+		return;
+	}
+	mname = json_string_value(json_object_get(b, "mapping"));
+	org = json_string_value(json_object_get(b, "org"));
+	if (mname != NULL && (m = mapping_named(a, mname, rs)) == NULL)
+		goto out;
+	if (org != NULL && cs_config_org(a->cfg, org) == NULL) {
+		fail(rs, 404, "not_found", "no org of that name in the configuration");
+		goto out;
+	}
+	if ((s = acquire(a, rs)) == NULL)
+		goto out;
+	for (size_t i = 0; i < a->cfg->norgs && rc == CS_OK; i++) {
+		const char *on = a->cfg->orgs[i].name;
+		char rid[SYNC_REQUEST_ID_MAX];
+		bool used = false;
+		if ((org != NULL && strcmp(org, on) != 0) || (m != NULL && strcmp(m->org, on) != 0))
+			continue;
+		for (size_t k = 0; k < a->cfg->nmappings; k++)
+			used |= strcmp(a->cfg->mappings[k].org, on) == 0;
+		if (!used)
+			continue;
+		rc = sync_reconcile_request(s, on, m ? m->name : NULL, json_is_true(json_object_get(b, "repair")), rid, &e);
+		if (rc == CS_OK)
+			json_array_append_new(reqs, json_pack("{s:s, s:s}", "org", on, "id", rid));
+	}
+	store_pool_release(a->pool, s);
+	if (rc != CS_OK)
+		fail_store(rs, rc, &e);
+	else {
+		http_resp_json(rs, 202, json_pack("{s:O}", "requests", reqs));
+		log_info("admin.reconcile", "reconcile requested for %zu org(s)", json_array_size(reqs));
+	}
+out:
+	json_decref(reqs);
+	json_decref(b);
+}
+
+static void
+h_reconcile_get(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_error e = { 0 };
+	struct store *s;
+	json_t *out = NULL, *st;
+	cs_err rc;
+
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_reconcile_result(s, rq->params[0], &out, &e);
+	store_pool_release(a->pool, s);
+	if (rc == CS_ENOTFOUND) {
+		/* not finished: what the engines are doing now */
+		json_t *prog = json_array(), *o;
+		size_t i;
+		st = a->eng ? sync_engine_status(a->eng) : NULL;
+		json_array_foreach(json_object_get(st, "orgs"), i, o) {
+			const json_t *r = json_object_get(o, "reconcile");
+			json_array_append_new(prog, json_pack("{s:O?, s:O?, s:O?}", "org", json_object_get(o, "org"),
+			    "running_since_ms", json_object_get(r, "running_since_ms"), "checked_so_far",
+			    json_object_get(r, "progress")));
+		}
+		json_decref(st);
+		http_resp_json(rs, 202, json_pack("{s:s, s:b, s:o}", "id", rq->params[0], "done", 0, "progress", prog));
+		return;
+	}
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	json_object_set_new(out, "done", json_true());
+	json_object_set_new(out, "id", json_string(rq->params[0]));
+	http_resp_json(rs, 200, out);
+}
+
+/* --- links, lineage, audit ------------------------------------------------------------------ */
+
+/* The links of a repository id or a Salesforce id, in every mapping. */
+static json_t *
+links_of(struct admin *a, struct store *s, const char *clm_id, const char *sf_id, const struct cs_mapping *only)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; out != NULL && i < a->cfg->nmappings; i++) {
+		const struct cs_mapping *m = &a->cfg->mappings[i];
+		char ns[STORE_KV_NS_MAX], cid[CLM_ID_MAX];
+		struct cs_error e = { 0 };
+		json_t *d = NULL, *r = NULL;
+		if (only != NULL && m != only)
+			continue;
+		snprintf(cid, sizeof(cid), "%s", clm_id ? clm_id : "");
+		if (sf_id != NULL) {
+			snprintf(ns, sizeof(ns), "linkr:%s", m->name);
+			if (store_kv_get(s, ns, sf_id, &r, &e) != CS_OK)
+				continue;
+			snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(r, "clm")) ?: "");
+			json_decref(r);
+		}
+		snprintf(ns, sizeof(ns), "link:%s", m->name);
+		if (cid[0] == '\0' || store_kv_get(s, ns, cid, &d, &e) != CS_OK)
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?}", "mapping", m->name, "org",
+		    m->org, "clm", cid, "sobject", m->sobject, "sf", json_object_get(d, "sf"), "base",
+		    json_object_get(d, "base"), "in_flight", json_object_get(d, "sent")));
+		json_decref(d);
+	}
+	return out;
+}
+
+static void
+h_links(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	const char *clm_id = http_req_query(rq, "clm"), *sf_id = http_req_query(rq, "sf");
+	struct store *s;
+	json_t *out;
+
+	if ((clm_id == NULL) == (sf_id == NULL) || (clm_id && !clm_id[0]) || (sf_id && !sf_id[0])) {
+		fail(rs, 400, "invalid", "look a link up by ?clm=<repository id> or ?sf=<Salesforce id>");
+		return;
+	}
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	out = links_of(a, s, clm_id, sf_id, NULL);
+	store_pool_release(a->pool, s);
+	http_resp_json(rs, 200, json_pack("{s:o}", "links", out));
+}
+
+/* GET /lineage/{entity}/{id}: per mapped field, the value on each side and the audit row that
+ * last set it. */
+static void
+h_lineage(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	const char *entity = rq->params[0], *id = rq->params[1];
+	struct sync_audit_filter f = { .id = id };
+	struct cs_error e = { 0 };
+	struct clm_fail cf;
+	enum clm_kind kind;
+	struct store *s;
+	json_t *rec = NULL, *rows = NULL, *links, *out = json_array(), *ln;
+	long long after = 0;
+	size_t i;
+	bool known = false;
+
+	for (i = 0; i < a->cfg->nmappings; i++)
+		known |= strcmp(cs_entity_name(a->cfg->mappings[i].entity), entity) == 0;
+	if (!known) {
+		json_decref(out);
+		fail(rs, 404, "not_found", "no mapping syncs that entity");
+		return;
+	}
+	kind = strcmp(entity, "counterparty") == 0 ? CLM_COUNTERPARTY : strcmp(entity, "obligation") == 0 ? CLM_OBLIGATION :
+	    strcmp(entity, "amendment") == 0 ? CLM_AMENDMENT : strcmp(entity, "approval") == 0 ? CLM_APPROVAL :
+	    strcmp(entity, "signature") == 0 ? CLM_SIGNATURE : CLM_CONTRACT;
+	memset(&cf, 0, sizeof(cf));
+	if (clm_get(a->clm, kind, NULL, id, &rec, &cf) != CS_OK && cf.status != 404) {
+		json_decref(out);
+		fail(rs, cf.status >= 500 ? 503 : 400, cf.code[0] ? cf.code : "invalid", cf.msg);
+		return;
+	}
+	if ((s = acquire(a, rs)) == NULL) {
+		json_decref(out);
+		json_decref(rec);
+		return;
+	}
+	links = links_of(a, s, id, NULL, NULL);
+	/* every audit row of the record, oldest first; the last one per field wins */
+	{
+		json_t *all = json_array(), *page = NULL;
+		long long to = 0;
+		for (;;) {
+			page = NULL;
+			if (sync_audit_query(s, &f, after, 1000, &page, &to, &e) != CS_OK || json_array_size(page) == 0) {
+				json_decref(page);
+				break;
+			}
+			json_array_extend(all, page);
+			json_decref(page);
+			if (to <= after)
+				break;
+			after = to;
+		}
+		rows = all;
+	}
+	store_pool_release(a->pool, s);
+	json_array_foreach(links, i, ln) {
+		const struct cs_mapping *m = cs_config_mapping(a->cfg, json_string_value(json_object_get(ln, "mapping")) ?: "");
+		json_t *fields = json_array();
+		for (size_t k = 0; m != NULL && k < m->nfields; k++) {
+			const struct cs_field_map *fm = &m->fields[k];
+			const char *cf_name = fm->clm;
+			json_t *cv = strncmp(cf_name, "custom.", 7) == 0 ?
+			    json_object_get(json_object_get(rec, "custom"), cf_name + 7) : json_object_get(rec, cf_name);
+			json_t *last = NULL, *rec_row = NULL, *r;
+			size_t j;
+			/* the last row about the field; else the last about the whole record (its create
+			 * or link carried every field) */
+			json_array_foreach(rows, j, r) {
+				const char *rf = json_string_value(json_object_get(r, "field"));
+				if (strcmp(json_string_value(json_object_get(r, "mapping")) ?: "", m->name) != 0)
+					continue;
+				if (rf != NULL && strcmp(rf, cf_name) == 0)
+					last = r;
+				else if (rf == NULL)
+					rec_row = r;
+			}
+			if (last == NULL)
+				last = rec_row;
+			json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:O?, s:O?, s:O?}", "field", cf_name,
+			    "sf_field", fm->sf, "owner", fm->owner == CS_OWNER_CLM ? "clm" : fm->owner == CS_OWNER_SALESFORCE ?
+			    "salesforce" : "both", "clm_value", cv, "salesforce_value",
+			    json_object_get(json_object_get(ln, "base"), fm->sf), "last_change", last));
+		}
+		json_object_set_new(ln, "fields", fields);
+		json_object_del(ln, "base");
+	}
+	json_decref(out);
+	http_resp_json(rs, 200, json_pack("{s:s, s:s, s:b, s:o, s:I}", "entity", entity, "id", id, "in_repository",
+	    rec != NULL, "mappings", links, "audit_rows", (json_int_t)json_array_size(rows)));
+	json_decref(rows);
+	json_decref(rec);
+}
+
+/* A time filter ("2026-11-27T10:00:00Z" or any form cs_datetime_parse takes) as the rows
+ * write it. */
+static bool
+time_arg(struct http_req *rq, const char *k, char out[32])
+{
+	const char *v = http_req_query(rq, k);
+	int64_t ms;
+
+	out[0] = '\0';
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (!cs_datetime_parse(v, strlen(v), &ms))
+		return false;
+	cs_time_format_iso(ms, out, 32);
+	return true;
+}
+
+static void
+h_audit(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct sync_audit_filter f;
+	struct cs_error e = { 0 };
+	bool ok = true;
+	long long limit = query_int(rq, "limit", AUDIT_PAGE, 1, 1000, &ok);
+	long long after = query_int(rq, "after", 0, 0, INT64_MAX, &ok), to = 0;
+	struct store *s;
+	json_t *out = NULL;
+	cs_err rc;
+
+	memset(&f, 0, sizeof(f));
+	f.id = http_req_query(rq, "record");
+	f.field = http_req_query(rq, "field");
+	f.decision = http_req_query(rq, "decision");
+	f.mapping = http_req_query(rq, "mapping");
+	if (!ok || !time_arg(rq, "since", f.since) || !time_arg(rq, "until", f.until)) {
+		fail(rs, 400, "invalid", "limit is 1..1000, after a row number, since and until ISO 8601 times");
+		return;
+	}
+	if (f.id && !f.id[0])
+		f.id = NULL;
+	if (f.field && !f.field[0])
+		f.field = NULL;
+	if (f.decision && !f.decision[0])
+		f.decision = NULL;
+	if (f.mapping && !f.mapping[0])
+		f.mapping = NULL;
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_audit_query(s, &f, after, (int)limit, &out, &to, &e);
+	store_pool_release(a->pool, s);
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	/* next: where the next page starts; null once the log is read to its end */
+	http_resp_json(rs, 200, json_pack("{s:o, s:o}", "rows", out, "next",
+	    json_array_size(out) == (size_t)limit ? json_integer(to) : json_null()));
+}
+
+static void
+h_config(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct cs_buf b;
+
+	(void)rq;
+	cs_buf_init(&b, 4 << 20);
+	if (cs_config_dump(a->cfg, &b) != CS_OK) {
+		cs_buf_cleanup(&b);
+		fail(rs, 500, "internal", "cannot print the configuration");
+		return;
+	}
+	http_resp_text(rs, 200, "application/yaml; charset=utf-8", b.data ? b.data : "", b.len);
+	cs_buf_cleanup(&b);
+}
+
+/* --- routing and authentication ----------------------------------------------------------- */
+
+static const struct http_route routes[] = {
+	{ "GET", "/healthz", h_healthz },
+	{ "GET", "/readyz", h_readyz },
+	{ "GET", "/metrics", h_metrics },
+	{ "GET", V1 "/status", h_status },
+	{ "GET", V1 "/mappings", h_mappings },
+	{ "POST", V1 "/mappings/:name/:action", h_pause },
+	{ "GET", V1 "/dlq", h_dlq_list },
+	{ "POST", V1 "/dlq/replay", h_dlq_replay_all },
+	{ "GET", V1 "/dlq/:id", h_dlq_one },
+	{ "POST", V1 "/dlq/:id/:action", h_dlq_act },
+	{ "GET", V1 "/conflicts", h_conflicts },
+	{ "GET", V1 "/conflicts/*", h_conflict },
+	{ "POST", V1 "/conflicts/*", h_conflict },
+	{ "POST", V1 "/reconcile", h_reconcile_start },
+	{ "GET", V1 "/reconcile/:id", h_reconcile_get },
+	{ "GET", V1 "/links", h_links },
+	{ "GET", V1 "/lineage/:entity/:id", h_lineage },
+	{ "GET", V1 "/audit", h_audit },
+	{ "GET", V1 "/config", h_config },
+};
+
+static bool
+pre(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	char name[CLM_TOKEN_NAME_MAX];
+	const char *h;
+	enum clm_role role;
+
+	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0)
+		return false;
+	h = http_req_header(rq, "Authorization");
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\"");
+		fail(rs, 401, "unauthenticated", "an admin token is required: Authorization: Bearer <token>");
+		return true;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	role = clm_auth_check(a->auth, h, strlen(h), name);
+	if (role == CLM_ROLE_NONE) {
+		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\", error=\"invalid_token\"");
+		fail(rs, 401, "unauthenticated", "the token is not valid");
+		return true;
+	}
+	if (role < CLM_ROLE_ADMIN) {
+		fail(rs, 403, "forbidden", "the admin API needs a token with the admin role");
+		return true;
+	}
+	return false;
+}
+
+static void
+not_found(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	(void)rq;
+	(void)ud;
+	fail(rs, 404, "not_found", "no such admin endpoint; see docs/operations.md");
+}
+
+cs_err
+admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
+{
+	struct http_server_opts so;
+	struct admin *a;
+	cs_err rc;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	a->cfg = o->cfg;
+	a->clm = o->clm;
+	a->auth = o->auth;
+	a->eng = o->eng;
+	a->started_ms = cs_time_now_ms();
+	if ((rc = store_pool_new(o->store_url, ADMIN_POOL, &a->pool, e)) != CS_OK) {
+		free(a);
+		return rc;
+	}
+	memset(&so, 0, sizeof(so));
+	so.host = o->host;
+	so.port = o->port;
+	so.max_body = ADMIN_MAX_BODY;
+	so.conn_timeout_s = 60;
+	so.routes = routes;
+	so.nroutes = sizeof(routes) / sizeof(routes[0]);
+	so.pre = pre;
+	so.not_found = not_found;
+	so.ud = a;
+	if ((rc = http_server_start(&so, &a->srv, e)) != CS_OK) {
+		store_pool_free(a->pool);
+		free(a);
+		return rc;
+	}
+	*out = a;
+	return CS_OK;
+}
+
+int
+admin_port(const struct admin *a)
+{
+	return http_server_port(a->srv);
+}
+
+void
+admin_stop(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	http_server_stop(a->srv);
+	store_pool_free(a->pool);
+	free(a);
+}
