@@ -408,8 +408,14 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 				set_base(p, f, S);
 		} else if (conflict_open(p, f)) {
 			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
+		} else if (B == NULL && (all || p->rec != NULL) && f->owner == CS_OWNER_CLM) {
+			/* never compared: the owner's value counts; that Salesforce holds another is no
+			 * edit by a non-owner (there was nothing to edit), so no non_owner_write policy */
+			if (pend == NULL || !sync_value_equal(pend, C))
+				write_sf(p, f, C);
+			audit(p, "salesforce", f, S, C, "applied", "first comparison: the field is owned by the repository");
 		} else if (B == NULL && (all || p->rec != NULL)) {
-			/* never compared: the owner's value counts */
+			/* never compared: the owner's value counts (Salesforce's, or the conflict policy) */
 			conflict(p, f, S, C, pend != NULL);
 		} else if (!sync_value_equal(C, B) || pend != NULL) {
 			conflict(p, f, S, C, pend != NULL);
@@ -560,6 +566,228 @@ marker_done(void *ud, struct cs_error *e)
 	return store_kv_del(u->w->st, u->ns, u->sf_id, NULL, e);
 }
 
+/* --- matching by keys ----------------------------------------------------------------------- */
+
+/* The mapped field of m that pairs the repository field clm with Salesforce field sf, or NULL. */
+static const struct cs_field_map *
+key_field(const struct cs_mapping *m, const struct cs_pair *k)
+{
+	for (size_t i = 0; i < m->nfields; i++)
+		if (strcmp(m->fields[i].clm, k->clm) == 0 && strcasecmp(m->fields[i].sf, k->sf) == 0)
+			return &m->fields[i];
+	return NULL;
+}
+
+/* Key k's value in repository record rec, in Salesforce's form when a mapped field converts it
+ * (a value map), else as stored. NULL when absent or null: a record without its keys matches
+ * nothing. A new reference. */
+static json_t *
+key_from_clm(const struct cs_mapping *m, const struct cs_pair *k, const json_t *rec)
+{
+	const struct cs_field_map *f = key_field(m, k);
+	json_t *v = NULL;
+	char err[256];
+
+	if (f != NULL) {
+		if (sync_value_from_clm(f, rec, &v, err, sizeof(err)) != SYNC_VAL_OK)
+			return NULL;
+	} else {
+		v = strncmp(k->clm, "custom.", 7) == 0 ? json_object_get(json_object_get(rec, "custom"), k->clm + 7) :
+		    json_object_get(rec, k->clm);
+		json_incref(v);
+	}
+	if (json_is_null(v)) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+struct ids_ud {
+	char ids[2][SF_ID_LEN + 1];
+	int n;
+};
+
+static int
+collect_id(void *ud, const json_t *r)
+{
+	struct ids_ud *u = ud;
+	const char *id = json_string_value(json_object_get(r, "Id"));
+
+	if (id != NULL && u->n < 2)
+		snprintf(u->ids[u->n++], SF_ID_LEN + 1, "%s", id);
+	return 0;
+}
+
+/* Finds the Salesforce record of m whose key fields equal those of repository record rec:
+ * 1 (sf_id set), 0 (none: the record may be created), -1 (two or more, one already linked to
+ * another record, or a key that cannot be compared: *why says which; nothing may be created
+ * or linked), -2 (a transient failure: try later). A key on `Id` names the record outright. */
+static int
+match_sf(struct worker *w, const struct cs_mapping *m, const json_t *rec, const char *clm_id,
+         char sf_id[SF_ID_LEN + 1], char *why, size_t whyn)
+{
+	struct ids_ud u = { .n = 0 };
+	struct sf_soql q;
+	struct sf_error se;
+	struct cs_error e = { 0 };
+	char other[CLM_ID_MAX];
+	const char *text;
+	cs_err rc;
+
+	for (size_t i = 0; i < m->match.nkeys; i++) {
+		json_t *v;
+		if (strcasecmp(m->match.keys[i].sf, "Id") != 0)
+			continue;
+		v = key_from_clm(m, &m->match.keys[i], rec);
+		if (!json_is_string(v) || json_string_length(v) > SF_ID_LEN) {
+			json_decref(v);
+			return 0;
+		}
+		snprintf(u.ids[0], sizeof(u.ids[0]), "%s", json_string_value(v));
+		u.n = 1;
+		json_decref(v);
+		goto found;
+	}
+	sf_soql_init(&q);
+	sf_soql_kw(&q, "SELECT Id FROM ");
+	sf_soql_name(&q, m->sobject);
+	sf_soql_kw(&q, " WHERE ");
+	for (size_t i = 0; i < m->match.nkeys; i++) {
+		json_t *v = key_from_clm(m, &m->match.keys[i], rec);
+		if (v == NULL) {
+			sf_soql_cleanup(&q);
+			return 0;
+		}
+		if (i > 0)
+			sf_soql_kw(&q, " AND ");
+		sf_soql_name(&q, m->match.keys[i].sf);
+		sf_soql_kw(&q, " = ");
+		if (json_is_string(v))
+			sf_soql_str(&q, json_string_value(v));
+		else if (json_is_integer(v))
+			sf_soql_int(&q, json_integer_value(v));
+		else if (json_is_boolean(v))
+			sf_soql_kw(&q, json_is_true(v) ? "true" : "false");
+		else {
+			snprintf(why, whyn, "match key %s is not text, a whole number or a boolean", m->match.keys[i].clm);
+			json_decref(v);
+			sf_soql_cleanup(&q);
+			return -1;
+		}
+		json_decref(v);
+	}
+	sf_soql_kw(&q, " ORDER BY Id LIMIT 2");
+	if ((text = sf_soql_text(&q, &rc)) == NULL) {
+		snprintf(why, whyn, "cannot build the match query: %s", cs_strerror(rc));
+		sf_soql_cleanup(&q);
+		return -1;
+	}
+	sf_error_clear(&se);
+	rc = sf_query(w->sc, text, 0, 0, collect_id, &u, NULL, &se);
+	atomic_fetch_add(&w->n_sf_calls, 1);
+	sf_soql_cleanup(&q);
+	if (rc != CS_OK) {
+		snprintf(why, whyn, "match query: %s", se.message[0] ? se.message : cs_strerror(rc));
+		return se.transient || rc == CS_ETIMEOUT || rc == CS_ELIMIT ? -2 : -1;
+	}
+	if (u.n == 0)
+		return 0;
+	if (u.n > 1) {
+		snprintf(why, whyn, "%s %s and %s both match the keys of %s: neither is linked, nothing is created",
+		         m->sobject, u.ids[0], u.ids[1], clm_id);
+		return -1;
+	}
+found:
+	rc = sync_link_by_sf(w->st, m, u.ids[0], other, &e);
+	if (rc == CS_OK && strcmp(other, clm_id) != 0) {
+		snprintf(why, whyn, "%s %s matches the keys of %s but is linked to %s already", m->sobject, u.ids[0],
+		         clm_id, other);
+		return -1;
+	}
+	if (rc != CS_OK && rc != CS_ENOTFOUND)
+		return -2;
+	snprintf(sf_id, SF_ID_LEN + 1, "%s", u.ids[0]);
+	return 1;
+}
+
+/* Finds the repository record of m whose key fields equal those of Salesforce record values:
+ * 1 (clm_id set), 0 (none), -1 (two or more, or linked to another Salesforce record: *why),
+ * -2 (the store failed). Keys on custom attributes or Id cannot be searched in the repository
+ * and match nothing. */
+static int
+match_clm(struct worker *w, const struct cs_mapping *m, const json_t *values, const char *sf_id,
+          char clm_id[CLM_ID_MAX], char *why, size_t whyn)
+{
+	struct store_list_q lq;
+	struct cs_error e = { 0 };
+	json_t *vals[CS_CONFIG_MATCH_KEYS_MAX] = { 0 }, *rows = NULL, *link = NULL;
+	char next[STORE_CURSOR_MAX];
+	const char *sf;
+	int res = 0;
+	size_t i;
+
+	memset(&lq, 0, sizeof(lq));
+	lq.kind = clm_kind_name(sync_kind_of(m->entity));
+	lq.limit = 2;
+	for (i = 0; i < m->match.nkeys && i < CS_CONFIG_MATCH_KEYS_MAX; i++) {
+		const struct cs_pair *k = &m->match.keys[i];
+		const struct cs_field_map *f = key_field(m, k);
+		json_t *S = NULL;
+		bool present = false;
+		char err[256];
+
+		if (strncmp(k->clm, "custom.", 7) == 0 || strcasecmp(k->sf, "Id") == 0)
+			goto out;
+		if (f != NULL) {
+			json_t *patch = json_object();
+			if (sync_value_from_sf(f, values, &present, &S, err, sizeof(err)) == SYNC_VAL_OK && present &&
+			    sync_value_to_clm(f, S, NULL, patch, err, sizeof(err)) == SYNC_VAL_OK)
+				vals[i] = json_incref(json_object_get(patch, k->clm));
+			json_decref(patch);
+			json_decref(S);
+		} else {
+			const char *name;
+			json_t *v;
+			json_object_foreach((json_t *)values, name, v)
+				if (strcasecmp(name, k->sf) == 0)
+					vals[i] = json_incref(v);
+		}
+		/* the store compares text: only text keys can match */
+		if (!json_is_string(vals[i]))
+			goto out;
+		lq.filters[lq.nfilters++] = (struct store_filter){ k->clm, STORE_EQ, json_string_value(vals[i]) };
+	}
+	if (store_list(w->st, &lq, &rows, next, &e) != CS_OK) {
+		snprintf(why, whyn, "match: %s", e.msg);
+		res = -2;
+		goto out;
+	}
+	if (json_array_size(rows) > 1) {
+		snprintf(why, whyn, "%s %s matches the keys of two or more repository records: not linked, nothing created",
+		         m->sobject, sf_id);
+		res = -1;
+		goto out;
+	}
+	if (json_array_size(rows) == 1) {
+		snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(json_object_get(json_array_get(rows, 0), "id")) ?: "");
+		if (sync_link_get(w->st, m, clm_id, &link, &e) == CS_OK &&
+		    (sf = json_string_value(json_object_get(link, "sf"))) != NULL && sf[0] != '\0' && strcmp(sf, sf_id) != 0) {
+			snprintf(why, whyn, "%s %s matches the keys of %s, which is linked to %s already", m->sobject, sf_id,
+			         clm_id, sf);
+			res = -1;
+			goto out;
+		}
+		res = clm_id[0] ? 1 : 0;
+	}
+out:
+	for (i = 0; i < CS_CONFIG_MATCH_KEYS_MAX; i++)
+		json_decref(vals[i]);
+	json_decref(rows);
+	json_decref(link);
+	return res;
+}
+
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
  * first), links it and plans its repository-owned fields back. */
 static cs_err
@@ -590,19 +818,36 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			goto out;
 		values = fetched;
 	}
-	/* a record that carries a repository id in its external id field is linked, not created */
+	/* a record that carries a repository id in its external id field is linked, not created;
+	 * so is one whose keys match a repository record, when the mapping matches by keys */
 	ext = m->external_id_field[0] ? json_object_get(values, m->external_id_field) : NULL;
-	if (json_is_string(ext)) {
+	{
+		char mid[CLM_ID_MAX] = "";
+		const char *how = "matched by external id";
 		json_t *r = NULL;
+		if (json_is_string(ext) && json_string_length(ext) < CLM_ID_MAX)
+			snprintf(mid, sizeof(mid), "%s", json_string_value(ext));
+		else if (m->match.by == CS_MATCH_KEYS) {
+			int k = match_clm(w, m, values, sf_id, mid, err, errn);
+			if (k == -2) {
+				rc = CS_ETIMEOUT;
+				goto out;
+			}
+			if (k == -1) {
+				rc = CS_EINVAL;
+				goto out;
+			}
+			how = "matched by keys";
+		}
 		memset(&cf, 0, sizeof(cf));
-		if (clm_get(w->clm, sync_kind_of(m->entity), NULL, json_string_value(ext), &r, &cf) == CS_OK) {
-			snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(ext));
+		if (mid[0] != '\0' && clm_get(w->clm, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK) {
+			snprintf(clm_id, CLM_ID_MAX, "%s", mid);
 			plan_init(&p, w, m, clm_id, event);
 			snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 			p.rec = r;
 			p.link = new_link(sf_id);
 			p.dirty = true;
-			audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by external id");
+			audit(&p, NULL, NULL, NULL, NULL, "linked", how);
 			rc = plan_sf_side(&p, values, false, true, err, errn) ? CS_OK : CS_EINVAL;
 			if (rc == CS_OK) {
 				plan_clm_side(&p, false);
@@ -815,25 +1060,31 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	}
 	p.rec = rec;
 	if (rec != NULL && (p.link != NULL || routed(m, rec))) {
-		if (p.link == NULL && m->match.by == CS_MATCH_KEYS && m->match.nkeys == 1 &&
-		    strcasecmp(m->match.keys[0].sf, "Id") == 0) {
-			/* matched by a Salesforce id the record keeps: link, then compare every field */
-			const char *k = m->match.keys[0].clm;
-			const json_t *kv = strncmp(k, "custom.", 7) == 0 ?
-			    json_object_get(json_object_get(rec, "custom"), k + 7) : json_object_get(rec, k);
-			if (json_is_string(kv)) {
-				json_t *sfrec = NULL;
-				snprintf(p.sf_id, sizeof(p.sf_id), "%s", json_string_value(kv));
-				if (fetch_sf(w, m, p.sf_id, &sfrec, why, sizeof(why)) == CS_OK) {
-					p.link = new_link(p.sf_id);
-					p.dirty = true;
-					audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by key");
-					if (!plan_sf_side(&p, sfrec, false, true, why, sizeof(why)))
-						audit(&p, "clm", NULL, NULL, NULL, "error", why);
-				} else
-					log_warn("sync.plan", "org %s: %s %s: %s", w->org->name, m->name, id, why);
-				json_decref(sfrec);
-			}
+		int k = p.link == NULL && m->match.by == CS_MATCH_KEYS ? match_sf(w, m, rec, id, p.sf_id, why, sizeof(why)) : 0;
+		bool ext_missing = false;
+		if (k == -2) {
+			plan_cleanup(&p);
+			json_decref(rec);
+			return CS_ETIMEOUT;
+		}
+		if (k == -1) {
+			/* said once per change of the record; nothing is linked or created meanwhile */
+			audit(&p, "salesforce", NULL, NULL, NULL, "unmatched", why);
+			log_warn("sync.plan", "org %s: %s %s: %s", w->org->name, m->name, id, why);
+		} else if (k == 1) {
+			/* matched by key: link, then compare every field */
+			json_t *sfrec = NULL;
+			if (fetch_sf(w, m, p.sf_id, &sfrec, why, sizeof(why)) == CS_OK) {
+				p.link = new_link(p.sf_id);
+				p.dirty = true;
+				audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by key");
+				if (!plan_sf_side(&p, sfrec, false, true, why, sizeof(why)))
+					audit(&p, "clm", NULL, NULL, NULL, "error", why);
+				ext_missing = m->external_id_field[0] != '\0' &&
+				    strcmp(json_string_value(json_object_get(sfrec, m->external_id_field)) ?: "", id) != 0;
+			} else
+				log_warn("sync.plan", "org %s: %s %s: %s", w->org->name, m->name, id, why);
+			json_decref(sfrec);
 		} else if (p.link == NULL && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
 			p.link = new_link("");
 			p.dirty = true;
@@ -845,6 +1096,9 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		 * the repository's side of every field now */
 		if (p.link != NULL && !created && (!p.dirty || json_object_size(p.sfw) == 0))
 			plan_clm_side(&p, false);
+		/* matched by key: from now on the record carries the repository id, as one we created would */
+		if (ext_missing)
+			json_object_set_new(p.sfw, m->external_id_field, json_string(id));
 	}
 	if (p.link != NULL || done_fn != NULL) {
 		p.c_ms = cs_time_now_ms();
