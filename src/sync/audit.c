@@ -15,6 +15,8 @@
 #define PAGE 1000                  /* rows per store read while walking: memory stays flat */
 #define PROGRESS_EVERY 10000
 #define SEARCH_MAX 1000
+#define NS_IX "audit_ix"           /* "<clm or sf id>/<seq>": the rows of each record, for search */
+#define IX_KEY "index"             /* in NS_HEAD: {"from": seq}, the first row indexed */
 
 static const char zero_hash[HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -150,6 +152,39 @@ set_val(json_t *o, const char *key, const json_t *v, struct cs_error *e)
 	return CS_OK;
 }
 
+/* The row's entries in the index by record id, in the append's transaction; the first append
+ * that indexes records where the index starts (a log begun before it is searched by scanning
+ * up to there). The index is derived: it is not part of the chain. */
+static cs_err
+index_row(struct store *s, const struct sync_audit_row *r, long long seq, struct cs_error *e)
+{
+	const char *ids[2] = { r->clm_id, r->sf_id };
+	char key[STORE_KV_KEY_MAX];
+	json_t *d = NULL, *empty;
+	cs_err rc;
+
+	if ((rc = store_kv_get(s, NS_HEAD, IX_KEY, &d, e)) == CS_ENOTFOUND) {
+		if ((d = json_pack("{s:I}", "from", (json_int_t)seq)) == NULL)
+			return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+		rc = store_kv_put(s, NS_HEAD, IX_KEY, d, e);
+	}
+	json_decref(d);
+	if (rc != CS_OK)
+		return rc;
+	if ((empty = json_object()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	for (int i = 0; i < 2 && rc == CS_OK; i++) {
+		/* ids hold no '/', so "<id>/" is a prefix of this record's keys alone */
+		if (ids[i] == NULL || ids[i][0] == '\0' || strchr(ids[i], '/') != NULL ||
+		    strlen(ids[i]) + KEY_DIGITS + 2 > sizeof(key) || (i == 1 && ids[0] && strcmp(ids[0], ids[1]) == 0))
+			continue;
+		snprintf(key, sizeof(key), "%s/%0*lld", ids[i], KEY_DIGITS, seq);
+		rc = store_kv_put(s, NS_IX, key, empty, e);
+	}
+	json_decref(empty);
+	return rc;
+}
+
 cs_err
 sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *seq, struct cs_error *e)
 {
@@ -206,7 +241,7 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 		goto out;
 	}
 	if ((rc = store_kv_put(s, NS_ROWS, key, row, e)) != CS_OK ||
-	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK)
+	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK || (rc = index_row(s, r, last + 1, e)) != CS_OK)
 		goto out;
 	if (seq != NULL)
 		*seq = last + 1;
@@ -400,6 +435,83 @@ str_is(const json_t *doc, const char *k, const char *want)
 	return want == NULL || (v != NULL && strcmp(v, want) == 0);
 }
 
+static bool str_is(const json_t *doc, const char *k, const char *want);
+
+static bool
+row_matches(const struct sync_audit_filter *flt, const json_t *doc)
+{
+	const char *ts = json_string_value(json_object_get(doc, "ts"));
+
+	if (!str_is(doc, "field", flt->field) || !str_is(doc, "decision", flt->decision) ||
+	    !str_is(doc, "mapping", flt->mapping))
+		return false;
+	/* ISO times of one fixed width, all UTC: they sort as text */
+	if (ts != NULL && ((flt->since[0] && strcmp(ts, flt->since) < 0) || (flt->until[0] && strcmp(ts, flt->until) >= 0)))
+		return false;
+	return true;
+}
+
+/* sync_audit_query for one record id through the index: reads that record's rows only. */
+static cs_err
+query_indexed(struct store *s, const struct sync_audit_filter *flt, long long after, int limit, json_t **out,
+              long long *scanned_to, struct cs_error *e)
+{
+	char start[STORE_KV_KEY_MAX], prefix[STORE_KV_KEY_MAX - KEY_DIGITS - 1], rk[KEY_DIGITS + 1];
+	size_t plen, i, n;
+	json_t *res = json_array(), *page = NULL, *ent, *doc;
+	long long last = after;
+	cs_err rc = CS_OK;
+
+	if (res == NULL)
+		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	snprintf(prefix, sizeof(prefix), "%s/", flt->id);
+	plen = strlen(prefix);
+	snprintf(start, sizeof(start), "%s%0*lld", prefix, KEY_DIGITS, after);
+	for (;;) {
+		if ((rc = store_kv_scan(s, NS_IX, start, PAGE, &page, e)) != CS_OK)
+			goto out;
+		n = json_array_size(page);
+		json_array_foreach(page, i, ent) {
+			const char *key = json_string_value(json_object_get(ent, "key"));
+			long long seq;
+			if (key == NULL || strncmp(key, prefix, plen) != 0 || (seq = key_seq(key + plen)) < 0)
+				goto done;
+			snprintf(start, sizeof(start), "%s", key);
+			last = seq;
+			row_key(seq, rk, sizeof(rk));
+			doc = NULL;
+			rc = store_kv_get(s, NS_ROWS, rk, &doc, e);
+			if (rc == CS_ENOTFOUND) {
+				rc = CS_OK;
+				continue;       /* damage is verify's to report */
+			}
+			if (rc != CS_OK)
+				goto out;
+			if (json_is_object(doc) && row_matches(flt, doc) && json_array_append(res, doc) != 0) {
+				json_decref(doc);
+				rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+				goto out;
+			}
+			json_decref(doc);
+			if (json_array_size(res) >= (size_t)limit)
+				goto done;
+		}
+		json_decref(page);
+		page = NULL;
+		if (n < PAGE)
+			break;
+	}
+done:
+	if (scanned_to != NULL)
+		*scanned_to = last;
+	*out = res;
+	res = NULL;
+out:
+	json_decref(page);
+	json_decref(res);
+	return rc;
+}
+
 cs_err
 sync_audit_query(struct store *s, const struct sync_audit_filter *flt, long long after, int limit, json_t **out,
                  long long *scanned_to, struct cs_error *e)
@@ -418,11 +530,22 @@ sync_audit_query(struct store *s, const struct sync_audit_filter *flt, long long
 		return cs_error_set(e, CS_EINVAL, "audit: after must be >= 0");
 	if ((res = json_array()) == NULL)
 		return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
+	if (id != NULL && id[0] != '\0' && strchr(id, '/') == NULL && strlen(id) + KEY_DIGITS + 2 < STORE_KV_KEY_MAX) {
+		json_t *ix = NULL;
+		long long ixfrom = -1;
+		if (store_kv_get(s, NS_HEAD, IX_KEY, &ix, e) == CS_OK)
+			ixfrom = json_integer_value(json_object_get(ix, "from"));
+		json_decref(ix);
+		if (ixfrom >= 1 && after + 1 >= ixfrom) {
+			json_decref(res);
+			return query_indexed(s, flt, after, limit, out, scanned_to, e);
+		}
+	}
 	/*
-	 * This is a scan: rows are keyed by seq only, so finding a record's rows reads the log from
-	 * `after` on, PAGE rows at a time, until limit rows matched or the log ends. Memory stays at
-	 * one page plus the result; the time grows with the log. An index by id belongs here if
-	 * lineage lookups become frequent.
+	 * A scan: rows are keyed by seq only, so finding rows reads the log from `after` on, PAGE
+	 * rows at a time, until limit rows matched or the log ends. Memory stays at one page plus
+	 * the result; the time grows with the log. A search by record id after the index began
+	 * reads the index instead (query_indexed).
 	 */
 	row_key(after, from, sizeof(from));
 	start = after > 0 ? from : NULL;
@@ -441,15 +564,8 @@ sync_audit_query(struct store *s, const struct sync_audit_filter *flt, long long
 				continue;   /* damage is verify's to report; search shows what is readable */
 			if (id != NULL && !(c != NULL && strcmp(c, id) == 0) && !(f != NULL && strcmp(f, id) == 0))
 				continue;
-			if (!str_is(doc, "field", flt->field) || !str_is(doc, "decision", flt->decision) ||
-			    !str_is(doc, "mapping", flt->mapping))
+			if (!row_matches(flt, doc))
 				continue;
-			if ((flt->since[0] || flt->until[0]) && json_is_string(json_object_get(doc, "ts"))) {
-				/* ISO times of one fixed width, all UTC: they sort as text */
-				const char *ts = json_string_value(json_object_get(doc, "ts"));
-				if ((flt->since[0] && strcmp(ts, flt->since) < 0) || (flt->until[0] && strcmp(ts, flt->until) >= 0))
-					continue;
-			}
 			if (json_array_append(res, doc) != 0) {
 				rc = cs_error_set(e, CS_ENOMEM, "audit: out of memory");
 				goto out;
