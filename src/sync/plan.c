@@ -513,6 +513,8 @@ sf_field_first(const struct cs_mapping *m, size_t i)
 	return true;
 }
 
+/* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
+ * when Salesforce no longer has it (deleted); other errors as sf_rest_retrieve, with err set. */
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -535,6 +537,8 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 	sf_error_clear(&se);
 	rc = sf_rest_retrieve(w->sc, m->sobject, sf_id, fl.data, rec, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
+	if (rc != CS_OK && strcmp(se.code, "ENTITY_IS_DELETED") == 0)
+		rc = CS_ENOTFOUND;      /* some answers say so instead of 404: gone all the same */
 	if (rc != CS_OK)
 		snprintf(err, errn, "cannot read %.80s %.20s: %.300s", m->sobject, sf_id,
 		         se.message[0] ? se.message : cs_strerror(rc));
@@ -553,6 +557,40 @@ marker_done(void *ud, struct cs_error *e)
 {
 	struct marker_ud *u = ud;
 	return store_kv_del(u->w->st, u->ns, u->sf_id, NULL, e);
+}
+
+/* Whether Salesforce deleted the record once linked to repository record clm_id of m (see
+ * unlink_done): *gone true when a tombstone says so. Errors: the store's. */
+static cs_err
+sf_deleted(struct worker *w, const struct cs_mapping *m, const char *clm_id, bool *gone, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	json_t *d = NULL;
+	cs_err rc;
+
+	snprintf(ns, sizeof(ns), "sfgone:%s", m->name);
+	rc = store_kv_get(w->st, ns, clm_id, &d, e);
+	json_decref(d);
+	*gone = rc == CS_OK;
+	return rc == CS_ENOTFOUND ? CS_OK : rc;
+}
+
+struct relink_ud {
+	struct worker *w;
+	const struct cs_mapping *m;
+	const char *clm_id;
+};
+
+/* The record is linked again (undeleted in Salesforce): its tombstone goes, in the same
+ * transaction. */
+static cs_err
+relink_done(void *ud, struct cs_error *e)
+{
+	struct relink_ud *u = ud;
+	char ns[STORE_KV_NS_MAX];
+
+	snprintf(ns, sizeof(ns), "sfgone:%s", u->m->name);
+	return store_kv_del(u->w->st, ns, u->clm_id, NULL, e);
 }
 
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
@@ -600,8 +638,9 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by external id");
 			rc = plan_sf_side(&p, values, false, true, err, errn) ? CS_OK : CS_EINVAL;
 			if (rc == CS_OK) {
+				struct relink_ud ru = { w, m, clm_id };
 				plan_clm_side(&p, false);
-				rc = commit_plan(&p, NULL, NULL, err, errn);
+				rc = commit_plan(&p, relink_done, &ru, err, errn);
 			}
 			plan_cleanup(&p);
 			json_decref(r);
@@ -774,7 +813,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	struct plan p;
 	json_t *rec = NULL;
 	char why[512];
-	bool created = false;
+	bool created = false, gone = false;
 	cs_err rc;
 
 	plan_init(&p, w, m, id, event);
@@ -830,11 +869,19 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				json_decref(sfrec);
 			}
 		} else if (p.link == NULL && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
-			p.link = new_link("");
-			p.dirty = true;
-			created = true;
-			audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
-			plan_clm_side(&p, true);
+			/* unless Salesforce deleted it: it stays deleted there (see unlink_done) */
+			if (sf_deleted(w, m, id, &gone, &e) != CS_OK) {
+				plan_cleanup(&p);
+				json_decref(rec);
+				return CS_ETIMEOUT;
+			}
+			if (!gone) {
+				p.link = new_link("");
+				p.dirty = true;
+				created = true;
+				audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
+				plan_clm_side(&p, true);
+			}
 		}
 		/* a stored link, or one just matched by key whose comparison wrote nothing back:
 		 * the repository's side of every field now */
@@ -951,6 +998,42 @@ dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, co
 	return rc;
 }
 
+struct unlink_ud {
+	struct worker *w;
+	const struct cs_mapping *m;
+	const char *clm_id, *sf_id;
+	struct inbox_ud *iu;    /* the inbox entry to take with it, or NULL */
+	bool tombstone;         /* the repository record stays: remember that Salesforce deleted it */
+};
+
+/* Salesforce deleted the record linked to u->clm_id: the link goes, and while the repository
+ * record remains, a tombstone says why it is not linked, so that its next change (the
+ * terminated transition this very delete makes, to begin with) does not create it in
+ * Salesforce again. In the caller's transaction. */
+static cs_err
+unlink_done(void *ud, struct cs_error *e)
+{
+	struct unlink_ud *u = ud;
+	char ns[STORE_KV_NS_MAX];
+	cs_err rc;
+
+	if ((rc = sync_link_del(u->w->st, u->m, u->clm_id, e)) != CS_OK)
+		return rc;
+	if (u->tombstone) {
+		char ts[32];
+		json_t *d;
+		cs_time_format_iso(cs_time_now_ms(), ts, sizeof(ts));
+		if ((d = json_pack("{s:s, s:s}", "sf", u->sf_id, "ts", ts)) == NULL)
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		snprintf(ns, sizeof(ns), "sfgone:%s", u->m->name);
+		rc = store_kv_put(u->w->st, ns, u->clm_id, d, e);
+		json_decref(d);
+		if (rc != CS_OK)
+			return rc;
+	}
+	return u->iu != NULL ? inbox_done(u->iu, e) : CS_OK;
+}
+
 /* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later). */
 static cs_err
 plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
@@ -967,6 +1050,8 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	json_t *rec = NULL, *fetched = NULL;
 	cs_err rc;
 
+	bool del = strcmp(type, "DELETE") == 0;
+
 	snprintf(event, sizeof(event), "cdc:%s:%lld", json_string_value(json_object_get(item, "channel")) ?: "",
 	         (long long)json_integer_value(json_object_get(item, "replay")));
 	why[0] = '\0';
@@ -974,7 +1059,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	if (rc != CS_OK && rc != CS_ENOTFOUND)
 		return CS_ETIMEOUT;
 	if (rc == CS_ENOTFOUND) {
-		if (ours || strcmp(type, "DELETE") == 0)
+		if (ours || del)
 			goto skip;     /* our own create (linked when its response is recorded), or gone */
 		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch"))) {
 			if (fetch_sf(w, m, sf_id, &fetched, why, sizeof(why)) != CS_OK)
@@ -1010,7 +1095,23 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		if (u != NULL && cs_datetime_parse(u, strlen(u), &ms))
 			p.c_ms = ms;
 	}
-	if (strcmp(type, "DELETE") == 0) {
+	if (!del && (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch")))) {
+		rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
+		if (rc == CS_ENOTFOUND) {
+			/* a gap (or an undelete undone since) names a record Salesforce no longer has:
+			 * it was deleted, whatever the event could tell; retrying the read would hold
+			 * the inbox forever */
+			del = true;
+		} else if (rc != CS_OK) {
+			plan_cleanup(&p);
+			json_decref(rec);
+			return CS_ETIMEOUT;
+		} else
+			values = fetched;
+	}
+	if (del) {
+		struct unlink_ud uu = { w, m, clm_id, sf_id, last ? &iu : NULL,
+		                        m->on_delete.clm != CS_DELETE_DELETE };
 		audit(&p, "clm", NULL, NULL, NULL, m->on_delete.clm == CS_DELETE_IGNORE ? "ignored" : "deleted",
 		      "deleted in Salesforce");
 		if (m->on_delete.clm == CS_DELETE_DELETE || m->on_delete.clm == CS_DELETE_TERMINATE) {
@@ -1034,24 +1135,13 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			if (rc == CS_OK)
 				atomic_fetch_add(&w->n_clm_writes, 1);
 		}
-		if (store_begin(w->st, &e) == CS_OK && sync_link_del(w->st, m, clm_id, &e) == CS_OK) {
-			json_decref(p.link);
-			p.link = NULL;
-			store_commit(w->st, &e);
-		} else
-			store_rollback(w->st);
-		rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
+		/* the link goes with the audit rows and the inbox entry, in one transaction */
+		json_decref(p.link);
+		p.link = NULL;
+		rc = commit_plan(&p, unlink_done, &uu, why, sizeof(why));
 		plan_cleanup(&p);
 		json_decref(rec);
 		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
-	}
-	if (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch"))) {
-		if (fetch_sf(w, m, sf_id, &fetched, why, sizeof(why)) != CS_OK) {
-			plan_cleanup(&p);
-			json_decref(rec);
-			return CS_ETIMEOUT;
-		}
-		values = fetched;
 	}
 	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
 		plan_cleanup(&p);
@@ -1401,11 +1491,14 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 				return cs_error_set(e, CS_EIO, "%s: cannot list the repository: %s", m->name, cf.msg);
 			json_array_foreach(json_object_get(page, "data"), i, row) {
 				const char *id = json_string_value(json_object_get(row, "id"));
+				bool gone = false;
 				if (id == NULL)
 					continue;
 				(*checked)++;
 				link = NULL;
-				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row)) {
+				/* not linked: a create that was missed, unless Salesforce deleted it */
+				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row) &&
+				    sf_deleted(w, m, id, &gone, e) == CS_OK && !gone) {
 					(*drift)++;
 					if (repair)
 						plan_record(w, m, id, "update", "reconcile", NULL, NULL);

@@ -32,6 +32,9 @@
  *   link:<mapping>    repository id -> {"sf": id or "" while the create is in flight,
  *                     "base": {sfField: canonical}, "sent": [{"f": {...}, "ms", "ok"}]}
  *   linkr:<mapping>   Salesforce id -> {"clm": id}
+ *   sfgone:<mapping>  repository id -> {"sf", "ts"}: Salesforce deleted the linked record and the
+ *                     repository record stayed (on_delete.clm ignore or terminate): it is not
+ *                     created in Salesforce again; an undelete there links it again
  *   outbox:<org>      20-digit keys: {"mapping", "clm", "op": "write"|"delete", "fields",
  *                     "attempts", "due_ms", "born_ms", "event"}
  *   dlq               20-digit keys: a write that failed for good, with the exact error and the
