@@ -1051,6 +1051,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
 	bool ours = json_is_true(json_object_get(item, "ours"));
+	bool del = type != NULL && strcmp(type, "DELETE") == 0;
 	struct inbox_ud iu = { w, key };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
@@ -1058,8 +1059,6 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	char clm_id[CLM_ID_MAX], why[512], event[STORE_KV_KEY_MAX];
 	json_t *rec = NULL, *fetched = NULL;
 	cs_err rc;
-
-	bool del = type != NULL && strcmp(type, "DELETE") == 0;
 
 	if (json_is_string(json_object_get(item, "event")))
 		snprintf(event, sizeof(event), "%s", json_string_value(json_object_get(item, "event")));
@@ -1490,8 +1489,8 @@ reconcile_gone(struct rec_ud *r, const char *sf_id)
 	item = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:b}", "t", "cdc", "type", "DELETE", "entity", r->m->sobject,
 	    "ids", sf_id, "event", r->event, "drift", 1);
 	if (item == NULL || plan_sf_record(w, r->m, sf_id, item, NULL, false) != CS_OK)
-		log_warn("sync.reconcile", "org %s: %s %s: the delete could not be planned now; the next reconcile "
-		         "tries again", w->org->name, r->m->name, clm_id);
+		log_warn("sync.reconcile", "org %s: %s %s: the delete could not be planned now; a later full "
+		         "reconcile finds it again", w->org->name, r->m->name, clm_id);
 	json_decref(item);
 }
 
