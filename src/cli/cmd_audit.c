@@ -25,19 +25,23 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: clmsync audit verify [--config FILE | --store URL] [--json]\n"
-	    "       clmsync audit search ID [--limit N] [--config FILE | --store URL] [--json]\n"
+	    "       clmsync audit search ID [--decision D] [--limit N] [--config FILE | --store URL] [--json]\n"
+	    "       clmsync audit search --decision D [--limit N] [--config FILE | --store URL] [--json]\n"
 	    "\n"
 	    "verify walks the whole audit log from its first row and checks every row's number, its\n"
 	    "link to the row before and its hash, and that the head names the last row. It reads the\n"
 	    "store page by page (memory stays flat) and is safe while a server runs.\n"
 	    "search prints the rows whose clm_id or sf_id is ID, oldest first: seq, time, decision,\n"
-	    "side, field, old -> new value, event. It scans the log.\n"
+	    "side, field, old -> new value, event. It scans the log. --decision keeps the rows of one\n"
+	    "decision (applied, deleted, drift, gap, overflow, replay_invalid, reconcile, ...); with it\n"
+	    "the ID may be left out, for the engine's own rows that name no record.\n"
 	    "\n"
 	    "options:\n"
 	    "  --config FILE   the YAML configuration: its store is used\n"
 	    "  --store URL     the store itself (sqlite:PATH), instead of --config\n"
 	    "  --json          machine output: verify one object, search one array\n"
 	    "  --limit N       search: at most N rows (1..%d, default %d)\n"
+	    "  --decision D    search: only rows whose decision is D\n"
 	    "  -h, --help      this help\n"
 	    "\n"
 	    "exit status: 0 intact (or search done), 1 the log is broken, 2 usage error,\n"
@@ -224,10 +228,11 @@ put_row(const json_t *r)
 	fputc('\n', stdout);
 }
 
-/* Prints up to limit rows of id, asking the log SEARCH_PAGE rows at a time; each call resumes
- * after the last row printed, so the whole command reads the log once. */
+/* Prints up to limit rows of id (NULL: every record) whose decision is decision (NULL: any),
+ * asking the log SEARCH_PAGE rows at a time; each call resumes after the last row read, so the
+ * whole command reads the log once. */
 static int
-search(struct store *s, const char *id, long long limit, bool as_json)
+search(struct store *s, const char *id, const char *decision, long long limit, bool as_json)
 {
 	struct cs_error e = { 0 };
 	long long after = 0, n = 0;
@@ -237,7 +242,7 @@ search(struct store *s, const char *id, long long limit, bool as_json)
 	if (as_json)
 		fputs("[", stdout);
 	while (n < limit) {
-		int want = limit - n < SEARCH_PAGE ? (int)(limit - n) : SEARCH_PAGE;
+		int want = decision == NULL && limit - n < SEARCH_PAGE ? (int)(limit - n) : SEARCH_PAGE;
 		size_t got;
 		if (sync_audit_search(s, id, after, want, &page, &e) != CS_OK) {
 			if (as_json)
@@ -247,6 +252,12 @@ search(struct store *s, const char *id, long long limit, bool as_json)
 		}
 		got = json_array_size(page);
 		json_array_foreach(page, i, r) {
+			after = (long long)json_integer_value(json_object_get(r, "seq"));
+			const char *d = json_string_value(json_object_get(r, "decision"));
+			if (decision != NULL && (d == NULL || strcmp(d, decision) != 0))
+				continue;
+			if (n == limit)
+				break;
 			if (as_json) {
 				char *t = json_dumps(r, JSON_COMPACT);
 				if (t == NULL) {
@@ -260,7 +271,6 @@ search(struct store *s, const char *id, long long limit, bool as_json)
 			} else
 				put_row(r);
 			n++;
-			after = (long long)json_integer_value(json_object_get(r, "seq"));
 		}
 		json_decref(page);
 		page = NULL;
@@ -270,7 +280,8 @@ search(struct store *s, const char *id, long long limit, bool as_json)
 	if (as_json)
 		fputs(n > 0 ? "\n]\n" : "]\n", stdout);
 	else if (n == 0)
-		fprintf(stderr, "clmsync audit: no rows for %s\n", id);
+		fprintf(stderr, "clmsync audit: no rows for %s%s%s\n", id ? id : "any record",
+		        decision ? " with decision " : "", decision ? decision : "");
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "clmsync audit: cannot write: %s\n", strerror(errno));
 		return EXIT_STORE;
@@ -281,7 +292,7 @@ search(struct store *s, const char *id, long long limit, bool as_json)
 int
 cmd_audit(int argc, char **argv)
 {
-	const char *cfg_path = NULL, *url = NULL, *what = NULL, *id = NULL, *limit_s = NULL;
+	const char *cfg_path = NULL, *url = NULL, *what = NULL, *id = NULL, *limit_s = NULL, *decision = NULL;
 	long long limit = SEARCH_LIMIT_DEFAULT;
 	struct store *s = NULL;
 	bool as_json = false;
@@ -319,6 +330,8 @@ cmd_audit(int argc, char **argv)
 			url = val;
 		else if (strcmp(a, "--limit") == 0)
 			limit_s = val;
+		else if (strcmp(a, "--decision") == 0)
+			decision = val;
 		else {
 			fprintf(stderr, "clmsync audit: unknown option '%s' (see --help)\n", a);
 			return EXIT_USAGE;
@@ -328,8 +341,12 @@ cmd_audit(int argc, char **argv)
 		fprintf(stderr, "clmsync audit: say `verify` or `search ID` (see --help)\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(what, "search") == 0 && id == NULL) {
-		fprintf(stderr, "clmsync audit: search needs the record's id (CLM or Salesforce)\n");
+	if (strcmp(what, "search") == 0 && id == NULL && decision == NULL) {
+		fprintf(stderr, "clmsync audit: search needs the record's id (CLM or Salesforce) or --decision\n");
+		return EXIT_USAGE;
+	}
+	if (decision != NULL && strcmp(what, "search") != 0) {
+		fprintf(stderr, "clmsync audit: --decision is for search\n");
 		return EXIT_USAGE;
 	}
 	if (limit_s != NULL) {
@@ -356,7 +373,7 @@ cmd_audit(int argc, char **argv)
 	if (strcmp(what, "verify") == 0)
 		code = verify(s, as_json);
 	else
-		code = search(s, id, limit, as_json);
+		code = search(s, id, decision, limit, as_json);
 	store_close(s);
 	return code;
 }

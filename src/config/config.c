@@ -685,7 +685,8 @@ static const struct opt on_delete_opts[] = {
 	  .off = MAP(on_delete.clm),
 	  .help = "What deleting the Salesforce record does to the repository record: `ignore` "
 	          "(unlinked only; the repository is the system of record), `delete`, or "
-	          "`terminate` (contracts: a transition to terminated)." },
+	          "`terminate` (contracts: a transition to terminated). After `ignore` or `terminate` "
+	          "the record is not created in Salesforce again; undeleting it there links it again." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "delete", .choices = delete_sf,
 	  .off = MAP(on_delete.salesforce),
 	  .help = "What deleting the repository record does to the Salesforce record: `delete` (to "

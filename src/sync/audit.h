@@ -34,9 +34,14 @@ struct sync_audit_row {
 	const json_t *old_value;
 	const json_t *new_value;
 	const char *decision;      /* applied, reverted, ignored, conflict, resolved, dlq, created,
-	                            * linked, deleted, drift, gap, ... */
-	const char *event;         /* what caused it: "cdc:/data/ContractChangeEvent:1234",
-	                            * "feed:42", "reconcile", "operator" */
+	                            * linked, deleted, drift; the stream's facts: gap (a GAP_* event,
+	                            * per record), overflow (GAP_OVERFLOW), replay_invalid (a stored
+	                            * replay id refused), stream_resumed; reconcile (one mapping's
+	                            * pass: what it checked and the drift it found) */
+	const char *event;         /* what caused it: "cdc:/data/ContractChangeEvent:1234" (also the
+	                            * rows a gap's healing writes, and those of the reconcile it
+	                            * asked for), "feed:42", "reconcile:periodic", "reconcile:<request
+	                            * id>", "operator" */
 	const char *detail;        /* a short reason, or NULL */
 	int64_t ts_ms;             /* 0 = now */
 };

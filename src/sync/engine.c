@@ -1,4 +1,5 @@
 /* engine.c - the sync engine's threads: per org a change-stream reader and a worker that plans and applies. */
+#include "sync/audit.h"
 #include "sync/sync_int.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct sync_engine {
@@ -93,9 +95,8 @@ on_commit(void *ud, long long seq)
 
 /* --- the change stream -------------------------------------------------------------------- */
 
-/* "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent" */
-static void
-channel_of(const char *sobject, char *out, size_t n)
+void
+sync_channel_of(const char *sobject, char *out, size_t n)
 {
 	size_t len = strlen(sobject);
 
@@ -128,6 +129,48 @@ event_values(const struct sf_event *ev)
 	return v;
 }
 
+/* Appends the audit rows saying that a gap or overflow event arrived, one per mapping of its
+ * object (and per record id of a gap), in the caller's transaction: the fact is on record exactly
+ * once, with the event key the rows of its healing carry too. Stream thread. */
+static cs_err
+audit_gap(struct worker *w, const struct sf_event *ev, const char *event, const json_t *ids, struct cs_error *e)
+{
+	char detail[256], clm_id[CLM_ID_MAX];
+	size_t k;
+	json_t *idv;
+	cs_err rc;
+
+	for (size_t i = 0; i < w->nmaps; i++) {
+		const struct cs_mapping *m = w->maps[i];
+		struct sync_audit_row r = { .org = w->org->name, .mapping = m->name, .entity = cs_entity_name(m->entity),
+			.decision = ev->kind == SF_EVENT_GAP ? "gap" : "overflow", .event = event, .detail = detail };
+
+		if (strcasecmp(m->sobject, ev->entity) != 0)
+			continue;
+		if (ev->kind == SF_EVENT_OVERFLOW) {
+			snprintf(detail, sizeof(detail), "%s: Salesforce could not say which %s records changed: they are "
+			         "reconciled", ev->change_type, m->sobject);
+			if ((rc = sync_audit_append(w->sst, &r, NULL, e)) != CS_OK)
+				return rc;
+			continue;
+		}
+		snprintf(detail, sizeof(detail), "%s: Salesforce could not say what changed: the record is read again",
+		         ev->change_type);
+		json_array_foreach(ids, k, idv) {
+			if (!json_is_string(idv))
+				continue;
+			r.sf_id = json_string_value(idv);
+			rc = sync_link_by_sf(w->sst, m, r.sf_id, clm_id, e);
+			if (rc != CS_OK && rc != CS_ENOTFOUND)
+				return rc;
+			r.clm_id = rc == CS_OK ? clm_id : NULL;
+			if ((rc = sync_audit_append(w->sst, &r, NULL, e)) != CS_OK)
+				return rc;
+		}
+	}
+	return CS_OK;
+}
+
 /* Stores one event in the inbox and its replay id in the cursor, in one transaction. A replay id
  * at or below the stored one is a redelivery: a no-op. */
 static int
@@ -135,13 +178,14 @@ on_event(void *ud, const struct sf_event *ev)
 {
 	struct worker *w = ud;
 	struct cs_error e = { 0 };
-	char key[STORE_KV_KEY_MAX];
+	char key[STORE_KV_KEY_MAX], event[STORE_KV_KEY_MAX];
 	long long have = 0;
 	json_t *doc = NULL, *ids;
 	int64_t commit_ms = 0;
 	cs_err rc;
 
 	snprintf(key, sizeof(key), "cdc:%s:%s", w->org->name, ev->channel);
+	snprintf(event, sizeof(event), "cdc:%s:%lld", ev->channel, ev->replay_id);
 	ids = json_object_get(ev->header, "recordIds");
 	if (json_is_integer(json_object_get(ev->header, "commitTimestamp")))
 		commit_ms = json_integer_value(json_object_get(ev->header, "commitTimestamp"));
@@ -163,12 +207,16 @@ on_event(void *ud, const struct sf_event *ev)
 	}
 	if ((rc != CS_OK && rc != CS_ENOTFOUND) || (rc = sync_queue_push(w->sst, w->ns_inbox, doc, &e)) != CS_OK ||
 	    (rc = sync_cursor_put(w->sst, key, "replay", ev->replay_id, &e)) != CS_OK ||
+	    (ev->kind != SF_EVENT_CHANGE && (rc = audit_gap(w, ev, event, ids, &e)) != CS_OK) ||
 	    (rc = store_commit(w->sst, &e)) != CS_OK) {
 		store_rollback(w->sst);
 		goto fail;
 	}
 	json_decref(doc);
 	atomic_fetch_add(&w->n_events, 1);
+	/* counted here, where each one is stored once, not where it is planned (a retry plans again) */
+	if (ev->kind != SF_EVENT_CHANGE)
+		atomic_fetch_add(&w->n_gaps, 1);
 	atomic_store(&w->last_event_ms, cs_time_now_ms());
 	sync_kick(w);
 	return 0;
@@ -178,19 +226,22 @@ fail:
 	return -1;
 }
 
-/* Asks the worker for a reconcile of what may have been missed. Stream thread. */
+/* Asks the worker for a reconcile of channel's mappings, for what may have been missed, and puts
+ * the cause on record (decision, detail) in the same transaction. Stream thread. */
 static void
-request_reconcile(struct worker *w, const char *why)
+request_reconcile(struct worker *w, const char *channel, const char *decision, const char *event, const char *detail)
 {
 	struct cs_error e = { 0 };
-	json_t *doc = json_pack("{s:s, s:n, s:b, s:s}", "t", "reconcile", "mapping", "repair", 1, "why", why);
+	struct sync_audit_row r = { .org = w->org->name, .decision = decision, .event = event, .detail = detail };
+	json_t *doc = json_pack("{s:s, s:n, s:s, s:b, s:s, s:s}", "t", "reconcile", "mapping", "channel", channel,
+	    "repair", 1, "why", detail, "cause", event);
 
 	if (doc == NULL)
 		return;
 	if (store_begin(w->sst, &e) != CS_OK || sync_queue_push(w->sst, w->ns_inbox, doc, &e) != CS_OK ||
-	    store_commit(w->sst, &e) != CS_OK) {
+	    sync_audit_append(w->sst, &r, NULL, &e) != CS_OK || store_commit(w->sst, &e) != CS_OK) {
 		store_rollback(w->sst);
-		log_warn("sync.reconcile", "org %s: cannot queue a reconcile (%s): %s", w->org->name, why, e.msg);
+		log_warn("sync.reconcile", "org %s: cannot queue a reconcile (%s): %s", w->org->name, detail, e.msg);
 	}
 	json_decref(doc);
 	atomic_fetch_add(&w->n_gaps, 1);
@@ -201,20 +252,28 @@ static void
 on_replay_invalid(void *ud, const char *channel, long long bad, long long *resume)
 {
 	struct worker *w = ud;
+	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128];
 
 	log_warn("sync.stream", "org %s: replay id %lld of %s is outside the retention window: resuming with new "
 	         "events and reconciling what may have been missed", w->org->name, bad, channel);
 	*resume = -1;
-	request_reconcile(w, "replay id outside the retention window");
+	snprintf(event, sizeof(event), "cdc:%s:%lld", channel, bad);
+	snprintf(detail, sizeof(detail), "replay id %lld of %s is outside the retention window: resubscribed for new "
+	         "events; a full reconcile is queued", bad, channel);
+	request_reconcile(w, channel, "replay_invalid", event, detail);
 }
 
 static void
 on_resumed(void *ud, const char *channel)
 {
 	struct worker *w = ud;
+	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128];
 
 	log_info("sync.stream", "org %s: %s resubscribed without a stored position: reconciling", w->org->name, channel);
-	request_reconcile(w, "stream resumed without a stored position");
+	snprintf(event, sizeof(event), "cdc:%s", channel);
+	snprintf(detail, sizeof(detail), "%s resubscribed after an outage without a stored position: a full reconcile "
+	         "is queued", channel);
+	request_reconcile(w, channel, "stream_resumed", event, detail);
 }
 
 static void *
@@ -295,7 +354,7 @@ worker_main(void *arg)
 			        (int)(100 - w->org->limits.daily_budget_reserve_pct))) {
 				log_warn("sync.reconcile", "org %s: periodic reconcile skipped: the daily API budget is low",
 				         w->org->name);
-			} else if (sync_reconcile(w, NULL, 0, true, &checked, &drift, &e) != CS_OK)
+			} else if (sync_reconcile(w, NULL, 0, true, "reconcile:periodic", &checked, &drift, &e) != CS_OK)
 				log_warn("sync.reconcile", "org %s: periodic reconcile failed: %s", w->org->name, e.msg);
 			w->next_reconcile_ms = now + (int64_t)interval * 1000;
 		}
@@ -384,7 +443,7 @@ worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, 
 		long long replay = -1;
 		bool dup = false;
 
-		channel_of(w->maps[i]->sobject, ch, sizeof(ch));
+		sync_channel_of(w->maps[i]->sobject, ch, sizeof(ch));
 		for (size_t j = 0; j < i; j++)
 			dup |= strcmp(w->maps[j]->sobject, w->maps[i]->sobject) == 0;
 		if (dup)
@@ -461,10 +520,13 @@ sync_engine_stop(struct sync_engine *g)
 		if (w->sthr_on)
 			pthread_join(w->sthr, NULL);
 		log_info("sync.stop", "org %s: %llu events, %llu feed rows, %llu Salesforce calls for %llu records, "
-		         "%llu repository writes, %llu echoes dropped, %llu conflicts, %llu to the DLQ", w->org->name,
+		         "%llu repository writes, %llu echoes dropped, %llu conflicts, %llu to the DLQ, %llu gaps, "
+		         "%llu reconciles, %llu drift", w->org->name,
 		         (unsigned long long)w->n_events, (unsigned long long)w->n_feed, (unsigned long long)w->n_sf_calls,
 		         (unsigned long long)w->n_sf_records, (unsigned long long)w->n_clm_writes,
-		         (unsigned long long)w->n_echo, (unsigned long long)w->n_conflicts, (unsigned long long)w->n_dlq);
+		         (unsigned long long)w->n_echo, (unsigned long long)w->n_conflicts, (unsigned long long)w->n_dlq,
+		         (unsigned long long)w->n_gaps, (unsigned long long)w->n_reconciles,
+		         (unsigned long long)w->n_drift);
 		worker_cleanup(w);
 	}
 	free(g->w);
@@ -509,7 +571,7 @@ sync_engine_status(struct sync_engine *g)
 			json_array_append_new(maps, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", w->maps[k]->name,
 			    "entity", cs_entity_name(w->maps[k]->entity), "sobject", w->maps[k]->sobject,
 			    "paused", (w->paused >> k) & 1, "counters", c));
-			channel_of(w->maps[k]->sobject, ch, sizeof(ch));
+			sync_channel_of(w->maps[k]->sobject, ch, sizeof(ch));
 			if (chans != NULL)
 				json_object_set_new(chans, ch, json_integer(sf_stream_replay_id(w->stream, ch)));
 		}

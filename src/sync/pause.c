@@ -205,8 +205,8 @@ sync_resume(struct store *s, const struct cs_mapping *m, const char *by, long lo
 		goto fail;
 	/* what no held row stands for (a GAP_OVERFLOW while paused): compared since the pause */
 	since = json_integer_value(json_object_get(d, "since_ms")) - RESUME_OVERLAP_MS;
-	rq = json_pack("{s:s, s:s, s:b, s:I, s:s}", "t", "reconcile", "mapping", m->name, "repair", 1, "since_ms",
-	    (json_int_t)(since > 0 ? since : 0), "why", "resume");
+	rq = json_pack("{s:s, s:s, s:b, s:I, s:s, s:s}", "t", "reconcile", "mapping", m->name, "repair", 1, "since_ms",
+	    (json_int_t)(since > 0 ? since : 0), "why", "resume", "cause", "resume");
 	snprintf(inbox, sizeof(inbox), "inbox:%s", m->org);
 	if (rq == NULL) {
 		rc = cs_error_set(e, CS_ENOMEM, "out of memory");

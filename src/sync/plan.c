@@ -340,7 +340,7 @@ plan_clm_side(struct plan *p, bool creating)
  * reference), creating the target from Salesforce when it is not linked yet and its mapping
  * allows. NULL with err set when it cannot. */
 static cs_err create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *values,
-                             const char *event, char clm_id[CLM_ID_MAX], char *err, size_t errn);
+                             const char *event, const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn);
 
 static json_t *
 lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const char *event, char *err, size_t errn)
@@ -354,7 +354,7 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 		return json_incref(S);
 	rc = sync_link_by_sf(w->st, f->lookup_to, sid, cid, &e);
 	if (rc == CS_ENOTFOUND)
-		rc = create_from_sf(w, f->lookup_to, sid, NULL, event, cid, err, errn);
+		rc = create_from_sf(w, f->lookup_to, sid, NULL, event, NULL, cid, err, errn);
 	else if (rc != CS_OK)
 		snprintf(err, errn, "%s", e.msg);
 	return rc == CS_OK ? json_string(cid) : NULL;
@@ -524,6 +524,8 @@ sf_field_first(const struct cs_mapping *m, size_t i)
 	return true;
 }
 
+/* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
+ * when Salesforce no longer has it (deleted); other errors as sf_rest_retrieve, with err set. */
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -546,6 +548,8 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 	sf_error_clear(&se);
 	rc = sf_rest_retrieve(w->sc, m->sobject, sf_id, fl.data, rec, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
+	if (rc != CS_OK && strcmp(se.code, "ENTITY_IS_DELETED") == 0)
+		rc = CS_ENOTFOUND;      /* some answers say so instead of 404: gone all the same */
 	if (rc != CS_OK)
 		snprintf(err, errn, "cannot read %.80s %.20s: %.300s", m->sobject, sf_id,
 		         se.message[0] ? se.message : cs_strerror(rc));
@@ -788,11 +792,46 @@ out:
 	return res;
 }
 
+/* Whether Salesforce deleted the record once linked to repository record clm_id of m (see
+ * unlink_done): *gone true when a tombstone says so. Errors: the store's. */
+static cs_err
+sf_deleted(struct worker *w, const struct cs_mapping *m, const char *clm_id, bool *gone, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX];
+	json_t *d = NULL;
+	cs_err rc;
+
+	snprintf(ns, sizeof(ns), "sfgone:%s", m->name);
+	rc = store_kv_get(w->st, ns, clm_id, &d, e);
+	json_decref(d);
+	*gone = rc == CS_OK;
+	return rc == CS_ENOTFOUND ? CS_OK : rc;
+}
+
+struct relink_ud {
+	struct worker *w;
+	const struct cs_mapping *m;
+	const char *clm_id;
+};
+
+/* The record is linked again (undeleted in Salesforce): its tombstone goes, in the same
+ * transaction. */
+static cs_err
+relink_done(void *ud, struct cs_error *e)
+{
+	struct relink_ud *u = ud;
+	char ns[STORE_KV_NS_MAX];
+
+	snprintf(ns, sizeof(ns), "sfgone:%s", u->m->name);
+	return store_kv_del(u->w->st, ns, u->clm_id, NULL, e);
+}
+
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
- * first), links it and plans its repository-owned fields back. */
+ * first), links it and plans its repository-owned fields back. drift (may be NULL): a reconcile
+ * found the record unlinked; its "drift" audit row says this. */
 static cs_err
 create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *values, const char *event,
-               char clm_id[CLM_ID_MAX], char *err, size_t errn)
+               const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn)
 {
 	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext, *marker = NULL;
 	struct clm_new item = { 0 };
@@ -847,11 +886,14 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			p.rec = r;
 			p.link = new_link(sf_id);
 			p.dirty = true;
+			if (drift != NULL)
+				audit(&p, NULL, NULL, NULL, NULL, "drift", drift);
 			audit(&p, NULL, NULL, NULL, NULL, "linked", how);
 			rc = plan_sf_side(&p, values, false, true, err, errn) ? CS_OK : CS_EINVAL;
 			if (rc == CS_OK) {
+				struct relink_ud ru = { w, m, clm_id };
 				plan_clm_side(&p, false);
-				rc = commit_plan(&p, NULL, NULL, err, errn);
+				rc = commit_plan(&p, relink_done, &ru, err, errn);
 			}
 			plan_cleanup(&p);
 			json_decref(r);
@@ -936,6 +978,8 @@ made:
 	p.rec = out;
 	p.link = new_link(sf_id);
 	p.dirty = true;
+	if (drift != NULL)
+		audit(&p, NULL, NULL, NULL, NULL, "drift", drift);
 	audit(&p, "clm", NULL, NULL, NULL, "created", m->sobject);
 	/* what Salesforce sent and the record now holds is the shadow; the rest (the repository's
 	 * defaults, its id in the external id field) goes back to Salesforce */
@@ -1024,7 +1068,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	struct plan p;
 	json_t *rec = NULL;
 	char why[512];
-	bool created = false;
+	bool created = false, gone = false;
 	cs_err rc;
 
 	plan_init(&p, w, m, id, event);
@@ -1086,11 +1130,19 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				log_warn("sync.plan", "org %s: %s %s: %s", w->org->name, m->name, id, why);
 			json_decref(sfrec);
 		} else if (p.link == NULL && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
-			p.link = new_link("");
-			p.dirty = true;
-			created = true;
-			audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
-			plan_clm_side(&p, true);
+			/* unless Salesforce deleted it: it stays deleted there (see unlink_done) */
+			if (sf_deleted(w, m, id, &gone, &e) != CS_OK) {
+				plan_cleanup(&p);
+				json_decref(rec);
+				return CS_ETIMEOUT;
+			}
+			if (!gone) {
+				p.link = new_link("");
+				p.dirty = true;
+				created = true;
+				audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
+				plan_clm_side(&p, true);
+			}
 		}
 		/* a stored link, or one just matched by key whose comparison wrote nothing back:
 		 * the repository's side of every field now */
@@ -1214,7 +1266,8 @@ inbox_done(void *ud, struct cs_error *e)
 	return store_kv_del(u->w->st, u->w->ns_inbox, u->key, NULL, e);
 }
 
-/* Refuses an inbox item for good: the dead-letter queue, with the reason, and off the inbox. */
+/* Refuses an inbox item for good: the dead-letter queue, with the reason, and off the inbox
+ * (key NULL: an item a reconcile made, in no queue yet). */
 static cs_err
 dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, const char *sf_id, const char *key,
             const json_t *item, const char *why)
@@ -1230,14 +1283,53 @@ dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, co
 	if ((rc = store_begin(w->st, &e)) != CS_OK ||
 	    (rc = sync_dlq_put(w->st, w, m ? m->name : NULL, clm_id, sf_id, "clm", w->ns_inbox, item, "REFUSED", why, &e)) != CS_OK ||
 	    (rc = sync_audit_append(w->st, &r, NULL, &e)) != CS_OK ||
-	    (rc = store_kv_del(w->st, w->ns_inbox, key, NULL, &e)) != CS_OK || (rc = store_commit(w->st, &e)) != CS_OK)
+	    (key != NULL && (rc = store_kv_del(w->st, w->ns_inbox, key, NULL, &e)) != CS_OK) ||
+	    (rc = store_commit(w->st, &e)) != CS_OK)
 		store_rollback(w->st);
 	atomic_fetch_add(&w->n_dlq, 1);
 	sync_count(w, m, SYNC_MC_DLQ);
 	return rc;
 }
 
-/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later). */
+struct unlink_ud {
+	struct worker *w;
+	const struct cs_mapping *m;
+	const char *clm_id, *sf_id;
+	struct inbox_ud *iu;    /* the inbox entry to take with it, or NULL */
+	bool tombstone;         /* the repository record stays: remember that Salesforce deleted it */
+};
+
+/* Salesforce deleted the record linked to u->clm_id: the link goes, and while the repository
+ * record remains, a tombstone says why it is not linked, so that its next change (the
+ * terminated transition this very delete makes, to begin with) does not create it in
+ * Salesforce again. In the caller's transaction. */
+static cs_err
+unlink_done(void *ud, struct cs_error *e)
+{
+	struct unlink_ud *u = ud;
+	char ns[STORE_KV_NS_MAX];
+	cs_err rc;
+
+	if ((rc = sync_link_del(u->w->st, u->m, u->clm_id, e)) != CS_OK)
+		return rc;
+	if (u->tombstone) {
+		char ts[32];
+		json_t *d;
+		cs_time_format_iso(cs_time_now_ms(), ts, sizeof(ts));
+		if ((d = json_pack("{s:s, s:s}", "sf", u->sf_id, "ts", ts)) == NULL)
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		snprintf(ns, sizeof(ns), "sfgone:%s", u->m->name);
+		rc = store_kv_put(u->w->st, ns, u->clm_id, d, e);
+		json_decref(d);
+		if (rc != CS_OK)
+			return rc;
+	}
+	return u->iu != NULL ? inbox_done(u->iu, e) : CS_OK;
+}
+
+/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later).
+ * item is an inbox entry (key names it; only with last is it removed), or a delete a reconcile
+ * found (key NULL, last false, "event" and "drift" set). */
 static cs_err
 plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
                bool last)
@@ -1245,6 +1337,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
 	bool ours = json_is_true(json_object_get(item, "ours"));
+	bool del = type != NULL && strcmp(type, "DELETE") == 0;
 	struct inbox_ud iu = { w, key };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
@@ -1253,21 +1346,26 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	json_t *rec = NULL, *fetched = NULL;
 	cs_err rc;
 
-	snprintf(event, sizeof(event), "cdc:%s:%lld", json_string_value(json_object_get(item, "channel")) ?: "",
-	         (long long)json_integer_value(json_object_get(item, "replay")));
+	if (json_is_string(json_object_get(item, "event")))
+		snprintf(event, sizeof(event), "%s", json_string_value(json_object_get(item, "event")));
+	else
+		snprintf(event, sizeof(event), "cdc:%s:%lld", json_string_value(json_object_get(item, "channel")) ?: "",
+		         (long long)json_integer_value(json_object_get(item, "replay")));
+	if (type == NULL)
+		type = "";
 	why[0] = '\0';
 	rc = sync_link_by_sf(w->st, m, sf_id, clm_id, &e);
 	if (rc != CS_OK && rc != CS_ENOTFOUND)
 		return CS_ETIMEOUT;
 	if (rc == CS_ENOTFOUND) {
-		if (ours || strcmp(type, "DELETE") == 0)
+		if (ours || del)
 			goto skip;     /* our own create (linked when its response is recorded), or gone */
 		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch"))) {
 			if (fetch_sf(w, m, sf_id, &fetched, why, sizeof(why)) != CS_OK)
 				goto skip;
 			values = fetched;
 		}
-		rc = create_from_sf(w, m, sf_id, values, event, clm_id, why, sizeof(why));
+		rc = create_from_sf(w, m, sf_id, values, event, NULL, clm_id, why, sizeof(why));
 		json_decref(fetched);
 		if (rc == CS_ETIMEOUT)
 			return rc;
@@ -1296,7 +1394,25 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		if (u != NULL && cs_datetime_parse(u, strlen(u), &ms))
 			p.c_ms = ms;
 	}
-	if (strcmp(type, "DELETE") == 0) {
+	if (!del && (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch")))) {
+		rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
+		if (rc == CS_ENOTFOUND) {
+			/* a gap (or an undelete undone since) names a record Salesforce no longer has:
+			 * it was deleted, whatever the event could tell; retrying the read would hold
+			 * the inbox forever */
+			del = true;
+		} else if (rc != CS_OK) {
+			plan_cleanup(&p);
+			json_decref(rec);
+			return CS_ETIMEOUT;
+		} else
+			values = fetched;
+	}
+	if (del) {
+		struct unlink_ud uu = { w, m, clm_id, sf_id, last ? &iu : NULL,
+		                        m->on_delete.clm != CS_DELETE_DELETE };
+		if (json_is_true(json_object_get(item, "drift")))
+			audit(&p, NULL, NULL, NULL, NULL, "drift", "deleted in Salesforce; repaired");
 		audit(&p, "clm", NULL, NULL, NULL, m->on_delete.clm == CS_DELETE_IGNORE ? "ignored" : "deleted",
 		      "deleted in Salesforce");
 		if (m->on_delete.clm == CS_DELETE_DELETE || m->on_delete.clm == CS_DELETE_TERMINATE) {
@@ -1320,24 +1436,13 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			if (rc == CS_OK)
 				atomic_fetch_add(&w->n_clm_writes, 1);
 		}
-		if (store_begin(w->st, &e) == CS_OK && sync_link_del(w->st, m, clm_id, &e) == CS_OK) {
-			json_decref(p.link);
-			p.link = NULL;
-			store_commit(w->st, &e);
-		} else
-			store_rollback(w->st);
-		rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
+		/* the link goes with the audit rows and the inbox entry, in one transaction */
+		json_decref(p.link);
+		p.link = NULL;
+		rc = commit_plan(&p, unlink_done, &uu, why, sizeof(why));
 		plan_cleanup(&p);
 		json_decref(rec);
 		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
-	}
-	if (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch"))) {
-		if (fetch_sf(w, m, sf_id, &fetched, why, sizeof(why)) != CS_OK) {
-			plan_cleanup(&p);
-			json_decref(rec);
-			return CS_ETIMEOUT;
-		}
-		values = fetched;
 	}
 	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
 		plan_cleanup(&p);
@@ -1441,21 +1546,43 @@ resolve_conflict(struct worker *w, const json_t *item)
 	return rc == CS_ETIMEOUT ? CS_ETIMEOUT : CS_OK;
 }
 
+/* A reconcile asked for by an operator (one mapping or all), or by the stream (every mapping of
+ * a channel whose events may have been missed). */
 static cs_err
 run_reconcile_item(struct worker *w, const json_t *item)
 {
 	const char *mname = json_string_value(json_object_get(item, "mapping"));
+	const char *channel = json_string_value(json_object_get(item, "channel"));
 	const char *req = json_string_value(json_object_get(item, "request"));
+	const char *cause = json_string_value(json_object_get(item, "cause"));
 	const struct cs_mapping *m = mname ? cs_config_mapping(w->cfg, mname) : NULL;
 	int64_t since = json_integer_value(json_object_get(item, "since_ms"));
+	bool repair = json_is_true(json_object_get(item, "repair"));
 	long long checked = 0, drift = 0;
 	struct cs_error e = { 0 };
-	cs_err rc;
+	char op[STORE_KV_KEY_MAX];
+	cs_err rc = CS_OK;
 
+	if (cause == NULL) {
+		/* an operator's `clmsync reconcile`: its rows name its request */
+		snprintf(op, sizeof(op), "reconcile:%s", req ? req : "operator");
+		cause = op;
+	}
 	if (m != NULL && sync_paused(w, m))
 		rc = cs_error_set(&e, CS_ESTATE, "mapping %s is paused", m->name);
-	else
-		rc = sync_reconcile(w, m, since, json_is_true(json_object_get(item, "repair")), &checked, &drift, &e);
+	else if (channel != NULL) {
+		for (size_t i = 0; i < w->nmaps && rc == CS_OK; i++) {
+			char ch[160];
+			long long c = 0, d = 0;
+			sync_channel_of(w->maps[i]->sobject, ch, sizeof(ch));
+			if (strcmp(ch, channel) != 0)
+				continue;
+			rc = sync_reconcile(w, w->maps[i], since, repair, cause, &c, &d, &e);
+			checked += c;
+			drift += d;
+		}
+	} else
+		rc = sync_reconcile(w, m, since, repair, cause, &checked, &drift, &e);
 	log_info("sync.reconcile", "org %s: reconcile (%s): %lld records compared, %lld differed%s", w->org->name,
 	         json_string_value(json_object_get(item, "why")) ?: "requested", checked, drift,
 	         rc == CS_OK ? "" : " (stopped early)");
@@ -1523,7 +1650,6 @@ sync_plan_inbox(struct worker *w)
 		if (t == NULL) {
 			rc = drop_item(w, key);
 		} else if (strcmp(t, "reconcile") == 0) {
-			atomic_fetch_add(&w->n_reconciles, 1);
 			rc = run_reconcile_item(w, item);
 			if (rc == CS_OK)
 				rc = drop_item(w, key);
@@ -1545,28 +1671,31 @@ sync_plan_inbox(struct worker *w)
 			if (rc == CS_OK)
 				rc = drop_item(w, key);
 		} else if (strcmp(t, "overflow") == 0) {
-			const struct cs_mapping *m = NULL;
-			long long checked = 0, drift = 0;
+			/* every mapping of the object, from a little before the overflowing commit */
+			char cause[STORE_KV_KEY_MAX];
 			int64_t since = json_integer_value(json_object_get(item, "commit_ms")) -
 			    (int64_t)w->cfg->sync.reconcile.overlap_s * 1000;
-			atomic_fetch_add(&w->n_gaps, 1);
-			for (size_t j = 0; j < w->nmaps; j++)
-				if (entity && strcasecmp(w->maps[j]->sobject, entity) == 0)
-					m = w->maps[j];
-			/* a paused mapping is reconciled when it resumes (pause.c) */
-			if (m != NULL && !sync_paused(w, m) &&
-			    sync_reconcile(w, m, since > 0 ? since : 0, true, &checked, &drift, &e) != CS_OK)
-				rc = CS_ETIMEOUT;
-			else
+			snprintf(cause, sizeof(cause), "cdc:%s:%lld",
+			         json_string_value(json_object_get(item, "channel")) ?: "",
+			         (long long)json_integer_value(json_object_get(item, "replay")));
+			for (size_t j = 0; j < w->nmaps && rc == CS_OK; j++) {
+				long long checked = 0, drift = 0;
+				if (entity == NULL || strcasecmp(w->maps[j]->sobject, entity) != 0)
+					continue;
+				/* a paused mapping is reconciled when it resumes (pause.c) */
+				if (sync_paused(w, w->maps[j]))
+					continue;
+				if (sync_reconcile(w, w->maps[j], since > 0 ? since : 0, true, cause, &checked, &drift,
+				                   &e) != CS_OK)
+					rc = CS_ETIMEOUT;
+			}
+			if (rc == CS_OK)
 				rc = drop_item(w, key);
 		} else {
 			/* a change event, or a gap event whose ids are re-read from Salesforce */
-			bool gap = strcmp(t, "gap") == 0;
 			size_t nmatch = 0, lastmap = SIZE_MAX;
-			if (gap) {
+			if (strcmp(t, "gap") == 0)
 				json_object_set_new(item, "fetch", json_true());
-				atomic_fetch_add(&w->n_gaps, 1);
-			}
 			for (size_t j = 0; j < w->nmaps; j++)
 				if (entity != NULL && strcasecmp(w->maps[j]->sobject, entity) == 0)
 					lastmap = j;
@@ -1609,13 +1738,95 @@ sync_plan_inbox(struct worker *w)
 
 /* --- reconcile ----------------------------------------------------------------------------- */
 
+/* The Salesforce ids a full reconcile saw, sorted once the query is done, so that linked records
+ * it did not see can be found. Bounded: past SYNC_RECONCILE_IDS_MAX ids the check is skipped. */
+struct idset {
+	char (*v)[SF_ID_LEN + 1];
+	size_t n, cap;
+	bool over;
+};
+
+static void
+idset_add(struct idset *s, const char *id)
+{
+	if (s->over || strlen(id) != SF_ID_LEN)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		void *g;
+		if (cap > SYNC_RECONCILE_IDS_MAX)
+			cap = SYNC_RECONCILE_IDS_MAX;
+		if (s->n == cap || (g = realloc(s->v, cap * sizeof(*s->v))) == NULL) {
+			s->over = true;
+			return;
+		}
+		s->v = g;
+		s->cap = cap;
+	}
+	memcpy(s->v[s->n++], id, SF_ID_LEN + 1);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, SF_ID_LEN);
+}
+
+static bool
+idset_has(const struct idset *s, const char *id)
+{
+	return s->n > 0 && strlen(id) == SF_ID_LEN && bsearch(id, s->v, s->n, sizeof(*s->v), id_cmp) != NULL;
+}
+
 struct rec_ud {
 	struct worker *w;
 	const struct cs_mapping *m;
 	bool repair;
+	const char *event;      /* what the rows of this reconcile name as their cause */
+	struct idset *seen;     /* full reconcile: every id the query delivered; else NULL */
 	long long checked, drift;
 	cs_err err;
 };
+
+/* Salesforce no longer has record sf_id (in the recycle bin, or purged): if it is linked, that
+ * is drift, healed as its DELETE event would have been (the mapping's on_delete.clm). */
+static void
+reconcile_gone(struct rec_ud *r, const char *sf_id)
+{
+	struct worker *w = r->w;
+	char clm_id[CLM_ID_MAX];
+	struct cs_error e = { 0 };
+	json_t *link = NULL, *item;
+	bool same;
+	cs_err rc;
+
+	rc = sync_link_by_sf(w->st, r->m, sf_id, clm_id, &e);
+	if (rc == CS_ENOTFOUND)
+		return;         /* not ours, or its delete is already done */
+	if (rc != CS_OK || (rc = sync_link_get(w->st, r->m, clm_id, &link, &e)) != CS_OK) {
+		if (rc != CS_ENOTFOUND)
+			r->err = rc;
+		return;
+	}
+	/* only the link that names this record: a create still in flight has no Salesforce id yet
+	 * (and no reverse row), and a reverse row left behind by a re-link is not this record's */
+	same = strcmp(json_string_value(json_object_get(link, "sf")) ?: "", sf_id) == 0;
+	json_decref(link);
+	if (!same)
+		return;
+	r->checked++;
+	r->drift++;
+	log_info("sync.reconcile", "org %s: %s %s (%s) is gone from Salesforce%s", w->org->name, r->m->name, clm_id,
+	         sf_id, r->repair ? ": planned as its delete" : "");
+	if (!r->repair)
+		return;
+	item = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:b}", "t", "cdc", "type", "DELETE", "entity", r->m->sobject,
+	    "ids", sf_id, "event", r->event, "drift", 1);
+	if (item == NULL || plan_sf_record(w, r->m, sf_id, item, NULL, false) != CS_OK)
+		log_warn("sync.reconcile", "org %s: %s %s: the delete could not be planned now; a later full "
+		         "reconcile finds it again", w->org->name, r->m->name, clm_id);
+	json_decref(item);
+}
 
 static int
 reconcile_one(void *ud, const json_t *sfrec)
@@ -1632,6 +1843,12 @@ reconcile_one(void *ud, const json_t *sfrec)
 
 	if (sf_id == NULL || atomic_load(&w->stop))
 		return 1;
+	if (r->seen != NULL)
+		idset_add(r->seen, sf_id);
+	if (json_is_true(json_object_get(sfrec, "IsDeleted"))) {
+		reconcile_gone(r, sf_id);
+		return r->err != CS_OK;
+	}
 	r->checked++;
 	atomic_fetch_add(&w->rec_progress, 1);
 	rc = sync_link_by_sf(w->st, r->m, sf_id, clm_id, &e);
@@ -1641,7 +1858,8 @@ reconcile_one(void *ud, const json_t *sfrec)
 			return 0;
 		r->drift++;
 		if (r->repair) {
-			rc = create_from_sf(w, r->m, sf_id, sfrec, "reconcile", clm_id, why, sizeof(why));
+			rc = create_from_sf(w, r->m, sf_id, sfrec, r->event, "not linked; repaired", clm_id, why,
+			                    sizeof(why));
 			if (rc != CS_OK && rc != CS_ENOTFOUND)
 				log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, sf_id, why);
 		}
@@ -1651,7 +1869,7 @@ reconcile_one(void *ud, const json_t *sfrec)
 		r->err = rc;
 		return 1;
 	}
-	plan_init(&p, w, r->m, clm_id, "reconcile");
+	plan_init(&p, w, r->m, clm_id, r->event);
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	memset(&cf, 0, sizeof(cf));
 	if (sync_link_get(w->st, r->m, clm_id, &p.link, &e) != CS_OK ||
@@ -1663,7 +1881,6 @@ reconcile_one(void *ud, const json_t *sfrec)
 	if (plan_sf_side(&p, sfrec, false, true, why, sizeof(why)) &&
 	    (json_object_size(p.patch) > 0 || json_object_size(p.sfw) > 0 || json_array_size(p.conflicts) > 0)) {
 		r->drift++;
-		atomic_fetch_add(&w->n_drift, 1);
 		audit(&p, NULL, NULL, NULL, NULL, "drift", r->repair ? "repaired" : "reported");
 	}
 	if (r->repair || (p.dirty && json_object_size(p.patch) == 0 && json_object_size(p.sfw) == 0 &&
@@ -1676,30 +1893,163 @@ reconcile_one(void *ud, const json_t *sfrec)
 	return 0;
 }
 
-static cs_err
-reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair, long long *checked,
-                  long long *drift, struct cs_error *e)
+/* SELECT Id, IsDeleted, the external id and every mapped field FROM the mapping's object. */
+static void
+select_mapped(struct sf_soql *q, const struct cs_mapping *m)
 {
-	struct sf_soql q;
-	struct sf_error se;
-	struct rec_ud r = { w, m, repair, 0, 0, CS_OK };
-	const char *text;
-	cs_err rc;
-
-	sf_soql_init(&q);
-	sf_soql_kw(&q, "SELECT Id");
+	sf_soql_kw(q, "SELECT Id, IsDeleted");
 	if (m->external_id_field[0] != '\0') {
-		sf_soql_kw(&q, ", ");
-		sf_soql_name(&q, m->external_id_field);
+		sf_soql_kw(q, ", ");
+		sf_soql_name(q, m->external_id_field);
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
 		if (!sf_field_first(m, i))
 			continue;
-		sf_soql_kw(&q, ", ");
-		sf_soql_name(&q, m->fields[i].sf);
+		sf_soql_kw(q, ", ");
+		sf_soql_name(q, m->fields[i].sf);
 	}
-	sf_soql_kw(&q, " FROM ");
-	sf_soql_name(&q, m->sobject);
+	sf_soql_kw(q, " FROM ");
+	sf_soql_name(q, m->sobject);
+}
+
+/* Delivers each row to reconcile_one and notes which of the ids asked for came back. */
+struct absent_ud {
+	struct rec_ud *r;
+	const char *const *ids;
+	bool *back;
+	size_t n;
+};
+
+static int
+absent_row(void *ud, const json_t *sfrec)
+{
+	struct absent_ud *a = ud;
+	const char *id = json_string_value(json_object_get(sfrec, "Id"));
+
+	for (size_t i = 0; id != NULL && i < a->n; i++)
+		if (strcmp(a->ids[i], id) == 0)
+			a->back[i] = true;
+	return reconcile_one(a->r, sfrec);
+}
+
+/* Asks Salesforce about linked records ids[0..n) the full query did not deliver, the recycle bin
+ * included: one still there (made after the query began) is compared as usual, one in the
+ * recycle bin or not there at all (purged, hard-deleted) is gone. */
+static cs_err
+reconcile_absent(struct rec_ud *r, const char *const *ids, size_t n, struct cs_error *e)
+{
+	struct sf_soql q;
+	struct sf_error se;
+	bool back[SYNC_ABSENT_BATCH] = { false };
+	struct absent_ud a = { r, ids, back, n };
+	const char *text;
+	cs_err rc;
+
+	sf_soql_init(&q);
+	select_mapped(&q, r->m);
+	sf_soql_kw(&q, " WHERE Id IN ");
+	sf_soql_in(&q, ids, n);
+	if ((text = sf_soql_text(&q, &rc)) == NULL) {
+		sf_soql_cleanup(&q);
+		return cs_error_set(e, rc, "%s: cannot build the query of absent records", r->m->name);
+	}
+	sf_error_clear(&se);
+	rc = sf_query(r->w->sc, text, SF_QUERY_ALL, 0, absent_row, &a, NULL, &se);
+	atomic_fetch_add(&r->w->n_sf_calls, 1);
+	sf_soql_cleanup(&q);
+	if (rc != CS_OK)
+		return cs_error_set(e, rc, "%s: %s", r->m->name, se.message[0] ? se.message : cs_strerror(rc));
+	for (size_t i = 0; i < n && r->err == CS_OK; i++)
+		if (!back[i])
+			reconcile_gone(r, ids[i]);
+	return r->err != CS_OK ? cs_error_set(e, r->err, "%s: the store failed", r->m->name) : CS_OK;
+}
+
+/* Walks the mapping's links by Salesforce id and asks after each one the full query did not
+ * deliver (reconcile_absent), SYNC_ABSENT_BATCH at a time. Links with no Salesforce id yet (a
+ * create in flight) have no reverse row and are not looked at. */
+static cs_err
+reconcile_links(struct rec_ud *r, struct idset *seen, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX], after[STORE_KV_KEY_MAX] = "";
+	char ids[SYNC_ABSENT_BATCH][SF_ID_LEN + 1];
+	const char *idp[SYNC_ABSENT_BATCH];
+	size_t n = 0;
+	cs_err rc = CS_OK;
+
+	snprintf(ns, sizeof(ns), "linkr:%s", r->m->name);
+	if (seen->n > 0)
+		qsort(seen->v, seen->n, sizeof(*seen->v), id_cmp);
+	r->seen = NULL;         /* sorted now: what is asked after below is not added */
+	for (;;) {
+		json_t *page = NULL, *it;
+		size_t i;
+		if ((rc = store_kv_scan(r->w->st, ns, after[0] ? after : NULL, STORE_LIST_MAX, &page, e)) != CS_OK)
+			return rc;
+		if (json_array_size(page) == 0) {
+			json_decref(page);
+			break;
+		}
+		json_array_foreach(page, i, it) {
+			const char *sid = json_string_value(json_object_get(it, "key"));
+			if (sid == NULL || strlen(sid) >= sizeof(after))
+				continue;
+			snprintf(after, sizeof(after), "%s", sid);
+			if (strlen(sid) != SF_ID_LEN || idset_has(seen, sid))
+				continue;
+			memcpy(ids[n], sid, SF_ID_LEN + 1);
+			idp[n] = ids[n];
+			/* the deletes it plans remove reverse rows behind the scan position only */
+			if (++n == SYNC_ABSENT_BATCH) {
+				if ((rc = reconcile_absent(r, idp, n, e)) != CS_OK) {
+					json_decref(page);
+					return rc;
+				}
+				n = 0;
+			}
+		}
+		json_decref(page);
+	}
+	return n > 0 ? reconcile_absent(r, idp, n, e) : CS_OK;
+}
+
+/* The "reconcile" audit row of one mapping's pass, in its own transaction. */
+static void
+audit_reconcile(struct worker *w, const struct cs_mapping *m, const char *cause, int64_t since_ms, bool repair,
+                long long checked, long long drift, const char *failed)
+{
+	char detail[512], ts[32] = "";
+	struct cs_error e = { 0 };
+	struct sync_audit_row r = { .org = w->org->name, .mapping = m->name, .entity = cs_entity_name(m->entity),
+		.decision = "reconcile", .event = cause, .detail = detail };
+
+	if (since_ms > 0)
+		cs_time_format_iso(since_ms, ts, sizeof(ts));
+	snprintf(detail, sizeof(detail), "%s%s: %lld checked, %lld drift%s%s%.300s",
+	         since_ms > 0 ? "changed since " : "full", ts, checked, drift,
+	         drift == 0 ? "" : repair ? ", repaired" : ", reported", failed ? "; stopped early: " : "",
+	         failed ? failed : "");
+	if (store_begin(w->st, &e) != CS_OK || sync_audit_append(w->st, &r, NULL, &e) != CS_OK ||
+	    store_commit(w->st, &e) != CS_OK) {
+		store_rollback(w->st);
+		log_warn("sync.reconcile", "org %s: %s: cannot audit the reconcile: %s", w->org->name, m->name, e.msg);
+	}
+}
+
+static cs_err
+reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair, const char *cause,
+                  long long *checked, long long *drift, struct cs_error *e)
+{
+	struct sf_soql q;
+	struct sf_error se;
+	struct idset seen = { NULL, 0, 0, false };
+	struct rec_ud r = { w, m, repair, cause, since_ms == 0 ? &seen : NULL, 0, 0, CS_OK };
+	const char *text;
+	cs_err rc;
+
+	/* queryAll: what Salesforce deleted since (in its recycle bin, IsDeleted) is a change too */
+	sf_soql_init(&q);
+	select_mapped(&q, m);
 	if (since_ms > 0) {
 		sf_soql_kw(&q, " WHERE SystemModstamp >= ");
 		sf_soql_datetime(&q, since_ms);
@@ -1710,18 +2060,33 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 	sf_soql_kw(&q, " ORDER BY Id");
 	if ((text = sf_soql_text(&q, &rc)) == NULL) {
 		sf_soql_cleanup(&q);
-		return cs_error_set(e, rc, "%s: cannot build the reconcile query", m->name);
+		rc = cs_error_set(e, rc, "%s: cannot build the reconcile query", m->name);
+		goto out;
 	}
 	sf_error_clear(&se);
-	rc = sf_query(w->sc, text, 0, 2000, reconcile_one, &r, NULL, &se);
+	rc = sf_query(w->sc, text, SF_QUERY_ALL, 2000, reconcile_one, &r, NULL, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	sf_soql_cleanup(&q);
-	*checked += r.checked;
-	*drift += r.drift;
-	if (rc != CS_OK)
-		return cs_error_set(e, rc, "%s: %s", m->name, se.message[0] ? se.message : cs_strerror(rc));
-	if (r.err != CS_OK)
-		return cs_error_set(e, r.err, "%s: the store failed", m->name);
+	if (rc != CS_OK) {
+		rc = cs_error_set(e, rc, "%s: %s", m->name, se.message[0] ? se.message : cs_strerror(rc));
+		goto out;
+	}
+	if (r.err != CS_OK) {
+		rc = cs_error_set(e, r.err, "%s: the store failed", m->name);
+		goto out;
+	}
+	if (atomic_load(&w->stop)) {
+		rc = cs_error_set(e, CS_ESTATE, "%s: stopped", m->name);
+		goto out;
+	}
+	/* linked records the full query did not deliver: Salesforce may no longer have them */
+	if (since_ms == 0) {
+		if (seen.over)
+			log_warn("sync.reconcile", "org %s: %s: more than %d records: records deleted in Salesforce are "
+			         "found by their events only", w->org->name, m->name, SYNC_RECONCILE_IDS_MAX);
+		else if ((rc = reconcile_links(&r, &seen, e)) != CS_OK)
+			goto out;
+	}
 	/* repository records of the mapping never linked (a create that was missed) */
 	if (since_ms == 0 && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
 		char cursor[STORE_CURSOR_MAX] = "";
@@ -1732,18 +2097,23 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 			json_t *page = NULL, *row, *link;
 			size_t i;
 			memset(&cf, 0, sizeof(cf));
-			if (clm_list(w->clm, &lq, &page, &cf) != CS_OK)
-				return cs_error_set(e, CS_EIO, "%s: cannot list the repository: %s", m->name, cf.msg);
+			if (clm_list(w->clm, &lq, &page, &cf) != CS_OK) {
+				rc = cs_error_set(e, CS_EIO, "%s: cannot list the repository: %s", m->name, cf.msg);
+				goto out;
+			}
 			json_array_foreach(json_object_get(page, "data"), i, row) {
 				const char *id = json_string_value(json_object_get(row, "id"));
+				bool gone = false;
 				if (id == NULL)
 					continue;
-				(*checked)++;
+				r.checked++;
 				link = NULL;
-				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row)) {
-					(*drift)++;
+				/* not linked: a create that was missed, unless Salesforce deleted it */
+				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row) &&
+				    sf_deleted(w, m, id, &gone, e) == CS_OK && !gone) {
+					r.drift++;
 					if (repair)
-						plan_record(w, m, id, "update", "reconcile", NULL, NULL);
+						plan_record(w, m, id, "update", cause, NULL, NULL);
 				}
 				json_decref(link);
 			}
@@ -1756,12 +2126,18 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 			json_decref(page);
 		}
 	}
-	return CS_OK;
+	rc = CS_OK;
+out:
+	free(seen.v);
+	*checked += r.checked;
+	*drift += r.drift;
+	audit_reconcile(w, m, cause, since_ms, repair, r.checked, r.drift, rc == CS_OK ? NULL : e->msg);
+	return rc;
 }
 
 cs_err
-sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair, long long *checked,
-               long long *drift, struct cs_error *e)
+sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair, const char *cause,
+               long long *checked, long long *drift, struct cs_error *e)
 {
 	cs_err rc = CS_OK;
 
@@ -1771,11 +2147,13 @@ sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, b
 	for (size_t i = 0; i < w->nmaps && rc == CS_OK; i++) {
 		if ((m != NULL && w->maps[i] != m) || sync_paused(w, w->maps[i]))
 			continue;
-		rc = reconcile_mapping(w, w->maps[i], since_ms, repair, checked, drift, e);
+		rc = reconcile_mapping(w, w->maps[i], since_ms, repair, cause, checked, drift, e);
 	}
 	atomic_store(&w->rec_last_checked, *checked);
 	atomic_store(&w->rec_last_drift, *drift);
 	atomic_store(&w->rec_last_ms, cs_time_now_ms());
 	atomic_store(&w->rec_running_ms, 0);
+	atomic_fetch_add(&w->n_reconciles, 1);
+	atomic_fetch_add(&w->n_drift, (unsigned long long)*drift);
 	return rc;
 }

@@ -20,6 +20,9 @@
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
+#define SYNC_RECONCILE_IDS_MAX 5000000  /* Salesforce ids a full reconcile remembers (95 MB) to
+                                        * find linked records gone from Salesforce */
+#define SYNC_ABSENT_BATCH 200     /* ids asked after in one queryAll (Id IN (...)) */
 #define SYNC_IDLE_MS 1000         /* longest idle wait: writes by other processes (the CLI, an
                                    * import) cannot wake us, so we look again this often */
 
@@ -32,6 +35,9 @@
  *   link:<mapping>    repository id -> {"sf": id or "" while the create is in flight,
  *                     "base": {sfField: canonical}, "sent": [{"f": {...}, "ms", "ok"}]}
  *   linkr:<mapping>   Salesforce id -> {"clm": id}
+ *   sfgone:<mapping>  repository id -> {"sf", "ts"}: Salesforce deleted the linked record and the
+ *                     repository record stayed (on_delete.clm ignore or terminate): it is not
+ *                     created in Salesforce again; an undelete there links it again
  *   outbox:<org>      20-digit keys: {"mapping", "clm", "op": "write"|"delete", "fields",
  *                     "attempts", "due_ms", "born_ms", "event"}
  *   dlq               20-digit keys: a write that failed for good, with the exact error and the
@@ -100,6 +106,8 @@ void sync_observe(struct worker *w, int dir, int64_t ms);
 
 /* Wakes w's worker (any thread). */
 void sync_kick(struct worker *w);
+/* The CDC channel of sobject: "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent". Pure. */
+void sync_channel_of(const char *sobject, char *out, size_t n);
 
 /* state.c: the engine's rows. Every call runs on the worker's (or stream's) connection s; the
  * writes need an open transaction. Errors: those of store_kv_*. */
@@ -127,8 +135,13 @@ int sync_plan_feed(struct worker *w);
 int sync_plan_inbox(struct worker *w);
 /* Compares every record of m (or of each of the org's mappings when m is NULL) changed since
  * since_ms (0: all) on both sides; with repair, heals what differs through the same rules as
- * live changes. *drift gets the number of records that differed. */
-cs_err sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair,
+ * live changes. A full pass (since_ms 0) also finds linked records that Salesforce no longer has
+ * and plans each as a delete from Salesforce (the mapping's on_delete.clm). *drift gets the
+ * number of records that differed. cause names what asked for it ("reconcile:periodic",
+ * "reconcile:<request id>" of an operator, the event key of a gap): each mapping's pass appends
+ * a "reconcile" audit row with it and the counts, and the rows of what it heals carry it as
+ * their event. Counts the worker's reconciles and drift. Worker thread. */
+cs_err sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, bool repair, const char *cause,
                       long long *checked, long long *drift, struct cs_error *e);
 
 /* pause.c: whether m is paused (as of the last sync_pause_refresh, each round); holding a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clmsync audit through the real binary: a chain written by an independent implementation
 # (Python's hashlib and json over the store's kv table) verifies; a tampered row is found by
-# number; search by either id; --json output; exit codes 0/1/2/3.
+# number; search by either id or by decision; --json output; exit codes 0/1/2/3.
 . "$(dirname "$0")/lib.sh"
 
 C=$BUILD/clmsync
@@ -88,6 +88,12 @@ expect_out_json '[r["seq"] for r in j] == [2, 5, 8] and j[1]["new"] is True and 
 	"search by Salesforce id as JSON, bounded by --limit"
 expect_exit 0 "search for an unknown id" -- "$C" audit search nobody --store "$URL" --json
 expect_out_json 'j == []' "no rows is an empty array"
+expect_exit 0 "search --decision without an id" -- "$C" audit search --decision applied --limit 2 --store "$URL" --json
+expect_out_json '[r["seq"] for r in j] == [1, 2]' "every record's rows of one decision, bounded by --limit"
+expect_exit 0 "search an id and a decision" -- "$C" audit search ctr-1 --decision applied --store "$URL" --json
+expect_out_json 'len(j) == 8 and all(r["clm_id"] == "ctr-1" for r in j)' "the id and the decision both filter"
+expect_exit 0 "search a decision no row has" -- "$C" audit search --decision gap --store "$URL" --json
+expect_out_json 'j == []' "no row of that decision"
 
 # Tamper with row 17's new value, as someone editing the database would.
 python3 - "$DB" <<'EOF'
@@ -110,6 +116,7 @@ expect_exit 2 "no subcommand" -- "$C" audit
 expect_exit 2 "unknown subcommand" -- "$C" audit frobnicate --store "$URL"
 expect_exit 2 "search without an id" -- "$C" audit search --store "$URL"
 expect_exit 2 "a bad --limit" -- "$C" audit search ctr-1 --limit 0 --store "$URL"
+expect_exit 2 "--decision is for search" -- "$C" audit verify --decision gap --store "$URL"
 expect_exit 2 "an unknown option" -- "$C" audit verify --nope --store "$URL"
 expect_exit 2 "--config and --store together" -- "$C" audit verify --config "$WORK/clmsync.yaml" --store "$URL"
 expect_exit 3 "a store that cannot be opened" -- "$C" audit verify --store "sqlite:$WORK/no/such/dir/x.db"

@@ -81,6 +81,35 @@ req GET "$B/limits" "${AUTH[@]}" -D "$WORK/headers"
 expect_status 200 "limit reset"
 if grep -qi '^Sforce-Limit-Info: api-usage=1/60' "$WORK/headers"; then ok "Sforce-Limit-Info header"; else bad "Sforce-Limit-Info header: $(cat "$WORK/headers")"; fi
 
+# lost change events: /__emu/gap with "apply" commits the change and publishes only its gap event
+req POST "$B/sobjects/Account" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Before the gap"}'
+gid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
+req GET "$U/__emu/events"
+last=$(python3 -c 'import json,sys; e=json.loads(sys.argv[1]); print(e[-1]["replayId"] if e else 0)' "$BODY")
+req POST "$U/__emu/gap" "${JS[@]}" -d '{"entity":"Account","changeType":"GAP_UPDATE","recordId":"'"$gid"'","apply":{"Name":"In the gap"}}'
+expect_status 200 "a change whose event is lost"
+req GET "$U/__emu/events"
+expect_json "[(e['payload']['ChangeEventHeader']['changeType'], e['payload']['ChangeEventHeader']['recordIds'], sorted(e['payload'])) for e in j if e['replayId'] > $last] == [('GAP_UPDATE', ['$gid'], ['ChangeEventHeader'])]" \
+	"only a header-only GAP_UPDATE was published"
+req GET "$B/sobjects/Account/$gid?fields=Name" "${AUTH[@]}"
+expect_json 'j["Name"]=="In the gap"' "the change itself committed"
+for bad in \
+	'{"entity":"Account","changeType":"GAP_UPDATE","recordId":"'"$gid"'","apply":{"Name":"x"},"extra":1}' \
+	'{"entity":"Account","changeType":"GAP_SIDEWAYS","recordId":"'"$gid"'","apply":{"Name":"x"}}' \
+	'{"entity":"Contract","changeType":"GAP_UPDATE","recordId":"'"$gid"'","apply":{"Name":"x"}}' \
+	'{"entity":"Account","changeType":"GAP_CREATE","recordId":"'"$gid"'","apply":{"Name":"x"}}' \
+	'{"entity":"Account","changeType":"GAP_DELETE","recordId":"'"$gid"'","apply":{"Name":"x"}}' \
+	'{"entity":"Account","changeType":"GAP_OVERFLOW","apply":[]}' \
+	'{"entity":"Account","changeType":"GAP_OVERFLOW","apply":[{"Id":"'"$gid"'","Name":"x"},{"Bogus__c":1}]}' \
+	'{"entity":"Account","changeType":"GAP_UPDATE","recordId":"'"$gid"'","apply":{"Name":"x","Bogus__c":1}}'; do
+	req POST "$U/__emu/gap" "${JS[@]}" -d "$bad"
+	expect_status 400 "gap refused: ${bad:0:100}"
+done
+req GET "$U/__emu/events"
+expect_json "[e for e in j if e['replayId'] > $last + 1] == []" "refused gaps published nothing"
+req GET "$B/sobjects/Account/$gid?fields=Name" "${AUTH[@]}"
+expect_json 'j["Name"]=="In the gap"' "refused gaps changed nothing (an overflow is all or nothing)"
+
 # session expiry
 req POST "$U/services/oauth2/token" -d grant_type=client_credentials -d client_id=clmsync-test-client -d client_secret=clmsync-test-secret
 expect_status 200 "client credentials (form)"

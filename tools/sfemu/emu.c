@@ -43,6 +43,7 @@ struct emu_txn {
 	size_t npend, cpend;
 	int64_t now;
 	json_t *jstamp;             /* now as a REST dateTime, shared by every record the txn stamps */
+	enum emu_lost lost;         /* what replaces its change events (emu_txn_lose_events) */
 };
 
 void
@@ -716,6 +717,68 @@ txn_key(char *out, size_t n, unsigned long long a, unsigned long long b)
 	    (b >> 32) & 0xffff, (b >> 16) & 0xffff, (a ^ b) & 0xffffffffffffULL);
 }
 
+/* A gap or overflow event: the header only, no record fields (recordIds empty when record_id
+ * is NULL). New reference, NULL when out of memory. */
+static json_t *
+gap_payload(const char *entity, const char *change_type, const char *record_id, const char *key, int seq,
+    int64_t now, long long commit)
+{
+	json_t *ids = json_array();
+
+	if (ids == NULL)
+		return NULL;
+	if (record_id && *record_id)
+		json_array_append_new(ids, json_string(record_id));
+	return json_pack("{s:{s:s,s:o,s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:[],s:[],s:[]}}", "ChangeEventHeader",
+	    "entityName", entity, "recordIds", ids, "changeType", change_type, "changeOrigin", "",
+	    "transactionKey", key, "sequenceNumber", seq, "commitTimestamp", (json_int_t)now,
+	    "commitNumber", (json_int_t)commit, "commitUser", EMU_USER_ID,
+	    "changedFields", "nulledFields", "diffFields");
+}
+
+void
+emu_txn_lose_events(struct emu_txn *t, enum emu_lost lost)
+{
+	t->lost = lost;
+}
+
+/* The transaction's change events were lost: in their place each record written gets a gap
+ * event of its change type (GAP_UPDATE for an UPDATE, ...), or, for an overflow, each object
+ * written gets one GAP_OVERFLOW without record ids. */
+static void
+publish_lost(struct emu_txn *t, const char *key, long long commit)
+{
+	struct emu *emu = t->emu;
+	int seq = 0;
+
+	if (t->lost == EMU_LOST_OVERFLOW) {
+		for (size_t k = 0; k < emu->nobjects; k++) {
+			struct sobject *o = emu->objects[k];
+			json_t *payload;
+			size_t i;
+			for (i = 0; i < t->npend && t->pend[i].o != o; i++)
+				;
+			if (i == t->npend || !o->cdc)
+				continue;
+			if ((payload = gap_payload(o->name, "GAP_OVERFLOW", NULL, key, ++seq, t->now, commit)) != NULL)
+				publish(emu, o->name, payload, t->now);
+		}
+	} else {
+		for (size_t i = 0; i < t->npend; i++) {
+			struct pending *p = &t->pend[i];
+			char type[32];
+			json_t *payload;
+			if (!p->o->cdc)
+				continue;
+			snprintf(type, sizeof(type), "GAP_%s", p->type);
+			if ((payload = gap_payload(p->o->name, type, p->id, key, ++seq, t->now, commit)) != NULL)
+				publish(emu, p->o->name, payload, t->now);
+		}
+	}
+	if (seq > 0)
+		pthread_cond_broadcast(&emu->ev_cond);
+}
+
 void
 emu_txn_commit(struct emu_txn *t)
 {
@@ -728,6 +791,11 @@ emu_txn_commit(struct emu_txn *t)
 	emu = t->emu;
 	commit = ++emu->commit_number;
 	txn_key(key, sizeof(key), (unsigned long long)commit * 2654435761ULL, (unsigned long long)t->now);
+	if (t->lost != EMU_LOST_NONE) {
+		publish_lost(t, key, commit);
+		txn_free(t);
+		return;
+	}
 	if (t->who.client && t->who.client[0])
 		snprintf(origin, sizeof(origin), "com/salesforce/api/%s/%d.0;client=%s", t->who.api, t->who.version, t->who.client);
 	else
@@ -1364,16 +1432,10 @@ emu_publish_gap(struct emu *emu, const char *entity, const char *change_type, co
 {
 	int64_t now = cs_time_now_ms();
 	char key[64];
-	json_t *ids = json_array(), *payload;
+	json_t *payload;
 
-	if (record_id && *record_id)
-		json_array_append_new(ids, json_string(record_id));
 	txn_key(key, sizeof(key), (unsigned long long)++emu->commit_number, (unsigned long long)now);
-	payload = json_pack("{s:{s:s,s:o,s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:[],s:[],s:[]}}", "ChangeEventHeader",
-	    "entityName", entity, "recordIds", ids, "changeType", change_type, "changeOrigin", "",
-	    "transactionKey", key, "sequenceNumber", 1, "commitTimestamp", (json_int_t)now,
-	    "commitNumber", (json_int_t)emu->commit_number, "commitUser", EMU_USER_ID,
-	    "changedFields", "nulledFields", "diffFields");
+	payload = gap_payload(entity, change_type, record_id, key, 1, now, emu->commit_number);
 	if (payload == NULL)
 		return;
 	publish(emu, entity, payload, now);

@@ -190,6 +190,13 @@ struct emu_caller {
 	const char *client;        /* from Sforce-Call-Options client=, or NULL */
 };
 struct emu_txn *emu_txn_begin(struct emu *emu, const struct emu_caller *who);
+/* What the commit publishes in place of the transaction's change events, as Salesforce does
+ * when it cannot tell what changed: EMU_LOST_RECORDS, one header-only gap event per record
+ * written (GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE with its id); EMU_LOST_OVERFLOW,
+ * one GAP_OVERFLOW per object written, without record ids. The writes themselves commit as
+ * usual. Call before emu_txn_commit. */
+enum emu_lost { EMU_LOST_NONE, EMU_LOST_RECORDS, EMU_LOST_OVERFLOW };
+void emu_txn_lose_events(struct emu_txn *t, enum emu_lost lost);
 void emu_txn_commit(struct emu_txn *t);
 void emu_txn_rollback(struct emu_txn *t);
 

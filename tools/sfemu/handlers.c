@@ -1488,6 +1488,132 @@ cometd_route(struct http_req *rq, struct http_resp *rs, void *ud)
 
 /* ---- /__emu/ control ---- */
 
+#define GAP_APPLY_MAX 10000       /* records one lost transaction may write (GAP_OVERFLOW) */
+
+enum { GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE, GAP_OVERFLOW, GAP_NTYPES };
+static const char *const gap_types[GAP_NTYPES] = {
+	"GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"
+};
+
+static void
+gap_refuse(struct http_resp *rs, const char *msg)
+{
+	http_resp_json(rs, 400, json_pack("{s:s}", "error", msg));
+}
+
+/* True when id is a well-formed id of an o record. */
+static bool
+id_of(const struct sobject *o, const char *id)
+{
+	char id18[SFID_LEN + 1];
+
+	return id != NULL && sfid_to18(id, strlen(id), id18) && memcmp(o->prefix, id18, 3) == 0;
+}
+
+/* POST /__emu/gap: publishes a gap event; with "apply", first makes the change whose events
+ * Salesforce lost: one transaction, committed, whose change events are replaced by the gap
+ * event(s). Lock held. */
+static void
+gap_control(struct emu *emu, json_t *body, struct http_resp *rs)
+{
+	const char *ent = cs_json_get_str(body, "entity"), *type = cs_json_get_str(body, "changeType");
+	const char *rid = cs_json_get_str(body, "recordId"), *k;
+	json_t *apply = json_object_get(body, "apply"), *err = NULL, *v;
+	struct sobject *o = ent ? emu_object(emu, ent) : NULL;
+	char id[SFID_LEN + 1] = "";
+	struct emu_txn *t;
+	bool ok = json_is_object(body);
+	int ti = -1;
+
+	for (int i = 0; type != NULL && i < GAP_NTYPES; i++)
+		if (strcmp(type, gap_types[i]) == 0)
+			ti = i;
+	json_object_foreach(body, k, v) {
+		if (strcmp(k, "entity") != 0 && strcmp(k, "changeType") != 0 && strcmp(k, "recordId") != 0 &&
+		    strcmp(k, "apply") != 0)
+			ok = false;
+	}
+	if (!ok || o == NULL || ti < 0 || (json_object_get(body, "recordId") != NULL && rid == NULL)) {
+		gap_refuse(rs, "gap: needs entity (a known object), changeType GAP_CREATE|GAP_UPDATE|GAP_DELETE|"
+		    "GAP_UNDELETE|GAP_OVERFLOW, optional recordId (a string) and apply; no other keys");
+		return;
+	}
+	if (apply == NULL) {
+		emu_publish_gap(emu, o->name, gap_types[ti], ti == GAP_OVERFLOW ? NULL : rid);
+		http_resp_json(rs, 200, json_pack("{s:I}", "replayId", (json_int_t)(emu->next_replay - 1)));
+		return;
+	}
+	switch (ti) {
+	case GAP_CREATE:
+		ok = json_is_object(apply) && rid == NULL;
+		break;
+	case GAP_UPDATE:
+		ok = json_is_object(apply) && id_of(o, rid);
+		break;
+	case GAP_DELETE:
+	case GAP_UNDELETE:
+		ok = json_is_object(apply) && json_object_size(apply) == 0 && id_of(o, rid);
+		break;
+	default:
+		ok = json_is_array(apply) && json_array_size(apply) > 0 && json_array_size(apply) <= GAP_APPLY_MAX &&
+		    rid == NULL;
+		for (size_t i = 0; ok && i < json_array_size(apply); i++)
+			ok = json_is_object(json_array_get(apply, i));
+		break;
+	}
+	if (!ok) {
+		gap_refuse(rs, "gap: apply is the change whose events are lost: GAP_CREATE {fields} without recordId; "
+		    "GAP_UPDATE {fields} with the recordId of an entity record; GAP_DELETE and GAP_UNDELETE {} with "
+		    "recordId; GAP_OVERFLOW [records] (1 to 10000; with Id: an update, without: a create), no recordId");
+		return;
+	}
+	if ((t = emu_txn_begin(emu, NULL)) == NULL) {
+		emu_fail(rs, 500, "UNKNOWN_EXCEPTION", "out of memory");
+		return;
+	}
+	switch (ti) {
+	case GAP_CREATE:
+		ok = emu_create(t, o, apply, id, &err);
+		break;
+	case GAP_UPDATE:
+		ok = emu_update(t, o, rid, apply, &err);
+		break;
+	case GAP_DELETE:
+		ok = emu_delete(t, rid, &err);
+		break;
+	case GAP_UNDELETE:
+		ok = emu_undelete(t, rid, &err);
+		break;
+	default:
+		for (size_t i = 0; ok && i < json_array_size(apply); i++) {
+			json_t *f = json_copy(json_array_get(apply, i));
+			const char *uid = cs_json_get_str(f, "Id");
+			char nid[SFID_LEN + 1];
+			if (f == NULL) {
+				ok = false;
+				err = emu_error("UNKNOWN_EXCEPTION", "out of memory", NULL);
+			} else if (uid != NULL) {
+				char idb[SFID_LEN + 1];
+				snprintf(idb, sizeof(idb), "%s", uid);
+				json_object_del(f, "Id");
+				ok = emu_update(t, o, idb, f, &err);
+			} else
+				ok = emu_create(t, o, f, nid, &err);
+			json_decref(f);
+		}
+		break;
+	}
+	if (!ok) {
+		emu_txn_rollback(t);
+		http_resp_json(rs, 400, err ? err : emu_error("INVALID_INPUT", "gap: the change was refused", NULL));
+		return;
+	}
+	emu_txn_lose_events(t, ti == GAP_OVERFLOW ? EMU_LOST_OVERFLOW : EMU_LOST_RECORDS);
+	emu_txn_commit(t);
+	http_resp_json(rs, 200, json_pack("{s:I,s:s?}", "replayId", (json_int_t)(emu->next_replay - 1),
+	    "id", id[0] ? id : (ti == GAP_OVERFLOW ? NULL : rid)));
+}
+
 static void
 control(struct http_req *rq, struct http_resp *rs, void *ud)
 {
@@ -1539,14 +1665,7 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 		oauth_expire_all(emu);
 		http_resp_json(rs, 200, json_pack("{s:b}", "expired", 1));
 	} else if (strcmp(what, "gap") == 0 && strcmp(rq->method, "POST") == 0) {
-		const char *ent = cs_json_get_str(body, "entity"), *type = cs_json_get_str(body, "changeType");
-		const char *rid = cs_json_get_str(body, "recordId");
-		if (ent == NULL || emu_object(emu, ent) == NULL || type == NULL || strncmp(type, "GAP_", 4) != 0)
-			http_resp_json(rs, 400, json_pack("{s:s}", "error", "gap: needs entity (a known object) and changeType GAP_CREATE|GAP_UPDATE|GAP_DELETE|GAP_UNDELETE|GAP_OVERFLOW"));
-		else {
-			emu_publish_gap(emu, emu_object(emu, ent)->name, type, strcmp(type, "GAP_OVERFLOW") == 0 ? NULL : rid);
-			http_resp_json(rs, 200, json_pack("{s:I}", "replayId", (json_int_t)(emu->next_replay - 1)));
-		}
+		gap_control(emu, body, rs);
 	} else if (strcmp(what, "expire-events") == 0 && strcmp(rq->method, "POST") == 0) {
 		/* the replay window passes: every retained event is gone */
 		emu_events_expire(emu, cs_time_now_ms() + emu->o.retention_ms + 1);
