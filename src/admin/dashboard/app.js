@@ -301,6 +301,7 @@ function start() {
   $('login').addEventListener('cancel', (ev) => ev.preventDefault());
   $('signout').addEventListener('click', () => {
     clearToken();
+    lastStatus = null;   // nothing stays on screen behind the sign-in
     askToken('');
   });
   $('lineage-form').addEventListener('submit', onTrace);

@@ -127,3 +127,14 @@ export function renderIfChanged(node, data, fn) {
 export function forgetRender(node) {
   lastKeys.delete(node);
 }
+
+// A <details> that stays open (or closed) across re-renders of its section: key names it.
+const openDetails = new Set();
+export function details(key, summary, ...children) {
+  const d = el('details', { open: openDetails.has(key) }, el('summary', null, summary), ...children);
+  d.addEventListener('toggle', () => {
+    if (d.open) openDetails.add(key);
+    else openDetails.delete(key);
+  });
+  return d;
+}

@@ -1,6 +1,6 @@
 // health.js - the state of orgs and mappings at a glance: summary tiles, one card per org, the
 // mappings with their pause switch.
-import { badge, el, emptyState, fill, fmtAge, fmtDuration, fmtNumber, renderIfChanged, timeEl } from './dom.js';
+import { badge, details, el, emptyState, fill, fmtAge, fmtDuration, fmtNumber, renderIfChanged, timeEl } from './dom.js';
 
 const LAG_WARN_MS = 5000;
 const LAG_BAD_MS = 60000;
@@ -87,15 +87,14 @@ function orgCard(o, now) {
         ? `running, ${fmtNumber(rc.progress)} checked`
         : rc.last_ms > 0 ? el('span', null, timeEl(rc.last_ms), ` · ${fmtNumber(rc.last_checked)} checked, ${fmtNumber(rc.last_drift)} drifted`)
           : 'not yet')),
-    positions.length ? el('details', { class: 'positions' },
-      el('summary', null, `Replay positions (${positions.length})`),
+    positions.length ? el('div', { class: 'positions' }, details(`positions:${o.org}`, `Replay positions (${positions.length})`,
       el('div', { class: 'table-wrap' }, el('table', { class: 'table compact' },
         el('thead', null, el('tr', null, el('th', null, 'Channel'), el('th', { class: 'num' }, 'Replay id'),
           el('th', { class: 'num' }, 'Retention left'))),
         el('tbody', null, positions.map(([ch, p]) => el('tr', null,
           el('td', null, el('code', null, ch)),
           el('td', { class: 'num' }, fmtNumber(p.replay_id)),
-          el('td', { class: 'num' }, p.retention_left_s >= 0 ? fmtDuration(p.retention_left_s * 1000) : '—'))))))) : null);
+          el('td', { class: 'num' }, p.retention_left_s >= 0 ? fmtDuration(p.retention_left_s * 1000) : '—')))))))) : null);
 }
 
 export function renderOrgs(node, st) {

@@ -1,6 +1,6 @@
 // queues.js - what waits for an operator: conflicts (take one side) and the dead-letter queue
 // (replay or discard).
-import { badge, el, emptyState, fill, fmtNumber, idEl, renderIfChanged, timeEl, valueEl } from './dom.js';
+import { badge, details, el, emptyState, fill, fmtNumber, idEl, renderIfChanged, timeEl, valueEl } from './dom.js';
 
 // Conflicts whose resolution was asked for; the engine settles them within a round, after
 // which they leave the list.
@@ -94,8 +94,8 @@ export function renderDlq(node, entries, total, actions) {
             el('td', { class: 'error-cell' }, err.code ? el('code', { class: 'err-code' }, err.code) : null,
               el('div', null, err.message || '—')),
             el('td', null, changeSummary(d.item),
-              el('details', { class: 'payload' }, el('summary', null, 'Payload'),
-                el('pre', null, JSON.stringify(d.item, null, 2)))),
+              el('div', { class: 'payload' }, details(`payload:${d.id}`, 'Payload',
+                el('pre', null, JSON.stringify(d.item, null, 2))))),
             el('td', { class: 'actions' },
               el('button', { type: 'button', class: 'btn btn-sm btn-primary', 'aria-label': `Replay ${d.id}`,
                 onclick: (ev) => actions.replay(d.id, ev.currentTarget) }, 'Replay'),
