@@ -2,10 +2,11 @@
 # Installs the Debian 12 packages that building and testing clmsync need, only when missing.
 set -eu
 
+# chromium: the headless browser tests/browser/ drives through the dashboard
 pkgs="build-essential cmake pkg-config clang
 libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libfyaml-dev
 libsqlite3-dev libpq-dev libssl-dev libcmocka-dev libjemalloc-dev openssl curl python3
-python3-prometheus-client"
+python3-prometheus-client chromium"
 
 # Node.js and npm run the conformance test against a real client; the machine may already
 # carry its own, newer Node, so only Debian's is installed when none is present.

@@ -1,5 +1,6 @@
 /* admin.c - the admin listener's handlers: status, health, the operator's actions, lineage, audit. */
 #include "admin/admin.h"
+#include "admin/admin_int.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "sync/audit.h"
@@ -709,7 +710,6 @@ h_conflict(struct http_req *rq, struct http_resp *rs, void *ud)
 	} else
 		rc = sync_conflict_get(s, id, &out, &e);
 	store_pool_release(a->pool, s);
-	json_decref(b);
 	if (rc != CS_OK)
 		fail_store(rs, rc, &e);
 	else if (post)
@@ -717,6 +717,7 @@ h_conflict(struct http_req *rq, struct http_resp *rs, void *ud)
 		http_resp_json(rs, 202, json_pack("{s:s, s:s, s:s}", "id", id, "take", choice, "result", "requested"));
 	else
 		http_resp_json(rs, 200, out);
+	json_decref(b);   /* only now: choice points into b */
 }
 
 /* --- reconcile ------------------------------------------------------------------------------ */
@@ -1013,9 +1014,10 @@ h_audit(struct http_req *rq, struct http_resp *rs, void *ud)
 		fail_store(rs, rc, &e);
 		return;
 	}
-	/* next: where the next page starts; null once the log is read to its end */
-	http_resp_json(rs, 200, json_pack("{s:o, s:o}", "rows", out, "next",
-	    json_array_size(out) == (size_t)limit ? json_integer(to) : json_null()));
+	/* next: where the next page starts; null once the log is read to its end. scanned_to: the
+	 * last row read, matching or not, from which a reader that follows the log goes on */
+	http_resp_json(rs, 200, json_pack("{s:o, s:o, s:I}", "rows", out, "next",
+	    json_array_size(out) == (size_t)limit ? json_integer(to) : json_null(), "scanned_to", (json_int_t)to));
 }
 
 static void
@@ -1057,6 +1059,8 @@ static const struct http_route routes[] = {
 	{ "GET", V1 "/lineage/:entity/:id", h_lineage },
 	{ "GET", V1 "/audit", h_audit },
 	{ "GET", V1 "/config", h_config },
+	{ NULL, "/", admin_dashboard_get },
+	{ NULL, "/ui/:file", admin_dashboard_get },
 };
 
 static bool
@@ -1067,7 +1071,7 @@ pre(struct http_req *rq, struct http_resp *rs, void *ud)
 	const char *h;
 	enum clm_role role;
 
-	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0)
+	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0 || admin_dashboard_public(rq->path))
 		return false;
 	h = http_req_header(rq, "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
