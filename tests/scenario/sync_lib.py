@@ -134,6 +134,12 @@ class SF(Http):
             recs += b["records"]
         return recs
 
+    def query_all(self, soql):
+        """queryAll: deleted records (the recycle bin) too, with IsDeleted."""
+        st, b = self.api("GET", "/queryAll?q=" + urllib.parse.quote(soql))
+        assert st == 200, (st, b)
+        return b["records"]
+
     def by_ext(self, sobject, ext_field, clm_id, fields="Id"):
         r = self.query("SELECT %s FROM %s WHERE %s = '%s'" % (fields, sobject, ext_field, clm_id))
         return r
@@ -195,8 +201,10 @@ class CLM(Http):
             after = b["next_after"]
 
 
-def config_yaml(store, orgs, mappings_yaml, extra=""):
-    """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section."""
+def config_yaml(store, orgs, mappings_yaml, extra="", max_attempts=6, custom_attrs=""):
+    """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section;
+    max_attempts the retries of a write before the dead-letter queue; custom_attrs more
+    custom_attributes entries (YAML lines under custom_attributes:)."""
     o = ""
     for name, url in orgs:
         o += """  - name: %s
@@ -229,6 +237,7 @@ custom_attributes:
     - name: opportunity_stage
       type: text
       max_length: 40
+%s
 orgs:
 %s
 mappings:
@@ -238,16 +247,16 @@ sync:
   retry:
     initial_ms: 50
     max_ms: 500
-    max_attempts: 6
+    max_attempts: %d
 %s
 log:
   level: info
-""" % (store, os.path.dirname(store), o, mappings_yaml, extra)
+""" % (store, os.path.dirname(store), custom_attrs, o, mappings_yaml, max_attempts, extra)
 
 
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
                       name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
-                      suffix="", title_owner="clm"):
+                      suffix="", title_owner="clm", contract_sf_delete="delete"):
     """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them."""
     route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
     status_extra = ""
@@ -282,7 +291,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
     external_id_field: CLM_Id__c
     route: %(route)s
     on_create: {clm: create, salesforce: create}
-    on_delete: {clm: terminate, salesforce: delete}
+    on_delete: {clm: terminate, salesforce: %(csd)s}
     fields:
       - {clm: title, sf: Name, owner: %(to)s, transform: truncate, max_length: 80, allow_truncate: true}
       - {clm: number, sf: CLM_Number__c, owner: clm}
@@ -314,7 +323,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         not_synced: [expired, terminated, renewed]
 """ % {"org": org, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
        "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
-       "cso": contract_status_owner, "to": title_owner}
+       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete}
 
 
 def env():
