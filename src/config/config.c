@@ -669,8 +669,9 @@ static const struct opt on_delete_opts[] = {
 	          "`terminate` (contracts: a transition to terminated)." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "delete", .choices = delete_sf,
 	  .off = MAP(on_delete.salesforce),
-	  .help = "What deleting the repository record does to the Salesforce record: `delete` (to "
-	          "the recycle bin) or `ignore`." },
+	  .help = "What deleting the repository record, or its leaving this mapping's route, does "
+	          "to the Salesforce record: `delete` (to the recycle bin) or `ignore` (left, "
+	          "unlinked)." },
 };
 
 static const struct section on_delete_sec = {
@@ -701,7 +702,9 @@ static const struct opt mapping_opts[] = {
 	{ .key = "route", .type = OT_SECTION, .dflt = "all", .choices = route_words,
 	  .off = MAP(route.kind), .sub = &route_sec,
 	  .help = "Which records this mapping syncs: `all`, or `{field: custom.region, in: [EMEA]}` "
-	          "(or not_in) to send records to different orgs." },
+	          "(or not_in) to send records to different orgs. A record whose field changes moves: "
+	          "the mapping that routes it now makes its record, this one lets go of its own "
+	          "(on_delete.salesforce says how)." },
 	{ .key = "on_create", .type = OT_SECTION, .sub = &on_create_sec,
 	  .help = "What a create on one side does on the other." },
 	{ .key = "on_delete", .type = OT_SECTION, .sub = &on_delete_sec,
