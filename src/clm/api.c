@@ -264,8 +264,18 @@ history(struct http_req *rq, struct http_resp *rs, void *ud, enum clm_kind k, co
 		rc = clm_get(api->clm, k, parent, id, &cur, &f);
 		json_decref(cur);
 	}
-	if (rc == CS_OK)
+	if (rc == CS_OK || (parent != NULL && f.status == 404))
 		rc = clm_history(api->clm, k, id, &out, &f);
+	if (rc == CS_OK && parent != NULL) {
+		/* a deleted obligation: its history says which contract it belonged to */
+		const json_t *first = json_object_get(json_array_get(json_object_get(out, "data"), 0), "record");
+		const char *ct = json_string_value(json_object_get(first, "contract_id"));
+		if (ct == NULL || strcmp(ct, parent) != 0) {
+			json_decref(out);
+			out = NULL;
+			rc = clm_fail_set(&f, 404, "not_found", NULL, "no such %s on this contract", clm_kind_name(k));
+		}
+	}
 	json_out(rs, rc, out, &f);
 }
 
@@ -308,7 +318,7 @@ h_cp_delete(struct http_req *rq, struct http_resp *rs, void *ud)
 
 	if (!if_match(rq, rs, &im))
 		return;
-	if (clm_delete(api->clm, CLM_COUNTERPARTY, rq->params[0], im, who.actor, &f) != CS_OK)
+	if (clm_delete(api->clm, CLM_COUNTERPARTY, NULL, rq->params[0], im, who.actor, &f) != CS_OK)
 		error_out(rs, &f);
 	else
 		http_resp_text(rs, 204, "text/plain", "", 0);
@@ -511,6 +521,28 @@ h_child_patch(struct http_req *rq, struct http_resp *rs, void *ud)
 }
 
 static void
+h_child_delete(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct clm_api *api = ud;
+	struct clm_fail f;
+	long long im;
+	int k = child_kind(rq, rs, rq->params[1]);
+
+	if (k < 0)
+		return;
+	if (k != CLM_OBLIGATION) {
+		fail(rs, 405, "method_not_allowed", NULL, "of a contract's records only obligations are deleted");
+		return;
+	}
+	if (!if_match(rq, rs, &im))
+		return;
+	if (clm_delete(api->clm, (enum clm_kind)k, rq->params[0], rq->params[2], im, who.actor, &f) != CS_OK)
+		error_out(rs, &f);
+	else
+		http_resp_text(rs, 204, "text/plain", "", 0);
+}
+
+static void
 h_child_history(struct http_req *rq, struct http_resp *rs, void *ud)
 {
 	int k = child_kind(rq, rs, rq->params[1]);
@@ -628,6 +660,7 @@ static const struct http_route routes[] = {
 	{ "GET", V1 "/contracts/:id/:kind", h_child_list },
 	{ "GET", V1 "/contracts/:id/:kind/:cid", h_child_get },
 	{ "PATCH", V1 "/contracts/:id/:kind/:cid", h_child_patch },
+	{ "DELETE", V1 "/contracts/:id/:kind/:cid", h_child_delete },
 	{ "GET", V1 "/contracts/:id/:kind/:cid/history", h_child_history },
 	{ "GET", V1 "/changes", h_changes },
 	{ "POST", V1 "/scheduler/run", h_sched_run },

@@ -419,6 +419,9 @@ static const struct opt custom_opts[] = {
 	{ .key = "contract", .type = OT_LIST, .min = 0, .max = CS_CONFIG_ATTRS_MAX,
 	  .off = CFG(custom_contract.v), .off_n = CFG(custom_contract.n), .sub = &attr_sec,
 	  .help = "Custom attributes of contracts." },
+	{ .key = "obligation", .type = OT_LIST, .min = 0, .max = CS_CONFIG_ATTRS_MAX,
+	  .off = CFG(custom_obligation.v), .off_n = CFG(custom_obligation.n), .sub = &attr_sec,
+	  .help = "Custom attributes of obligations." },
 };
 
 static const struct section custom_sec = { custom_opts, NOPTS(custom_opts), 0, NULL, NULL, NULL, 0 };
@@ -3217,6 +3220,8 @@ cs_config_attrs(const struct cs_config *c, const char *entity)
 		return &c->custom_counterparty;
 	if (strcmp(entity, "contract") == 0)
 		return &c->custom_contract;
+	if (strcmp(entity, "obligation") == 0)
+		return &c->custom_obligation;
 	return NULL;
 }
 

@@ -1104,7 +1104,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			    json_pack("{s:s, s:s}", "to", "terminated", "reason", "deleted in Salesforce");
 			memset(&cf, 0, sizeof(cf));
 			rc = body ? clm_transition(w->clm, clm_id, body, -1, w->actor, NULL, &cf) :
-			    clm_delete(w->clm, sync_kind_of(m->entity), clm_id, -1, w->actor, &cf);
+			    clm_delete(w->clm, sync_kind_of(m->entity), NULL, clm_id, -1, w->actor, &cf);
 			json_decref(body);
 			if (rc != CS_OK && cf.status >= 500) {
 				plan_cleanup(&p);

@@ -184,7 +184,9 @@ valid_file(void **state)
 	assert_false(a->required);
 	assert_string_equal(cs_attr_type_name(a->type), "text");
 	assert_null(cs_config_attr_find(cs_config_attrs(c, "contract"), "nope"));
-	assert_null(cs_config_attrs(c, "obligation"));
+	assert_non_null(cs_config_attrs(c, "obligation"));
+	assert_int_equal(cs_config_attrs(c, "obligation")->n, 0);
+	assert_null(cs_config_attrs(c, "approval"));
 	assert_int_equal(c->log.level, CS_LOG_DEBUG);
 	assert_true(c->log.json);
 	cs_config_free(c);
@@ -899,9 +901,12 @@ static const struct err_case sync_err_cases[] = {
 	  15, "mappings[0].fields[0].clm", "did you mean custom.region?" },
 	{ HEAD("contract", "Contract") "      - {clm: custom.zone, sf: Region__c, owner: clm}\n",
 	  15, "mappings[0].fields[0].clm", "declare it under custom_attributes.contract" },
+	{ HEAD("approval", "Approval__c")
+	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n", 15,
+	  "mappings[0].fields[0].clm", "approval records have no custom attributes" },
 	{ HEAD("obligation", "Obligation__c")
 	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n", 15,
-	  "mappings[0].fields[0].clm", "obligation records have no custom attributes" },
+	  "mappings[0].fields[0].clm", "declare it under custom_attributes.obligation" },
 	{ HEAD("contract", "Contract") TITLE "      - {clm: number, sf: name, owner: clm}\n", 16,
 	  "mappings[0].fields[1].sf", "name is also mapped by fields[0]" },
 	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: both, conflict: "
