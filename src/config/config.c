@@ -653,7 +653,9 @@ static const struct opt on_create_opts[] = {
 	{ .key = "clm", .type = OT_ENUM, .dflt = "create", .choices = create_pol,
 	  .off = MAP(on_create.clm),
 	  .help = "What a record created in Salesforce does in the repository: `create` it, or "
-	          "`ignore` it (it is synced once linked by other means)." },
+	          "`ignore` it (it is synced once linked by other means). A contract's record (an "
+	          "obligation, ...) is created under the contract its contract_id lookup names, "
+	          "which the mapping must then map." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "create", .choices = create_pol,
 	  .off = MAP(on_create.salesforce),
 	  .help = "What a record created in the repository does in Salesforce: `create` (upsert by "
@@ -668,8 +670,8 @@ static const struct opt on_delete_opts[] = {
 	{ .key = "clm", .type = OT_ENUM, .dflt = "ignore", .choices = delete_clm,
 	  .off = MAP(on_delete.clm),
 	  .help = "What deleting the Salesforce record does to the repository record: `ignore` "
-	          "(unlinked only; the repository is the system of record), `delete`, or "
-	          "`terminate` (contracts: a transition to terminated)." },
+	          "(unlinked only; the repository is the system of record), `delete` (counterparties "
+	          "and obligations), or `terminate` (contracts: a transition to terminated)." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "delete", .choices = delete_sf,
 	  .off = MAP(on_delete.salesforce),
 	  .help = "What deleting the repository record, or its leaving this mapping's route, does "
@@ -2361,6 +2363,30 @@ mapping_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, c
 		snprintf(full, sizeof(full), "%s.on_delete.clm", path);
 		add_err(ld, line_of(sub_of(map, "on_delete"), "clm"), full, "terminate is for "
 		        "contracts; a %s is deleted or ignored", cs_entity_name(m->entity));
+	}
+	/* the repository deletes counterparties and obligations only (docs/api.md) */
+	if (m->on_delete.clm == CS_DELETE_DELETE && m->entity != CS_ENTITY_COUNTERPARTY &&
+	    m->entity != CS_ENTITY_OBLIGATION && m->entity != 0) {
+		snprintf(full, sizeof(full), "%s.on_delete.clm", path);
+		add_err(ld, line_of(sub_of(map, "on_delete"), "clm"), full, "the repository does not "
+		        "delete a %s: use ignore%s", cs_entity_name(m->entity),
+		        m->entity == CS_ENTITY_CONTRACT ? " or terminate" : "");
+	}
+	/* A contract's record (an obligation, ...) made from Salesforce is made under the contract
+	 * its lookup names, so the mapping must carry that lookup. */
+	if (m->on_create.clm == CS_CREATE_CREATE &&
+	    (m->entity == CS_ENTITY_AMENDMENT || m->entity == CS_ENTITY_OBLIGATION ||
+	     m->entity == CS_ENTITY_APPROVAL || m->entity == CS_ENTITY_SIGNATURE)) {
+		bool parent = false;
+		for (size_t i = 0; i < m->nfields; i++)
+			parent |= m->fields[i].clm != NULL && strcmp(m->fields[i].clm, "contract_id") == 0;
+		if (!parent) {
+			snprintf(full, sizeof(full), "%s.on_create.clm", path);
+			add_err(ld, sub_of(map, "on_create") ? line_of(sub_of(map, "on_create"), "clm") : node_line(map),
+			        full, "%s records made from Salesforce need their contract: map contract_id "
+			        "to the lookup field that names it (lookup: {mapping: <the contract "
+			        "mapping>}), or set ignore", cs_entity_name(m->entity));
+		}
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
 		const struct cs_field_map *f = &m->fields[i];

@@ -586,6 +586,43 @@ marker_done(void *ud, struct cs_error *e)
 	return store_kv_del(u->w->st, u->ns, u->sf_id, NULL, e);
 }
 
+/* The repository id of the contract that Salesforce values of m (a child entity's mapping)
+ * name through the field mapping contract_id: into parent. The contract is brought in from
+ * Salesforce when it is not linked yet and its mapping creates records. CS_OK, or CS_EINVAL
+ * with err set (no such field, no value, or a contract that cannot be resolved). */
+static cs_err
+parent_from_sf(struct worker *w, const struct cs_mapping *m, const json_t *values, const char *event,
+               char parent[CLM_ID_MAX], char *err, size_t errn)
+{
+	const struct cs_field_map *f = NULL;
+	json_t *S = NULL, *v;
+	bool present = false;
+
+	for (size_t i = 0; i < m->nfields; i++)
+		if (strcmp(m->fields[i].clm, "contract_id") == 0 && m->fields[i].lookup_to != NULL)
+			f = &m->fields[i];
+	if (f == NULL) {
+		snprintf(err, errn, "the mapping %s does not map contract_id: a %s cannot be made without its contract",
+		         m->name, cs_entity_name(m->entity));
+		return CS_EINVAL;
+	}
+	if (sync_value_from_sf(f, values, &present, &S, err, errn) != SYNC_VAL_OK)
+		return CS_EINVAL;
+	if (!present || !json_is_string(S)) {
+		json_decref(S);
+		snprintf(err, errn, "%s names no contract (%s is empty): a %s belongs to a contract", m->sobject, f->sf,
+		         cs_entity_name(m->entity));
+		return CS_EINVAL;
+	}
+	v = lookup_to_clm(w, f, S, event, err, errn);
+	json_decref(S);
+	if (v == NULL)
+		return CS_EINVAL;
+	snprintf(parent, CLM_ID_MAX, "%s", json_string_value(v));
+	json_decref(v);
+	return CS_OK;
+}
+
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
  * first), links it and plans its repository-owned fields back. */
 static cs_err
@@ -596,7 +633,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	struct clm_new item = { 0 };
 	struct clm_fail cf;
 	struct cs_error e = { 0 };
-	char mns[STORE_KV_NS_MAX];
+	char mns[STORE_KV_NS_MAX], parent[CLM_ID_MAX] = "";
 	struct plan p;
 	cs_err rc = CS_EINVAL;
 
@@ -605,11 +642,6 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		         m->sobject, sf_id, m->name);
 		json_decref(body);
 		return CS_ENOTFOUND;
-	}
-	if (m->entity != CS_ENTITY_COUNTERPARTY && m->entity != CS_ENTITY_CONTRACT) {
-		snprintf(err, errn, "a %s cannot be created from Salesforce", cs_entity_name(m->entity));
-		json_decref(body);
-		return CS_EINVAL;
 	}
 	if (values == NULL) {
 		if ((rc = fetch_sf(w, m, sf_id, &fetched, err, errn)) != CS_OK)
@@ -681,6 +713,11 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		json_decref(v);
 	}
+	/* A contract's record (an obligation, ...) is made under the contract its lookup names; the
+	 * configuration made sure the mapping maps contract_id. */
+	if (sync_kind_of(m->entity) != CLM_COUNTERPARTY && sync_kind_of(m->entity) != CLM_CONTRACT &&
+	    parent_from_sf(w, m, values, event, parent, err, errn) != CS_OK)
+		goto out;
 	/* A record made from this org must route back to it, or its first plan would route it out
 	 * again: a route field Salesforce left empty takes the route's first value; one it set to
 	 * a value routed elsewhere is refused. */
@@ -728,6 +765,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		json_decref(mk);
 	}
 	item.kind = sync_kind_of(m->entity);
+	item.parent_id = parent[0] ? parent : NULL;
 	item.body = body;
 	memset(&cf, 0, sizeof(cf));
 	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||

@@ -1,7 +1,8 @@
 """sync_config.py STORE ORG=URL[,ORG=URL] [key=value ...]: prints a test configuration (see sync_lib).
 
 Keys are standard_mappings' options, applied to every org, or to one org as ORG.key=value;
-max_attempts=N sets sync.retry.max_attempts."""
+max_attempts=N sets sync.retry.max_attempts; custom=yes adds scenario 10's custom attributes,
+custom Contract fields and the Obligation__c mapping."""
 import sys
 
 import sync_lib
@@ -10,6 +11,7 @@ store = sys.argv[1]
 orgs = [tuple(o.split("=", 1)) for o in sys.argv[2].split(",")]
 opts = dict(a.split("=", 1) for a in sys.argv[3:])
 max_attempts = int(opts.pop("max_attempts", "6"))
+custom = opts.pop("custom", "") == "yes"     # scenario 10: custom fields and Obligation__c
 per_org = {k: v for k, v in opts.items() if "." in k}
 opts = {k: v for k, v in opts.items() if "." not in k}
 
@@ -26,6 +28,11 @@ if "route" in opts:
     routes = opts.pop("route").split(";")
     for (name, _), r in zip(orgs, routes):
         maps += sync_lib.standard_mappings(name, route=r.split("|"), suffix="-" + name, **org_opts(name))
+elif custom:
+    maps = sync_lib.standard_mappings(orgs[0][0], contract_fields=sync_lib.CUSTOM_CONTRACT_FIELDS,
+                                      **org_opts(orgs[0][0]))
+    maps += sync_lib.obligation_mapping(orgs[0][0])
 else:
     maps = sync_lib.standard_mappings(orgs[0][0], **org_opts(orgs[0][0]))
-print(sync_lib.config_yaml(store, orgs, maps, max_attempts=max_attempts))
+print(sync_lib.config_yaml(store, orgs, maps, max_attempts=max_attempts,
+                           custom_attrs=sync_lib.CUSTOM_ATTRS if custom else ""))
