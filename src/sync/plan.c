@@ -375,7 +375,7 @@ static cs_err create_from_sf(struct worker *w, const struct cs_mapping *m, const
 static json_t *
 lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const char *event, char *err, size_t errn)
 {
-	char cid[CLM_ID_MAX];
+	char cid[CLM_ID_MAX] = "";   /* never handed on unset, even by a callee that fails to say so */
 	struct cs_error e = { 0 };
 	const char *sid = json_string_value(S);
 	cs_err rc;

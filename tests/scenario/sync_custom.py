@@ -9,6 +9,7 @@ arrive over the custom object's own CDC channel /data/Obligation__ChangeEvent.
 import json
 import os
 import sqlite3
+import subprocess
 
 from sync_lib import CLM, SF, check, env, finish, wait_for
 
@@ -149,7 +150,28 @@ check(st == 200 and hist["data"][-1]["updated_by"] == "sync:sf", "its history st
 check(wait_for(sf_has("Obligation__c", o2["Id"], Status__c="Open")) is not None if o2 else False,
       "the other obligations are untouched")
 
-# --- 4. the custom object's change events came over its own channel ------------------------------
+# --- 4. a lookup target that cannot be brought in refuses the record that names it ----------------
+# The Account's Industry has no entry in the value map: it waits in the dead-letter queue, and so
+# does a Contract made on it, which is never created under some other counterparty.
+bad_a = sf.create("Account", {"Name": "Untranslatable", "Industry": "Agriculture"})
+bad_c = sf.create("Contract", {"Name": "On an untranslatable Account", "AccountId": bad_a})
+
+
+def dlq():
+    out = subprocess.run([os.environ["CLMSYNC"], "dlq", "list", "--json", "--config", os.environ["CLM_CONFIG"]],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 else []
+
+
+got = wait_for(lambda: (lambda d: d if {bad_a, bad_c} <= {x.get("sf") for x in d} else None)(dlq()))
+why = {x["sf"]: x["error"]["message"] for x in got or []}
+check(got is not None and "Agriculture" in why.get(bad_a, "") and "Agriculture" in why.get(bad_c, ""),
+      "an Account the value map cannot take, and a Contract made on it, wait in the dead-letter queue with the "
+      "reason", dlq())
+check(not [x for x in clm.list("contracts") if x["title"] == "On an untranslatable Account"],
+      "and no repository contract was made for it")
+
+# --- 5. the custom object's change events came over its own channel ------------------------------
 db = sqlite3.connect("file:%s?mode=ro" % os.environ["CLM_DB"], uri=True)
 rows = dict(db.execute("SELECT key, doc FROM kv WHERE ns = 'cursor' AND key LIKE 'cdc:sf:%'").fetchall())
 db.close()
