@@ -257,17 +257,20 @@ history(struct http_req *rq, struct http_resp *rs, void *ud, enum clm_kind k, co
 	struct clm_fail f;
 	json_t *out = NULL;
 	cs_err rc = CS_OK;
+	bool gone = false;
 
 	if (parent != NULL) {
 		/* the record must belong to the contract named in the path */
 		json_t *cur = NULL;
 		rc = clm_get(api->clm, k, parent, id, &cur, &f);
 		json_decref(cur);
+		gone = rc != CS_OK && f.status == 404;
 	}
-	if (rc == CS_OK || (parent != NULL && f.status == 404))
+	if (rc == CS_OK || gone)
 		rc = clm_history(api->clm, k, id, &out, &f);
-	if (rc == CS_OK && parent != NULL) {
-		/* a deleted obligation: its history says which contract it belonged to */
+	if (rc == CS_OK && gone) {
+		/* a deleted obligation (or no such record): its history says which contract it
+		 * belonged to */
 		const json_t *first = json_object_get(json_array_get(json_object_get(out, "data"), 0), "record");
 		const char *ct = json_string_value(json_object_get(first, "contract_id"));
 		if (ct == NULL || strcmp(ct, parent) != 0) {
