@@ -89,6 +89,7 @@ cli_schema_of(const struct cs_config *cfg, struct cs_error *e)
 
 	l[CLM_COUNTERPARTY] = &cfg->custom_counterparty;
 	l[CLM_CONTRACT] = &cfg->custom_contract;
+	l[CLM_OBLIGATION] = &cfg->custom_obligation;
 	for (int k = 0; k < CLM_KIND_COUNT; k++) {
 		if (l[k] == NULL || l[k]->n == 0)
 			continue;

@@ -257,15 +257,28 @@ history(struct http_req *rq, struct http_resp *rs, void *ud, enum clm_kind k, co
 	struct clm_fail f;
 	json_t *out = NULL;
 	cs_err rc = CS_OK;
+	bool gone = false;
 
 	if (parent != NULL) {
 		/* the record must belong to the contract named in the path */
 		json_t *cur = NULL;
 		rc = clm_get(api->clm, k, parent, id, &cur, &f);
 		json_decref(cur);
+		gone = rc != CS_OK && f.status == 404;
 	}
-	if (rc == CS_OK)
+	if (rc == CS_OK || gone)
 		rc = clm_history(api->clm, k, id, &out, &f);
+	if (rc == CS_OK && gone) {
+		/* a deleted obligation (or no such record): its history says which contract it
+		 * belonged to */
+		const json_t *first = json_object_get(json_array_get(json_object_get(out, "data"), 0), "record");
+		const char *ct = json_string_value(json_object_get(first, "contract_id"));
+		if (ct == NULL || strcmp(ct, parent) != 0) {
+			json_decref(out);
+			out = NULL;
+			rc = clm_fail_set(&f, 404, "not_found", NULL, "no such %s on this contract", clm_kind_name(k));
+		}
+	}
 	json_out(rs, rc, out, &f);
 }
 
@@ -308,7 +321,7 @@ h_cp_delete(struct http_req *rq, struct http_resp *rs, void *ud)
 
 	if (!if_match(rq, rs, &im))
 		return;
-	if (clm_delete(api->clm, CLM_COUNTERPARTY, rq->params[0], im, who.actor, &f) != CS_OK)
+	if (clm_delete(api->clm, CLM_COUNTERPARTY, NULL, rq->params[0], im, who.actor, &f) != CS_OK)
 		error_out(rs, &f);
 	else
 		http_resp_text(rs, 204, "text/plain", "", 0);
@@ -511,6 +524,28 @@ h_child_patch(struct http_req *rq, struct http_resp *rs, void *ud)
 }
 
 static void
+h_child_delete(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct clm_api *api = ud;
+	struct clm_fail f;
+	long long im;
+	int k = child_kind(rq, rs, rq->params[1]);
+
+	if (k < 0)
+		return;
+	if (k != CLM_OBLIGATION) {
+		fail(rs, 405, "method_not_allowed", NULL, "of a contract's records only obligations are deleted");
+		return;
+	}
+	if (!if_match(rq, rs, &im))
+		return;
+	if (clm_delete(api->clm, (enum clm_kind)k, rq->params[0], rq->params[2], im, who.actor, &f) != CS_OK)
+		error_out(rs, &f);
+	else
+		http_resp_text(rs, 204, "text/plain", "", 0);
+}
+
+static void
 h_child_history(struct http_req *rq, struct http_resp *rs, void *ud)
 {
 	int k = child_kind(rq, rs, rq->params[1]);
@@ -628,6 +663,7 @@ static const struct http_route routes[] = {
 	{ "GET", V1 "/contracts/:id/:kind", h_child_list },
 	{ "GET", V1 "/contracts/:id/:kind/:cid", h_child_get },
 	{ "PATCH", V1 "/contracts/:id/:kind/:cid", h_child_patch },
+	{ "DELETE", V1 "/contracts/:id/:kind/:cid", h_child_delete },
 	{ "GET", V1 "/contracts/:id/:kind/:cid/history", h_child_history },
 	{ "GET", V1 "/changes", h_changes },
 	{ "POST", V1 "/scheduler/run", h_sched_run },

@@ -183,8 +183,10 @@ cs_err clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const j
  * reached through clm_renew). parent_id, when not NULL, must be the record's contract. */
 cs_err clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id,
     const json_t *body, long long if_match, const char *actor, json_t **out, struct clm_fail *f);
-/* Deletes a counterparty that no contract names (409 in_use otherwise). History is kept. */
-cs_err clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match,
+/* Deletes a counterparty that no contract names (409 in_use otherwise), or an obligation;
+ * other kinds answer 405 method_not_allowed. parent_id, when not NULL, must be the obligation's
+ * contract (404 otherwise). History is kept; the change feed gets a "delete" row. */
+cs_err clm_delete(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, long long if_match,
     const char *actor, struct clm_fail *f);
 /* Moves contract id to status body.to ({"to": "...", "reason": "..."}); to "renewed" renews. */
 cs_err clm_transition(struct clm *c, const char *id, const json_t *body, long long if_match,

@@ -289,6 +289,7 @@ static const struct field f_obligation[] = {
 	{ "status", F_ENUM, 0, 0, 0, ob_status },
 	{ "contract_id", F_RO, 0, 0, 0, NULL },
 	{ "overdue", F_RO, 0, 0, 0, NULL },
+	{ "custom", F_CUSTOM, 0, 0, 0, NULL },
 	{ NULL, F_RO, 0, 0, 0, NULL },
 };
 

@@ -761,9 +761,10 @@ clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id
 	return update(c, k, parent_id, id, body, if_match, actor, false, out, f);
 }
 
-/* A counterparty's deletion, as the writer thread runs it. */
+/* A deletion (a counterparty, an obligation), as the writer thread runs it. */
 struct delete_job {
 	enum clm_kind k;
+	const char *parent;
 	const char *id;
 	long long if_match;
 };
@@ -780,20 +781,23 @@ delete_run(struct clm_op *o, void *arg, struct clm_fail *f)
 	cs_err rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((rc = get(o, j->k, j->id, &r, f)) != CS_OK || (rc = version_check(&r, j->if_match, f)) != CS_OK)
+	if ((rc = get_child(o, j->k, j->parent, j->id, &r, f)) != CS_OK ||
+	    (rc = version_check(&r, j->if_match, f)) != CS_OK)
 		goto out;
-	memset(&q, 0, sizeof(q));
-	q.kind = "contract";
-	q.filters[0] = (struct store_filter){ "counterparty_id", STORE_EQ, r.id };
-	q.nfilters = 1;
-	q.limit = 1;
-	if ((rc = store_list(o->s, &q, &rows, next, &o->e)) != CS_OK) {
-		rc = sfail(o, rc, f, "contract");
-		goto out;
-	}
-	if (json_array_size(rows) > 0) {
-		rc = clm_fail_set(f, 409, "in_use", NULL, "contracts name this counterparty");
-		goto out;
+	if (j->k == CLM_COUNTERPARTY) {
+		memset(&q, 0, sizeof(q));
+		q.kind = "contract";
+		q.filters[0] = (struct store_filter){ "counterparty_id", STORE_EQ, r.id };
+		q.nfilters = 1;
+		q.limit = 1;
+		if ((rc = store_list(o->s, &q, &rows, next, &o->e)) != CS_OK) {
+			rc = sfail(o, rc, f, "contract");
+			goto out;
+		}
+		if (json_array_size(rows) > 0) {
+			rc = clm_fail_set(f, 409, "in_use", NULL, "contracts name this counterparty");
+			goto out;
+		}
 	}
 	if ((rc = store_delete(o->s, r.kind, r.id, &o->e)) != CS_OK) {
 		rc = sfail(o, rc, f, r.kind);
@@ -806,6 +810,7 @@ delete_run(struct clm_op *o, void *arg, struct clm_fail *f)
 	memset(&ch, 0, sizeof(ch));
 	ch.entity = r.kind;
 	ch.id = r.id;
+	ch.parent = r.parent[0] ? r.parent : NULL;
 	ch.version = r.version + 1;
 	ch.op = "delete";
 	ch.fields = fields;
@@ -821,15 +826,17 @@ out:
 }
 
 cs_err
-clm_delete(struct clm *c, enum clm_kind k, const char *id, long long if_match, const char *actor,
-    struct clm_fail *f)
+clm_delete(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, long long if_match,
+    const char *actor, struct clm_fail *f)
 {
 	struct clm_op o;
-	struct delete_job j = { k, id, if_match };
+	struct delete_job j = { k, parent_id, id, if_match };
 	cs_err rc;
 
-	if (k != CLM_COUNTERPARTY)
-		return clm_fail_set(f, 405, "method_not_allowed", NULL, "only counterparties are deleted");
+	/* contracts end by a transition (terminated) and keep their children as a record of what
+	 * happened; an obligation is a to-do that may have been entered by mistake */
+	if (k != CLM_COUNTERPARTY && k != CLM_OBLIGATION)
+		return clm_fail_set(f, 405, "method_not_allowed", NULL, "only counterparties and obligations are deleted");
 	if ((rc = op_write(&o, c, actor, f)) != CS_OK)
 		return rc;
 	return clm_write(c, &o, delete_run, &j, 0, f);

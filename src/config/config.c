@@ -438,6 +438,9 @@ static const struct opt custom_opts[] = {
 	{ .key = "contract", .type = OT_LIST, .min = 0, .max = CS_CONFIG_ATTRS_MAX,
 	  .off = CFG(custom_contract.v), .off_n = CFG(custom_contract.n), .sub = &attr_sec,
 	  .help = "Custom attributes of contracts." },
+	{ .key = "obligation", .type = OT_LIST, .min = 0, .max = CS_CONFIG_ATTRS_MAX,
+	  .off = CFG(custom_obligation.v), .off_n = CFG(custom_obligation.n), .sub = &attr_sec,
+	  .help = "Custom attributes of obligations." },
 };
 
 static const struct section custom_sec = { custom_opts, NOPTS(custom_opts), 0, NULL, NULL, NULL, 0 };
@@ -669,7 +672,9 @@ static const struct opt on_create_opts[] = {
 	{ .key = "clm", .type = OT_ENUM, .dflt = "create", .choices = create_pol,
 	  .off = MAP(on_create.clm),
 	  .help = "What a record created in Salesforce does in the repository: `create` it, or "
-	          "`ignore` it (it is synced once linked by other means)." },
+	          "`ignore` it (it is synced once linked by other means). A contract's record (an "
+	          "obligation, ...) is created under the contract its contract_id lookup names, "
+	          "which the mapping must then map." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "create", .choices = create_pol,
 	  .off = MAP(on_create.salesforce),
 	  .help = "What a record created in the repository does in Salesforce: `create` (upsert by "
@@ -684,13 +689,15 @@ static const struct opt on_delete_opts[] = {
 	{ .key = "clm", .type = OT_ENUM, .dflt = "ignore", .choices = delete_clm,
 	  .off = MAP(on_delete.clm),
 	  .help = "What deleting the Salesforce record does to the repository record: `ignore` "
-	          "(unlinked only; the repository is the system of record), `delete`, or "
-	          "`terminate` (contracts: a transition to terminated). After `ignore` or `terminate` "
-	          "the record is not created in Salesforce again; undeleting it there links it again." },
+	          "(unlinked only; the repository is the system of record), `delete` (counterparties "
+	          "and obligations), or `terminate` (contracts: a transition to terminated). After "
+	          "`ignore` or `terminate` the record is not created in Salesforce again; undeleting "
+	          "it there links it again." },
 	{ .key = "salesforce", .type = OT_ENUM, .dflt = "delete", .choices = delete_sf,
 	  .off = MAP(on_delete.salesforce),
-	  .help = "What deleting the repository record does to the Salesforce record: `delete` (to "
-	          "the recycle bin) or `ignore`." },
+	  .help = "What deleting the repository record, or its leaving this mapping's route, does "
+	          "to the Salesforce record: `delete` (to the recycle bin) or `ignore` (left, "
+	          "unlinked)." },
 };
 
 static const struct section on_delete_sec = {
@@ -721,7 +728,9 @@ static const struct opt mapping_opts[] = {
 	{ .key = "route", .type = OT_SECTION, .dflt = "all", .choices = route_words,
 	  .off = MAP(route.kind), .sub = &route_sec,
 	  .help = "Which records this mapping syncs: `all`, or `{field: custom.region, in: [EMEA]}` "
-	          "(or not_in) to send records to different orgs." },
+	          "(or not_in) to send records to different orgs. A record whose field changes moves: "
+	          "the mapping that routes it now makes its record, this one lets go of its own "
+	          "(on_delete.salesforce says how)." },
 	{ .key = "on_create", .type = OT_SECTION, .sub = &on_create_sec,
 	  .help = "What a create on one side does on the other." },
 	{ .key = "on_delete", .type = OT_SECTION, .sub = &on_delete_sec,
@@ -2390,6 +2399,30 @@ mapping_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, c
 		add_err(ld, line_of(sub_of(map, "on_delete"), "clm"), full, "terminate is for "
 		        "contracts; a %s is deleted or ignored", cs_entity_name(m->entity));
 	}
+	/* the repository deletes counterparties and obligations only (docs/api.md) */
+	if (m->on_delete.clm == CS_DELETE_DELETE && m->entity != CS_ENTITY_COUNTERPARTY &&
+	    m->entity != CS_ENTITY_OBLIGATION && m->entity != 0) {
+		snprintf(full, sizeof(full), "%s.on_delete.clm", path);
+		add_err(ld, line_of(sub_of(map, "on_delete"), "clm"), full, "the repository does not "
+		        "delete a %s: use ignore%s", cs_entity_name(m->entity),
+		        m->entity == CS_ENTITY_CONTRACT ? " or terminate" : "");
+	}
+	/* A contract's record (an obligation, ...) made from Salesforce is made under the contract
+	 * its lookup names, so the mapping must carry that lookup. */
+	if (m->on_create.clm == CS_CREATE_CREATE &&
+	    (m->entity == CS_ENTITY_AMENDMENT || m->entity == CS_ENTITY_OBLIGATION ||
+	     m->entity == CS_ENTITY_APPROVAL || m->entity == CS_ENTITY_SIGNATURE)) {
+		bool parent = false;
+		for (size_t i = 0; i < m->nfields; i++)
+			parent |= m->fields[i].clm != NULL && strcmp(m->fields[i].clm, "contract_id") == 0;
+		if (!parent) {
+			snprintf(full, sizeof(full), "%s.on_create.clm", path);
+			add_err(ld, sub_of(map, "on_create") ? line_of(sub_of(map, "on_create"), "clm") : node_line(map),
+			        full, "%s records made from Salesforce need their contract: map contract_id "
+			        "to the lookup field that names it (lookup: {mapping: <the contract "
+			        "mapping>}), or set ignore", cs_entity_name(m->entity));
+		}
+	}
 	for (size_t i = 0; i < m->nfields; i++) {
 		const struct cs_field_map *f = &m->fields[i];
 		int line = list_item_line(map, "fields", i);
@@ -3250,6 +3283,8 @@ cs_config_attrs(const struct cs_config *c, const char *entity)
 		return &c->custom_counterparty;
 	if (strcmp(entity, "contract") == 0)
 		return &c->custom_contract;
+	if (strcmp(entity, "obligation") == 0)
+		return &c->custom_obligation;
 	return NULL;
 }
 

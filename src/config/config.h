@@ -344,6 +344,7 @@ struct cs_config {
 	size_t ntokens;
 	struct cs_attr_list custom_counterparty;
 	struct cs_attr_list custom_contract;
+	struct cs_attr_list custom_obligation;
 	struct {
 		enum cs_log_level level;
 		bool json;
@@ -395,8 +396,8 @@ cs_err cs_config_defaults(struct cs_config **out);
 /* Releases c and wipes its secrets. NULL is a no-op. */
 void cs_config_free(struct cs_config *c);
 
-/* The declarations of custom attributes for entity "counterparty" or "contract", or NULL for any
- * other entity. Borrowed from c. */
+/* The declarations of custom attributes for entity "counterparty", "contract" or "obligation",
+ * or NULL for any other entity. Borrowed from c. */
 const struct cs_attr_list *cs_config_attrs(const struct cs_config *c, const char *entity);
 
 /* Finds a declaration by name in l, or NULL. */

@@ -254,6 +254,36 @@ settle(struct worker *w, struct group *g, bool permanent, const char *code, cons
 	         g->clm_id, e.msg);
 }
 
+/* Drops the writes of g, whose link is gone: the record was deleted on either side or routed
+ * out of g->m after they were planned. Sending them would upsert by external id and so make
+ * again, unlinked, a record the engine has let go. An audit row says so. */
+static void
+drop(struct worker *w, struct group *g)
+{
+	struct cs_error e = { 0 };
+	struct sync_audit_row r = { .org = w->org->name, .mapping = g->m->name, .entity = cs_entity_name(g->m->entity),
+		.clm_id = g->clm_id, .side = "salesforce", .decision = "dropped", .event = "outbox",
+		.detail = "the record is no longer linked (deleted or routed out) since this write was planned" };
+	size_t i;
+	json_t *k;
+
+	if (store_begin(w->st, &e) != CS_OK)
+		goto fail;
+	json_array_foreach(g->keys, i, k) {
+		if (store_kv_del(w->st, w->ns_outbox, json_string_value(k), NULL, &e) != CS_OK)
+			goto fail;
+	}
+	if (sync_audit_append(w->st, &r, NULL, &e) != CS_OK || store_commit(w->st, &e) != CS_OK)
+		goto fail;
+	log_info("sync.apply", "org %s: %s %s: %zu queued write(s) dropped: the record is no longer linked", w->org->name,
+	         g->m->name, g->clm_id, json_array_size(g->keys));
+	return;
+fail:
+	store_rollback(w->st);
+	log_warn("sync.apply", "org %s: %s %s: cannot drop writes for a record no longer linked: %s", w->org->name,
+	         g->m->name, g->clm_id, e.msg);
+}
+
 static int64_t
 backoff(struct worker *w, int attempts)
 {
@@ -439,8 +469,17 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 		if (!g->ready)
 			continue;
 		if (!g->del) {
-			if (sync_link_get(w->st, g->m, g->clm_id, &g->link, &e) != CS_OK) {
+			cs_err lrc = sync_link_get(w->st, g->m, g->clm_id, &g->link, &e);
+			if (lrc == CS_ENOTFOUND) {
+				drop(w, g);
+				g->ready = false;
+				continue;
+			}
+			if (lrc != CS_OK) {
 				g->link = NULL;
+				g->ready = false;
+				any_fail = true;
+				continue;
 			}
 			if (g->link != NULL && g->sf_id[0] == '\0')
 				snprintf(g->sf_id, sizeof(g->sf_id), "%s", json_string_value(json_object_get(g->link, "sf")) ?: "");

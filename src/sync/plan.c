@@ -59,6 +59,37 @@ new_link(const char *sf)
 	return json_pack("{s:s, s:{}, s:[]}", "sf", sf ? sf : "", "base", "sent");
 }
 
+/* The value of m's route field in rec (a record, or a create body: the same shape), or NULL. */
+static const json_t *
+route_value(const struct cs_mapping *m, const json_t *rec)
+{
+	if (strncmp(m->route.field, "custom.", 7) == 0)
+		return json_object_get(json_object_get(rec, "custom"), m->route.field + 7);
+	return json_object_get(rec, m->route.field);
+}
+
+/* True when m syncs rec: route all, or rec's route field is (in) or is not (not_in) one of the
+ * route's values. */
+static bool
+routed(const struct cs_mapping *m, const json_t *rec)
+{
+	const char *s;
+
+	if (m->route.kind == CS_ROUTE_ALL || m->route.field[0] == '\0')
+		return true;
+	s = json_string_value(route_value(m, rec));
+	if (m->route.kind == CS_ROUTE_IN) {
+		for (size_t i = 0; s != NULL && i < m->route.nin; i++)
+			if (strcmp(s, m->route.in[i]) == 0)
+				return true;
+		return false;
+	}
+	for (size_t i = 0; s != NULL && i < m->route.nnot_in; i++)
+		if (strcmp(s, m->route.not_in[i]) == 0)
+			return false;
+	return true;
+}
+
 static void
 audit(struct plan *p, const char *side, const struct cs_field_map *f, const json_t *old, const json_t *nv,
       const char *decision, const char *detail)
@@ -345,7 +376,7 @@ static cs_err create_from_sf(struct worker *w, const struct cs_mapping *m, const
 static json_t *
 lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const char *event, char *err, size_t errn)
 {
-	char cid[CLM_ID_MAX];
+	char cid[CLM_ID_MAX] = "";   /* never handed on unset, even by a callee that fails to say so */
 	struct cs_error e = { 0 };
 	const char *sid = json_string_value(S);
 	cs_err rc;
@@ -826,6 +857,43 @@ relink_done(void *ud, struct cs_error *e)
 	return store_kv_del(u->w->st, ns, u->clm_id, NULL, e);
 }
 
+/* The repository id of the contract that Salesforce values of m (a child entity's mapping)
+ * name through the field mapping contract_id: into parent. The contract is brought in from
+ * Salesforce when it is not linked yet and its mapping creates records. CS_OK, or CS_EINVAL
+ * with err set (no such field, no value, or a contract that cannot be resolved). */
+static cs_err
+parent_from_sf(struct worker *w, const struct cs_mapping *m, const json_t *values, const char *event,
+               char parent[CLM_ID_MAX], char *err, size_t errn)
+{
+	const struct cs_field_map *f = NULL;
+	json_t *S = NULL, *v;
+	bool present = false;
+
+	for (size_t i = 0; i < m->nfields; i++)
+		if (strcmp(m->fields[i].clm, "contract_id") == 0 && m->fields[i].lookup_to != NULL)
+			f = &m->fields[i];
+	if (f == NULL) {
+		snprintf(err, errn, "the mapping %s does not map contract_id: a %s cannot be made without its contract",
+		         m->name, cs_entity_name(m->entity));
+		return CS_EINVAL;
+	}
+	if (sync_value_from_sf(f, values, &present, &S, err, errn) != SYNC_VAL_OK)
+		return CS_EINVAL;
+	if (!present || !json_is_string(S)) {
+		json_decref(S);
+		snprintf(err, errn, "%s names no contract (%s is empty): a %s belongs to a contract", m->sobject, f->sf,
+		         cs_entity_name(m->entity));
+		return CS_EINVAL;
+	}
+	v = lookup_to_clm(w, f, S, event, err, errn);
+	json_decref(S);
+	if (v == NULL)
+		return CS_EINVAL;
+	snprintf(parent, CLM_ID_MAX, "%s", json_string_value(v));
+	json_decref(v);
+	return CS_OK;
+}
+
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
  * first), links it and plans its repository-owned fields back. drift (may be NULL): a reconcile
  * found the record unlinked; its "drift" audit row says this. */
@@ -837,7 +905,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	struct clm_new item = { 0 };
 	struct clm_fail cf;
 	struct cs_error e = { 0 };
-	char mns[STORE_KV_NS_MAX];
+	char mns[STORE_KV_NS_MAX], parent[CLM_ID_MAX] = "";
 	struct plan p;
 	cs_err rc = CS_EINVAL;
 
@@ -846,11 +914,6 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		         m->sobject, sf_id, m->name);
 		json_decref(body);
 		return CS_ENOTFOUND;
-	}
-	if (m->entity != CS_ENTITY_COUNTERPARTY && m->entity != CS_ENTITY_CONTRACT) {
-		snprintf(err, errn, "a %s cannot be created from Salesforce", cs_entity_name(m->entity));
-		json_decref(body);
-		return CS_EINVAL;
 	}
 	if (values == NULL) {
 		if ((rc = fetch_sf(w, m, sf_id, &fetched, err, errn)) != CS_OK)
@@ -879,7 +942,17 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			how = "matched by keys";
 		}
 		memset(&cf, 0, sizeof(cf));
-		if (mid[0] != '\0' && clm_get(w->clm, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK) {
+		if (mid[0] != '\0' && clm_get(w->clm, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK &&
+		    !routed(m, r)) {
+			/* the record it names is routed elsewhere (it moved to another org, say): this
+			 * one stays unlinked, or it would flow into the record through two orgs */
+			snprintf(err, errn, "%s %s names %s %s, which the mapping %s does not route (%s)", m->sobject, sf_id,
+			         cs_entity_name(m->entity), mid, m->name, m->route.field);
+			json_decref(r);
+			rc = CS_ENOTFOUND;
+			goto out;
+		}
+		if (r != NULL) {
 			snprintf(clm_id, CLM_ID_MAX, "%s", mid);
 			plan_init(&p, w, m, clm_id, event);
 			snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
@@ -900,6 +973,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			goto out;
 		}
 	}
+	rc = CS_EINVAL;     /* a value refused below (rc was CS_OK after a fetch) */
 	for (size_t i = 0; i < m->nfields; i++) {
 		const struct cs_field_map *f = &m->fields[i];
 		char ferr[256];
@@ -931,6 +1005,32 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		json_decref(v);
 	}
+	/* A contract's record (an obligation, ...) is made under the contract its lookup names; the
+	 * configuration made sure the mapping maps contract_id. */
+	if (sync_kind_of(m->entity) != CLM_COUNTERPARTY && sync_kind_of(m->entity) != CLM_CONTRACT &&
+	    parent_from_sf(w, m, values, event, parent, err, errn) != CS_OK)
+		goto out;
+	/* A record made from this org must route back to it, or its first plan would route it out
+	 * again: a route field Salesforce left empty takes the route's first value; one it set to
+	 * a value routed elsewhere is refused. */
+	if (!routed(m, body)) {
+		if (m->route.kind == CS_ROUTE_IN && route_value(m, body) == NULL && m->route.nin > 0) {
+			json_t *at = body;
+			const char *name = m->route.field;
+			if (strncmp(name, "custom.", 7) == 0) {
+				name += 7;
+				if (json_object_get(body, "custom") == NULL)
+					json_object_set_new(body, "custom", json_object());
+				at = json_object_get(body, "custom");
+			}
+			json_object_set_new(at, name, json_string(m->route.in[0]));
+		} else {
+			snprintf(err, errn, "%s %s would not be routed to the mapping %s: %s is not one of its values", m->sobject,
+			         sf_id, m->name, m->route.field);
+			rc = CS_EINVAL;
+			goto out;
+		}
+	}
 	/* Idempotent across a crash: the new record's id is chosen and recorded first, so a replan
 	 * of the same event finds the record made before the crash instead of making another. */
 	snprintf(mns, sizeof(mns), "creating:%s", m->name);
@@ -957,6 +1057,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		json_decref(mk);
 	}
 	item.kind = sync_kind_of(m->entity);
+	item.parent_id = parent[0] ? parent : NULL;
 	item.body = body;
 	memset(&cf, 0, sizeof(cf));
 	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||
@@ -1003,31 +1104,6 @@ out:
 
 /* --- the repository's change feed ---------------------------------------------------------- */
 
-static bool
-routed(const struct cs_mapping *m, const json_t *rec)
-{
-	const json_t *v;
-	const char *s;
-
-	if (m->route.kind == CS_ROUTE_ALL || m->route.field[0] == '\0')
-		return true;
-	if (strncmp(m->route.field, "custom.", 7) == 0)
-		v = json_object_get(json_object_get(rec, "custom"), m->route.field + 7);
-	else
-		v = json_object_get(rec, m->route.field);
-	s = json_string_value(v);
-	if (m->route.kind == CS_ROUTE_IN) {
-		for (size_t i = 0; s != NULL && i < m->route.nin; i++)
-			if (strcmp(s, m->route.in[i]) == 0)
-				return true;
-		return false;
-	}
-	for (size_t i = 0; s != NULL && i < m->route.nnot_in; i++)
-		if (strcmp(s, m->route.not_in[i]) == 0)
-			return false;
-	return true;
-}
-
 struct cursor_ud {
 	struct worker *w;
 	long long seq;
@@ -1055,6 +1131,48 @@ run_done(struct worker *w, cs_err (*done_fn)(void *, struct cs_error *), void *u
 		return CS_OK;
 	store_rollback(w->st);
 	return CS_EIO;
+}
+
+/* The linked record of p no longer routes to p->m (its route field changed): the link goes now,
+ * so that neither side's later changes flow through p->m, and the Salesforce record follows
+ * on_delete.salesforce: deleted (the outbox entry carries its id) or left as it is, unlinked,
+ * which the audit row and the log report. Writes still queued for the link are dropped by the
+ * applier, which sends nothing for a record without a link. The mapping that routes the record
+ * now (another org's, often) makes or finds its own record there. done_fn runs in the same
+ * transaction. CS_OK or CS_ETIMEOUT. */
+static cs_err
+route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+{
+	struct worker *w = p->w;
+	const struct cs_mapping *m = p->m;
+	const json_t *rv = route_value(m, p->rec);
+	bool del = m->on_delete.salesforce == CS_DELETE_DELETE && p->sf_id[0] != '\0';
+	struct cs_error e = { 0 };
+	json_t *ob = NULL;
+	char why[256];
+	cs_err rc;
+
+	if (json_is_string(rv))
+		snprintf(why, sizeof(why), "no longer routed here: %s is %.80s", m->route.field, json_string_value(rv));
+	else
+		snprintf(why, sizeof(why), "no longer routed here: %s has no value", m->route.field);
+	audit(p, "salesforce", NULL, NULL, NULL, del ? "deleted" : "unlinked", why);
+	if (del && (ob = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s}", "mapping", m->name, "clm", p->clm_id,
+	    "op", "delete", "sf", p->sf_id, "attempts", 0, "due_ms", (json_int_t)0, "born_ms",
+	    (json_int_t)cs_time_now_ms(), "event", p->event)) == NULL)
+		return CS_ETIMEOUT;
+	if ((rc = store_begin(w->st, &e)) == CS_OK && (!del || (rc = sync_queue_push(w->st, w->ns_outbox, ob, &e)) == CS_OK) &&
+	    (rc = sync_link_del(w->st, m, p->clm_id, &e)) == CS_OK && (rc = audit_flush(p, &e)) == CS_OK &&
+	    (done_fn == NULL || (rc = done_fn(ud, &e)) == CS_OK))
+		rc = store_commit(w->st, &e);
+	if (rc != CS_OK) {
+		store_rollback(w->st);
+		log_warn("sync.plan", "org %s: %s %s: cannot unlink: %s", w->org->name, m->name, p->clm_id, e.msg);
+	} else
+		log_info("sync.route", "org %s: %s %s %s, %s: %s %s", w->org->name, m->name, p->clm_id, why,
+		         del ? "deleting" : "leaving (unlinked)", m->sobject, p->sf_id[0] ? p->sf_id : "(never created)");
+	json_decref(ob);
+	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 }
 
 /* Plans repository record id of m (a feed row, a lookup brought along, a reconcile). Returns
@@ -1103,6 +1221,12 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		return CS_ETIMEOUT;
 	}
 	p.rec = rec;
+	if (rec != NULL && p.link != NULL && !routed(m, rec)) {
+		rc = route_out(&p, done_fn, ud);
+		plan_cleanup(&p);
+		json_decref(rec);
+		return rc;
+	}
 	if (rec != NULL && (p.link != NULL || routed(m, rec))) {
 		int k = p.link == NULL && m->match.by == CS_MATCH_KEYS ? match_sf(w, m, rec, id, p.sf_id, why, sizeof(why)) : 0;
 		bool ext_missing = false;
@@ -1420,7 +1544,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			    json_pack("{s:s, s:s}", "to", "terminated", "reason", "deleted in Salesforce");
 			memset(&cf, 0, sizeof(cf));
 			rc = body ? clm_transition(w->clm, clm_id, body, -1, w->actor, NULL, &cf) :
-			    clm_delete(w->clm, sync_kind_of(m->entity), clm_id, -1, w->actor, &cf);
+			    clm_delete(w->clm, sync_kind_of(m->entity), NULL, clm_id, -1, w->actor, &cf);
 			json_decref(body);
 			if (rc != CS_OK && cf.status >= 500) {
 				plan_cleanup(&p);

@@ -134,6 +134,12 @@ class SF(Http):
             recs += b["records"]
         return recs
 
+    def query_all(self, soql):
+        """queryAll: deleted records (the recycle bin) too, with IsDeleted."""
+        st, b = self.api("GET", "/queryAll?q=" + urllib.parse.quote(soql))
+        assert st == 200, (st, b)
+        return b["records"]
+
     def by_ext(self, sobject, ext_field, clm_id, fields="Id"):
         r = self.query("SELECT %s FROM %s WHERE %s = '%s'" % (fields, sobject, ext_field, clm_id))
         return r
@@ -195,9 +201,12 @@ class CLM(Http):
             after = b["next_after"]
 
 
-def config_yaml(store, orgs, mappings_yaml, extra="", admin="  enabled: false     # lib.sh turns it on with --admin-listen 127.0.0.1:0 (a free port)\n"):
+def config_yaml(store, orgs, mappings_yaml, extra="", max_attempts=6, custom_attrs="",
+                admin="  enabled: false     # lib.sh turns it on with --admin-listen 127.0.0.1:0 (a free port)\n"):
     """A configuration: orgs is a list of (name, sfemu URL); mappings_yaml the mappings section;
-    admin the body of the admin section; extra more top-level sections."""
+    max_attempts the retries of a write before the dead-letter queue; custom_attrs more
+    custom_attributes entries (YAML lines under custom_attributes:); admin the body of the admin
+    section; extra more top-level sections."""
     o = ""
     for name, url in orgs:
         o += """  - name: %s
@@ -232,6 +241,7 @@ custom_attributes:
     - name: opportunity_stage
       type: text
       max_length: 40
+%s
 orgs:
 %s
 mappings:
@@ -241,16 +251,16 @@ sync:
   retry:
     initial_ms: 50
     max_ms: 500
-    max_attempts: 6
+    max_attempts: %d
 %s
 log:
   level: info
-""" % (store, os.path.dirname(store), admin.rstrip("\n"), o, mappings_yaml, extra)
+""" % (store, os.path.dirname(store), admin.rstrip("\n"), custom_attrs, o, mappings_yaml, max_attempts, extra)
 
 
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
                       name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
-                      suffix="", title_owner="clm"):
+                      suffix="", title_owner="clm", contract_sf_delete="delete", contract_fields=""):
     """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them."""
     route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
     status_extra = ""
@@ -285,7 +295,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
     external_id_field: CLM_Id__c
     route: %(route)s
     on_create: {clm: create, salesforce: create}
-    on_delete: {clm: terminate, salesforce: delete}
+    on_delete: {clm: terminate, salesforce: %(csd)s}
     fields:
       - {clm: title, sf: Name, owner: %(to)s, transform: truncate, max_length: 80, allow_truncate: true}
       - {clm: number, sf: CLM_Number__c, owner: clm}
@@ -315,9 +325,64 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         non_owner_write: revert
         value_map: {draft: Draft, in_review: Draft, in_approval: In Approval Process, approved: In Approval Process, in_signature: In Approval Process, signed: In Approval Process, active: Activated}
         not_synced: [expired, terminated, renewed]
-""" % {"org": org, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
+%(cf)s""" % {"org": org, "cf": contract_fields, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
        "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
-       "cso": contract_status_owner, "to": title_owner}
+       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete}
+
+
+# Scenario 10: more custom attributes of contracts, and those of obligations (config_yaml's
+# custom_attrs: they continue the contract list, then open the obligation list).
+CUSTOM_ATTRS = """    - {name: risk_score, type: number}
+    - {name: budget, type: decimal}
+    - {name: review_date, type: date}
+    - {name: confidential, type: boolean}
+    - {name: notes, type: text, max_length: 1000}
+  obligation:
+    - {name: penalty, type: decimal}
+    - {name: effort_hours, type: number}
+"""
+
+# Contract custom attributes <-> custom fields on Contract (standard_mappings' contract_fields).
+CUSTOM_CONTRACT_FIELDS = """      - clm: custom.region
+        sf: CLM_Region__c
+        owner: both
+        conflict: salesforce_wins
+        value_map: {EMEA: Europe, AMER: Americas, APAC: Asia Pacific}
+      - {clm: custom.risk_score, sf: CLM_Risk_Score__c, owner: both, conflict: last_writer_wins}
+      - {clm: custom.budget, sf: CLM_Budget__c, owner: both, conflict: last_writer_wins, transform: decimal_to_currency, scale: 2}
+      - {clm: custom.review_date, sf: CLM_Review_Date__c, owner: both, conflict: last_writer_wins}
+      - {clm: custom.confidential, sf: CLM_Confidential__c, owner: clm}
+      - {clm: custom.notes, sf: CLM_Notes__c, owner: both, conflict: last_writer_wins}
+"""
+
+
+def obligation_mapping(org, suffix=""):
+    """Obligations <-> the custom object Obligation__c (tests/scenario/sync_custom_schema.json),
+    each under its contract through the lookup Contract__c."""
+    return """  - name: obligations%(s)s
+    org: %(org)s
+    entity: obligation
+    sobject: Obligation__c
+    external_id_field: CLM_Id__c
+    on_create: {clm: create, salesforce: create}
+    on_delete: {clm: delete, salesforce: delete}
+    fields:
+      - {clm: contract_id, sf: Contract__c, owner: clm, lookup: {mapping: contracts%(s)s}}
+      - {clm: description, sf: Description__c, owner: both, conflict: last_writer_wins}
+      - {clm: owner, sf: Owner_Name__c, owner: both, conflict: last_writer_wins}
+      - {clm: due_date, sf: Due_Date__c, owner: both, conflict: last_writer_wins}
+      - clm: status
+        sf: Status__c
+        owner: both
+        conflict: salesforce_wins
+        value_map: {open: Open, done: Done, waived: Waived}
+      - clm: recurrence
+        sf: Recurrence__c
+        owner: clm
+        value_map: {none: None, monthly: Monthly, quarterly: Quarterly, semiannual: Semi-annual, annual: Annual}
+      - {clm: custom.penalty, sf: Penalty__c, owner: both, conflict: last_writer_wins, transform: decimal_to_currency, scale: 2}
+      - {clm: custom.effort_hours, sf: Effort_Hours__c, owner: both, conflict: last_writer_wins}
+""" % {"org": org, "s": suffix}
 
 
 def env():

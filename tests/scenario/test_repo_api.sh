@@ -174,6 +174,22 @@ OB=$(jf 'j["id"]')
 expect_json 'j["overdue"] == True and j["status"] == "open"' "overdue is derived"
 req PATCH "$U/contracts/$CT/obligations/$OB" "${W[@]}" -d '{"status":"done"}'
 expect_json 'j["overdue"] == False and j["version"] == 2' "done is not overdue"
+req POST "$U/contracts/$CT/obligations" "${W[@]}" -d '{"description":"Entered by mistake"}'
+OB2=$(jf 'j["id"]')
+req DELETE "$U/contracts/ct_01AAAAAAAAAAAAAAAAAAAAAAAA/obligations/$OB2" "${W[@]}"
+expect_status 404 "an obligation is deleted only under its own contract"
+req DELETE "$U/contracts/$CT/obligations/$OB2" "${W[@]}" -H 'If-Match: "7"'
+expect_status 412 "an obligation delete honours If-Match"
+req DELETE "$U/contracts/$CT/obligations/$OB2" "${W[@]}"
+expect_status 204 "an obligation is deleted"
+req GET "$U/contracts/$CT/obligations/$OB2" "${R[@]}"
+expect_status 404 "the deleted obligation is gone"
+req GET "$U/contracts/$CT/obligations/$OB2/history" "${R[@]}"
+expect_json 'len(j["data"]) == 1' "its history stays readable"
+req GET "$U/changes?after=0&limit=10000" "${R[@]}"
+expect_json "[c for c in j['data'] if c['id'] == '$OB2' and c['op'] == 'delete' and c['parent'] == '$CT']" "the change feed has its delete row, with its contract"
+req DELETE "$U/contracts/$CT/approvals/$OB" "${W[@]}"
+expect_status 405 "other records of a contract are not deleted"
 req POST "$U/contracts/$CT/approvals" "${W[@]}" -d '{"approver":"cfo","step":1,"decision":"approved"}'
 expect_status 201 "approval"
 expect_json 'j["decided_at"].endswith("Z")' "decided_at set"

@@ -184,7 +184,9 @@ valid_file(void **state)
 	assert_false(a->required);
 	assert_string_equal(cs_attr_type_name(a->type), "text");
 	assert_null(cs_config_attr_find(cs_config_attrs(c, "contract"), "nope"));
-	assert_null(cs_config_attrs(c, "obligation"));
+	assert_non_null(cs_config_attrs(c, "obligation"));
+	assert_int_equal(cs_config_attrs(c, "obligation")->n, 0);
+	assert_null(cs_config_attrs(c, "approval"));
 	assert_int_equal(c->log.level, CS_LOG_DEBUG);
 	assert_true(c->log.json);
 	cs_config_free(c);
@@ -874,7 +876,8 @@ static const struct err_case sync_err_cases[] = {
 	  "mappings[0].org", "orgs lists none" },
 	{ HEAD("contract", "Contract") TITLE CP_MAP("main") "  - name: cps\n    org: main\n"
 	  "    entity: obligation\n    sobject: Obligation__c\n    external_id_field: CLM_Id__c\n"
-	  "    fields: [{clm: description, sf: Name, owner: clm}]\n", 22, "mappings[2].name",
+	  "    fields: [{clm: description, sf: Name, owner: clm}]\n    on_create: {clm: ignore}\n", 22,
+	  "mappings[2].name",
 	  "cps is also the name of mappings[1]" },
 	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contracts\n"
 	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n    fields:\n" TITLE, 11,
@@ -899,9 +902,17 @@ static const struct err_case sync_err_cases[] = {
 	  15, "mappings[0].fields[0].clm", "did you mean custom.region?" },
 	{ HEAD("contract", "Contract") "      - {clm: custom.zone, sf: Region__c, owner: clm}\n",
 	  15, "mappings[0].fields[0].clm", "declare it under custom_attributes.contract" },
+	{ HEAD("approval", "Approval__c")
+	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n    on_create: {clm: ignore}\n", 15,
+	  "mappings[0].fields[0].clm", "approval records have no custom attributes" },
 	{ HEAD("obligation", "Obligation__c")
-	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n", 15,
-	  "mappings[0].fields[0].clm", "obligation records have no custom attributes" },
+	  "      - {clm: custom.region, sf: Region__c, owner: clm}\n    on_create: {clm: ignore}\n", 15,
+	  "mappings[0].fields[0].clm", "declare it under custom_attributes.obligation" },
+	{ HEAD("obligation", "Obligation__c")
+	  "      - {clm: description, sf: Name, owner: clm}\n    on_create: {clm: create}\n", 16,
+	  "mappings[0].on_create.clm", "obligation records made from Salesforce need their contract" },
+	{ HEAD("contract", "Contract") TITLE "    on_delete: {clm: delete}\n", 16,
+	  "mappings[0].on_delete.clm", "the repository does not delete a contract: use ignore or terminate" },
 	{ HEAD("contract", "Contract") TITLE "      - {clm: number, sf: name, owner: clm}\n", 16,
 	  "mappings[0].fields[1].sf", "name is also mapped by fields[0]" },
 	{ HEAD("contract", "Contract") "      - {clm: title, sf: Name, owner: both, conflict: "
@@ -1013,7 +1024,8 @@ static const struct err_case sync_err_cases[] = {
 	  "transform: money_amount, scale: 19}\n", 15, "mappings[0].fields[0].scale",
 	  "from 0 to 18" },
 	{ HEAD("approval", "Approval__c") "      - {clm: decided_at, sf: D__c, owner: both, "
-	  "conflict: manual, transform: datetime_to_date}\n", 15, "mappings[0].fields[0].owner",
+	  "conflict: manual, transform: datetime_to_date}\n    on_create: {clm: ignore}\n", 15,
+	  "mappings[0].fields[0].owner",
 	  "datetime_to_date loses information" },
 	{ HEAD("contract", "Contract")
 	  "      - {clm: title, sf: Name, owner: clm, transform: truncat}\n",

@@ -260,6 +260,49 @@ describe_shape(void **state)
 	json_decref(d);
 }
 
+/* A second --schema entry for an existing object adds custom fields and rules to it, and
+ * nothing else. Runs last: it changes the shared org's Contract. */
+static void
+schema_extends_standard_object(void **state)
+{
+	struct emu *emu = *state;
+	struct sobject *c = emu_object(emu, "Contract");
+	size_t before = c->nfields;
+	struct cs_error e = { 0 };
+	char acc[SFID_LEN + 1], id[SFID_LEN + 1];
+	static const char ext[] = "{\"sobjects\":[{\"name\":\"contract\",\"fields\":["
+	    "{\"name\":\"Region__c\",\"type\":\"picklist\",\"restrictedPicklist\":true,"
+	    "\"picklistValues\":[\"EMEA\",\"AMER\"]},{\"name\":\"Budget__c\",\"type\":\"currency\"}],"
+	    "\"validationRules\":[{\"field\":\"Region__c\",\"equals\":\"AMER\",\"message\":\"no\"}]}]}";
+	static const char relabel[] = "{\"sobjects\":[{\"name\":\"Contract\",\"label\":\"Deal\",\"fields\":[]}]}";
+	static const char twice[] = "{\"sobjects\":[{\"name\":\"Contract\",\"fields\":[{\"name\":\"budget__c\","
+	    "\"type\":\"string\"}]}]}";
+	struct emu_txn *t;
+	json_t *f, *err = NULL;
+
+	assert_int_equal(schema_load(emu, ext, strlen(ext), "test", &e), CS_OK);
+	assert_ptr_equal(emu_object(emu, "Contract"), c);
+	assert_int_equal(c->nfields, before + 2);
+	assert_non_null(emu_field(c, "region__c"));
+	assert_true(emu_field(c, "Region__c")->restricted);
+	assert_non_null(emu_field(c, "Status"));        /* the index holds the old fields too */
+	assert_int_equal(schema_load(emu, relabel, strlen(relabel), "test", &e), CS_EEXIST);
+	assert_non_null(strstr(e.msg, "not label"));
+	assert_int_equal(schema_load(emu, twice, strlen(twice), "test", &e), CS_EEXIST);
+	assert_non_null(strstr(e.msg, "defined twice"));
+	account(emu, "Extended", acc);
+	t = emu_txn_begin(emu, NULL);
+	f = json_pack("{s:s, s:s, s:s}", "AccountId", acc, "Region__c", "EMEA", "Budget__c", "12.50");
+	assert_true(emu_create(t, c, f, id, &err));
+	json_decref(f);
+	f = json_pack("{s:s, s:s}", "AccountId", acc, "Region__c", "AMER");
+	assert_false(emu_create(t, c, f, id, &err));
+	assert_string_equal(err_code(err), "FIELD_CUSTOM_VALIDATION_EXCEPTION");
+	json_decref(err);
+	json_decref(f);
+	emu_txn_commit(t);
+}
+
 int
 main(void)
 {
@@ -271,6 +314,7 @@ main(void)
 		cmocka_unit_test(delete_and_undelete),
 		cmocka_unit_test(duplicate_external_id),
 		cmocka_unit_test(describe_shape),
+		cmocka_unit_test(schema_extends_standard_object),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -277,6 +277,72 @@ emu_field(const struct sobject *o, const char *name)
 	return NULL;
 }
 
+/* Appends the validation rules rules (an array, or NULL) to o. */
+static cs_err
+load_rules(struct sobject *o, json_t *rules, struct cs_error *e)
+{
+	struct vrule *grow;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(rules) || json_array_size(rules) == 0)
+		return CS_OK;
+	if ((grow = realloc(o->rules, (o->nrules + json_array_size(rules)) * sizeof(*grow))) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	o->rules = grow;
+	json_array_foreach(rules, i, v) {
+		const char *f = cs_json_get_str(v, "field"), *msg = cs_json_get_str(v, "message");
+		json_t *eq = json_object_get(v, "equals");
+		if (f == NULL || msg == NULL || emu_field(o, f) == NULL)
+			return cs_error_set(e, CS_EINVAL, "schema: %s: validation rule needs an existing field and a message",
+			                    o->name);
+		o->rules[o->nrules].field = strdup(emu_field(o, f)->name);
+		o->rules[o->nrules].value = json_is_string(eq) ? strdup(json_string_value(eq)) : NULL;
+		o->rules[o->nrules].message = strdup(msg);
+		o->nrules++;
+	}
+	return CS_OK;
+}
+
+/* An entry naming an object already defined (a standard object of the default schema) adds
+ * its fields and validation rules to it, as an admin adds custom fields to Contract in Setup.
+ * It may carry nothing else: a different label or key prefix would be a second object. Runs
+ * at load, before any record exists. */
+static cs_err
+extend_object(struct sobject *o, json_t *src, struct cs_error *e)
+{
+	json_t *fields = json_object_get(src, "fields"), *v;
+	struct sfield *grow;
+	const char *k;
+	size_t i;
+	cs_err err;
+
+	json_object_foreach(src, k, v) {
+		if (strcmp(k, "name") != 0 && strcmp(k, "fields") != 0 && strcmp(k, "validationRules") != 0)
+			return cs_error_set(e, CS_EEXIST, "schema: object %s is defined already: a second entry may only add "
+			                    "fields and validationRules, not %s", o->name, k);
+	}
+	if ((grow = realloc(o->fields, (o->nfields + json_array_size(fields)) * sizeof(*grow))) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	o->fields = grow;
+	/* the index is rebuilt below; until then names are looked up by scanning */
+	free(o->fidx);
+	o->fidx = NULL;
+	json_array_foreach(fields, i, v) {
+		const char *fname = cs_json_get_str(v, "name");
+		if (fname != NULL && emu_field(o, fname) != NULL)
+			return cs_error_set(e, CS_EEXIST, "schema: %s.%s defined twice", o->name, fname);
+		if ((err = load_field(&o->fields[o->nfields], v, false, e, o->name)) != CS_OK)
+			return err;
+		o->nfields++;
+	}
+	if ((err = load_rules(o, json_object_get(src, "validationRules"), e)) != CS_OK)
+		return err;
+	if (!schema_index_fields(o))
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	return CS_OK;
+}
+
 static cs_err
 load_object(struct emu *emu, json_t *src, struct cs_error *e)
 {
@@ -289,8 +355,8 @@ load_object(struct emu *emu, json_t *src, struct cs_error *e)
 
 	if (name == NULL || !json_is_array(fields))
 		return cs_error_set(e, CS_EINVAL, "schema: every sobject needs a name and a fields array");
-	if (emu_object(emu, name) != NULL)
-		return cs_error_set(e, CS_EEXIST, "schema: object %s defined twice", name);
+	if ((o = emu_object(emu, name)) != NULL)
+		return extend_object(o, src, e);
 	o = calloc(1, sizeof(*o));
 	if (o == NULL)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");
@@ -330,21 +396,8 @@ load_object(struct emu *emu, json_t *src, struct cs_error *e)
 			goto out;
 		o->nfields++;
 	}
-	if (json_is_array(rules)) {
-		o->rules = calloc(json_array_size(rules) + 1, sizeof(struct vrule));
-		json_array_foreach(rules, i, v) {
-			const char *f = cs_json_get_str(v, "field"), *msg = cs_json_get_str(v, "message");
-			json_t *eq = json_object_get(v, "equals");
-			if (f == NULL || msg == NULL || emu_field(o, f) == NULL) {
-				err = cs_error_set(e, CS_EINVAL, "schema: %s: validation rule needs an existing field and a message", name);
-				goto out;
-			}
-			o->rules[o->nrules].field = strdup(emu_field(o, f)->name);
-			o->rules[o->nrules].value = json_is_string(eq) ? strdup(json_string_value(eq)) : NULL;
-			o->rules[o->nrules].message = strdup(msg);
-			o->nrules++;
-		}
-	}
+	if ((err = load_rules(o, rules, e)) != CS_OK)
+		goto out;
 	if (!schema_index_fields(o)) {
 		err = cs_error_set(e, CS_ENOMEM, "out of memory");
 		goto out;
