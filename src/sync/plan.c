@@ -1361,6 +1361,8 @@ struct rec_ud {
 	bool repair;
 	long long checked, drift;
 	cs_err err;
+	long long total;              /* the query's totalSize, set before its first record */
+	bool announced;               /* total was added to the worker's rec_expected */
 };
 
 static int
@@ -1378,6 +1380,11 @@ reconcile_one(void *ud, const json_t *sfrec)
 
 	if (sf_id == NULL || atomic_load(&w->stop))
 		return 1;
+	if (!r->announced) {
+		/* for the operator's progress line: how many records this mapping will bring */
+		r->announced = true;
+		atomic_fetch_add(&w->rec_expected, r->total);
+	}
 	r->checked++;
 	atomic_fetch_add(&w->rec_progress, 1);
 	rc = sync_link_by_sf(w->st, r->m, sf_id, clm_id, &e);
@@ -1428,7 +1435,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 {
 	struct sf_soql q;
 	struct sf_error se;
-	struct rec_ud r = { w, m, repair, 0, 0, CS_OK };
+	struct rec_ud r = { w, m, repair, 0, 0, CS_OK, 0, false };
 	const char *text;
 	cs_err rc;
 
@@ -1459,7 +1466,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 		return cs_error_set(e, rc, "%s: cannot build the reconcile query", m->name);
 	}
 	sf_error_clear(&se);
-	rc = sf_query(w->sc, text, 0, 2000, reconcile_one, &r, NULL, &se);
+	rc = sf_query(w->sc, text, 0, 2000, reconcile_one, &r, &r.total, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	sf_soql_cleanup(&q);
 	*checked += r.checked;
@@ -1513,6 +1520,7 @@ sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, b
 
 	*checked = *drift = 0;
 	atomic_store(&w->rec_progress, 0);
+	atomic_store(&w->rec_expected, 0);
 	atomic_store(&w->rec_running_ms, cs_time_now_ms());
 	for (size_t i = 0; i < w->nmaps && rc == CS_OK; i++) {
 		if ((m != NULL && w->maps[i] != m) || sync_paused(w, w->maps[i]))
