@@ -205,6 +205,10 @@ struct term_progress {
 void term_progress_init(struct term_progress *p, const char *prefix, const char *unit, int64_t every_ms);
 /* Reports done of total (total < 0: unknown; approx: the total may still grow). */
 void term_progress_show(struct term_progress *p, long long done, long long total, bool approx);
+/* The line as it stands at monotonic time now, into out: "PREFIX: 1200 of ~3400 records,
+ * 540/s, about 4s left (2s so far)"; the rate once half a second has passed and something was
+ * done, the time left when the total is known and not reached. */
+void term_progress_line(const struct term_progress *p, int64_t now, char *out, size_t n);
 /* Clears the terminal's line, or prints the last plain line. */
 void term_progress_end(struct term_progress *p);
 /* Parses a --progress-every value (seconds, fractions allowed, 0.1 to 3600) into *ms; false

@@ -363,9 +363,8 @@ term_progress_init(struct term_progress *p, const char *prefix, const char *unit
 	p->total = -1;
 }
 
-/* The line as it stands: "PREFIX: 1200 of ~3400 records, 540/s, about 4s left (2s so far)". */
-static void
-line_of(const struct term_progress *p, int64_t now, char *out, size_t n)
+void
+term_progress_line(const struct term_progress *p, int64_t now, char *out, size_t n)
 {
 	int64_t el = now - p->start_ms;
 	double rate = el > 0 ? (double)p->done * 1000.0 / (double)el : 0;
@@ -402,7 +401,7 @@ term_progress_show(struct term_progress *p, long long done, long long total, boo
 	if (now - p->last_ms < (p->tty ? TTY_REDRAW_MS : p->every_ms))
 		return;
 	p->last_ms = now;
-	line_of(p, now, line, sizeof(line));
+	term_progress_line(p, now, line, sizeof(line));
 	/* the line holds only numbers and the command's own words: nothing to escape */
 	if (p->tty)
 		fprintf(stderr, "\r\033[K%s", line);

@@ -347,6 +347,28 @@ progress_parts(void **state)
 	assert_false(term_progress_every("1s", &ms));
 	assert_false(term_progress_every("nan", &ms));
 	assert_false(term_progress_every("", &ms));
+	{
+		struct term_progress p;
+		char line[256];
+		term_progress_init(&p, "clmsync reconcile", "records compared", 1000);
+		p.start_ms = 1000;
+		p.done = 0;
+		p.total = -1;
+		term_progress_line(&p, 1200, line, sizeof(line));
+		assert_string_equal(line, "clmsync reconcile: 0 records compared (200ms so far)");
+		p.done = 500;
+		p.total = 2000;
+		p.approx = true;
+		term_progress_line(&p, 11000, line, sizeof(line));
+		assert_string_equal(line, "clmsync reconcile: 500 of ~2000 records compared, 50/s, about 30s left (10s so far)");
+		p.done = 2000;
+		p.approx = false;
+		term_progress_line(&p, 21000, line, sizeof(line));
+		assert_string_equal(line, "clmsync reconcile: 2000 of 2000 records compared, 100/s (20s so far)");
+		p.total = -1;
+		term_progress_line(&p, 21000, line, sizeof(line));
+		assert_string_equal(line, "clmsync reconcile: 2000 records compared, 100/s (20s so far)");
+	}
 	term_duration(850, d, sizeof(d));
 	assert_string_equal(d, "850ms");
 	term_duration(12000, d, sizeof(d));
