@@ -184,7 +184,8 @@ struct term_table;
 struct term_table *term_table_new(int ncols, const char *const *heads, const int *maxw);
 void term_table_free(struct term_table *t);
 /* Adds a row of ncols cells (borrowed; a NULL or "" cell is shown as "-"). CS_ENOMEM,
- * CS_ELIMIT past the row limit; the table is unchanged then. */
+ * CS_ELIMIT past the row limit; the row is left out then, and term_table_print says how many
+ * were (so callers may ignore the result). */
 cs_err term_table_add(struct term_table *t, const char *const *cells);
 size_t term_table_rows(const struct term_table *t);
 /* Prints the heading and the rows to f, two spaces between columns, the last one unpadded. */

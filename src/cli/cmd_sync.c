@@ -28,19 +28,14 @@
 
 /* --- shared ------------------------------------------------------------------------------------ */
 
-/* Parses argv for command name and connects. Returns -1 with *c set to go on, else the exit
- * code (help printed, usage error, no server). */
+/* Parses argv for command name: -1 to go on, else the exit code (help printed, usage error). */
 static int
-start(const char *name, int argc, char **argv, struct cli_args *a, struct admin_conn **c)
+start(const char *name, int argc, char **argv, struct cli_args *a)
 {
-	int code;
-
-	*c = NULL;
-	if ((code = cli_parse(cli_cmd_find(name), argc, argv, a)) >= 0)
-		return code;
-	return -1;
+	return cli_parse(cli_cmd_find(name), argc, argv, a);
 }
 
+/* Finds the server and its token: -1 with *c set to go on, else the exit code. */
 static int
 connect_to(const struct cli_args *a, struct admin_conn **c)
 {
@@ -376,7 +371,7 @@ cmd_status(int argc, char **argv)
 	long status;
 	int code;
 
-	if ((code = start("status", argc, argv, &a, &c)) >= 0)
+	if ((code = start("status", argc, argv, &a)) >= 0)
 		return code;
 	if (a.npos > 0) {
 		fprintf(stderr, "clmsync status: unexpected argument '%s' (see --help)\n", a.pos[0]);
@@ -665,7 +660,7 @@ cmd_dlq(int argc, char **argv)
 	const char *verb, *id;
 	int code;
 
-	if ((code = start("dlq", argc, argv, &a, &c)) >= 0)
+	if ((code = start("dlq", argc, argv, &a)) >= 0)
 		return code;
 	verb = a.npos > 0 ? a.pos[0] : "";
 	id = a.npos > 1 ? a.pos[1] : NULL;
@@ -935,7 +930,7 @@ cmd_conflicts(int argc, char **argv)
 	const char *verb, *id;
 	int code;
 
-	if ((code = start("conflicts", argc, argv, &a, &c)) >= 0)
+	if ((code = start("conflicts", argc, argv, &a)) >= 0)
 		return code;
 	verb = a.npos > 0 ? a.pos[0] : "";
 	id = a.npos > 1 ? a.pos[1] : NULL;
@@ -995,6 +990,7 @@ struct rq {
 	char org[CS_CONFIG_NAME_MAX + 1];
 	char id[64];
 	json_t *res;                      /* the engine's answer, NULL while waiting */
+	bool no_engine;                   /* no engine serves the org on this server: nobody answers */
 };
 
 /* The exit code of one result: 0, or CLI_EXIT_BAD for drift without repair or a stopped run. */
@@ -1040,6 +1036,9 @@ reconcile_wait(struct admin_conn *c, struct rq *rqs, size_t n, long wait_s, int6
 		for (size_t i = 0; i < n; i++) {
 			json_t *r = NULL, *pr;
 			size_t k;
+			bool served = false;
+			if (rqs[i].no_engine)
+				continue;
 			if (rqs[i].res != NULL) {
 				done += int_of(rqs[i].res, "checked");
 				total += int_of(rqs[i].res, "checked");
@@ -1062,6 +1061,7 @@ reconcile_wait(struct admin_conn *c, struct rq *rqs, size_t n, long wait_s, int6
 			json_array_foreach(json_object_get(r, "progress"), k, pr) {
 				if (strcmp(str_of(pr, "org") ? str_of(pr, "org") : "", rqs[i].org) != 0)
 					continue;
+				served = true;
 				if (int_of(pr, "running_since_ms") > 0) {
 					done += int_of(pr, "checked_so_far");
 					total += int_of(pr, "expected");
@@ -1069,6 +1069,12 @@ reconcile_wait(struct admin_conn *c, struct rq *rqs, size_t n, long wait_s, int6
 					known = false;
 			}
 			json_decref(r);
+			/* the progress lists the orgs the server's engine works for: waiting on another
+			 * would last until --wait runs out */
+			if (!served) {
+				rqs[i].no_engine = true;
+				pending--;
+			}
 		}
 		term_progress_show(&p, done, known && total > 0 && total >= done ? total : -1, pending > 0);
 		if (pending == 0 || cs_time_mono_ms() >= deadline)
@@ -1123,8 +1129,8 @@ reconcile_run(struct admin_conn *c, const struct cli_args *a)
 	if (as_json(a)) {
 		json_t *reqs = json_array();
 		for (i = 0; reqs != NULL && i < n; i++) {
-			json_t *o = json_pack("{s:s, s:s, s:b, s:b}", "org", rqs[i].org, "id", rqs[i].id, "repair", repair, "done",
-			                      rqs[i].res != NULL);
+			json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:b}", "org", rqs[i].org, "id", rqs[i].id, "repair", repair,
+			                      "done", rqs[i].res != NULL, "engine", !rqs[i].no_engine);
 			if (o != NULL && rqs[i].res != NULL)
 				json_object_update_missing(o, rqs[i].res);
 			json_array_append_new(reqs, o);
@@ -1137,7 +1143,12 @@ reconcile_run(struct admin_conn *c, const struct cli_args *a)
 		char who[96];
 		int k;
 		snprintf(who, sizeof(who), "org %s", rqs[i].org);
-		if (rqs[i].res == NULL) {
+		if (rqs[i].no_engine) {
+			if (!as_json(a))
+				printf("%s: no sync engine runs for it on this server (serve --no-sync?); the request stays "
+				       "queued (%s)\n", who, rqs[i].id);
+			k = CLI_EXIT_PENDING;
+		} else if (rqs[i].res == NULL) {
 			if (!as_json(a))
 				printf("%s: %s (%s)\n", who, wait_s > 0 ? "not answered yet" : "requested", rqs[i].id);
 			k = wait_s > 0 ? CLI_EXIT_PENDING : 0;
@@ -1150,8 +1161,8 @@ reconcile_run(struct admin_conn *c, const struct cli_args *a)
 			code = k;
 	}
 	if (code == CLI_EXIT_PENDING)
-		fprintf(stderr, "clmsync reconcile: not every org answered within %ld s; the requests stay queued "
-		                "(`clmsync reconcile show ID` reads a result later)\n", wait_s);
+		fprintf(stderr, "clmsync reconcile: not every org answered; the requests stay queued (`clmsync reconcile "
+		                "show ID` reads a result later)\n");
 out:
 	for (i = 0; i < n; i++)
 		json_decref(rqs[i].res);
@@ -1197,7 +1208,7 @@ cmd_reconcile(int argc, char **argv)
 	bool show;
 	int code;
 
-	if ((code = start("reconcile", argc, argv, &a, &c)) >= 0)
+	if ((code = start("reconcile", argc, argv, &a)) >= 0)
 		return code;
 	show = a.npos > 0 && strcmp(a.pos[0], "show") == 0;
 	if (show) {
@@ -1231,7 +1242,7 @@ pause_or_resume(const char *name, int argc, char **argv)
 	long status;
 	int code;
 
-	if ((code = start(name, argc, argv, &a, &c)) >= 0)
+	if ((code = start(name, argc, argv, &a)) >= 0)
 		return code;
 	if (a.npos != 1) {
 		fprintf(stderr, "clmsync %s: %s (see --help)\n", name, a.npos == 0 ? "which mapping?" : "one mapping at a time");
@@ -1303,7 +1314,7 @@ cmd_links(int argc, char **argv)
 	bool sf;
 	int code;
 
-	if ((code = start("links", argc, argv, &a, &c)) >= 0)
+	if ((code = start("links", argc, argv, &a)) >= 0)
 		return code;
 	if (a.npos < 1 || strcmp(a.pos[0], "find") != 0 || a.npos != 2) {
 		fprintf(stderr, "clmsync links: say find ID (see --help)\n");
@@ -1378,7 +1389,7 @@ cmd_lineage(int argc, char **argv)
 	size_t i, k;
 	int code;
 
-	if ((code = start("lineage", argc, argv, &a, &c)) >= 0)
+	if ((code = start("lineage", argc, argv, &a)) >= 0)
 		return code;
 	if (a.npos != 2) {
 		fprintf(stderr, "clmsync lineage: say ENTITY ID, e.g. lineage contract ct_... (see --help)\n");

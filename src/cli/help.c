@@ -226,8 +226,8 @@ static const struct cli_exit reconcile_exits[] = {
 	{ 2, EXIT_USAGE_TEXT },
 	{ 3, EXIT_SERVER_TEXT },
 	{ 4, "no such mapping or org." },
-	{ 5, "not every org answered within --wait (the requests stay queued; `clmsync reconcile show ID` reads a "
-	     "result later)." },
+	{ 5, "not every org answered within --wait, or no sync engine runs for an org on this server (`serve "
+	     "--no-sync`): the requests stay queued, and `clmsync reconcile show ID` reads a result later." },
 	{ -1, NULL },
 };
 

@@ -187,6 +187,7 @@ struct term_table {
 	int *maxw;
 	char **cells;               /* rows * ncols escaped strings */
 	size_t rows, cap;
+	size_t lost;                /* rows term_table_add could not keep: said when printed */
 };
 
 struct term_table *
@@ -233,13 +234,17 @@ term_table_add(struct term_table *t, const char *const *cells)
 	size_t base = t->rows * (size_t)t->ncols;
 	int i;
 
-	if (t->rows >= TERM_TABLE_ROWS_MAX)
+	if (t->rows >= TERM_TABLE_ROWS_MAX) {
+		t->lost++;
 		return CS_ELIMIT;
+	}
 	if (t->rows == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 16;
 		char **c = realloc(t->cells, nc * (size_t)t->ncols * sizeof(char *));
-		if (c == NULL)
+		if (c == NULL) {
+			t->lost++;
 			return CS_ENOMEM;
+		}
 		t->cells = c;
 		t->cap = nc;
 	}
@@ -257,6 +262,7 @@ term_table_add(struct term_table *t, const char *const *cells)
 	if (i < t->ncols) {
 		while (i-- > 0)
 			free(t->cells[base + (size_t)i]);
+		t->lost++;
 		return CS_ENOMEM;
 	}
 	t->rows++;
@@ -314,6 +320,9 @@ term_table_print(const struct term_table *t, FILE *f)
 			put_cell(f, t->cells[r * (size_t)t->ncols + (size_t)c], w[c], c == t->ncols - 1);
 		fputc('\n', f);
 	}
+	if (t->lost > 0)
+		fprintf(f, "(%zu more row%s could not be kept: out of memory or over %d rows; --json has them)\n", t->lost,
+		        t->lost == 1 ? "" : "s", TERM_TABLE_ROWS_MAX);
 	free(w);
 }
 

@@ -388,19 +388,47 @@ r = run("audit", "verify", "--offline", "--data", DATA, token=None)
 check(r.rc == 1 and ("BROKEN at row %d: hash does not match its content" % bad_seq) in r.out,
       "audit verify --offline: the tampered row", r)
 
-# the same found by the server, once it runs again on the tampered store
-log3 = open(os.path.join(WORK, "clm-again.log"), "w")
-again = subprocess.Popen([CLI, "serve", "--config", CFG, "--data", DATA, "--listen", "127.0.0.1:0", "--admin-listen",
-                          "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=log3, env=dict(os.environ), text=True)
+
+
+def serve(name, *extra):
+    """Starts clmsync serve again on the same configuration and data; returns the process and its admin URL."""
+    log = open(os.path.join(WORK, name + ".log"), "w")
+    p = subprocess.Popen([CLI, "serve", "--config", CFG, "--data", DATA, "--listen", "127.0.0.1:0", "--admin-listen",
+                          "127.0.0.1:0"] + list(extra), stdout=subprocess.PIPE, stderr=log, env=dict(os.environ),
+                         text=True)
+    p.stdout.readline()
+    return p, p.stdout.readline().strip()
+
+
+# the same found by the server, once it runs again on the tampered store; then Salesforce goes away
+again, admin3 = serve("clm-again")
 try:
-    again.stdout.readline()
-    admin3 = again.stdout.readline().strip()
     r = run("audit", "verify", url=admin3)
     check(r.rc == 1 and ("BROKEN at row %d" % bad_seq) in r.out, "audit verify through the server: the tampered row", r)
     j = run("audit", "verify", "--json", url=admin3).json()
     check(j and j["ok"] is False and j["bad_seq"] == bad_seq and ("row %d" % bad_seq) in j["error"],
           "audit verify --json: ok false, bad_seq", j)
+    check(wait_for(lambda: run("status", url=admin3).rc == 0, 60, "healthy again") is not None,
+          "status: healthy once the stream is connected again")
+    os.kill(int(os.environ["SF_PID"]), signal.SIGKILL)
+    r = wait_for(lambda: (lambda x: x if x.rc == 1 else None)(run("status", url=admin3)), 60, "stream down")
+    check(r is not None and "org sf: change stream down" in r.out and lines_with(r.out, "DOWN"),
+          "status with Salesforce gone: exit 1, the stream named", r)
 finally:
     again.terminate()
     again.wait(30)
+
+# a server without the sync engine: nobody will answer a reconcile, and the command says so at once
+noeng, admin4 = serve("clm-no-sync", "--no-sync")
+try:
+    t0 = time.monotonic()
+    r = run("reconcile", url=admin4)
+    check(r.rc == 5 and "no sync engine runs for it" in r.out and time.monotonic() - t0 < 60,
+          "reconcile on a server without the engine: exit 5 without waiting out --wait", r)
+    r = run("status", url=admin4)
+    check(r.rc == 0 and "sync engine off" in r.out and lines_with(r.out, "no engine"),
+          "status of a server without the engine: shown, healthy", r)
+finally:
+    noeng.terminate()
+    noeng.wait(30)
 finish()

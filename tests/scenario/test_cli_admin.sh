@@ -3,7 +3,7 @@
 # command's table and --json, where the URL and the token come from, the exit codes (server
 # down, bad token, not found, usage, unhealthy), hostile Salesforce values escaped in tables,
 # reconcile progress on a stderr that is not a terminal, pause and resume, audit verify online
-# and --offline.
+# and --offline, a change stream down, a server without the sync engine.
 . "$(dirname "$0")/lib.sh"
 
 start_sfemu sf
@@ -23,7 +23,7 @@ print(sync_lib.config_yaml(sys.argv[1], [("sf", sys.argv[2])],
                            extra=tokens, admin="  stream_down_unready_s: 2\n"))
 PY
 start_clmsync clm --config "$WORK/clm.yaml"
-CLMSYNC=$BUILD/clmsync SFEMU=$BUILD/sfemu SF_URL=$URL_sf CLM_URL=$URL_clm ADMIN_URL=$ADMIN_clm CLM_PID=$PID_clm \
+CLMSYNC=$BUILD/clmsync SFEMU=$BUILD/sfemu SF_URL=$URL_sf SF_PID=$PID_sf CLM_URL=$URL_clm ADMIN_URL=$ADMIN_clm CLM_PID=$PID_clm \
 	CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm WORK=$WORK \
 	python3 "$SCEN/cli_admin.py" || FAILS=$((FAILS + 1))
 finish
