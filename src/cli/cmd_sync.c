@@ -1344,9 +1344,11 @@ cmd_links(int argc, char **argv)
 			goto out;
 		}
 		json_array_foreach(json_object_get(r, "links"), i, l) {
-			const json_t *fl = json_object_get(l, "in_flight");
+			char fl[24];
 			const char *cells[6] = { str_of(l, "mapping"), str_of(l, "org"), str_of(l, "clm"), str_of(l, "sobject"),
-			                         str_of(l, "sf"), fl != NULL && !json_is_null(fl) && !json_is_false(fl) ? "yes" : "no" };
+			                         str_of(l, "sf"), fl };
+			/* the writes to Salesforce sent and not yet seen back as their change event */
+			snprintf(fl, sizeof(fl), "%zu", json_array_size(json_object_get(l, "in_flight")));
 			term_table_add(t, cells);
 		}
 		term_table_print(t, stdout);

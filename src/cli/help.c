@@ -321,7 +321,7 @@ static const struct cli_exit help_exits[] = {
 };
 
 static const char *const version_syn[] = { "version", NULL };
-static const struct cli_exit version_exits[] = { { 0, "printed." }, { -1, NULL } };
+static const struct cli_exit version_exits[] = { { 0, "printed." }, { 2, "usage error." }, { -1, NULL } };
 
 static int cmd_version(int argc, char **argv);
 
@@ -456,7 +456,7 @@ static const struct cli_cmd cmds[] = {
 	{ "links", cmd_links, "find what a record is linked to on the other side", links_syn,
 	  "Finds the links of a record in every mapping: a repository id gives the Salesforce record it is linked "
 	  "to, a Salesforce id the repository record. One line per mapping: mapping, org, repository id, sObject, "
-	  "Salesforce id, and whether a write is in flight. Whether ID is a Salesforce id (15 or 18 letters and "
+	  "Salesforce id, and the writes in flight (sent to Salesforce, their change event not seen yet). Whether ID is a Salesforce id (15 or 18 letters and "
 	  "digits) or a repository id is told from its form; --clm or --sf says it.",
 	  links_opts, true, NULL, links_exits },
 	{ "lineage", cmd_lineage, "where each synced field of a record comes from", lineage_syn,
@@ -542,8 +542,15 @@ cli_cmd_find(const char *name)
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	struct cli_args a;
+	int code;
+
+	if ((code = cli_parse(cli_cmd_find("version"), argc, argv, &a)) >= 0)
+		return code;
+	if (a.npos > 0) {
+		fprintf(stderr, "clmsync version: unexpected argument '%s'\n", a.pos[0]);
+		return CLI_EXIT_USAGE;
+	}
 	printf("clmsync %s\n", CLMSYNC_VERSION);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "util/timeutil.h"
@@ -412,8 +413,13 @@ term_progress_show(struct term_progress *p, long long done, long long total, boo
 	p->last_ms = now;
 	term_progress_line(p, now, line, sizeof(line));
 	/* the line holds only numbers and the command's own words: nothing to escape */
-	if (p->tty)
+	if (p->tty) {
+		struct winsize ws;
+		/* a line wider than the terminal would wrap, and \r goes back only to its last row */
+		if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && strlen(line) >= ws.ws_col)
+			line[ws.ws_col - 1] = '\0';
 		fprintf(stderr, "\r\033[K%s", line);
+	}
 	else
 		fprintf(stderr, "%s\n", line);
 	fflush(stderr);
