@@ -311,17 +311,30 @@ admin_conn_free(struct admin_conn *c)
 }
 
 bool
+admin_path_append(char *b, size_t cap, const char *s)
+{
+	size_t n = strlen(b), k = strlen(s);
+
+	if (n + k >= cap)
+		return false;
+	memcpy(b + n, s, k + 1);
+	return true;
+}
+
+bool
 admin_path_escape(char *b, size_t cap, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(b);
+	size_t n = strlen(b), n0 = n;
 
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 		bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
 		            ch == '.' || ch == '_' || ch == '~';
-		if (n + (keep ? 1 : 3) >= cap)
+		if (n + (keep ? 1 : 3) >= cap) {
+			b[n0] = '\0';
 			return false;
+		}
 		if (keep)
 			b[n++] = (char)ch;
 		else {

@@ -241,9 +241,11 @@ void admin_conn_free(struct admin_conn *c);
  * With quiet_404, a 404 returns 0 with *status 404 and says nothing. */
 int admin_call(struct admin_conn *c, const char *method, const char *path, const json_t *body, bool quiet_404,
                long *status, json_t **out);
-/* Appends s to b percent-encoded for a path segment or a query value (unreserved characters
- * kept). Returns false when b is full. */
+/* Appends s to the path b (cap bytes, NUL-terminated) percent-encoded for a path segment or a
+ * query value (unreserved characters kept). Returns false, b unchanged, when it does not fit. */
 bool admin_path_escape(char *b, size_t cap, const char *s);
+/* Appends s to the path b as it is. Returns false, b unchanged, when it does not fit. */
+bool admin_path_append(char *b, size_t cap, const char *s);
 /* Loads the configuration at path without its secrets (the operator's commands need no org's).
  * Returns 0 with *out a new configuration (caller frees with cs_config_free()), or
  * CLI_EXIT_USAGE after printing every problem, prefixed "clmsync CMD: ". */

@@ -47,12 +47,8 @@ query_add(char *q, size_t n, const char *key, const char *value)
 {
 	if (value == NULL)
 		return true;
-	if (strlen(q) + strlen(key) + 3 >= n)
-		return false;
-	strncat(q, "&", n - strlen(q) - 1);
-	strncat(q, key, n - strlen(q) - 1);
-	strncat(q, "=", n - strlen(q) - 1);
-	return admin_path_escape(q, n, value);
+	return admin_path_append(q, n, "&") && admin_path_append(q, n, key) && admin_path_append(q, n, "=") &&
+	       admin_path_escape(q, n, value);
 }
 
 static int

@@ -173,12 +173,11 @@ want_args(const struct cli_args *a, int n, const char *what)
 static bool
 path_of(const char *cmd, char *out, size_t n, const char *prefix, const char *seg, const char *suffix)
 {
-	snprintf(out, n, "%s", prefix);
-	if (!admin_path_escape(out, n, seg) || strlen(out) + strlen(suffix) >= n) {
+	out[0] = '\0';
+	if (!admin_path_append(out, n, prefix) || !admin_path_escape(out, n, seg) || !admin_path_append(out, n, suffix)) {
 		fprintf(stderr, "clmsync %s: the id is too long\n", cmd);
 		return false;
 	}
-	strncat(out, suffix, n - strlen(out) - 1);
 	return true;
 }
 
@@ -719,31 +718,28 @@ conflict_path(const char *id, const char *suffix, char *out, size_t n)
 	char part[ADMIN_PATH_MAX];
 	const char *p = id;
 
-	snprintf(out, n, V1 "/conflicts");
+	out[0] = '\0';
+	if (!admin_path_append(out, n, V1 "/conflicts"))
+		goto long_id;
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (len >= sizeof(part) || strlen(out) + 2 >= n) {
-			fprintf(stderr, "clmsync conflicts: the id is too long\n");
-			return false;
-		}
+		if (len >= sizeof(part))
+			goto long_id;
 		memcpy(part, p, len);
 		part[len] = '\0';
-		strncat(out, "/", n - strlen(out) - 1);
-		if (!admin_path_escape(out, n, part)) {
-			fprintf(stderr, "clmsync conflicts: the id is too long\n");
-			return false;
-		}
+		if (!admin_path_append(out, n, "/") || !admin_path_escape(out, n, part))
+			goto long_id;
 		if (slash == NULL)
 			break;
 		p = slash + 1;
 	}
-	if (strlen(out) + strlen(suffix) >= n) {
-		fprintf(stderr, "clmsync conflicts: the id is too long\n");
-		return false;
-	}
-	strncat(out, suffix, n - strlen(out) - 1);
+	if (!admin_path_append(out, n, suffix))
+		goto long_id;
 	return true;
+long_id:
+	fprintf(stderr, "clmsync conflicts: the id is too long\n");
+	return false;
 }
 
 static int

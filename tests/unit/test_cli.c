@@ -388,6 +388,11 @@ path_escape(void **state)
 	assert_true(admin_path_escape(b, sizeof(b), "a b/c?d&e%"));
 	assert_string_equal(b, "/x/a%20b%2Fc%3Fd%26e%25");
 	assert_false(admin_path_escape(b, sizeof(b), "0123456789"));
+	assert_string_equal(b, "/x/a%20b%2Fc%3Fd%26e%25");     /* unchanged when it does not fit */
+	assert_true(admin_path_append(b, sizeof(b), "/resume"));
+	assert_string_equal(b, "/x/a%20b%2Fc%3Fd%26e%25/resume");
+	assert_false(admin_path_append(b, sizeof(b), "/x"));
+	assert_string_equal(b, "/x/a%20b%2Fc%3Fd%26e%25/resume");
 }
 
 int
