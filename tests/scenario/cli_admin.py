@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from sync_lib import CLM, SF, check, finish, wait_for
+from sync_lib import CLM, SF, Http, check, finish, wait_for
 
 CLI = os.environ["CLMSYNC"]
 ADMIN = os.environ["ADMIN_URL"]
@@ -359,6 +359,22 @@ check(r.rc == 0 and m, "audit verify through the server", r)
 j = run("audit", "verify", "--json").json()
 check(j and j["ok"] is True and j["rows"] >= int(m.group(1) if m else 1) and len(j["head"]) == 64,
       "audit verify --json", j)
+
+# the endpoint itself: the whole log in one call, a part, and malformed bodies refused
+adm = Http(ADMIN)
+auth = {"Authorization": "Bearer " + ADMIN_TOKEN}
+st, b = adm.call("POST", "/admin/v1/audit/verify", {}, auth)
+# (rows appended while it walks are walked too: at least the head read before it)
+check(st == 200 and b["ok"] is True and b["done"] is True and b["bad_seq"] is None and b["rows"] >= b["head"] > 0 and
+      b["last"]["seq"] == b["rows"], "POST /admin/v1/audit/verify {}: the whole log", (st, b))
+st, b = adm.call("POST", "/admin/v1/audit/verify", {"after": 0, "hash": "0" * 64, "max_rows": 1}, auth)
+check(st == 200 and b["ok"] is True and b["rows"] == 1 and b["done"] is False and b["last"]["seq"] == 1,
+      "POST /admin/v1/audit/verify: one row, and where to go on", (st, b))
+for body in ({"after": 1}, {"after": -1, "hash": "0" * 64}, {"after": 0, "hash": "x" * 64}, {"max_rows": "2"}):
+    st, b = adm.call("POST", "/admin/v1/audit/verify", body, auth)
+    check(st == 400, "POST /admin/v1/audit/verify %s: 400" % json.dumps(body)[:40], (st, b))
+st, b = adm.call("POST", "/admin/v1/audit/verify", {})
+check(st == 401, "POST /admin/v1/audit/verify without a token: 401", st)
 
 pid = int(os.environ["CLM_PID"])
 os.kill(pid, signal.SIGTERM)
