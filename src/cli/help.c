@@ -480,7 +480,7 @@ static const struct cli_cmd cmds[] = {
 	  "@verify --offline\tdoes the same on the store file itself, without a server: for when the server is "
 	  "down, or to check a copy. The audit log lives in the store (DATA/clmsync.db; --store URL, else --data "
 	  "DIR, else the configuration's store), and SQLite lets this run beside a running server. Only verify has "
-	  "an offline form.",
+	  "an offline form; --admin-url and --token-file do not go with it.",
 	  audit_opts, true, NULL, audit_exits },
 	{ "help", cmd_help, "the list of commands, a command's help, or the manual page", help_syn,
 	  "Prints the list of commands, a command's help (as `clmsync COMMAND --help` does), or with --man the "
@@ -827,7 +827,7 @@ cli_help_print(const struct cli_cmd *c, FILE *f)
 	text_opts(f, c->opts);
 	fprintf(f, "  -h, --help%*sthis help\n", OPT_COL - 12, "");
 	if (c->admin) {
-		fprintf(f, "\nadmin API options (every form above takes them):\n");
+		fprintf(f, "\nadmin API options:\n");
 		text_opts(f, cli_admin_opts);
 		fprintf(f, "\nenvironment:\n");
 		text_env(f, cli_admin_env);
