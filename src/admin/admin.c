@@ -793,9 +793,9 @@ h_reconcile_get(struct http_req *rq, struct http_resp *rs, void *ud)
 		st = a->eng ? sync_engine_status(a->eng) : NULL;
 		json_array_foreach(json_object_get(st, "orgs"), i, o) {
 			const json_t *r = json_object_get(o, "reconcile");
-			json_array_append_new(prog, json_pack("{s:O?, s:O?, s:O?}", "org", json_object_get(o, "org"),
+			json_array_append_new(prog, json_pack("{s:O?, s:O?, s:O?, s:O?}", "org", json_object_get(o, "org"),
 			    "running_since_ms", json_object_get(r, "running_since_ms"), "checked_so_far",
-			    json_object_get(r, "progress")));
+			    json_object_get(r, "progress"), "expected", json_object_get(r, "expected")));
 		}
 		json_decref(st);
 		http_resp_json(rs, 202, json_pack("{s:s, s:b, s:o}", "id", rq->params[0], "done", 0, "progress", prog));
@@ -1020,6 +1020,64 @@ h_audit(struct http_req *rq, struct http_resp *rs, void *ud)
 	    json_array_size(out) == (size_t)limit ? json_integer(to) : json_null(), "scanned_to", (json_int_t)to));
 }
 
+/* POST /audit/verify: checks the audit log's hash chain on the admin's store connection. A body
+ * {"after": N, "hash": H, "max_rows": K} checks at most K rows after row N (whose hash is H), so
+ * that a client can show progress over a long log; without them, the whole log. A break is an
+ * answer (200, "ok": false), not an error. */
+static void
+h_audit_verify(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	struct sync_audit_pos pos;
+	struct cs_error e = { 0 };
+	long long rows = 0, bad = 0, head = 0, max_rows;
+	const json_t *after, *hash, *mr;
+	struct store *s;
+	json_t *b;
+	bool done = false;
+	cs_err rc;
+
+	if ((b = body_object(rq, rs)) == NULL)
+		return;
+	sync_audit_pos_init(&pos);
+	after = json_object_get(b, "after");
+	hash = json_object_get(b, "hash");
+	mr = json_object_get(b, "max_rows");
+	if ((after != NULL) != (hash != NULL) || (after != NULL && (!json_is_integer(after) ||
+	    json_integer_value(after) < 0 || !json_is_string(hash) ||
+	    json_string_length(hash) != SYNC_AUDIT_HASH_HEX)) ||
+	    (mr != NULL && (!json_is_integer(mr) || json_integer_value(mr) < 0))) {
+		json_decref(b);
+		fail(rs, 400, "invalid", "verify with {} (the whole log) or {\"after\": N, \"hash\": HEX, \"max_rows\": K}");
+		return;
+	}
+	if (after != NULL) {
+		pos.seq = (long long)json_integer_value(after);
+		memcpy(pos.hash, json_string_value(hash), SYNC_AUDIT_HASH_HEX + 1);
+	}
+	max_rows = mr != NULL ? (long long)json_integer_value(mr) : 0;
+	json_decref(b);
+	if ((s = acquire(a, rs)) == NULL)
+		return;
+	rc = sync_audit_head(s, &head, &e);
+	if (rc == CS_OK || rc == CS_EIO)
+		rc = sync_audit_verify_part(s, &pos, max_rows, &done, &rows, &bad, NULL, NULL, &e);
+	store_pool_release(a->pool, s);
+	if (rc == CS_EIO && bad > 0) {
+		http_resp_json(rs, 200, json_pack("{s:b, s:I, s:I, s:s, s:b, s:I}", "ok", 0, "rows", (json_int_t)rows,
+		    "bad_seq", (json_int_t)bad, "error", e.msg, "done", 1, "head", (json_int_t)head));
+		return;
+	}
+	if (rc != CS_OK) {
+		fail_store(rs, rc, &e);
+		return;
+	}
+	/* last: where the next part starts (and, once done, the head's row and hash) */
+	http_resp_json(rs, 200, json_pack("{s:b, s:I, s:n, s:n, s:b, s:I, s:{s:I, s:s}}", "ok", 1, "rows",
+	    (json_int_t)rows, "bad_seq", "error", "done", done, "head", (json_int_t)head, "last", "seq",
+	    (json_int_t)pos.seq, "hash", pos.hash));
+}
+
 static void
 h_config(struct http_req *rq, struct http_resp *rs, void *ud)
 {
@@ -1058,6 +1116,7 @@ static const struct http_route routes[] = {
 	{ "GET", V1 "/links", h_links },
 	{ "GET", V1 "/lineage/:entity/:id", h_lineage },
 	{ "GET", V1 "/audit", h_audit },
+	{ "POST", V1 "/audit/verify", h_audit_verify },
 	{ "GET", V1 "/config", h_config },
 	{ NULL, "/", admin_dashboard_get },
 	{ NULL, "/ui/:file", admin_dashboard_get },

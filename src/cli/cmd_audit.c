@@ -1,5 +1,7 @@
-/* cmd_audit.c - clmsync audit verify|search: check the audit log's hash chain, find a record's rows. */
+/* cmd_audit.c - clmsync audit search|verify: the audit log through the admin API, and verify
+ * --offline on the store file when no server is there to ask. */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -8,372 +10,389 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
 #include "store/store.h"
 #include "sync/audit.h"
 #include "util/log.h"
 
-#define EXIT_BROKEN 1
-#define EXIT_USAGE 2
-#define EXIT_STORE 3
-#define SEARCH_PAGE 1000           /* rows per sync_audit_search call (its maximum) */
+#define V1 "/admin/v1"
+#define SEARCH_PAGE 1000           /* rows per GET /audit (its maximum) */
 #define SEARCH_LIMIT_MAX 1000000   /* rows one `audit search` prints at most */
 #define SEARCH_LIMIT_DEFAULT 1000
+#define VERIFY_PART 20000          /* rows per POST /audit/verify: a second or so of the server's time */
+#define PATH_MAX_LEN 4096
 
-static void
-usage(FILE *f)
+static const char *
+str_of(const json_t *o, const char *k)
 {
-	fprintf(f,
-	    "usage: clmsync audit verify [--config FILE | --store URL] [--json]\n"
-	    "       clmsync audit search ID [--decision D] [--limit N] [--config FILE | --store URL] [--json]\n"
-	    "       clmsync audit search --decision D [--limit N] [--config FILE | --store URL] [--json]\n"
-	    "\n"
-	    "verify walks the whole audit log from its first row and checks every row's number, its\n"
-	    "link to the row before and its hash, and that the head names the last row. It reads the\n"
-	    "store page by page (memory stays flat) and is safe while a server runs.\n"
-	    "search prints the rows whose clm_id or sf_id is ID, oldest first: seq, time, decision,\n"
-	    "side, field, old -> new value, event. It scans the log. --decision keeps the rows of one\n"
-	    "decision (applied, deleted, drift, gap, overflow, replay_invalid, reconcile, ...); with it\n"
-	    "the ID may be left out, for the engine's own rows that name no record.\n"
-	    "\n"
-	    "options:\n"
-	    "  --config FILE   the YAML configuration: its store is used\n"
-	    "  --store URL     the store itself (sqlite:PATH), instead of --config\n"
-	    "  --json          machine output: verify one object, search one array\n"
-	    "  --limit N       search: at most N rows (1..%d, default %d)\n"
-	    "  --decision D    search: only rows whose decision is D\n"
-	    "  -h, --help      this help\n"
-	    "\n"
-	    "exit status: 0 intact (or search done), 1 the log is broken, 2 usage error,\n"
-	    "3 the configuration, the store or the log cannot be read.\n",
-	    SEARCH_LIMIT_MAX, SEARCH_LIMIT_DEFAULT);
+	return json_string_value(json_object_get(o, k));
 }
 
-/* Opens the store named by --store, or by the configuration (--config FILE, else the built-in
- * defaults). Returns 0 with *out set, or EXIT_STORE after saying why on stderr. */
 static int
-open_store(const char *url, const char *cfg_path, struct store **out)
+put_json(const json_t *j)
 {
-	struct cs_error_list errs;
-	struct cs_config *cfg = NULL;
-	struct cs_error e = { 0 };
-	int code = EXIT_STORE;
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	bool ok = s != NULL && printf("%s\n", s) >= 0 && fflush(stdout) == 0;
 
-	*out = NULL;
-	cs_error_list_init(&errs);
-	if (url == NULL) {
-		if (cfg_path != NULL && cs_config_load(cfg_path, &cfg, &errs) != CS_OK) {
-			cs_error_list_print(&errs, stderr);
-			fprintf(stderr, "clmsync audit: cannot load %s\n", cfg_path);
-			goto out;
-		}
-		if (cfg_path == NULL && cs_config_defaults(&cfg) != CS_OK) {
-			fprintf(stderr, "clmsync audit: out of memory\n");
-			goto out;
-		}
-		url = cfg->store_url;
+	free(s);
+	if (!ok)
+		fprintf(stderr, "clmsync audit: cannot write the output: %s\n", strerror(errno));
+	return ok ? 0 : CLI_EXIT_BAD;
+}
+
+/* --- search ----------------------------------------------------------------------------------- */
+
+/* Appends "&key=value" (value escaped) to q when value is set. */
+static bool
+query_add(char *q, size_t n, const char *key, const char *value)
+{
+	if (value == NULL)
+		return true;
+	return admin_path_append(q, n, "&") && admin_path_append(q, n, key) && admin_path_append(q, n, "=") &&
+	       admin_path_escape(q, n, value);
+}
+
+static int
+search(struct admin_conn *c, const struct cli_args *a, const char *id, long long limit)
+{
+	static const char *const h[] = { "SEQ", "TIME", "DECISION", "SIDE", "RECORD", "FIELD", "OLD", "NEW", "EVENT" };
+	static const int w[] = { 10, 24, 12, 10, 29, 24, 30, 30, 48 };
+	char base[ADMIN_PATH_MAX], path[ADMIN_PATH_MAX];
+	struct term_table *t = NULL;
+	json_t *rows = json_array(), *page = NULL, *r, *next = NULL;
+	long long after = 0;
+	long status;
+	size_t i;
+	int code = 0;
+
+	snprintf(base, sizeof(base), V1 "/audit?");
+	/* room for the paging arguments the loop adds */
+	if (!query_add(base, sizeof(base) - 64, "record", id) || !query_add(base, sizeof(base) - 64, "field", cli_get(a, "--field")) ||
+	    !query_add(base, sizeof(base) - 64, "decision", cli_get(a, "--decision")) ||
+	    !query_add(base, sizeof(base) - 64, "mapping", cli_get(a, "--mapping")) ||
+	    !query_add(base, sizeof(base) - 64, "since", cli_get(a, "--since")) ||
+	    !query_add(base, sizeof(base) - 64, "until", cli_get(a, "--until"))) {
+		fprintf(stderr, "clmsync audit: the filters are too long\n");
+		json_decref(rows);
+		return CLI_EXIT_USAGE;
 	}
-	if (store_open(url, out, &e) != CS_OK) {
-		fprintf(stderr, "clmsync audit: cannot open the store %s: %s\n", url, e.msg);
-		*out = NULL;
+	if (rows == NULL) {
+		fprintf(stderr, "clmsync audit: out of memory\n");
+		return CLI_EXIT_BAD;
+	}
+	/* each call resumes where the last one stopped reading, so the command reads the log once */
+	for (;;) {
+		long long want = limit - (long long)json_array_size(rows);
+		if (want <= 0)
+			break;
+		if (snprintf(path, sizeof(path), "%.*s&limit=%lld&after=%lld", (int)(sizeof(base) - 64), base,
+		             want < SEARCH_PAGE ? want : SEARCH_PAGE, after) >= (int)sizeof(path)) {
+			fprintf(stderr, "clmsync audit: the filters are too long\n");
+			code = CLI_EXIT_USAGE;
+			goto out;
+		}
+		if ((code = admin_call(c, "GET", path, NULL, false, &status, &page)) != 0)
+			goto out;
+		json_array_extend(rows, json_object_get(page, "rows"));
+		json_decref(next);
+		next = json_incref(json_object_get(page, "next"));
+		json_decref(page);
+		page = NULL;
+		if (!json_is_integer(next) || json_integer_value(next) <= after)
+			break;
+		after = (long long)json_integer_value(next);
+	}
+	if (a != NULL && cli_get(a, "--json") != NULL) {
+		json_t *doc = json_pack("{s:O, s:O}", "rows", rows, "next", next != NULL ? next : json_null());
+		code = doc != NULL ? put_json(doc) : CLI_EXIT_BAD;
+		json_decref(doc);
 		goto out;
 	}
-	code = 0;
+	if (json_array_size(rows) == 0) {
+		printf("no matching rows\n");
+		goto out;
+	}
+	if ((t = term_table_new(9, h, w)) == NULL) {
+		fprintf(stderr, "clmsync audit: out of memory\n");
+		code = CLI_EXIT_BAD;
+		goto out;
+	}
+	json_array_foreach(rows, i, r) {
+		char seq[24], *ov = json_dumps(json_object_get(r, "old"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *nv = json_dumps(json_object_get(r, "new"), JSON_COMPACT | JSON_ENCODE_ANY);
+		const char *rec = str_of(r, "clm_id") != NULL ? str_of(r, "clm_id") : str_of(r, "sf_id");
+		const char *cells[9];
+		snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(r, "seq")));
+		cells[0] = seq;
+		cells[1] = str_of(r, "ts");
+		cells[2] = str_of(r, "decision");
+		cells[3] = str_of(r, "side");
+		cells[4] = rec;
+		cells[5] = str_of(r, "field");
+		cells[6] = ov != NULL ? ov : "null";
+		cells[7] = nv != NULL ? nv : "null";
+		cells[8] = str_of(r, "event");
+		term_table_add(t, cells);
+		free(ov);
+		free(nv);
+	}
+	term_table_print(t, stdout);
+	printf("%zu row%s%s\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s",
+	       json_is_integer(next) && (long long)json_array_size(rows) >= limit ? " (--limit reached; there may be more)"
+	                                                                          : "");
 out:
-	cs_config_free(cfg);
-	cs_error_list_cleanup(&errs);
+	term_table_free(t);
+	json_decref(next);
+	json_decref(rows);
 	return code;
 }
 
-/* Prints s with control characters replaced: log text came from outside and goes to a terminal. */
-static void
-put_text(FILE *f, const char *s)
-{
-	if (s == NULL || *s == '\0') {
-		fputc('-', f);
-		return;
-	}
-	for (; *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
-}
+/* --- verify ----------------------------------------------------------------------------------- */
 
-/* Prints v as compact JSON (strings quoted and escaped, so control characters cannot reach the
- * terminal raw); a missing value as null. */
-static void
-put_value(FILE *f, const json_t *v)
-{
-	char *s = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-
-	fputs(s != NULL ? s : "null", f);
-	free(s);
-}
-
-/* Prints j on one line of stdout; false when it cannot be encoded or written. */
-static bool
-put_json(const json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	bool ok = s != NULL && printf("%s\n", s) >= 0;
-
-	free(s);
-	return ok;
-}
-
-struct progress {
-	bool shown;
-};
-
-static void
-on_progress(void *ud, long long rows)
-{
-	struct progress *p = ud;
-
-	fprintf(stderr, "\rclmsync audit: %lld rows checked", rows);
-	fflush(stderr);
-	p->shown = true;
-}
-
-/* The hash of row seq, read back after a walk that verified it, into out (65 bytes); "" when
- * it cannot be read (the walk already checked it; this is only for display). Reading the row
- * rather than the head keeps the answer about the rows checked, even if appends followed. */
-static void
-row_hash_of(struct store *s, long long seq, char *out, size_t n)
-{
-	struct cs_error e = { 0 };
-	char key[32];
-	json_t *doc = NULL;
-	const char *h;
-
-	out[0] = '\0';
-	snprintf(key, sizeof(key), "%020lld", seq);
-	if (store_kv_get(s, "audit", key, &doc, &e) != CS_OK)
-		return;
-	if ((h = json_string_value(json_object_get(doc, "hash"))) != NULL)
-		snprintf(out, n, "%s", h);
-	json_decref(doc);
-}
-
+/* Prints the verdict and returns its exit code: 0 intact, 1 broken. head is the last row's
+ * hash (intact only). */
 static int
-verify(struct store *s, bool as_json)
+verdict(bool as_json, bool ok, long long rows, long long bad, const char *why, const char *head)
 {
-	struct progress p = { false };
-	struct cs_error e = { 0 };
-	long long rows = 0, bad = 0;
-	char head[65];
-	json_t *j = NULL;
-	cs_err rc;
-	int code;
+	json_t *j;
+	int code = ok ? 0 : CLI_EXIT_BAD;
 
-	rc = sync_audit_verify(s, &rows, &bad, isatty(STDERR_FILENO) ? on_progress : NULL, &p, &e);
-	if (p.shown)
-		fputc('\n', stderr);
-	if (rc == CS_OK) {
-		head[0] = '\0';
-		if (rows > 0)
-			row_hash_of(s, rows, head, sizeof(head));
-		if (as_json)
-			j = json_pack("{s:b,s:I,s:o}", "ok", 1, "rows", (json_int_t)rows, "head",
-			              rows > 0 ? json_string(head) : json_null());
-		else if (rows > 0)
-			printf("audit log intact: %lld row%s, head %.12s\n", rows, rows == 1 ? "" : "s", head);
-		else
-			printf("audit log intact: 0 rows\n");
-		code = 0;
-	} else if (rc == CS_EIO && bad > 0) {
-		/* e.msg is "row N: what is wrong"; the sentence below names the row itself */
+	if (as_json) {
+		j = ok ? json_pack("{s:b, s:I, s:n, s:n, s:s?}", "ok", 1, "rows", (json_int_t)rows, "bad_seq", "error",
+		                   "head", rows > 0 ? head : NULL)
+		       : json_pack("{s:b, s:I, s:I, s:s, s:n}", "ok", 0, "rows", (json_int_t)rows, "bad_seq", (json_int_t)bad,
+		                   "error", why, "head");
+		if (j == NULL || put_json(j) != 0)
+			code = CLI_EXIT_BAD;
+		json_decref(j);
+		return code;
+	}
+	if (ok && rows > 0)
+		printf("audit log intact: %lld row%s, head %.12s\n", rows, rows == 1 ? "" : "s", head);
+	else if (ok)
+		printf("audit log intact: 0 rows\n");
+	else {
+		/* why is "row N: what is wrong"; the sentence names the row itself */
 		char pfx[48];
-		const char *why = e.msg;
 		int n = snprintf(pfx, sizeof(pfx), "row %lld: ", bad);
 		if (n > 0 && strncmp(why, pfx, (size_t)n) == 0)
 			why += n;
-		if (as_json)
-			j = json_pack("{s:b,s:I,s:I,s:s}", "ok", 0, "rows", (json_int_t)rows, "bad_seq", (json_int_t)bad,
-			              "error", e.msg);
-		else
-			printf("audit log BROKEN at row %lld: %s\n", bad, why);
-		code = EXIT_BROKEN;
-	} else {
-		/* not a finding about the chain: the store could not be read */
-		if (as_json)
-			j = json_pack("{s:b,s:I,s:s}", "ok", 0, "rows", (json_int_t)rows, "error", e.msg);
-		fprintf(stderr, "clmsync audit: cannot read the audit log after %lld rows: %s\n", rows, e.msg);
-		code = EXIT_STORE;
+		printf("audit log BROKEN at row %lld: ", bad);
+		term_put(stdout, why);
+		fputc('\n', stdout);
 	}
-	if (as_json && (j == NULL || !put_json(j))) {
-		fprintf(stderr, "clmsync audit: cannot write the result\n");
-		if (code == 0)
-			code = EXIT_STORE;
-	}
-	json_decref(j);
 	return code;
 }
 
-static void
-put_row(const json_t *r)
+static int
+verify_online(struct admin_conn *c, bool as_json, int64_t every)
 {
-	printf("%lld  ", (long long)json_integer_value(json_object_get(r, "seq")));
-	put_text(stdout, json_string_value(json_object_get(r, "ts")));
-	fputs("  ", stdout);
-	put_text(stdout, json_string_value(json_object_get(r, "decision")));
-	fputs("  ", stdout);
-	put_text(stdout, json_string_value(json_object_get(r, "side")));
-	fputs("  ", stdout);
-	put_text(stdout, json_string_value(json_object_get(r, "field")));
-	fputs("  ", stdout);
-	put_value(stdout, json_object_get(r, "old"));
-	fputs(" -> ", stdout);
-	put_value(stdout, json_object_get(r, "new"));
-	fputs("  ", stdout);
-	put_text(stdout, json_string_value(json_object_get(r, "event")));
-	fputc('\n', stdout);
+	struct term_progress p;
+	struct sync_audit_pos pos;
+	json_t *body = NULL, *r = NULL;
+	long long rows = 0;
+	long status;
+	int code;
+
+	sync_audit_pos_init(&pos);
+	term_progress_init(&p, "clmsync audit verify", "rows checked", every);
+	for (;;) {
+		const json_t *last;
+		body = json_pack("{s:I, s:s, s:I}", "after", (json_int_t)pos.seq, "hash", pos.hash, "max_rows",
+		                 (json_int_t)VERIFY_PART);
+		if (body == NULL) {
+			fprintf(stderr, "clmsync audit: out of memory\n");
+			code = CLI_EXIT_BAD;
+			break;
+		}
+		code = admin_call(c, "POST", V1 "/audit/verify", body, false, &status, &r);
+		json_decref(body);
+		if (code != 0)
+			break;
+		rows += json_integer_value(json_object_get(r, "rows"));
+		if (!json_is_true(json_object_get(r, "ok"))) {
+			term_progress_end(&p);
+			code = verdict(as_json, false, rows, json_integer_value(json_object_get(r, "bad_seq")),
+			               str_of(r, "error") ? str_of(r, "error") : "?", NULL);
+			json_decref(r);
+			return code;
+		}
+		last = json_object_get(r, "last");
+		if (!json_is_integer(json_object_get(last, "seq")) || str_of(last, "hash") == NULL ||
+		    strlen(str_of(last, "hash")) != SYNC_AUDIT_HASH_HEX) {
+			fprintf(stderr, "clmsync audit: the server's answer has no position to go on from\n");
+			code = CLI_EXIT_SERVER;
+			break;
+		}
+		pos.seq = (long long)json_integer_value(json_object_get(last, "seq"));
+		memcpy(pos.hash, str_of(last, "hash"), SYNC_AUDIT_HASH_HEX + 1);
+		term_progress_show(&p, rows, json_integer_value(json_object_get(r, "head")), false);
+		if (json_is_true(json_object_get(r, "done"))) {
+			term_progress_end(&p);
+			code = verdict(as_json, true, rows, 0, NULL, pos.hash);
+			json_decref(r);
+			return code;
+		}
+		json_decref(r);
+		r = NULL;
+	}
+	term_progress_end(&p);
+	json_decref(r);
+	return code;
 }
 
-/* Prints up to limit rows of id (NULL: every record) whose decision is decision (NULL: any),
- * asking the log SEARCH_PAGE rows at a time; each call resumes after the last row read, so the
- * whole command reads the log once. */
-static int
-search(struct store *s, const char *id, const char *decision, long long limit, bool as_json)
-{
-	struct cs_error e = { 0 };
-	long long after = 0, n = 0;
-	json_t *page = NULL, *r;
-	size_t i;
+struct offline_progress {
+	struct term_progress p;
+	long long head;
+};
 
-	if (as_json)
-		fputs("[", stdout);
-	while (n < limit) {
-		int want = decision == NULL && limit - n < SEARCH_PAGE ? (int)(limit - n) : SEARCH_PAGE;
-		size_t got;
-		if (sync_audit_search(s, id, after, want, &page, &e) != CS_OK) {
-			if (as_json)
-				fputs("]\n", stdout);
-			fprintf(stderr, "clmsync audit: cannot read the audit log: %s\n", e.msg);
-			return EXIT_STORE;
+static void
+on_rows(void *ud, long long rows)
+{
+	struct offline_progress *o = ud;
+
+	term_progress_show(&o->p, rows, o->head, false);
+}
+
+/* verify --offline: the store named by --store, else DIR/clmsync.db of --data, else the
+ * configuration's. A missing SQLite file is not created: there is nothing to verify. */
+static int
+verify_offline(const struct cli_args *a, int64_t every)
+{
+	const char *url = cli_get(a, "--store"), *data = cli_get(a, "--data"), *cfg_path = cli_get(a, "--config");
+	struct offline_progress op;
+	struct sync_audit_pos pos;
+	struct cs_config *cfg = NULL;
+	struct cs_error e = { 0 };
+	struct store *s = NULL;
+	char buf[PATH_MAX_LEN + 16];
+	long long rows = 0, bad = 0;
+	bool done = false;
+	cs_err rc;
+	int code = CLI_EXIT_SERVER;
+
+	if (url == NULL && data != NULL) {
+		snprintf(buf, sizeof(buf), "sqlite:%s/clmsync.db", data);
+		url = buf;
+	} else if (url == NULL) {
+		if (cfg_path != NULL && (code = cli_config_load("audit", cfg_path, &cfg)) != 0)
+			return code;
+		if (cfg == NULL && cs_config_defaults(&cfg) != CS_OK) {
+			fprintf(stderr, "clmsync audit: out of memory\n");
+			return CLI_EXIT_SERVER;
 		}
-		got = json_array_size(page);
-		json_array_foreach(page, i, r) {
-			after = (long long)json_integer_value(json_object_get(r, "seq"));
-			const char *d = json_string_value(json_object_get(r, "decision"));
-			if (decision != NULL && (d == NULL || strcmp(d, decision) != 0))
-				continue;
-			if (n == limit)
-				break;
-			if (as_json) {
-				char *t = json_dumps(r, JSON_COMPACT);
-				if (t == NULL) {
-					json_decref(page);
-					fputs("]\n", stdout);
-					fprintf(stderr, "clmsync audit: out of memory\n");
-					return EXIT_STORE;
-				}
-				printf("%s%s", n > 0 ? ",\n" : "\n", t);
-				free(t);
-			} else
-				put_row(r);
-			n++;
-		}
-		json_decref(page);
-		page = NULL;
-		if (got < (size_t)want)
-			break;
+		snprintf(buf, sizeof(buf), "%s", cfg->store_url);
+		url = buf;
 	}
-	if (as_json)
-		fputs(n > 0 ? "\n]\n" : "]\n", stdout);
-	else if (n == 0)
-		fprintf(stderr, "clmsync audit: no rows for %s%s%s\n", id ? id : "any record",
-		        decision ? " with decision " : "", decision ? decision : "");
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "clmsync audit: cannot write: %s\n", strerror(errno));
-		return EXIT_STORE;
+	if (strncmp(url, "sqlite:", 7) == 0 && access(url + 7, F_OK) != 0) {
+		fprintf(stderr, "clmsync audit: no store at %s: %s\n", url + 7, strerror(errno));
+		code = CLI_EXIT_SERVER;
+		goto out;
 	}
-	return 0;
+	/* the result is on stdout; only the store's warnings go to the log (stderr) */
+	cs_log_setup(CS_LOG_WARN, 0);
+	if (store_open(url, &s, &e) != CS_OK) {
+		fprintf(stderr, "clmsync audit: cannot open the store %s: %s\n", url, e.msg);
+		s = NULL;
+		code = CLI_EXIT_SERVER;
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	term_progress_init(&op.p, "clmsync audit verify", "rows checked", every);
+	if (sync_audit_head(s, &op.head, &e) != CS_OK)
+		op.head = -1;
+	sync_audit_pos_init(&pos);
+	rc = sync_audit_verify_part(s, &pos, 0, &done, &rows, &bad, on_rows, &op, &e);
+	term_progress_end(&op.p);
+	if (rc == CS_OK)
+		code = verdict(cli_get(a, "--json") != NULL, true, rows, 0, NULL, pos.hash);
+	else if (rc == CS_EIO && bad > 0)
+		code = verdict(cli_get(a, "--json") != NULL, false, rows, bad, e.msg, NULL);
+	else {
+		fprintf(stderr, "clmsync audit: cannot read the audit log after %lld rows: %s\n", rows, e.msg);
+		code = CLI_EXIT_SERVER;
+	}
+out:
+	store_close(s);
+	cs_config_free(cfg);
+	return code;
 }
 
 int
 cmd_audit(int argc, char **argv)
 {
-	const char *cfg_path = NULL, *url = NULL, *what = NULL, *id = NULL, *limit_s = NULL, *decision = NULL;
+	static const char *const search_only[] = { "--field", "--decision", "--mapping", "--since", "--until", "--limit" };
+	struct cli_args a;
+	struct admin_conn *c = NULL;
+	const char *verb;
 	long long limit = SEARCH_LIMIT_DEFAULT;
-	struct store *s = NULL;
-	bool as_json = false;
+	int64_t every;
 	int code;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(a, "--json") == 0) {
-			as_json = true;
-			continue;
-		}
-		if (a[0] != '-') {
-			if (what == NULL)
-				what = a;
-			else if (id == NULL && strcmp(what, "search") == 0)
-				id = a;
-			else {
-				fprintf(stderr, "clmsync audit: unexpected argument '%s' (see --help)\n", a);
-				return EXIT_USAGE;
-			}
-			continue;
-		}
-		if (val == NULL) {
-			fprintf(stderr, "clmsync audit: %s needs a value (see --help)\n", a);
-			return EXIT_USAGE;
-		}
-		i++;
-		if (strcmp(a, "--config") == 0)
-			cfg_path = val;
-		else if (strcmp(a, "--store") == 0)
-			url = val;
-		else if (strcmp(a, "--limit") == 0)
-			limit_s = val;
-		else if (strcmp(a, "--decision") == 0)
-			decision = val;
-		else {
-			fprintf(stderr, "clmsync audit: unknown option '%s' (see --help)\n", a);
-			return EXIT_USAGE;
-		}
-	}
-	if (what == NULL || (strcmp(what, "verify") != 0 && strcmp(what, "search") != 0)) {
-		fprintf(stderr, "clmsync audit: say `verify` or `search ID` (see --help)\n");
-		return EXIT_USAGE;
-	}
-	if (strcmp(what, "search") == 0 && id == NULL && decision == NULL) {
-		fprintf(stderr, "clmsync audit: search needs the record's id (CLM or Salesforce) or --decision\n");
-		return EXIT_USAGE;
-	}
-	if (decision != NULL && strcmp(what, "search") != 0) {
-		fprintf(stderr, "clmsync audit: --decision is for search\n");
-		return EXIT_USAGE;
-	}
-	if (limit_s != NULL) {
-		char *end;
-		if (strcmp(what, "search") != 0) {
-			fprintf(stderr, "clmsync audit: --limit is for search\n");
-			return EXIT_USAGE;
-		}
-		errno = 0;
-		limit = strtoll(limit_s, &end, 10);
-		if (errno != 0 || end == limit_s || *end != '\0' || limit < 1 || limit > SEARCH_LIMIT_MAX) {
-			fprintf(stderr, "clmsync audit: --limit is 1..%d, not '%s'\n", SEARCH_LIMIT_MAX, limit_s);
-			return EXIT_USAGE;
-		}
-	}
-	if (cfg_path != NULL && url != NULL) {
-		fprintf(stderr, "clmsync audit: give --config or --store, not both\n");
-		return EXIT_USAGE;
-	}
-	/* the command's output is on stdout; only the store's warnings go to the log (stderr) */
-	cs_log_setup(CS_LOG_WARN, 0);
-	if ((code = open_store(url, cfg_path, &s)) != 0)
+	if ((code = cli_parse(cli_cmd_find("audit"), argc, argv, &a)) >= 0)
 		return code;
-	if (strcmp(what, "verify") == 0)
-		code = verify(s, as_json);
-	else
-		code = search(s, id, decision, limit, as_json);
-	store_close(s);
+	verb = a.npos > 0 ? a.pos[0] : "";
+	if (strcmp(verb, "search") == 0) {
+		const char *l = cli_get(&a, "--limit");
+		if (a.npos > 2) {
+			fprintf(stderr, "clmsync audit: search takes at most one ID (see --help)\n");
+			return CLI_EXIT_USAGE;
+		}
+		if ((code = cli_not_with(&a, "--offline", "search")) >= 0 || (code = cli_not_with(&a, "--store", "search")) >= 0 ||
+		    (code = cli_not_with(&a, "--progress-every", "search")) >= 0)
+			return code;
+		if (l != NULL) {
+			char *end;
+			errno = 0;
+			limit = strtoll(l, &end, 10);
+			if (errno != 0 || end == l || *end != '\0' || limit < 1 || limit > SEARCH_LIMIT_MAX) {
+				fprintf(stderr, "clmsync audit: --limit is 1 to %d, not '%s'\n", SEARCH_LIMIT_MAX, l);
+				return CLI_EXIT_USAGE;
+			}
+		}
+	} else if (strcmp(verb, "verify") == 0) {
+		if (a.npos > 1) {
+			fprintf(stderr, "clmsync audit: verify takes no argument (see --help)\n");
+			return CLI_EXIT_USAGE;
+		}
+		for (size_t i = 0; i < sizeof(search_only) / sizeof(search_only[0]); i++)
+			if ((code = cli_not_with(&a, search_only[i], "verify")) >= 0)
+				return code;
+		if (!term_progress_every(cli_get(&a, "--progress-every"), &every)) {
+			fprintf(stderr, "clmsync audit: --progress-every is 0.1 to 3600 seconds\n");
+			return CLI_EXIT_USAGE;
+		}
+		if (cli_get(&a, "--offline") != NULL) {
+			if ((code = cli_not_with(&a, "--admin-url", "--offline")) >= 0 ||
+			    (code = cli_not_with(&a, "--token-file", "--offline")) >= 0)
+				return code;
+			if ((cli_get(&a, "--store") != NULL) + (cli_get(&a, "--data") != NULL) + (cli_get(&a, "--config") != NULL) > 1) {
+				fprintf(stderr, "clmsync audit: give one of --store, --data and --config\n");
+				return CLI_EXIT_USAGE;
+			}
+			return verify_offline(&a, every);
+		}
+		if (cli_get(&a, "--store") != NULL) {
+			fprintf(stderr, "clmsync audit: --store is for verify --offline (see --help)\n");
+			return CLI_EXIT_USAGE;
+		}
+	} else {
+		fprintf(stderr, "clmsync audit: say `verify` or `search [ID]` (see --help)\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((code = admin_conn_open(&a, &c)) != 0) {
+		if (code == CLI_EXIT_SERVER && strcmp(verb, "verify") == 0)
+			fprintf(stderr, "clmsync audit: with the server down, `clmsync audit verify --offline` reads the "
+			                "store itself\n");
+		return code;
+	}
+	if (strcmp(verb, "search") == 0)
+		code = search(c, &a, a.npos > 1 ? a.pos[1] : NULL, limit);
+	else {
+		code = verify_online(c, cli_get(&a, "--json") != NULL, every);
+		if (code == CLI_EXIT_SERVER)
+			fprintf(stderr, "clmsync audit: with the server down, `clmsync audit verify --offline` reads the "
+			                "store itself\n");
+	}
+	admin_conn_free(c);
 	return code;
 }

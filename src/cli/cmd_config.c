@@ -1,5 +1,6 @@
 /* cmd_config.c - clmsync config: check a configuration file, print the settings reference. */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,13 +13,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync config check FILE   validate FILE; print its effective settings\n"
-	    "       clmsync config reference    print every setting, in Markdown\n"
-	    "\n"
-	    "check exits 0 when FILE is valid, 1 when it is not (every problem is listed as\n"
-	    "FILE:LINE: KEY: PROBLEM), 2 on a usage error. Secrets are read to check them but\n"
-	    "are printed masked. See docs/configuration.md.\n");
+	cli_help_print(cli_cmd_find("config"), f);
 }
 
 static int

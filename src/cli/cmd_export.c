@@ -31,23 +31,7 @@ struct exp {
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync export contracts [--format csv|jsonl] [--status STATUS] [--updated-since DATETIME]\n"
-	    "                                [--output FILE] [--config FILE] [--data DIR]\n"
-	    "\n"
-	    "Writes the repository's contracts, in creation order, to stdout or FILE. CSV has one column per\n"
-	    "field (money as total_value_amount,total_value_currency; custom attributes as custom.NAME;\n"
-	    "counterparty_legal_name and parent_contract_number for re-import elsewhere); JSON lines has one\n"
-	    "record per line as the REST API answers it. Reads the store directly; safe while a server runs.\n"
-	    "\n"
-	    "options:\n"
-	    "  --format csv|jsonl      output format (default csv)\n"
-	    "  --status STATUS         only contracts in this lifecycle status\n"
-	    "  --updated-since DT      only contracts updated at or after DT (2026-01-31T00:00:00Z)\n"
-	    "  --output FILE           write FILE atomically (temporary file, fsync, rename) instead of stdout\n"
-	    "  --config FILE           the YAML configuration (store, custom attributes)\n"
-	    "  --data DIR              data directory; the store is DIR/clmsync.db\n"
-	    "  -h, --help              this help\n");
+	cli_help_print(cli_cmd_find("export"), f);
 }
 
 /* The value of id's field (a counterparty's legal_name, a contract's number) through cache m;

@@ -76,34 +76,7 @@ struct imp {
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync import contracts FILE.csv [--map COLUMN=FIELD,...] [--all-or-nothing | --skip-bad]\n"
-	    "                                [--as NAME] [--dry-run] [--progress] [--config FILE] [--data DIR]\n"
-	    "\n"
-	    "Creates one contract per row of an RFC 4180 CSV file (comma-separated, UTF-8, header line first).\n"
-	    "Column names are the API's field names (docs/api.md): title, type, status, number, owner,\n"
-	    "effective_date, term_months, ...; money as total_value_amount + total_value_currency; custom\n"
-	    "attributes as custom.NAME. The counterparty is counterparty_id (an existing cp_ id) or\n"
-	    "counterparty_legal_name (an existing counterparty with exactly that name, created when none\n"
-	    "has it); the parent contract is parent_contract_id or parent_contract_number. Empty cells are\n"
-	    "absent. Columns the repository sets (id, version, created_at, ...) are ignored, so a file from\n"
-	    "`clmsync export contracts` imports as it is. Every row is checked as the REST API checks a\n"
-	    "create before anything is written; a refused row is reported with its line number.\n"
-	    "Works on the store directly; safe while a server runs on it.\n"
-	    "\n"
-	    "options:\n"
-	    "  --map COL=FIELD,...  read column COL as FIELD (FIELD '-' skips COL); may be repeated\n"
-	    "  --all-or-nothing     write nothing when any row is refused (the default)\n"
-	    "  --skip-bad           write the rows that pass, report the others\n"
-	    "  --as NAME            record the changes as user:NAME (default api:import)\n"
-	    "  --dry-run            check every row, write nothing\n"
-	    "  --progress           report progress on stderr (automatic when stderr is a terminal)\n"
-	    "  --config FILE        the YAML configuration (store, custom attributes)\n"
-	    "  --data DIR           data directory; the store is DIR/clmsync.db\n"
-	    "  -h, --help           this help\n"
-	    "\n"
-	    "Exit status: 0 every row imported (or checked, with --dry-run), 1 a row was refused or the\n"
-	    "import failed (the summary on stdout says what was written), 2 usage.\n");
+	cli_help_print(cli_cmd_find("import"), f);
 }
 
 /* ---- reporting ---- */

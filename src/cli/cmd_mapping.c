@@ -1,5 +1,6 @@
 /* cmd_mapping.c - clmsync mapping check: every mapped field checked against each org's describe. */
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -24,36 +25,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync mapping check FILE [--org NAME] [--json]\n"
-	    "\n"
-	    "Loads and validates FILE as `clmsync config check` does, logs into each org with its\n"
-	    "configured auth, fetches the describe of every mapped sObject once, and checks each\n"
-	    "mapped field against it:\n"
-	    "  - the field exists (else a \"did you mean\" from the describe's field names);\n"
-	    "  - its type carries the repository field and transform: text <-> string, textarea,\n"
-	    "    picklist, email, url, phone; date <-> date (datetime with date_to_datetime);\n"
-	    "    money_amount, decimal_to_currency <-> currency, double, percent, with the scale\n"
-	    "    no larger than the field's; boolean <-> boolean; number <-> int, double; lookups <->\n"
-	    "    reference to the looked-up mapping's sObject; value maps <-> picklist;\n"
-	    "  - it is createable (when on_create.salesforce is create) and updateable when the\n"
-	    "    repository writes it (owner clm or both, or non_owner_write accept);\n"
-	    "  - value map values exist in the picklist (restricted: error, unrestricted: warning),\n"
-	    "    and, when Salesforce writes the field, every picklist value is in the map\n"
-	    "    (restricted: error, unrestricted: warning);\n"
-	    "  - text fits: the repository's longest value (max_length, the field's limit, or the\n"
-	    "    truncate length) is not longer than the Salesforce field;\n"
-	    "  - the external_id_field exists, is a Text field marked External ID (error) and\n"
-	    "    Unique (warning: upserts can answer 300), and match keys exist.\n"
-	    "Problems are printed in full, fields without one summarised per mapping.\n"
-	    "\n"
-	    "options:\n"
-	    "  --org NAME   check only the mappings of org NAME\n"
-	    "  --json       one JSON object on stdout, for scripts (docs/mapping-check.md)\n"
-	    "\n"
-	    "exit: 0 no errors (warnings allowed), 1 errors (or an invalid FILE), 2 usage,\n"
-	    "3 an org could not be reached or logged into (its mappings are not checked).\n"
-	    "Secrets are read to log in and never printed.\n");
+	cli_help_print(cli_cmd_find("mapping"), f);
 }
 
 /* --- state --------------------------------------------------------------------------------- */

@@ -33,31 +33,7 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: clmsync serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--admin-listen ADDR:PORT|off]\n"
-	    "                     [--api-token-file FILE] [--no-sync]\n"
-	    "\n"
-	    "Runs the contract repository: the REST API under /api/v1, the change feed and the scheduled\n"
-	    "pass (expiry, auto-renewal, amendments); and, when the configuration declares orgs and\n"
-	    "mappings, the sync engine that keeps them equal with Salesforce both ways. Without a\n"
-	    "configuration it runs on embedded\n"
-	    "defaults: data in ./clmsync-data, listening on 127.0.0.1:8440. The admin API (/admin/v1),\n"
-	    "/metrics, /healthz and /readyz are served on a second listener, 127.0.0.1:8442 by default.\n"
-	    "Prints the repository's base URL on the first line of stdout and the admin listener's on\n"
-	    "the second.\n"
-	    "\n"
-	    "options:\n"
-	    "  --config FILE          the YAML configuration (see docs/configuration.md)\n"
-	    "  --data DIR             data directory; the embedded store is DIR/clmsync.db\n"
-	    "  --listen ADDR:PORT     address to serve (port 0 picks a free one)\n"
-	    "  --admin-listen ADDR:PORT|off\n"
-	    "                         address of the admin listener (port 0 picks a free one), or off\n"
-	    "  --api-token-file FILE  also accept the token in FILE, with the admin role\n"
-	    "  --no-sync              serve the repository only, even when mappings are configured\n"
-	    "  -h, --help             this help\n"
-	    "\n"
-	    "With no token configured and no --api-token-file, the first start writes a new admin\n"
-	    "token to DIR/" TOKEN_FILE " (mode 0600) and says so; later starts reuse it.\n");
+	cli_help_print(cli_cmd_find("serve"), f);
 }
 
 /* "ADDR:PORT" into host and port; port 0 is allowed here (a free port, for tests), where

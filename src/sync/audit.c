@@ -257,6 +257,7 @@ struct walk {
 	long long next;
 	char prev[HASH_HEX + 1];
 	long long rows;
+	long long max_rows;        /* stop after this many rows; 0: no limit */
 	long long *bad_seq;
 	void (*progress)(void *ud, long long rows);
 	void *ud;
@@ -317,18 +318,30 @@ check_row(struct walk *w, json_t *ent, struct cs_error *e)
 	return CS_OK;
 }
 
-/* Walks every row after w->next - 1 to the end of the log, page by page. */
+/* Walks the rows after w->next - 1, page by page, to the end of the log or until w->max_rows
+ * rows are checked; *full (may be NULL) says the limit stopped it. */
 static cs_err
-walk_rows(struct store *s, struct walk *w, struct cs_error *e)
+walk_rows(struct store *s, struct walk *w, bool *full, struct cs_error *e)
 {
 	char after[KEY_DIGITS + 1];
 	json_t *page = NULL, *ent;
 	size_t i, n;
+	int want;
 	cs_err rc;
 
+	if (full != NULL)
+		*full = false;
 	for (;;) {
+		want = PAGE;
+		if (w->max_rows > 0 && w->max_rows - w->rows < PAGE)
+			want = (int)(w->max_rows - w->rows);
+		if (want == 0) {
+			if (full != NULL)
+				*full = true;
+			return CS_OK;
+		}
 		row_key(w->next - 1, after, sizeof(after));
-		if ((rc = store_kv_scan(s, NS_ROWS, w->next > 1 ? after : NULL, PAGE, &page, e)) != CS_OK)
+		if ((rc = store_kv_scan(s, NS_ROWS, w->next > 1 ? after : NULL, want, &page, e)) != CS_OK)
 			return rc;
 		n = json_array_size(page);
 		json_array_foreach(page, i, ent) {
@@ -339,19 +352,38 @@ walk_rows(struct store *s, struct walk *w, struct cs_error *e)
 		}
 		json_decref(page);
 		page = NULL;
-		if (n < PAGE)
+		if (n < (size_t)want)
 			return CS_OK;
 	}
 }
 
+void
+sync_audit_pos_init(struct sync_audit_pos *p)
+{
+	p->seq = 0;
+	memcpy(p->hash, zero_hash, sizeof(zero_hash));
+}
+
 cs_err
-sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
-                  void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e)
+sync_audit_head(struct store *s, long long *seq, struct cs_error *e)
+{
+	char hash[HASH_HEX + 1];
+	bool found;
+	cs_err rc = head_get(s, seq, hash, &found, e);
+
+	if (rc == CS_EPARSE)
+		rc = cs_error_set(e, CS_EIO, "audit: the head is malformed; run `clmsync audit verify`");
+	return rc;
+}
+
+cs_err
+sync_audit_verify_part(struct store *s, struct sync_audit_pos *pos, long long max_rows, bool *done, long long *rows,
+                       long long *bad_seq, void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e)
 {
 	struct walk w;
 	char hhash[HASH_HEX + 1];
 	long long hseq, need = 0, dummy_rows, dummy_bad;
-	bool found;
+	bool found, full;
 	cs_err rc;
 
 	if (rows == NULL)
@@ -360,9 +392,13 @@ sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
 		bad_seq = &dummy_bad;
 	*rows = 0;
 	*bad_seq = 0;
+	*done = false;
+	if (pos->seq < 0 || max_rows < 0 || !is_hash(pos->hash))
+		return cs_error_set(e, CS_EINVAL, "audit: a verify position is a row number >= 0 and a 64-digit hex hash");
 	memset(&w, 0, sizeof(w));
-	w.next = 1;
-	memcpy(w.prev, zero_hash, sizeof(zero_hash));
+	w.next = pos->seq + 1;
+	memcpy(w.prev, pos->hash, sizeof(w.prev));
+	w.max_rows = max_rows;
 	w.bad_seq = bad_seq;
 	w.progress = progress;
 	w.ud = ud;
@@ -372,11 +408,15 @@ sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
 	 * that walk saw: it may name a later row (appends since; walk on from where we stopped) but
 	 * never an earlier one. Every row up to that head committed before the next walk starts, so
 	 * if that walk falls short of it the rows are gone. The loop ends once writers pause.
+	 * A walk the row limit stops returns the position reached; the next part goes on from it
+	 * and does these checks once it reaches the end.
 	 */
 	for (;;) {
 		long long last;
-		if ((rc = walk_rows(s, &w, e)) != CS_OK)
+		if ((rc = walk_rows(s, &w, &full, e)) != CS_OK)
 			goto out;
+		if (full)
+			break;
 		last = w.next - 1;
 		if (need > last) {
 			*bad_seq = need;
@@ -391,8 +431,10 @@ sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
 		if (rc != CS_OK)
 			goto out;
 		if (!found) {
-			if (last == 0)
+			if (last == 0) {
+				*done = true;
 				break;
+			}
 			*bad_seq = last;
 			rc = cs_error_set(e, CS_EIO, "row %lld: the log has %lld rows but no head", last, last);
 			goto out;
@@ -408,14 +450,28 @@ sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
 				rc = cs_error_set(e, CS_EIO, "row %lld: the head's hash is not this row's hash", hseq);
 				goto out;
 			}
+			*done = true;
 			break;
 		}
 		need = hseq;
 	}
 	rc = CS_OK;
+	pos->seq = w.next - 1;
+	memcpy(pos->hash, w.prev, sizeof(pos->hash));
 out:
 	*rows = w.rows;
 	return rc;
+}
+
+cs_err
+sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
+                  void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e)
+{
+	struct sync_audit_pos pos;
+	bool done;
+
+	sync_audit_pos_init(&pos);
+	return sync_audit_verify_part(s, &pos, 0, &done, rows, bad_seq, progress, ud, e);
 }
 
 cs_err

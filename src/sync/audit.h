@@ -3,6 +3,7 @@
 #define CS_SYNC_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -60,6 +61,32 @@ cs_err sync_audit_append(struct store *s, const struct sync_audit_row *r, long l
  * required: rows are append-only). progress (may be NULL) is called every 10,000 rows. */
 cs_err sync_audit_verify(struct store *s, long long *rows, long long *bad_seq,
                          void (*progress)(void *ud, long long rows), void *ud, struct cs_error *e);
+
+/* Where a verify in parts stands: the last row checked (0: none yet) and its hash (64 '0's
+ * before the first row). A caller-owned value: set it with sync_audit_pos_init, pass it to
+ * sync_audit_verify_part, which moves it on. */
+#define SYNC_AUDIT_HASH_HEX 64
+struct sync_audit_pos {
+	long long seq;
+	char hash[SYNC_AUDIT_HASH_HEX + 1];
+};
+
+void sync_audit_pos_init(struct sync_audit_pos *p);
+
+/* As sync_audit_verify, for the rows after pos and at most max_rows of them (0: no limit), so
+ * that a long log can be checked in parts with progress between them (the admin API's
+ * POST /admin/v1/audit/verify). On CS_OK pos is the last row checked, and *done says the walk
+ * reached the end of the log and the head was checked against it; otherwise call again with
+ * pos. *rows gets the rows checked by this call. Errors: CS_EINVAL (pos malformed), and those
+ * of sync_audit_verify; pos is then unchanged. A pos not returned by an earlier part (or one
+ * whose hash is not its row's) shows up as a break at the row after it. */
+cs_err sync_audit_verify_part(struct store *s, struct sync_audit_pos *pos, long long max_rows, bool *done,
+                              long long *rows, long long *bad_seq, void (*progress)(void *ud, long long rows),
+                              void *ud, struct cs_error *e);
+
+/* The head's row number into *seq: the number of rows the log should hold (0 when empty).
+ * Errors: CS_EIO (the store, or a malformed head), CS_ENOMEM. Reads only. */
+cs_err sync_audit_head(struct store *s, long long *seq, struct cs_error *e);
 
 /* Up to limit (1..1000) rows with seq > after, ascending, whose clm_id or sf_id equals id (NULL:
  * every row): *out is a new array of row objects. For lineage and `clmsync audit search`. */

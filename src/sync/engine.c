@@ -576,7 +576,7 @@ sync_engine_status(struct sync_engine *g)
 				json_object_set_new(chans, ch, json_integer(sf_stream_replay_id(w->stream, ch)));
 		}
 		o = json_pack("{s:s, s:{s:b, s:I, s:I, s:I, s:I, s:o}, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
+		    "s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
 		    "org", w->org->name,
 		    "stream", "connected", ss.connected, "since_ms", (json_int_t)ss.since_ms,
 		    "reconnects", (json_int_t)ss.reconnects, "handshakes", (json_int_t)ss.handshakes,
@@ -594,6 +594,7 @@ sync_engine_status(struct sync_engine *g)
 		    "last_drift", (json_int_t)atomic_load(&w->rec_last_drift),
 		    "running_since_ms", (json_int_t)atomic_load(&w->rec_running_ms),
 		    "progress", (json_int_t)atomic_load(&w->rec_progress),
+		    "expected", (json_int_t)atomic_load(&w->rec_expected),
 		    "latency_ms", "to_salesforce", histogram(w, SYNC_TO_SF), "to_clm", histogram(w, SYNC_TO_CLM),
 		    "mappings", maps);
 		if (o != NULL)

@@ -1910,6 +1910,8 @@ struct rec_ud {
 	struct idset *seen;     /* full reconcile: every id the query delivered; else NULL */
 	long long checked, drift;
 	cs_err err;
+	long long total;              /* the query's totalSize, set before its first record */
+	bool announced;               /* total was added to the worker's rec_expected */
 };
 
 /* Salesforce no longer has record sf_id (in the recycle bin, or purged): if it is linked, that
@@ -1967,6 +1969,11 @@ reconcile_one(void *ud, const json_t *sfrec)
 
 	if (sf_id == NULL || atomic_load(&w->stop))
 		return 1;
+	if (!r->announced) {
+		/* for the operator's progress line: how many records this mapping will bring */
+		r->announced = true;
+		atomic_fetch_add(&w->rec_expected, r->total);
+	}
 	if (r->seen != NULL)
 		idset_add(r->seen, sf_id);
 	if (json_is_true(json_object_get(sfrec, "IsDeleted"))) {
@@ -2167,7 +2174,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 	struct sf_soql q;
 	struct sf_error se;
 	struct idset seen = { NULL, 0, 0, false };
-	struct rec_ud r = { w, m, repair, cause, since_ms == 0 ? &seen : NULL, 0, 0, CS_OK };
+	struct rec_ud r = { w, m, repair, cause, since_ms == 0 ? &seen : NULL, 0, 0, CS_OK, 0, false };
 	const char *text;
 	cs_err rc;
 
@@ -2188,7 +2195,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 		goto out;
 	}
 	sf_error_clear(&se);
-	rc = sf_query(w->sc, text, SF_QUERY_ALL, 2000, reconcile_one, &r, NULL, &se);
+	rc = sf_query(w->sc, text, SF_QUERY_ALL, 2000, reconcile_one, &r, &r.total, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	sf_soql_cleanup(&q);
 	if (rc != CS_OK) {
@@ -2267,6 +2274,7 @@ sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, b
 
 	*checked = *drift = 0;
 	atomic_store(&w->rec_progress, 0);
+	atomic_store(&w->rec_expected, 0);
 	atomic_store(&w->rec_running_ms, cs_time_now_ms());
 	for (size_t i = 0; i < w->nmaps && rc == CS_OK; i++) {
 		if ((m != NULL && w->maps[i] != m) || sync_paused(w, w->maps[i]))

@@ -92,6 +92,8 @@ struct worker {
 	atomic_ullong lat_sum_ms[2], lat_count[2];
 	atomic_llong rec_last_ms, rec_last_checked, rec_last_drift;  /* the last reconcile finished */
 	atomic_llong rec_running_ms, rec_progress;   /* the one running: since when, records so far */
+	atomic_llong rec_expected;    /* its Salesforce records announced so far: each mapping's query
+	                               * adds its totalSize when its first page arrives */
 	/* worker thread only */
 	atomic_ullong paused;         /* bit i: maps[i] is paused (pause.c), read each round */
 	long long clm_cursor;

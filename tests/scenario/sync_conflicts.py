@@ -17,6 +17,9 @@ pid = int(os.environ["CLM_PID"])
 cli = os.environ["CLMSYNC"]
 cfg = os.environ["CLM_CONFIG"]
 senv = dict(os.environ, CLMSYNC_TEST_SECRET="clmsync-test-secret")
+# the operator's commands: the admin listener is on a port of its own; the token is the one
+# serve wrote to the configuration's data_dir
+ops = ["--config", cfg, "--admin-url", os.environ["ADMIN_URL"]]
 
 cp = clm.create("counterparties", {"legal_name": "Conflict Corp", "custom": {"industry": "Software"}})
 ct = clm.create("contracts", {"title": "Conflicted", "type": "msa", "counterparty_id": cp["id"], "description": "base"})
@@ -68,19 +71,19 @@ if got:
     check(c["Description"] == "salesforce side" and k["description"] == "repository side",
           "manual: both sides keep their value", (c["Description"], k.get("description")))
 
-r = subprocess.run([cli, "conflicts", "list", "--config", cfg, "--json"], capture_output=True, text=True, env=senv)
-lst = json.loads(r.stdout) if r.returncode == 0 else []
+r = subprocess.run([cli, "conflicts", "list", "--json"] + ops, capture_output=True, text=True, env=senv)
+lst = json.loads(r.stdout)["conflicts"] if r.returncode == 0 else []
 mine = [x for x in lst if x.get("clm") == ct["id"] and x.get("sf_field") == "Description"]
 check(len(mine) == 1 and mine[0]["clm_value"] == "repository side" and mine[0]["sf_value"] == "salesforce side"
       and mine[0]["base"] == "base", "the conflict is parked with both values and the base", r.stdout + r.stderr)
 if mine:
-    r = subprocess.run([cli, "conflicts", "resolve", mine[0]["id"], "--take", "salesforce", "--config", cfg],
+    r = subprocess.run([cli, "conflicts", "resolve", mine[0]["id"], "--take", "salesforce"] + ops,
                        capture_output=True, text=True, env=senv)
     check(r.returncode == 0, "clmsync conflicts resolve --take salesforce", r.stdout + r.stderr)
     got = wait_for(lambda: clm.get("contracts", ct["id"]).get("description") == "salesforce side"
                    and sf.get("Contract", sfc)["Description"] == "salesforce side", 10)
     check(got, "resolved: Salesforce's value on both sides")
-    r = subprocess.run([cli, "conflicts", "list", "--config", cfg, "--json"], capture_output=True, text=True, env=senv)
-    check(r.returncode == 0 and not [x for x in json.loads(r.stdout) if x.get("clm") == ct["id"]],
+    r = subprocess.run([cli, "conflicts", "list", "--json"] + ops, capture_output=True, text=True, env=senv)
+    check(r.returncode == 0 and not [x for x in json.loads(r.stdout)["conflicts"] if x.get("clm") == ct["id"]],
           "and the conflict is gone", r.stdout)
 finish()

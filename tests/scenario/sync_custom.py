@@ -158,9 +158,10 @@ bad_c = sf.create("Contract", {"Name": "On an untranslatable Account", "AccountI
 
 
 def dlq():
-    out = subprocess.run([os.environ["CLMSYNC"], "dlq", "list", "--json", "--config", os.environ["CLM_CONFIG"]],
-                         capture_output=True, text=True)
-    return json.loads(out.stdout) if out.returncode == 0 else []
+    out = subprocess.run([os.environ["CLMSYNC"], "dlq", "list", "--json", "--admin-url", os.environ["ADMIN_URL"],
+                          "--data", os.environ["CLM_DATA"]], capture_output=True, text=True)
+    j = json.loads(out.stdout) if out.returncode in (0, 1) and out.stdout.strip() else []
+    return j["entries"] if isinstance(j, dict) else j
 
 
 got = wait_for(lambda: (lambda d: d if {bad_a, bad_c} <= {x.get("sf") for x in d} else None)(dlq()))

@@ -65,7 +65,8 @@ def start(name, *extra):
     for _ in range(50):
         with open(server["log"], "a") as log:
             proc = subprocess.Popen([CLMSYNC, "serve", "--config", CONFIG, "--data", os.environ["CLM_DATA"],
-                                     "--listen", "127.0.0.1:%d" % port] + list(extra),
+                                     "--listen", "127.0.0.1:%d" % port, "--admin-listen",
+                                     "127.0.0.1:%d" % urllib.parse.urlparse(os.environ["ADMIN_URL"]).port] + list(extra),
                                     stdout=subprocess.DEVNULL, stderr=log, env=ENVP)
         server["pid"], server["proc"] = proc.pid, proc
         wait_for(lambda: proc.poll() is not None or healthy(), 10)
@@ -87,10 +88,12 @@ def counters():
 def audit(ident=None, decision=None):
     """Audit rows through `clmsync audit search` (the operator's command), oldest first."""
     cmd = [CLMSYNC, "audit", "search"] + ([ident] if ident else []) + \
-        (["--decision", decision] if decision else []) + ["--config", CONFIG, "--json", "--limit", "100000"]
+        (["--decision", decision] if decision else []) + \
+        ["--admin-url", os.environ["ADMIN_URL"], "--data", os.environ["CLM_DATA"], "--json", "--limit", "100000"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENVP)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    j = json.loads(r.stdout)
+    return j["rows"] if isinstance(j, dict) else j
 
 
 def last_replay():
@@ -322,7 +325,8 @@ try:
     n = counters()
     check(n == {"gaps": 2, "reconciles": 2, "drift": 3},
           "counters: 2 gaps (a refused replay id per channel), 2 reconciles, 3 drift", n)
-    r = subprocess.run([CLMSYNC, "audit", "verify", "--config", CONFIG], capture_output=True, text=True, env=ENVP)
+    r = subprocess.run([CLMSYNC, "audit", "verify", "--offline", "--data", os.environ["CLM_DATA"]], capture_output=True,
+                       text=True, env=ENVP)
     check(r.returncode == 0, "the audit log's hash chain is intact (rows from the stream and the worker)", r.stdout + r.stderr)
     print("scenario took %.1f s" % (time.monotonic() - t0), flush=True)
 finally:

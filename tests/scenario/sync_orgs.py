@@ -40,9 +40,11 @@ def field_is(getter, key, want):
 
 
 def audit_rows(clm_id):
-    out = subprocess.run([os.environ["CLMSYNC"], "audit", "search", clm_id, "--config", os.environ["CLM_CONFIG"],
-                          "--json"], capture_output=True, text=True, env=dict(os.environ))
-    return json.loads(out.stdout) if out.returncode == 0 else []
+    out = subprocess.run([os.environ["CLMSYNC"], "audit", "search", clm_id, "--admin-url", os.environ["ADMIN_URL"],
+                          "--data", os.environ["CLM_DATA"], "--json"], capture_output=True, text=True,
+                         env=dict(os.environ))
+    j = json.loads(out.stdout) if out.returncode == 0 else []
+    return j["rows"] if isinstance(j, dict) else j
 
 
 # --- 1. each contract reaches its org only, its counterparty linked there -------------------

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# clmsync audit through the real binary: a chain written by an independent implementation
-# (Python's hashlib and json over the store's kv table) verifies; a tampered row is found by
-# number; search by either id or by decision; --json output; exit codes 0/1/2/3.
+# clmsync audit through the real binary and a running server's admin API: a chain written by an
+# independent implementation (Python's hashlib and json over the store's kv table) verifies,
+# online and --offline; a tampered row is found by number; search by either id and by filters;
+# --json output; exit codes 0/1/2/3.
 . "$(dirname "$0")/lib.sh"
 
 C=$BUILD/clmsync
-DB=$WORK/audit.db
-URL=sqlite:$DB
 
 # expect_exit CODE MESSAGE -- COMMAND...: runs COMMAND with stdout in $WORK/out, stderr in $WORK/err.
 expect_exit() {
@@ -27,12 +26,19 @@ expect_out_json() {
 	expect_json "$1" "$2"
 }
 
-# A fresh path: verify creates and migrates the store, and an empty log is intact.
-expect_exit 0 "verify on a new store" -- "$C" audit verify --store "$URL"
+# The audit log of a running server (repository only: the test writes the rows itself), through
+# its admin API; the token is the one serve writes to the data directory.
+start_clmsync a --no-sync
+DB=$DATA_a/clmsync.db
+URL=sqlite:$DB
+A=(--admin-url "$ADMIN_a" --data "$DATA_a")
+
+expect_exit 0 "verify an empty log" -- "$C" audit verify "${A[@]}"
 expect_out "audit log intact: 0 rows" "an empty log is intact"
-[ -f "$DB" ] && ok "the store was created" || bad "no store at $DB"
-expect_exit 0 "verify --json on an empty log" -- "$C" audit verify --store "$URL" --json
-expect_out_json 'j == {"ok": True, "rows": 0, "head": None}' "empty log as JSON"
+expect_exit 0 "verify --json on an empty log" -- "$C" audit verify "${A[@]}" --json
+expect_out_json 'j == {"ok": True, "rows": 0, "bad_seq": None, "error": None, "head": None}' "empty log as JSON"
+expect_exit 0 "verify --offline on an empty log" -- "$C" audit verify --offline --store "$URL"
+expect_out "audit log intact: 0 rows" "offline too"
 
 # The chain, computed as audit.h defines it: hash = sha256(prev hex + canonical JSON of the row
 # without "hash"). json.dumps(separators=(',',':'), sort_keys=True, ensure_ascii=False) is
@@ -64,36 +70,48 @@ print(prev)
 EOF
 HEAD=$(cat "$WORK/head")
 
-expect_exit 0 "a chain written by another implementation verifies" -- "$C" audit verify --store "$URL"
+expect_exit 0 "a chain written by another implementation verifies" -- "$C" audit verify "${A[@]}"
 expect_out "audit log intact: 30 rows, head ${HEAD:0:12}" "rows and head are reported"
-expect_exit 0 "verify --json" -- "$C" audit verify --store "$URL" --json
-expect_out_json "j == {'ok': True, 'rows': 30, 'head': '$HEAD'}" "verify --json names the head"
+expect_exit 0 "verify --json" -- "$C" audit verify "${A[@]}" --json
+expect_out_json "j['ok'] is True and j['rows'] == 30 and j['head'] == '$HEAD'" "verify --json names the head"
+expect_exit 0 "verify --offline --store" -- "$C" audit verify --offline --store "$URL" --json
+expect_out_json "j['ok'] is True and j['rows'] == 30 and j['head'] == '$HEAD'" "offline: the same answer"
+expect_exit 0 "verify --offline --data" -- "$C" audit verify --offline --data "$DATA_a"
+expect_out "audit log intact: 30 rows, head ${HEAD:0:12}" "the data directory's store is used"
 
 # The store from a configuration file.
 printf 'store: "%s"\n' "$URL" >"$WORK/clmsync.yaml"
-expect_exit 0 "verify --config" -- "$C" audit verify --config "$WORK/clmsync.yaml"
+expect_exit 0 "verify --offline --config" -- "$C" audit verify --offline --config "$WORK/clmsync.yaml"
 expect_out "audit log intact: 30 rows" "the configuration's store is used"
 
 # Search by CLM id (ctr-1: rows 1, 5, 9, ...) and by Salesforce id (…002AAA: rows 2, 5, 8, ...).
-expect_exit 0 "search by CLM id" -- "$C" audit search ctr-1 --store "$URL"
-[ "$(wc -l <"$WORK/out")" -eq 8 ] && ok "ctr-1 has 8 rows" || bad "ctr-1: $(wc -l <"$WORK/out") rows"
-expect_out '1  2026-11-27T10:00:01.123Z  applied  salesforce  status  "Draft" -> "Activated"  cdc:/data/ContractChangeEvent:1' \
-	"a row: seq, time, decision, side, field, old -> new, event"
-expect_out '17  2026-11-27T10:00:17.123Z  applied  salesforce  status  null -> {"amount":"1200.00","currency":"EUR"}' \
-	"values are shown as compact JSON"
-expect_exit 0 "search another CLM id" -- "$C" audit search ctr-2 --store "$URL"
-expect_out '10  2026-11-27T10:00:10.123Z  applied  clm  -  "tab\there" -> "Draft"  cdc:' "a record-level row shows no field"
-expect_exit 0 "search --json --limit" -- "$C" audit search 800000000000002AAA --limit 3 --store "$URL" --json
-expect_out_json '[r["seq"] for r in j] == [2, 5, 8] and j[1]["new"] is True and j[0]["new"] == "a/b \"quoted\" back\\slash"' \
-	"search by Salesforce id as JSON, bounded by --limit"
-expect_exit 0 "search for an unknown id" -- "$C" audit search nobody --store "$URL" --json
-expect_out_json 'j == []' "no rows is an empty array"
-expect_exit 0 "search --decision without an id" -- "$C" audit search --decision applied --limit 2 --store "$URL" --json
-expect_out_json '[r["seq"] for r in j] == [1, 2]' "every record's rows of one decision, bounded by --limit"
-expect_exit 0 "search an id and a decision" -- "$C" audit search ctr-1 --decision applied --store "$URL" --json
-expect_out_json 'len(j) == 8 and all(r["clm_id"] == "ctr-1" for r in j)' "the id and the decision both filter"
-expect_exit 0 "search a decision no row has" -- "$C" audit search --decision gap --store "$URL" --json
-expect_out_json 'j == []' "no row of that decision"
+expect_exit 0 "search by CLM id" -- "$C" audit search ctr-1 "${A[@]}"
+[ "$(grep -c '^[0-9][0-9]*  *2026-' "$WORK/out")" -eq 8 ] && ok "ctr-1 has 8 rows" || bad "ctr-1: $(cat "$WORK/out")"
+expect_out "8 rows" "the count is printed"
+row1=$(grep '^1 ' "$WORK/out" || true)
+for want in 2026-11-27T10:00:01.123Z applied salesforce ctr-1 status '"Draft"' '"Activated"' cdc:/data/ContractChangeEvent:1; do
+	case "$row1" in *"$want"*) ;; *) bad "row 1 lacks $want: $row1"; row1=;; esac
+done
+[ -n "$row1" ] && ok "a row: seq, time, decision, side, record, field, old, new, event"
+grep -q '^17 .*null  *{"amount":"1200.00",' "$WORK/out" && ok "values are shown as compact JSON, cut to fit" ||
+	bad "row 17: $(grep '^17 ' "$WORK/out")"
+expect_exit 0 "search another CLM id" -- "$C" audit search ctr-2 "${A[@]}"
+grep -q '^10 .* clm  *ctr-2  *-  *"tab\\there"  *"Draft"' "$WORK/out" && ok "a record-level row shows no field" ||
+	bad "row 10: $(grep '^10 ' "$WORK/out")"
+expect_exit 0 "search --json --limit" -- "$C" audit search 800000000000002AAA --limit 3 "${A[@]}" --json
+expect_out_json '[r["seq"] for r in j["rows"]] == [2, 5, 8] and j["rows"][1]["new"] is True and j["rows"][0]["new"] == "a/b \"quoted\" back\\slash" and j["next"] == 8' \
+	"search by Salesforce id as JSON, bounded by --limit, with where to go on"
+expect_exit 0 "search with filters" -- "$C" audit search --field status --since 2026-11-27T10:00:25Z "${A[@]}" --json
+expect_out_json '[r["seq"] for r in j["rows"]] == [25, 26, 27, 28, 29] and j["next"] is None' "filters: field and since"
+expect_exit 0 "search --decision without an id" -- "$C" audit search --decision applied --limit 2 "${A[@]}" --json
+expect_out_json '[r["seq"] for r in j["rows"]] == [1, 2]' "every record's rows of one decision, bounded by --limit"
+expect_exit 0 "search a decision no row has" -- "$C" audit search --decision gap "${A[@]}" --json
+expect_out_json 'j["rows"] == []' "no row of that decision"
+expect_exit 0 "search for an unknown id" -- "$C" audit search nobody "${A[@]}" --json
+expect_out_json 'j == {"rows": [], "next": None}' "no rows is an empty list"
+expect_exit 0 "search for an unknown id, table" -- "$C" audit search nobody "${A[@]}"
+expect_out "no matching rows" "said so"
+expect_exit 2 "a bad time is refused by the server" -- "$C" audit search --since yesterday "${A[@]}"
 
 # Tamper with row 17's new value, as someone editing the database would.
 python3 - "$DB" <<'EOF'
@@ -105,28 +123,35 @@ row["new"] = "Cancelled"
 db.execute("UPDATE kv SET doc=? WHERE ns='audit' AND key=?", (json.dumps(row), key))
 db.commit()
 EOF
-expect_exit 1 "a tampered row fails verify" -- "$C" audit verify --store "$URL"
+expect_exit 1 "a tampered row fails verify" -- "$C" audit verify "${A[@]}"
 expect_out "audit log BROKEN at row 17: hash does not match its content" "the break names the row"
-expect_exit 1 "verify --json on a tampered log" -- "$C" audit verify --store "$URL" --json
+expect_exit 1 "verify --json on a tampered log" -- "$C" audit verify "${A[@]}" --json
 expect_out_json 'j["ok"] is False and j["rows"] == 16 and j["bad_seq"] == 17 and "row 17" in j["error"]' \
 	"verify --json names the bad row"
+expect_exit 1 "offline too" -- "$C" audit verify --offline --store "$URL"
+expect_out "audit log BROKEN at row 17: hash does not match its content" "the same row"
 
-# Usage errors and an unopenable store.
+# Usage errors, an unopenable store, no server.
 expect_exit 2 "no subcommand" -- "$C" audit
-expect_exit 2 "unknown subcommand" -- "$C" audit frobnicate --store "$URL"
-expect_exit 2 "search without an id" -- "$C" audit search --store "$URL"
-expect_exit 2 "a bad --limit" -- "$C" audit search ctr-1 --limit 0 --store "$URL"
-expect_exit 2 "--decision is for search" -- "$C" audit verify --decision gap --store "$URL"
-expect_exit 2 "an unknown option" -- "$C" audit verify --nope --store "$URL"
-expect_exit 2 "--config and --store together" -- "$C" audit verify --config "$WORK/clmsync.yaml" --store "$URL"
-expect_exit 3 "a store that cannot be opened" -- "$C" audit verify --store "sqlite:$WORK/no/such/dir/x.db"
-expect_err "cannot open the store" "the reason is given"
-expect_exit 3 "an unknown store scheme" -- "$C" audit verify --store "nosql:x"
+expect_exit 2 "unknown subcommand" -- "$C" audit frobnicate "${A[@]}"
+expect_exit 2 "search with two ids" -- "$C" audit search a b "${A[@]}"
+expect_exit 2 "a bad --limit" -- "$C" audit search ctr-1 --limit 0 "${A[@]}"
+expect_exit 2 "an unknown option" -- "$C" audit verify --nope "${A[@]}"
+expect_exit 2 "--store without --offline" -- "$C" audit verify --store "$URL"
+expect_exit 2 "--config and --store together" -- "$C" audit verify --offline --config "$WORK/clmsync.yaml" --store "$URL"
+expect_exit 2 "a search filter on verify" -- "$C" audit verify --decision applied "${A[@]}"
+expect_exit 3 "a store that cannot be opened" -- "$C" audit verify --offline --store "sqlite:$WORK/no/such/dir/x.db"
+expect_err "no store" "the reason is given"
+expect_exit 3 "an unknown store scheme" -- "$C" audit verify --offline --store "nosql:x"
 printf 'stor: x\n' >"$WORK/bad.yaml"
-expect_exit 3 "an invalid configuration" -- "$C" audit verify --config "$WORK/bad.yaml"
+expect_exit 2 "an invalid configuration" -- "$C" audit verify --offline --config "$WORK/bad.yaml"
+kill "$PID_a"; wait_dead "$PID_a"
+expect_exit 3 "the server stopped" -- "$C" audit verify "${A[@]}"
+expect_err "audit verify --offline" "the offline form is suggested"
 expect_exit 0 "audit --help" -- "$C" audit --help
-expect_out "usage: clmsync audit verify" "the help shows the usage"
+expect_out "usage: clmsync audit search" "the help shows the usage"
+expect_out "--offline" "and the offline form"
 expect_exit 0 "clmsync help" -- "$C" help
-expect_out "audit verify | search ID" "the command is listed"
+expect_out "search the audit log, verify its hash chain" "the command is listed"
 
 finish

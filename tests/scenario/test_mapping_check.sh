@@ -272,7 +272,7 @@ expect_exit 2 "no FILE is a usage error" -- "$C" mapping check
 expect_exit 2 "no subcommand is a usage error" -- "$C" mapping
 expect_exit 2 "an unknown option is a usage error" -- "$C" mapping check "$WORK/good.yaml" --frobnicate
 expect_exit 0 "clmsync help lists mapping" -- "$C" help
-expect_out "mapping    mapping check FILE" "the command table has the row"
+expect_out "mapping     check every mapped field against the orgs' describe" "the command table has the row"
 
 printf 'orgs:\n  - name: emu\n    login_url: ftp://x\n' >"$WORK/invalid.yaml"
 expect_exit 1 "an invalid configuration exits 1" -- "$C" mapping check "$WORK/invalid.yaml"

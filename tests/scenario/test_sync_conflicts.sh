@@ -6,6 +6,6 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" name_conflict=clm_wins
 SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_PID=$PID_clm CLM_DATA=$DATA_clm \
-	CLM_CONFIG=$WORK/clm.yaml CLMSYNC=$BUILD/clmsync WORK=$WORK \
+	CLM_CONFIG=$WORK/clm.yaml CLMSYNC=$BUILD/clmsync WORK=$WORK ADMIN_URL=$ADMIN_clm \
 	python3 "$(dirname "$0")/sync_conflicts.py" || FAILS=$((FAILS + 1))
 finish

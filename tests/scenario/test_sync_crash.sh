@@ -6,6 +6,6 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
 SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_PID=$PID_clm CLM_DATA=$DATA_clm \
-	CLM_CONFIG=$WORK/clm.yaml CLMSYNC=$BUILD/clmsync WORK=$WORK CHANGES=${CRASH_CHANGES:-10000} \
+	CLM_CONFIG=$WORK/clm.yaml CLMSYNC=$BUILD/clmsync WORK=$WORK CHANGES=${CRASH_CHANGES:-10000} ADMIN_URL=$ADMIN_clm \
 	python3 "$(dirname "$0")/sync_crash.py" || FAILS=$((FAILS + 1))
 finish

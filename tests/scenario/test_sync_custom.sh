@@ -30,7 +30,7 @@ else
 	bad "mapping check against a bare org: exit $code: $(cat "$WORK/bare.out")"
 fi
 start_sync clm "sf=$URL_sf" custom=yes
-SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_DB=$DATA_clm/clmsync.db CLM_CONFIG=$WORK/clm.yaml \
+SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm CLM_DB=$DATA_clm/clmsync.db CLM_CONFIG=$WORK/clm.yaml \
 	CLMSYNC=$BUILD/clmsync \
 	python3 "$(dirname "$0")/sync_custom.py" || FAILS=$((FAILS + 1))
 finish

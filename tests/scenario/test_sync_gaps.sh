@@ -7,7 +7,7 @@
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_PID=$PID_clm CLM_DATA=$DATA_clm \
+SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_PID=$PID_clm CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm \
 	CLM_CONFIG=$WORK/clm.yaml CLM_LOG=$WORK/clm.log CLMSYNC=$BUILD/clmsync WORK=$WORK \
 	python3 "$(dirname "$0")/sync_gaps.py" || FAILS=$((FAILS + 1))
 finish

@@ -11,7 +11,7 @@ PYTHONPATH="$(dirname "$0")" python3 -c "
 from sync_lib import SF
 b = SF('$URL_b'); b.delete('Account', b.create('Account', {'Name': 'id offset'}))"
 start_sync clm "a=$URL_a,b=$URL_b" "route=EMEA;AMER" b.contract_sf_delete=ignore max_attempts=100
-SF_A=$URL_a SF_B=$URL_b PID_A=$PID_a CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm CLM_CONFIG=$WORK/clm.yaml \
+SF_A=$URL_a SF_B=$URL_b PID_A=$PID_a CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm CLM_CONFIG=$WORK/clm.yaml \
 	CLMSYNC=$BUILD/clmsync CLMSYNC_TEST_SECRET=clmsync-test-secret \
 	python3 "$(dirname "$0")/sync_orgs.py" || FAILS=$((FAILS + 1))
 finish

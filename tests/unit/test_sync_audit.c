@@ -565,6 +565,94 @@ progress_calls(void **state)
 	store_close(p.other);
 }
 
+/* Walks the whole log in parts of `part` rows; returns the rows checked, sets *bad and *rc. */
+static long long
+verify_in_parts(struct store *s, long long part, long long *bad, cs_err *rc, char *msg, size_t msgn)
+{
+	struct sync_audit_pos pos;
+	struct cs_error e = { 0 };
+	long long total = 0, rows = 0, calls = 0;
+	bool done = false;
+
+	sync_audit_pos_init(&pos);
+	*bad = 0;
+	while (!done) {
+		long long before = pos.seq;
+		*rc = sync_audit_verify_part(s, &pos, part, &done, &rows, bad, NULL, NULL, &e);
+		total += rows;
+		if (*rc != CS_OK) {
+			snprintf(msg, msgn, "%s", e.msg);
+			assert_int_equal(pos.seq, before);   /* unchanged on failure */
+			return total;
+		}
+		assert_true(rows <= part);
+		assert_int_equal(pos.seq, before + rows);
+		assert_true(++calls < 1000);
+	}
+	return total;
+}
+
+/* A verify in parts sees what one verify sees: every row once, the head checked at the end, a
+ * break at the same row whichever part it falls in; a malformed position is refused. */
+static void
+verify_parts(void **state)
+{
+	struct fx *f = *state;
+	struct sync_audit_pos pos;
+	struct cs_error e = { 0 };
+	long long bad = -1, rows = 0, head = -1;
+	bool done = true;
+	char msg[256];
+	cs_err rc;
+	json_t *row;
+
+	/* an empty log: one part, done at once */
+	assert_int_equal(verify_in_parts(f->s, 7, &bad, &rc, msg, sizeof(msg)), 0);
+	assert_int_equal(rc, CS_OK);
+	assert_int_equal(sync_audit_head(f->s, &head, &e), CS_OK);
+	assert_int_equal(head, 0);
+
+	append_rows(f->s, 1, 2503, 500);
+	assert_int_equal(sync_audit_head(f->s, &head, &e), CS_OK);
+	assert_int_equal(head, 2503);
+	assert_int_equal(verify_in_parts(f->s, 7, &bad, &rc, msg, sizeof(msg)), 2503);
+	assert_int_equal(rc, CS_OK);
+	/* parts larger than a store page, and a part that ends exactly at the last row */
+	assert_int_equal(verify_in_parts(f->s, 1200, &bad, &rc, msg, sizeof(msg)), 2503);
+	assert_int_equal(rc, CS_OK);
+	assert_int_equal(verify_in_parts(f->s, 2503, &bad, &rc, msg, sizeof(msg)), 2503);
+	assert_int_equal(rc, CS_OK);
+
+	/* the position a part returns is the row's own hash */
+	sync_audit_pos_init(&pos);
+	assert_int_equal(sync_audit_verify_part(f->s, &pos, 10, &done, &rows, &bad, NULL, NULL, &e), CS_OK);
+	assert_false(done);
+	row = get_row(f->s, 10);
+	assert_int_equal(pos.seq, 10);
+	assert_string_equal(pos.hash, json_string_value(json_object_get(row, "hash")));
+	json_decref(row);
+	/* a position that is not the chain's: a break at the next row */
+	pos.hash[0] = pos.hash[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(sync_audit_verify_part(f->s, &pos, 10, &done, &rows, &bad, NULL, NULL, &e), CS_EIO);
+	assert_int_equal(bad, 11);
+	pos.hash[5] = 'X';
+	assert_int_equal(sync_audit_verify_part(f->s, &pos, 10, &done, &rows, &bad, NULL, NULL, &e), CS_EINVAL);
+	pos.seq = -1;
+	memcpy(pos.hash, ZERO64, 65);
+	assert_int_equal(sync_audit_verify_part(f->s, &pos, 10, &done, &rows, &bad, NULL, NULL, &e), CS_EINVAL);
+
+	/* a tampered row in the middle of the third part of 1000 */
+	row = get_row(f->s, 2117);
+	json_object_set_new(row, "new", json_string("Cancelled"));
+	put_row(f->s, 2117, row);
+	json_decref(row);
+	assert_int_equal(verify_in_parts(f->s, 1000, &bad, &rc, msg, sizeof(msg)), 2116);
+	assert_int_equal(rc, CS_EIO);
+	assert_int_equal(bad, 2117);
+	assert_non_null(strstr(msg, "row 2117: hash does not match its content"));
+	expect_verify(f->s, CS_EIO, 2116, 2117, "row 2117");
+}
+
 /* Search by either id, after a seq, bounded by limit, across store pages; bad arguments. */
 static void
 search_rows(void **state)
@@ -696,6 +784,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(tamper_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(tamper_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(progress_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(verify_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_index_start, setup, teardown),
 	};
