@@ -377,9 +377,11 @@ eval_main(void *arg)
 				obs = alerts_observe(a->cfg, st);
 			if (obs != NULL)
 				evs = alerts_transition(state, obs, cs_time_now_ms(), ALERTS_RUNBOOK);
-			if (evs != NULL)
+			if (evs != NULL) {
 				emit(a, evs);
-			else
+				log_debug("alerts.evaluated", "%zu condition(s) observed, %zu firing", json_array_size(obs),
+				    json_object_size(state));
+			} else
 				log_warn("alerts.eval", "out of memory: the conditions were not evaluated this time");
 			json_decref(evs);
 			json_decref(obs);

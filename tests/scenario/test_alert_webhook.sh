@@ -35,7 +35,7 @@ alerts:
   webhook_url: %s
   secret_file: %s
   interval_s: 1
-  stream_down_s: 3
+  stream_down_s: 10
   dlq_max: 0
   lag_s: 604800
   retention_left_s: 0
