@@ -715,7 +715,6 @@ h_conflict(struct http_req *rq, struct http_resp *rs, void *ud)
 	} else
 		rc = sync_conflict_get(s, id, &out, &e);
 	store_pool_release(a->pool, s);
-	json_decref(b);
 	if (rc != CS_OK)
 		fail_store(rs, rc, &e);
 	else if (post)
@@ -723,6 +722,7 @@ h_conflict(struct http_req *rq, struct http_resp *rs, void *ud)
 		http_resp_json(rs, 202, json_pack("{s:s, s:s, s:s}", "id", id, "take", choice, "result", "requested"));
 	else
 		http_resp_json(rs, 200, out);
+	json_decref(b);   /* choice points into it */
 }
 
 /* --- reconcile ------------------------------------------------------------------------------ */
