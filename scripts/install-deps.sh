@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang
 libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libfyaml-dev
 libsqlite3-dev libpq-dev libssl-dev libcmocka-dev libjemalloc-dev openssl curl python3
-python3-prometheus-client chromium"
+python3-prometheus-client python3-yaml chromium"
 
 # Node.js and npm run the conformance test against a real client; the machine may already
 # carry its own, newer Node, so only Debian's is installed when none is present.

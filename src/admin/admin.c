@@ -254,11 +254,10 @@ count_per_mapping(struct store *s, json_t *by_map, long long *dlq_total, long lo
 	}
 }
 
-/* The whole status: the engine's live figures and the store's. NULL when out of memory. */
-static json_t *
-status_doc(struct admin *a, struct store *s)
+json_t *
+admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct store *s, int64_t started_ms)
 {
-	json_t *st = a->eng ? sync_engine_status(a->eng) : json_pack("{s:[], s:[]}", "latency_le_ms", "orgs");
+	json_t *st = eng ? sync_engine_status(eng) : json_pack("{s:[], s:[]}", "latency_le_ms", "orgs");
 	json_t *orgs = json_object_get(st, "orgs"), *by_map = json_object(), *o, *mp;
 	int64_t now = cs_time_now_ms();
 	long long dlq = 0, conf = 0;
@@ -269,23 +268,23 @@ status_doc(struct admin *a, struct store *s)
 		json_decref(by_map);
 		return NULL;
 	}
-	for (i = 0; i < a->cfg->nmappings; i++)
-		json_object_set_new(by_map, a->cfg->mappings[i].name, json_pack("{s:i, s:i}", "dlq", 0, "conflicts", 0));
+	for (i = 0; i < cfg->nmappings; i++)
+		json_object_set_new(by_map, cfg->mappings[i].name, json_pack("{s:i, s:i}", "dlq", 0, "conflicts", 0));
 	count_per_mapping(s, by_map, &dlq, &conf);
 	/* an org with mappings but no engine (serve --no-sync): its store figures still count */
-	for (i = 0; i < a->cfg->norgs; i++) {
+	for (i = 0; i < cfg->norgs; i++) {
 		bool have = false, used = false;
 		json_array_foreach(orgs, k, o)
-			have |= strcmp(json_string_value(json_object_get(o, "org")) ?: "", a->cfg->orgs[i].name) == 0;
-		for (k = 0; k < a->cfg->nmappings; k++)
-			used |= strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0;
+			have |= strcmp(json_string_value(json_object_get(o, "org")) ?: "", cfg->orgs[i].name) == 0;
+		for (k = 0; k < cfg->nmappings; k++)
+			used |= strcmp(cfg->mappings[k].org, cfg->orgs[i].name) == 0;
 		if (!have && used) {
 			json_t *maps = json_array();
-			for (k = 0; k < a->cfg->nmappings; k++)
-				if (strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0)
-					json_array_append_new(maps, json_pack("{s:s, s:s, s:s}", "name", a->cfg->mappings[k].name,
-					    "entity", cs_entity_name(a->cfg->mappings[k].entity), "sobject", a->cfg->mappings[k].sobject));
-			json_array_append_new(orgs, json_pack("{s:s, s:b, s:o}", "org", a->cfg->orgs[i].name, "engine", 0,
+			for (k = 0; k < cfg->nmappings; k++)
+				if (strcmp(cfg->mappings[k].org, cfg->orgs[i].name) == 0)
+					json_array_append_new(maps, json_pack("{s:s, s:s, s:s}", "name", cfg->mappings[k].name,
+					    "entity", cs_entity_name(cfg->mappings[k].entity), "sobject", cfg->mappings[k].sobject));
+			json_array_append_new(orgs, json_pack("{s:s, s:b, s:o}", "org", cfg->orgs[i].name, "engine", 0,
 			    "mappings", maps));
 		}
 	}
@@ -298,7 +297,7 @@ status_doc(struct admin *a, struct store *s)
 		org_store_figures(s, org, o, now);
 		json_array_foreach(json_object_get(o, "mappings"), k, mp) {
 			const char *name = json_string_value(json_object_get(mp, "name"));
-			const struct cs_mapping *m = name ? cs_config_mapping(a->cfg, name) : NULL;
+			const struct cs_mapping *m = name ? cs_config_mapping(cfg, name) : NULL;
 			json_t *p = NULL;
 			struct cs_error e = { 0 };
 			json_object_update(mp, json_object_get(by_map, name ? name : ""));
@@ -310,12 +309,19 @@ status_doc(struct admin *a, struct store *s)
 	}
 	json_decref(by_map);
 	json_object_set_new(st, "version", json_string(CLMSYNC_VERSION));
-	set_int(st, "uptime_s", (now - a->started_ms) / 1000);
+	set_int(st, "uptime_s", (now - started_ms) / 1000);
 	set_int(st, "now_ms", now);
 	set_int(st, "dlq", dlq);
 	set_int(st, "conflicts", conf);
-	json_object_set_new(st, "engine", json_boolean(a->eng != NULL));
+	json_object_set_new(st, "engine", json_boolean(eng != NULL));
 	return st;
+}
+
+/* The whole status: the engine's live figures and the store's. NULL when out of memory. */
+static json_t *
+status_doc(struct admin *a, struct store *s)
+{
+	return admin_status_build(a->cfg, a->eng, s, a->started_ms);
 }
 
 static void

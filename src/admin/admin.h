@@ -38,6 +38,18 @@ int admin_port(const struct admin *a);
 /* Stops serving and frees a. NULL is a no-op. */
 void admin_stop(struct admin *a);
 
+struct store;
+
+/* The status document GET /admin/v1/status answers (docs/operations.md): sync_engine_status
+ * of eng (none when NULL) with the store's figures read on s (queues, lag, replay positions'
+ * retention, DLQ entries and open conflicts per mapping, pauses) and cfg's orgs and mappings;
+ * started_ms is when the server started (uptime, and since when a stream never connected is
+ * down). Returns a new object, caller releases it with json_decref(); NULL when out of memory.
+ * A figure the store cannot give is left out. Borrows everything; s is used by this thread
+ * for the call. */
+json_t *admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct store *s,
+                           int64_t started_ms);
+
 /* The Prometheus text exposition of status (as sync_engine_status gives it, plus the store's
  * figures the admin adds) appended to b. Pure: for /metrics and the unit tests. */
 void admin_metrics_text(const json_t *status, struct cs_buf *b);

@@ -2,11 +2,13 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "admin/admin.h"
+#include "admin/alerts.h"
 #include "clm/clm.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "sync/sync.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +64,7 @@ read_token(const char *path, char *out, size_t cap)
 	size_t n;
 
 	if (f == NULL) {
-		fprintf(stderr, "clmsync: cannot read token file %s: %s\n", path, strerror(errno));
+		log_error("serve.token", "cannot read token file %s: %s", path, strerror(errno));
 		return false;
 	}
 	if (fgets(out, (int)cap, f) == NULL)
@@ -71,7 +73,7 @@ read_token(const char *path, char *out, size_t cap)
 	n = strcspn(out, "\r\n");
 	out[n] = '\0';
 	if (n == 0 || n >= cap - 1) {
-		fprintf(stderr, "clmsync: token file %s holds no token of 1 to %zu bytes on its first line\n", path, cap - 2);
+		log_error("serve.token", "token file %s holds no token of 1 to %zu bytes on its first line", path, cap - 2);
 		return false;
 	}
 	return true;
@@ -88,25 +90,25 @@ first_token(const char *dir, struct clm_auth *auth)
 	snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_FILE);
 	if (access(path, F_OK) != 0) {
 		if (clm_secret_generate(secret, sizeof(secret), &e) != CS_OK) {
-			fprintf(stderr, "clmsync: %s\n", e.msg);
+			log_error("serve.token", "%s", e.msg);
 			return false;
 		}
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) || write(fd, "\n", 1) != 1 ||
 		    fsync(fd) != 0) {
-			fprintf(stderr, "clmsync: cannot write %s: %s\n", path, strerror(errno));
+			log_error("serve.token", "cannot write %s: %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return false;
 		}
 		close(fd);
-		fprintf(stderr, "clmsync: no API token was configured: created an admin token in %s (mode 0600)\n", path);
+		log_warn("serve.token", "no API token was configured: created an admin token in %s (mode 0600)", path);
 	} else
 		log_info("serve.token", "using the admin token in %s", path);
 	if (!read_token(path, secret, sizeof(secret)))
 		return false;
 	if (clm_auth_add(auth, "admin", CLM_ROLE_ADMIN, secret, &e) != CS_OK) {
-		fprintf(stderr, "clmsync: %s: %s\n", path, e.msg);
+		log_error("serve.token", "%s: %s", path, e.msg);
 		return false;
 	}
 	memset(secret, 0, sizeof(secret));
@@ -117,7 +119,8 @@ int
 cmd_serve(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *data = NULL, *listen = NULL, *token_file = NULL, *admin_listen = NULL;
-	bool no_sync = false;
+	const char *log_format = NULL;
+	bool no_sync = false, json_logs;
 	struct cs_config *cfg = NULL;
 	struct cs_error_list errs;
 	struct cs_error e = { 0 };
@@ -131,6 +134,9 @@ cmd_serve(int argc, char **argv)
 	struct sync_engine *eng = NULL;
 	struct admin *adm = NULL;
 	struct admin_opts ao;
+	struct alerts *alr = NULL;
+	struct alerts_opts lo;
+	int64_t started_ms = cs_time_now_ms();
 	char ahost[CS_CONFIG_HOST_MAX], aurl[CS_CONFIG_HOST_MAX + 16] = "";
 	uint16_t aport = 0;
 	bool admin_on;
@@ -167,33 +173,51 @@ cmd_serve(int argc, char **argv)
 			admin_listen = val;
 		else if (strcmp(a, "--api-token-file") == 0)
 			token_file = val;
+		else if (strcmp(a, "--log-format") == 0 && (strcmp(val, "json") == 0 || strcmp(val, "text") == 0))
+			log_format = val;
+		else if (strcmp(a, "--log-format") == 0) {
+			fprintf(stderr, "clmsync serve: --log-format wants json or text, got '%s'\n", val);
+			return 2;
+		}
 		else {
 			fprintf(stderr, "clmsync serve: unknown option '%s' (see --help)\n", a);
 			return 2;
 		}
 	}
 
+	/* the flag holds from the first line on, so that a pipeline reading JSON gets the
+	 * configuration's errors as JSON too */
+	json_logs = log_format != NULL && strcmp(log_format, "json") == 0;
+	cs_log_setup(CS_LOG_INFO, json_logs);
 	cs_error_list_init(&errs);
 	if (cfg_path != NULL) {
 		if (cs_config_load(cfg_path, &cfg, &errs) != CS_OK) {
-			cs_error_list_print(&errs, stderr);
+			if (json_logs) {
+				for (size_t i = 0; i < errs.n; i++)
+					log_error("config.error", "%s", errs.v[i].text);
+				if (errs.dropped > 0)
+					log_error("config.error", "... and %zu more errors", errs.dropped);
+			} else
+				cs_error_list_print(&errs, stderr);
 			if (errs.n == 0)
-				fprintf(stderr, "clmsync: cannot load %s\n", cfg_path);
+				log_error("config.error", "cannot load %s", cfg_path);
 			cs_error_list_cleanup(&errs);
 			return 1;
 		}
 	} else if (cs_config_defaults(&cfg) != CS_OK) {
-		fprintf(stderr, "clmsync: out of memory\n");
+		log_error("serve.start", "out of memory");
 		return 1;
 	}
 	cs_error_list_cleanup(&errs);
-	cs_log_setup(cfg->log.level, cfg->log.json);
+	if (log_format == NULL)
+		json_logs = cfg->log.json;
+	cs_log_setup(cfg->log.level, json_logs);
 
 	/* the command line wins over the file, the file over the defaults */
 	snprintf(host, sizeof(host), "%s", cfg->repository.host);
 	port = cfg->repository.port;
 	if (listen != NULL && !parse_listen(listen, host, sizeof(host), &port)) {
-		fprintf(stderr, "clmsync serve: --listen wants ADDR:PORT, got '%s'\n", listen);
+		log_error("serve.start", "--listen wants ADDR:PORT, got '%s'", listen);
 		rc = 2;
 		goto out;
 	}
@@ -205,7 +229,7 @@ cmd_serve(int argc, char **argv)
 	else if (admin_listen != NULL) {
 		admin_on = true;
 		if (!parse_listen(admin_listen, ahost, sizeof(ahost), &aport)) {
-			fprintf(stderr, "clmsync serve: --admin-listen wants ADDR:PORT or off, got '%s'\n", admin_listen);
+			log_error("serve.start", "--admin-listen wants ADDR:PORT or off, got '%s'", admin_listen);
 			rc = 2;
 			goto out;
 		}
@@ -216,12 +240,12 @@ cmd_serve(int argc, char **argv)
 	else
 		snprintf(store_url, sizeof(store_url), "%s", cfg->store_url);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "clmsync: cannot create the data directory %s: %s\n", dir, strerror(errno));
+		log_error("serve.start", "cannot create the data directory %s: %s", dir, strerror(errno));
 		goto out;
 	}
 
 	if ((auth = clm_auth_new()) == NULL) {
-		fprintf(stderr, "clmsync: out of memory\n");
+		log_error("serve.start", "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->ntokens; i++) {
@@ -229,7 +253,7 @@ cmd_serve(int argc, char **argv)
 		enum clm_role r = t->role == CS_ROLE_ADMIN ? CLM_ROLE_ADMIN : t->role == CS_ROLE_WRITE ? CLM_ROLE_WRITE
 		    : CLM_ROLE_READ;
 		if (clm_auth_add(auth, t->name, r, t->secret, &e) != CS_OK) {
-			fprintf(stderr, "clmsync: api token %s: %s\n", t->name, e.msg);
+			log_error("serve.start", "api token %s: %s", t->name, e.msg);
 			goto out;
 		}
 	}
@@ -238,7 +262,7 @@ cmd_serve(int argc, char **argv)
 		if (!read_token(token_file, secret, sizeof(secret)))
 			goto out;
 		if (clm_auth_add(auth, "token-file", CLM_ROLE_ADMIN, secret, &e) != CS_OK) {
-			fprintf(stderr, "clmsync: %s: %s\n", token_file, e.msg);
+			log_error("serve.start", "%s: %s", token_file, e.msg);
 			goto out;
 		}
 		memset(secret, 0, sizeof(secret));
@@ -247,7 +271,7 @@ cmd_serve(int argc, char **argv)
 		goto out;
 
 	if ((schema = cli_schema_of(cfg, &e)) == NULL) {
-		fprintf(stderr, "clmsync: custom attributes: %s\n", e.msg);
+		log_error("serve.start", "custom attributes: %s", e.msg);
 		goto out;
 	}
 	memset(&co, 0, sizeof(co));
@@ -256,11 +280,11 @@ cmd_serve(int argc, char **argv)
 	co.max_document_size = cfg->repository.max_document_size;
 	co.schema = schema;
 	if (clm_new(&co, &clm, &e) != CS_OK) {
-		fprintf(stderr, "clmsync: cannot open the store %s: %s\n", store_url, e.msg);
+		log_error("serve.start", "cannot open the store %s: %s", store_url, e.msg);
 		goto out;
 	}
 	if (clm_sched_start(clm, (int)(cfg->repository.scheduler_interval ? cfg->repository.scheduler_interval : 60), &e) != CS_OK) {
-		fprintf(stderr, "clmsync: %s\n", e.msg);
+		log_error("serve.start", "%s", e.msg);
 		goto out;
 	}
 
@@ -270,7 +294,7 @@ cmd_serve(int argc, char **argv)
 		eo.clm = clm;
 		eo.store_url = store_url;
 		if (sync_engine_start(&eo, &eng, &e) != CS_OK) {
-			fprintf(stderr, "clmsync: cannot start the sync engine: %s\n", e.msg);
+			log_error("serve.start", "cannot start the sync engine: %s", e.msg);
 			goto out;
 		}
 	}
@@ -291,7 +315,7 @@ cmd_serve(int argc, char **argv)
 	so.not_found = clm_api_not_found;
 	so.ud = &api;
 	if (http_server_start(&so, &srv, &e) != CS_OK) {
-		fprintf(stderr, "clmsync: %s\n", e.msg);
+		log_error("serve.start", "%s", e.msg);
 		goto out;
 	}
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, http_server_port(srv));
@@ -305,10 +329,21 @@ cmd_serve(int argc, char **argv)
 		ao.host = ahost;
 		ao.port = aport;
 		if (admin_start(&ao, &adm, &e) != CS_OK) {
-			fprintf(stderr, "clmsync: admin listener: %s\n", e.msg);
+			log_error("serve.start", "admin listener: %s", e.msg);
 			goto out;
 		}
 		snprintf(aurl, sizeof(aurl), strchr(ahost, ':') ? "http://[%s]:%d" : "http://%s:%d", ahost, admin_port(adm));
+	}
+	if (cfg->alerts.webhook_url[0] != '\0') {
+		memset(&lo, 0, sizeof(lo));
+		lo.cfg = cfg;
+		lo.eng = eng;
+		lo.store_url = store_url;
+		lo.started_ms = started_ms;
+		if (alerts_start(&lo, &alr, &e) != CS_OK) {
+			log_error("serve.start", "alert webhook: %s", e.msg);
+			goto out;
+		}
 	}
 	/* both lines at once: a reader that waits for the first finds the second there too */
 	printf("%s\n%s\n", url, admin_on ? aurl : "admin: off");
@@ -325,6 +360,8 @@ cmd_serve(int argc, char **argv)
 	while (!stop)
 		pause();
 	log_info("serve.stop", "shutting down");
+	alerts_stop(alr);
+	alr = NULL;
 	/* long polls answer at once so that the server's threads can finish */
 	clm_wake_all(clm);
 	admin_stop(adm);
@@ -333,6 +370,7 @@ cmd_serve(int argc, char **argv)
 	srv = NULL;
 	rc = 0;
 out:
+	alerts_stop(alr);
 	admin_stop(adm);
 	http_server_stop(srv);
 	sync_engine_stop(eng);

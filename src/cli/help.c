@@ -54,7 +54,7 @@ const struct cli_env cli_admin_env[] = {
 
 static const char *const serve_syn[] = {
 	"serve [--config FILE] [--data DIR] [--listen ADDR:PORT] [--admin-listen ADDR:PORT|off] "
-	"[--api-token-file FILE] [--no-sync]",
+	"[--api-token-file FILE] [--no-sync] [--log-format json|text]",
 	NULL,
 };
 static const struct cli_opt serve_opts[] = {
@@ -65,6 +65,8 @@ static const struct cli_opt serve_opts[] = {
 	  "address of the admin listener (port 0 picks a free one), or off." },
 	{ "--api-token-file", "FILE", "also accept the token on FILE's first line, with the admin role." },
 	{ "--no-sync", NULL, "serve the repository only, even when mappings are configured." },
+	{ "--log-format", "json|text", "one JSON object per line on stderr, or plain lines; overrides log.json of the "
+	  "configuration." },
 	{ NULL, NULL, NULL },
 };
 static const struct cli_exit serve_exits[] = {

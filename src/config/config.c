@@ -156,24 +156,32 @@ is_host_char(char c)
 	       c == '.' || c == '-';
 }
 
-/* https://HOST[:PORT] with no path, user, query or fragment (a final '/' is allowed); plain
- * http only to this machine, where nothing travels over a network. */
+/* https://HOST[:PORT], with a path and query when with_path (else none but a final '/'), never
+ * a user or a fragment; plain http only to this machine, where nothing travels over a network. */
 static bool
-check_url(const char *v, size_t len, char *why, size_t whyn)
+url_ok(const char *v, bool with_path, char *why, size_t whyn)
 {
 	bool https = strncmp(v, "https://", 8) == 0;
 	const char *a, *p;
 	size_t alen, hl;
 
 	if (!https && strncmp(v, "http://", 7) != 0) {
-		snprintf(why, whyn, "expected https://HOST[:PORT]");
+		snprintf(why, whyn, "expected https://HOST[:PORT]%s", with_path ? "/PATH" : "");
 		return false;
 	}
 	a = v + (https ? 8 : 7);
 	alen = strcspn(a, "/?#");
-	if (a[alen] != '\0' && strcmp(a + alen, "/") != 0) {
+	if (!with_path && a[alen] != '\0' && strcmp(a + alen, "/") != 0) {
 		snprintf(why, whyn, "expected https://HOST[:PORT] with no path, query or fragment");
 		return false;
+	}
+	if (with_path) {
+		for (const char *q = a + alen; *q != '\0'; q++)
+			if (*q == '#' || *q < 0x21 || *q > 0x7e) {
+				snprintf(why, whyn, "expected https://HOST[:PORT]/PATH: visible ASCII, no "
+				         "spaces and no fragment (#)");
+				return false;
+			}
 	}
 	if (memchr(a, '@', alen) != NULL) {
 		snprintf(why, whyn, "the URL must not carry a user or password");
@@ -223,8 +231,22 @@ check_url(const char *v, size_t len, char *why, size_t whyn)
 		         "use https://");
 		return false;
 	}
-	(void)len;
 	return true;
+}
+
+static bool
+check_url(const char *v, size_t len, char *why, size_t whyn)
+{
+	(void)len;
+	return url_ok(v, false, why, whyn);
+}
+
+/* A webhook's URL: as check_url, and a path and query may follow the host. */
+static bool
+check_webhook_url(const char *v, size_t len, char *why, size_t whyn)
+{
+	(void)len;
+	return url_ok(v, true, why, whyn);
 }
 
 #define API_VERSION_MIN 42
@@ -379,6 +401,61 @@ static const struct opt admin_opts[] = {
 
 static const struct section admin_sec = {
 	admin_opts, NOPTS(admin_opts), 0, admin_finish, NULL, NULL, 0,
+};
+
+static void alerts_finish(struct load *, void *, struct fy_node *, uint32_t, const char *);
+
+static const struct opt alerts_opts[] = {
+	{ .key = "webhook_url", .type = OT_STR, .min = 1, .max = CS_CONFIG_URL_MAX,
+	  .off = CFG(alerts.webhook_url), .check = check_webhook_url, .syntax = "URL",
+	  .help = "Where alert events are POSTed as signed JSON when a condition starts and ends "
+	          "(docs/operations.md, \"The alert webhook\"); not set: no webhook. https:// with "
+	          "the certificate verified; plain http only to 127.0.0.1, localhost or [::1]. The "
+	          "URL is printed by `config check` and the admin API: put no credential in it, the "
+	          "signature is what authenticates clmsync to the receiver." },
+	{ .key = "secret_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,
+	  .flags = F_SECRET, .off = CFG(alerts.secret_file), .syntax = "path",
+	  .help = "File holding the key that signs every event (HMAC-SHA256) on one line, 16 to "
+	          "4096 visible ASCII characters; refused when others may read or write it (chmod "
+	          "600). With webhook_url, give secret_file or secret_env." },
+	{ .key = "secret_env", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
+	  .flags = F_SECRET, .off = CFG(alerts.secret_env), .check = check_env_name,
+	  .syntax = "variable name",
+	  .help = "Environment variable holding the signing key." },
+	{ .key = "secret", .type = OT_NOINLINE, .flags = F_SECRET, .off = CFG(alerts.secret),
+	  .syntax = "secret_file or secret_env",
+	  .help = "Never written in the file: the signing key comes from secret_file or "
+	          "secret_env." },
+	{ .key = "interval_s", .type = OT_UINT, .dflt = "15", .min = 1, .max = 3600,
+	  .off = CFG(alerts.interval_s), .syntax = "seconds",
+	  .help = "Seconds between two evaluations of the conditions on the status document." },
+	{ .key = "stream_down_s", .type = OT_UINT, .dflt = "300", .min = 1, .max = 86400,
+	  .off = CFG(alerts.stream_down_s), .syntax = "seconds",
+	  .help = "ClmsyncStreamDown fires once an org's change stream has been disconnected this "
+	          "long." },
+	{ .key = "lag_s", .type = OT_UINT, .dflt = "60", .min = 1, .max = 604800,
+	  .off = CFG(alerts.lag_s), .syntax = "seconds",
+	  .help = "ClmsyncSyncLag fires while the oldest change not yet synced (inbox, outbox or "
+	          "the repository's feed) is older than this." },
+	{ .key = "retention_left_s", .type = OT_UINT, .dflt = "43200", .min = 0, .max = 259200,
+	  .off = CFG(alerts.retention_left_s), .syntax = "seconds",
+	  .help = "ClmsyncReplayRetention fires when a stored replay position has less than this "
+	          "left before Salesforce's 72-hour retention forgets it; 0 turns it off." },
+	{ .key = "dlq_max", .type = OT_UINT, .dflt = "0", .min = 0, .max = 1000000,
+	  .off = CFG(alerts.dlq_max), .syntax = "entries",
+	  .help = "ClmsyncDLQ fires while a mapping has more than this many dead-letter entries." },
+	{ .key = "api_budget_pct", .type = OT_UINT, .dflt = "10", .min = 0, .max = 100,
+	  .off = CFG(alerts.api_budget_pct), .syntax = "percent",
+	  .help = "ClmsyncAPIBudgetLow fires while less than this share of an org's daily API "
+	          "requests is left; 0 turns it off." },
+	{ .key = "drift", .type = OT_UINT, .dflt = "0", .min = 0, .max = 1000000,
+	  .off = CFG(alerts.drift), .syntax = "records",
+	  .help = "ClmsyncReconcileDrift fires when an org's last reconcile found more than this "
+	          "many records different on the two sides, until one finds no more." },
+};
+
+static const struct section alerts_sec = {
+	alerts_opts, NOPTS(alerts_opts), 0, alerts_finish, NULL, NULL, 0,
 };
 
 static const struct opt token_opts[] = {
@@ -812,6 +889,9 @@ static const struct opt root_opts[] = {
 	  .help = "The contract repository's REST API." },
 	{ .key = "admin", .type = OT_SECTION, .sub = &admin_sec,
 	  .help = "The admin API and the operator's dashboard." },
+	{ .key = "alerts", .type = OT_SECTION, .sub = &alerts_sec,
+	  .help = "The alert webhook: the conditions of config/alerts/clmsync-rules.yml, evaluated "
+	          "inside the server and sent to a receiver of yours." },
 	{ .key = "api_tokens", .type = OT_LIST, .min = 0, .max = CS_CONFIG_TOKENS_MAX,
 	  .off = CFG(tokens), .off_n = CFG(ntokens), .sub = &token_sec,
 	  .help = "Bearer tokens accepted by the API, each with a role. With none, `clmsync serve` "
@@ -1956,6 +2036,51 @@ read_secret_env(struct load *ld, const struct secret_kind *k, const char *env, i
 		return NULL;
 	}
 	return dup_text(ld, v, strlen(v));
+}
+
+static const struct secret_kind hmac_kind = {
+	"signing key", "a signing key is one line of 16 to 4096 visible ASCII characters",
+	CS_CONFIG_SECRET_MIN, CS_CONFIG_SECRET_MAX, S_IROTH | S_IWOTH, false,
+};
+
+/* The webhook needs exactly one source of its signing key; a key without a webhook would sign
+ * nothing, which is a mistake worth naming. */
+static void
+alerts_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, const char *path)
+{
+	struct cs_config *c = obj;
+	bool url = was_seen(&alerts_sec, seen, "webhook_url");
+	bool file = was_seen(&alerts_sec, seen, "secret_file");
+	bool env = was_seen(&alerts_sec, seen, "secret_env");
+	char full[PATH_TEXT_MAX];
+
+	if (map == NULL)   /* the defaults: no webhook */
+		return;
+	if (!url && (file || env)) {
+		join(full, sizeof(full), path, file ? "secret_file" : "secret_env");
+		add_err(ld, key_line(map, file ? "secret_file" : "secret_env"), full,
+		        "only with webhook_url (a signing key without a webhook signs nothing)");
+		return;
+	}
+	if (!url)
+		return;
+	if (file == env) {
+		if (file || !was_seen(&alerts_sec, seen, "secret"))
+			add_err(ld, key_line(map, "webhook_url"), path,
+			        "give exactly one of secret_file and secret_env with webhook_url");
+		return;
+	}
+	if ((file && c->alerts.secret_file == NULL) || (env && c->alerts.secret_env == NULL))
+		return;   /* its error was reported */
+	if (ld->flags & CS_CONFIG_NO_SECRETS)
+		return;
+	join(full, sizeof(full), path, file ? "secret_file" : "secret_env");
+	if (file)
+		c->alerts.secret = read_secret_file(ld, &hmac_kind, c->alerts.secret_file,
+		                                    key_line(map, "secret_file"), full);
+	else
+		c->alerts.secret = read_secret_env(ld, &hmac_kind, c->alerts.secret_env,
+		                                   key_line(map, "secret_env"), full);
 }
 
 static void

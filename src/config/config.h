@@ -340,6 +340,24 @@ struct cs_config {
 		uint16_t port;
 		unsigned stream_down_unready_s;
 	} admin;
+	/* The alert webhook (src/admin/alerts.c). webhook_url is "" when there is none; then
+	 * secret_file, secret_env and secret are "" too. Otherwise the loader has read the signing
+	 * key into secret (NUL-terminated, 16 to 4096 visible ASCII characters; "" when loaded with
+	 * CS_CONFIG_NO_SECRETS), refusing a file others may read and a missing variable; never log
+	 * it. The thresholds are those of the rules in config/alerts/clmsync-rules.yml. */
+	struct {
+		char *webhook_url;
+		char *secret_file;
+		char *secret_env;
+		char *secret;
+		unsigned interval_s;       /* between evaluations */
+		unsigned stream_down_s;    /* a stream disconnected this long */
+		unsigned lag_s;            /* the oldest pending change older than this */
+		unsigned retention_left_s; /* a replay position with less left; 0 = off */
+		unsigned dlq_max;          /* a mapping with more dead-letter entries */
+		unsigned api_budget_pct;   /* less of the daily API budget left; 0 = off */
+		unsigned drift;            /* the last reconcile found more records different */
+	} alerts;
 	struct cs_api_token *tokens;
 	size_t ntokens;
 	struct cs_attr_list custom_counterparty;

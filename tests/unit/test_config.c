@@ -298,6 +298,36 @@ static const struct err_case {
 	{ "- a\n- b\n", 1, "", "mapping of settings" },
 	{ "just text\n", 1, "", "mapping of settings" },
 	{ "log: {level: \xff}\n", 0, "", "not UTF-8" },
+	/* the alert webhook */
+	{ "alerts:\n  interval_s: 0\n", 2, "alerts.interval_s", "from 1 to 3600" },
+	{ "alerts:\n  api_budget_pct: 101\n", 2, "alerts.api_budget_pct", "from 0 to 100" },
+	{ "alerts:\n  dlq_max: -1\n", 2, "alerts.dlq_max", "whole number" },
+	{ "alerts:\n  retention_left_s: 259201\n", 2, "alerts.retention_left_s", "from 0 to 259200" },
+	{ "alerts:\n  stream_down_s: 0\n", 2, "alerts.stream_down_s", "from 1 to 86400" },
+	{ "alerts:\n  lag: 5\n", 2, "alerts.lag", "did you mean lag_s?" },
+	{ "alerts:\n  webhook_url: ftp://127.0.0.1/x\n  secret_env: K\n", 2, "alerts.webhook_url",
+	  "expected https://HOST[:PORT]/PATH" },
+	{ "alerts:\n  webhook_url: http://10.1.2.3/hook\n  secret_env: K\n", 2, "alerts.webhook_url",
+	  "plain http is allowed only to 127.0.0.1" },
+	{ "alerts:\n  webhook_url: https://u:pw@hooks.example.com/x\n  secret_env: K\n", 2,
+	  "alerts.webhook_url", "must not carry a user or password" },
+	{ "alerts:\n  webhook_url: 'https://hooks.example.com/a b'\n  secret_env: K\n", 2,
+	  "alerts.webhook_url", "no spaces" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com/x#frag\n  secret_env: K\n", 2,
+	  "alerts.webhook_url", "no fragment" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com:99999/x\n  secret_env: K\n", 2,
+	  "alerts.webhook_url", "port from 1 to 65535" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com/x\n", 2, "alerts",
+	  "exactly one of secret_file and secret_env" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com/x\n  secret_env: K\n  secret_file: /k\n",
+	  2, "alerts", "exactly one of secret_file and secret_env" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com/x\n  secret: hunter2hunter2hunter2\n", 3,
+	  "alerts.secret", "never written in the configuration" },
+	{ "alerts:\n  secret_env: K\n", 2, "alerts.secret_env", "only with webhook_url" },
+	{ "alerts:\n  interval_s: 5\n  secret_file: /k\n", 3, "alerts.secret_file",
+	  "only with webhook_url" },
+	{ "alerts:\n  webhook_url: https://hooks.example.com/x\n  secret_env: 9K\n", 3,
+	  "alerts.secret_env", "environment variable name" },
 };
 
 static void
@@ -531,6 +561,99 @@ secret_files(void **state)
 		cs_config_free(c);
 		cs_error_list_cleanup(&errs);
 	}
+}
+
+/* The alert webhook's signing key: read from a file only its owner (and group) may read, or the
+ * environment, never printed; the thresholds and their defaults. */
+static void
+alerts_section(void **state)
+{
+	static const struct {
+		const char *content;
+		mode_t mode;
+		const char *msg;   /* NULL: accepted */
+	} cases[] = {
+		{ TOKEN_A "\n", 0600, NULL },
+		{ TOKEN_A "\n", 0640, NULL },
+		{ TOKEN_A "\n", 0644, "accessible to every user (mode 0644)" },
+		{ TOKEN_A "\n", 0606, "accessible to every user" },
+		{ "short\n", 0600, "16 to 4096" },
+		{ "two words in it, not a key\n", 0600, "visible ASCII" },
+	};
+	char kf[128], text[512];
+	struct cs_config *c;
+	struct cs_error_list errs;
+	struct cs_buf b;
+
+	/* the defaults: no webhook, the rules' thresholds */
+	assert_int_equal(cs_config_defaults(&c), CS_OK);
+	assert_string_equal(c->alerts.webhook_url, "");
+	assert_string_equal(c->alerts.secret, "");
+	assert_int_equal(c->alerts.interval_s, 15);
+	assert_int_equal(c->alerts.stream_down_s, 300);
+	assert_int_equal(c->alerts.lag_s, 60);
+	assert_int_equal(c->alerts.retention_left_s, 43200);
+	assert_int_equal(c->alerts.dlq_max, 0);
+	assert_int_equal(c->alerts.api_budget_pct, 10);
+	assert_int_equal(c->alerts.drift, 0);
+	cs_config_free(c);
+
+	snprintf(kf, sizeof(kf), "%s/hook.key", tmpdir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cs_err rc;
+
+		print_message("signing key file case %zu\n", i);
+		unlink(kf);
+		write_file(kf, cases[i].content, cases[i].mode);
+		snprintf(text, sizeof(text), "alerts:\n  webhook_url: https://hooks.example.com/clmsync?team=ops\n"
+		         "  secret_file: %s\n  interval_s: 2\n  dlq_max: 3\n  api_budget_pct: 0\n", kf);
+		rc = load(text, 0, &c, &errs);
+		dump_errors(&errs);
+		if (cases[i].msg == NULL) {
+			assert_int_equal(rc, CS_OK);
+			assert_string_equal(c->alerts.secret, TOKEN_A);
+			assert_string_equal(c->alerts.webhook_url, "https://hooks.example.com/clmsync?team=ops");
+			assert_int_equal(c->alerts.interval_s, 2);
+			assert_int_equal(c->alerts.dlq_max, 3);
+			assert_int_equal(c->alerts.api_budget_pct, 0);
+			assert_int_equal(c->alerts.stream_down_s, 300);
+			/* config check shows where the key is, never the key */
+			cs_buf_init(&b, 1 << 20);
+			assert_int_equal(cs_config_dump(c, &b), CS_OK);
+			assert_non_null(strstr(b.data, "webhook_url: \"https://hooks.example.com/clmsync?team=ops\""));
+			assert_null(strstr(b.data, TOKEN_A));
+			cs_buf_cleanup(&b);
+			cs_config_free(c);
+		} else {
+			assert_int_equal(rc, CS_EINVAL);
+			assert_int_equal(errs.n, 1);
+			assert_int_equal(errs.v[0].line, 3);
+			assert_string_equal(errs.v[0].key, "alerts.secret_file");
+			assert_non_null(strstr(errs.v[0].msg, cases[i].msg));
+			assert_null(strstr(errs.v[0].text, "short"));   /* no part of the content */
+		}
+		cs_error_list_cleanup(&errs);
+	}
+
+	/* from the environment; plain http to this machine is allowed */
+	unsetenv("TEST_CONFIG_HOOK");
+	snprintf(text, sizeof(text), "alerts:\n  webhook_url: http://[::1]:9000/hook\n  secret_env: TEST_CONFIG_HOOK\n");
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(errs.v[0].line, 3);
+	assert_non_null(strstr(errs.v[0].msg, "TEST_CONFIG_HOOK is not set"));
+	cs_error_list_cleanup(&errs);
+	setenv("TEST_CONFIG_HOOK", TOKEN_B, 1);
+	assert_int_equal(load(text, 0, &c, &errs), CS_OK);
+	assert_string_equal(c->alerts.secret, TOKEN_B);
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	/* NO_SECRETS checks the reference without reading it */
+	unsetenv("TEST_CONFIG_HOOK");
+	assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_OK);
+	assert_string_equal(c->alerts.secret, "");
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
 }
 
 static void
@@ -1737,6 +1860,7 @@ main(void)
 		cmocka_unit_test(too_many),
 		cmocka_unit_test(secret_files),
 		cmocka_unit_test(secret_env),
+		cmocka_unit_test(alerts_section),
 		cmocka_unit_test(check_command),
 		cmocka_unit_test(example_passes),
 		cmocka_unit_test(reference_matches_docs),
