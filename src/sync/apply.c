@@ -1,5 +1,6 @@
 /* apply.c - the applier: the outbox sent to Salesforce in sObject Collections, coalesced per record, with retries and the dead-letter queue. */
 #include "sync/audit.h"
+#include "sync/sent.h"
 #include "sync/sync_int.h"
 #include "sync/value.h"
 #include "util/log.h"
@@ -168,8 +169,7 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 	}
 	if (ok && g->link != NULL) {
 		const char *f;
-		json_t *v, *base = json_object_get(g->link, "base"), *merged = NULL;
-		size_t marked = 0;
+		json_t *v, *base = json_object_get(g->link, "base");
 
 		if (g->sf_id[0] != '\0')
 			json_object_set_new(g->link, "sf", json_string(g->sf_id));
@@ -177,31 +177,12 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 			if (field_of(g->m, f) != NULL)
 				json_object_set(base, f, v);
 		}
-		/* The first unconfirmed sent writes are these, and they are confirmed now, awaiting
-		 * their event. Salesforce committed them as one write and sends one change event for
-		 * it, and that event retires one confirmed entry (plan.c): so they become one entry,
-		 * in the place of the first, with the values sent (a later entry's win). Confirmed one
-		 * by one, all but one would wait for an event that never comes, and a Salesforce edit
-		 * of their fields made later would pass for one our write had already overwritten:
-		 * a repository-owned field would not be reverted. */
-		for (i = 0; i < json_array_size(sent) && marked < nkeys;) {
-			json_t *s = json_array_get(sent, i);
-			if (json_is_true(json_object_get(s, "ok"))) {
-				i++;
-				continue;
-			}
-			if (marked++ == 0) {
-				merged = s;
-				json_object_set_new(s, "ok", json_true());
-				json_object_set_new(s, "ms", json_integer(cs_time_now_ms()));
-				i++;
-			} else {
-				json_t *into = json_object_get(merged, "f"), *from = json_object_get(s, "f");
-				if (json_is_object(into) && json_is_object(from) && json_object_update(into, from) != 0)
-					return cs_error_set(e, CS_ENOMEM, "out of memory");
-				json_array_remove(sent, i);
-			}
-		}
+		/* The first unanswered sent entries are these; Salesforce committed them as one
+		 * write, which makes one change event, and that event retires them all (sent.h).
+		 * Answered one by one, all but one would have waited for an event that never comes,
+		 * and a Salesforce edit of their fields made later would have passed for one our
+		 * write had already overwritten: a repository-owned field was not reverted. */
+		sync_sent_answer(sent, nkeys, json_array_get(g->keys, 0), cs_time_now_ms());
 	} else if (permanent && g->link != NULL) {
 		size_t removed = 0;
 		for (i = 0; i < json_array_size(sent) && removed < nkeys;) {

@@ -30,7 +30,7 @@
  *                     "cdc:<org>:<channel>" {"replay"}: the last change event stored in the inbox
  *   inbox:<org>       20-digit keys: change events, gap notices and operator requests, in order
  *   link:<mapping>    repository id -> {"sf": id or "" while the create is in flight,
- *                     "base": {sfField: canonical}, "sent": [{"f": {...}, "ms", "ok"}]}
+ *                     "base": {sfField: canonical}, "sent": the writes in flight (sent.h)}
  *   linkr:<mapping>   Salesforce id -> {"clm": id}
  *   outbox:<org>      20-digit keys: {"mapping", "clm", "op": "write"|"delete", "fields",
  *                     "attempts", "due_ms", "born_ms", "event"}

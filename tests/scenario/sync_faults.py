@@ -1,9 +1,11 @@
 """sync_faults.py - scenario 7: the sync engine under faults (run by test_sync_faults.sh).
 
-1. While sfemu answers 503, UNABLE_TO_LOCK_ROW, drops connections, adds latency and expires
-   every session now and then, both sides create and update a few hundred records. The sides
-   converge: every mapped field equal, each at the value last written, no Salesforce record
-   duplicated, nothing in the dead-letter queue; once the faults stop nothing more is written.
+1. While sfemu answers 503, UNABLE_TO_LOCK_ROW, drops connections, loses answers to writes it
+   made, adds latency and expires every session now and then, both sides create and update a
+   few hundred records (Salesforce also edits fields the repository owns). The sides converge:
+   every mapped field equal, each at the value last written, no Salesforce record duplicated,
+   nothing in the dead-letter queue; once the faults stop and the engine has settled, nothing
+   more is written.
    A burst of 503s longer than the HTTP client's own attempts is outlasted by the engine's
    retries; two changes queued behind it go as one write, and Salesforce edits made after that
    write are still reverted (a coalesced write used to leave a change "in flight" forever).
@@ -15,9 +17,9 @@
 4. A Salesforce lifecycle edit the repository's lifecycle refuses is dead-lettered with the
    repository's reason, and the contract is unchanged.
 
-The test's own Salesforce calls meet the same faults; they are repeated until answered (sfemu
-injects 503s, locks and drops before it does anything, and no answer is lost while the test
-writes), and counted, so that the engine's share of sfemu's fault counters is known.
+The test's own Salesforce calls meet the same faults; they are repeated until answered (a create
+whose answer may have been lost is looked for first), and counted, so that the engine's share of
+sfemu's fault counters is known.
 """
 import http.client
 import json
@@ -99,7 +101,8 @@ class Faulty:
         raise SystemExit("cannot log in to sfemu")
 
     def api(self, method, path, body=None, want=(200, 201, 204)):
-        """A call repeated until answered, counting the faults met; asserts the final status."""
+        """A call repeated until answered, counting the faults met; asserts the final status.
+        For reads and updates only: repeating those is safe even when an answer was lost."""
         full = path if path.startswith("/services/") else API + path
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -119,7 +122,29 @@ class Faulty:
         raise SystemExit("%s %s: no answer within 60 s" % (method, path))
 
     def create(self, sobject, fields):
-        return self.api("POST", "/sobjects/" + sobject, fields, (201,))[1]["id"]
+        """Creates a record whose Name is unique: when the connection closes without an answer,
+        the create may have been made (a lost answer), so the record is looked for by that name
+        before the create is tried again."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st, b = self.once("POST", API + "/sobjects/" + sobject, fields, {"Authorization": "Bearer " + self.token})
+            if st == 201:
+                return b["id"]
+            if st is None:
+                self.met["closed"] += 1
+                made = self.query("SELECT Id FROM %s WHERE Name = '%s'" % (sobject, fields["Name"]))
+                if made:
+                    return made[0]["Id"]
+            elif st == 401:
+                self.met["401"] += 1
+                self.login()
+            elif st == 503:
+                self.met["503"] += 1
+            elif st == 400 and isinstance(b, list) and b and b[0].get("errorCode") == "UNABLE_TO_LOCK_ROW":
+                self.met["lock"] += 1
+            else:
+                raise AssertionError((sobject, st, b))
+        raise SystemExit("create %s: no answer within 60 s" % sobject)
 
     def update(self, sobject, sid, fields):
         self.api("PATCH", "/sobjects/%s/%s" % (sobject, sid), fields, (204,))
@@ -334,7 +359,8 @@ sf_accounts = [sfid_of[i] for i in repo_cps] + list(sf_accts)
 
 before = sf.counters()
 q = Faulty(sf_url)
-faults(rate_503=100, rate_lock=100, rate_drop=60, latency_ms=150, latency_rate=30, seed=rng.randint(1, 1 << 30))
+faults(rate_503=100, rate_lock=100, rate_drop=60, rate_lost=40, latency_ms=150, latency_rate=30,
+       seed=rng.randint(1, 1 << 30))
 OPS = 600
 expiries = 0
 made = {"repo": 0, "sf": 0}
@@ -433,7 +459,7 @@ dlq = dlq_list()
 check(dlq == [], "nothing in the dead-letter queue (clmsync dlq list)", dlq[:2])
 c = sf.counters()
 # sfemu counts every fault it injects; what the test's own calls met is known, the rest the engine
-# met (a connection closed without an answer: a drop, or a lost answer were they on)
+# met (a connection closed without an answer is a drop or a lost answer: the test cannot tell)
 injected = {k: sum(c.get("fault." + f, 0) - before.get("fault." + f, 0) for f in fs)
             for k, fs in (("503", ["503"]), ("lock", ["lock"]), ("closed", ["drop", "lost"]))}
 engine = {k: injected[k] - q.met[k] for k in injected}
@@ -448,6 +474,8 @@ check(renewed >= 1, "sessions expired %d times; the engine renewed its token %d 
       % (expiries, renewed))
 
 faults()
+# a write whose answer was lost is made again once the faults stop, though its values are there
+check(settle(), "the engine settled once the faults stopped")
 quiet("faults off")
 
 # a burst of 503s outlasting the HTTP client's own attempts: the engine's retry (with backoff)
