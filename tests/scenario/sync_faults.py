@@ -568,8 +568,8 @@ check(dlq_list() == [], "nothing in the dead-letter queue")
 
 # --- 3. a validation rule refuses; relaxed, the replay completes the write ---------------------
 
-ct = clm_contracts[0]
-sfc = sfid_of.get(ct) or q.query("SELECT Id FROM Contract WHERE CLM_Id__c = '%s'" % ct)[0]["Id"]
+ct = repo_cts[0]
+sfc = sfid_of[ct]
 st, b = q.api("POST", "/sobjects/Contract", {"AccountId": sf_accounts[0], "SpecialTerms": "REJECT"}, want=(400,))
 check(st == 400 and b[0]["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION",
       "Salesforce's validation rule refuses SpecialTerms = REJECT", (st, b))
@@ -600,8 +600,8 @@ if got:
 
 # --- 4. the repository's lifecycle applies to changes from Salesforce --------------------------
 
-ct = clm_contracts[1]
-sfc = sfid_of.get(ct) or q.query("SELECT Id FROM Contract WHERE CLM_Id__c = '%s'" % ct)[0]["Id"]
+ct = repo_cts[1]
+sfc = sfid_of[ct]
 check(clm.get("contracts", ct)["status"] == "draft", "a draft contract")
 q.update("Contract", sfc, {"CLM_Lifecycle_Status__c": "In Review"})
 got = wait_for(lambda: clm.get("contracts", ct)["status"] == "in_review", 15)
@@ -610,8 +610,7 @@ check(got, "a lifecycle status Salesforce sets is a transition in the repository
 before_rec = clm.get("contracts", ct)
 st, b = clm.transition(ct, "active")
 check(st == 422, "the repository refuses in_review -> active itself", (st, b))
-reason = "invalid_transition: " + (b.get("error", {}).get("message") or b.get("message") or "?") \
-    if isinstance(b, dict) else "?"
+reason = "invalid_transition: %s" % ((b or {}).get("error") or {}).get("message")
 q.update("Contract", sfc, {"CLM_Lifecycle_Status__c": "Active"})
 got = wait_for(lambda: [d for d in dlq_list() if d.get("clm") == ct], 15)
 check(got is not None and len(got) == 1, "Salesforce's Active is refused into the dead-letter queue", dlq_list())
