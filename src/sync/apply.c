@@ -1,5 +1,6 @@
 /* apply.c - the applier: the outbox sent to Salesforce in sObject Collections, coalesced per record, with retries and the dead-letter queue. */
 #include "sync/audit.h"
+#include "sync/sent.h"
 #include "sync/sync_int.h"
 #include "sync/value.h"
 #include "util/log.h"
@@ -169,7 +170,6 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 	if (ok && g->link != NULL) {
 		const char *f;
 		json_t *v, *base = json_object_get(g->link, "base");
-		size_t marked = 0;
 
 		if (g->sf_id[0] != '\0')
 			json_object_set_new(g->link, "sf", json_string(g->sf_id));
@@ -177,16 +177,12 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 			if (field_of(g->m, f) != NULL)
 				json_object_set(base, f, v);
 		}
-		/* the first unconfirmed sent writes are these: confirmed now, awaiting their event */
-		json_array_foreach(sent, i, v) {
-			if (marked == nkeys)
-				break;
-			if (!json_is_true(json_object_get(v, "ok"))) {
-				json_object_set_new(v, "ok", json_true());
-				json_object_set_new(v, "ms", json_integer(cs_time_now_ms()));
-				marked++;
-			}
-		}
+		/* The first unanswered sent entries are these; Salesforce committed them as one
+		 * write, which makes one change event, and that event retires them all (sent.h).
+		 * Answered one by one, all but one would have waited for an event that never comes,
+		 * and a Salesforce edit of their fields made later would have passed for one our
+		 * write had already overwritten: a repository-owned field was not reverted. */
+		sync_sent_answer(sent, nkeys, json_array_get(g->keys, 0), cs_time_now_ms());
 	} else if (permanent && g->link != NULL) {
 		size_t removed = 0;
 		for (i = 0; i < json_array_size(sent) && removed < nkeys;) {

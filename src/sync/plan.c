@@ -1,5 +1,6 @@
 /* plan.c - the planner: each change from either side compared per field with the shadow, then applied, written back, parked or refused. */
 #include "sync/audit.h"
+#include "sync/sent.h"
 #include "sync/sync_int.h"
 #include "sync/value.h"
 #include "util/log.h"
@@ -148,29 +149,20 @@ set_base(struct plan *p, const struct cs_field_map *f, json_t *v)
 static json_t *
 pending_of(struct plan *p, const struct cs_field_map *f)
 {
-	json_t *sent = json_object_get(p->link, "sent"), *it, *last = NULL;
-	size_t i;
-
-	json_array_foreach(sent, i, it) {
-		json_t *v = json_object_get(json_object_get(it, "f"), f->sf);
-		if (v != NULL)
-			last = v;
-	}
-	return last;
+	return sync_sent_pending(json_object_get(p->link, "sent"), f->sf);
 }
 
 static bool
 in_sent(struct plan *p, const struct cs_field_map *f, const json_t *v)
 {
-	json_t *sent = json_object_get(p->link, "sent"), *it;
-	size_t i;
+	return sync_sent_has(json_object_get(p->link, "sent"), f->sf, v);
+}
 
-	json_array_foreach(sent, i, it) {
-		json_t *x = json_object_get(json_object_get(it, "f"), f->sf);
-		if (x != NULL && sync_value_equal(x, v))
-			return true;
-	}
-	return false;
+/* Forgets the writes whose change event never came (sent.h). */
+static void
+prune_sent(struct plan *p)
+{
+	p->dirty |= sync_sent_prune(json_object_get(p->link, "sent"), cs_time_now_ms(), SYNC_SENT_KEEP_MS);
 }
 
 static void
@@ -339,6 +331,7 @@ clm_value(struct plan *p, const struct cs_field_map *f, char *err, size_t errn)
 static void
 plan_clm_side(struct plan *p, bool creating)
 {
+	prune_sent(p);
 	for (size_t i = 0; i < p->m->nfields; i++) {
 		const struct cs_field_map *f = &p->m->fields[i];
 		char err[256];
@@ -396,9 +389,9 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 static bool
 plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *err, size_t errn)
 {
-	json_t *sent = json_object_get(p->link, "sent");
-	bool popped = false;
+	json_t *shown = ours ? json_object() : NULL;   /* the values our own event shows */
 
+	prune_sent(p);
 	for (size_t i = 0; i < p->m->nfields; i++) {
 		const struct cs_field_map *f = &p->m->fields[i];
 		char ferr[256];
@@ -407,6 +400,7 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 
 		if (sync_value_from_sf(f, values, &present, &Sraw, ferr, sizeof(ferr)) != SYNC_VAL_OK) {
 			snprintf(err, errn, "%s", ferr);
+			json_decref(shown);
 			return false;
 		}
 		if (!present)
@@ -415,8 +409,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		json_decref(Sraw);
 		if (S == NULL) {
 			snprintf(err, errn, "%s", ferr);
+			json_decref(shown);
 			return false;
 		}
+		if (shown != NULL)
+			json_object_set(shown, f->sf, S);
 		B = base_of(p, f);
 		pend = pending_of(p, f);
 		if (ours && in_sent(p, f, S)) {
@@ -455,19 +452,10 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		json_decref(C);
 		json_decref(S);
 	}
-	/* our own change event confirms the oldest confirmed write: it is no longer awaited */
-	if (ours && json_array_size(sent) > 0) {
-		json_t *it;
-		size_t i;
-		json_array_foreach(sent, i, it) {
-			if (json_is_true(json_object_get(it, "ok"))) {
-				json_array_remove(sent, i);
-				popped = true;
-				break;
-			}
-		}
-		p->dirty |= popped;
-	}
+	/* our own change event: the write it comes from is no longer awaited (sent.h) */
+	if (shown != NULL)
+		p->dirty |= sync_sent_retire(json_object_get(p->link, "sent"), shown);
+	json_decref(shown);
 	return true;
 }
 

@@ -33,7 +33,7 @@
  *                     "cdc:<org>:<channel>" {"replay"}: the last change event stored in the inbox
  *   inbox:<org>       20-digit keys: change events, gap notices and operator requests, in order
  *   link:<mapping>    repository id -> {"sf": id or "" while the create is in flight,
- *                     "base": {sfField: canonical}, "sent": [{"f": {...}, "ms", "ok"}]}
+ *                     "base": {sfField: canonical}, "sent": the writes in flight (sent.h)}
  *   linkr:<mapping>   Salesforce id -> {"clm": id}
  *   sfgone:<mapping>  repository id -> {"sf", "ts"}: Salesforce deleted the linked record and the
  *                     repository record stayed (on_delete.clm ignore or terminate): it is not

@@ -260,12 +260,14 @@ log:
 
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
                       name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
-                      suffix="", title_owner="clm", contract_sf_delete="delete", contract_fields=""):
-    """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them."""
+                      suffix="", title_owner="clm", contract_sf_delete="delete", contract_fields="",
+                      special_terms_owner="salesforce"):
+    """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them.
+    special_terms_owner=clm makes SpecialTerms (custom.opportunity_stage) a field the repository
+    writes, so that a repository value can meet sfemu's validation rule on it."""
     route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
-    status_extra = ""
-    if contract_status_owner == "salesforce":
-        status_extra = ""
+    special_terms = "owner: salesforce, non_owner_write: ignore" if special_terms_owner == "salesforce" \
+        else "owner: %s" % special_terms_owner
     return """  - name: counterparties%(s)s
     org: %(org)s
     entity: counterparty
@@ -313,7 +315,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
       - {clm: payment_terms, sf: CLM_Payment_Terms__c, owner: clm}
       - {clm: description, sf: Description, owner: %(d)s%(dc)s}
       - {clm: governing_law, sf: CLM_Governing_Law__c, owner: salesforce}
-      - {clm: custom.opportunity_stage, sf: SpecialTerms, owner: salesforce, non_owner_write: ignore}
+      - {clm: custom.opportunity_stage, sf: SpecialTerms, %(st)s}
       - {clm: customer_signed_date, sf: CustomerSignedDate, owner: both, conflict: last_writer_wins}
       - clm: status
         sf: CLM_Lifecycle_Status__c
@@ -327,7 +329,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         not_synced: [expired, terminated, renewed]
 %(cf)s""" % {"org": org, "cf": contract_fields, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
        "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
-       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete}
+       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete, "st": special_terms}
 
 
 # Scenario 10: more custom attributes of contracts, and those of obligations (config_yaml's

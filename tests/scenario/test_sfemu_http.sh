@@ -71,6 +71,45 @@ expect_status 400 "fault rate out of bounds refused"
 req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_drop":0}'
 req GET "$B/sobjects/Account/$id?fields=Name" "${AUTH[@]}"
 expect_json 'j["Name"]=="Chunked"' "faulted writes changed nothing"
+# a lost answer: the write is made, only its answer is missing
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_lost":1000}'
+expect_json 'j["rate_lost"]==1000' "lost answers on"
+req GET "$B/sobjects/Account/$id?fields=Name" "${AUTH[@]}"
+expect_status 200 "a read is answered while answers to writes are lost"
+req PATCH "$B/sobjects/Account/$id" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Made"}'
+expect_status 000 "the answer to a write is lost"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"rate_lost":0}'
+req GET "$B/sobjects/Account/$id?fields=Name" "${AUTH[@]}"
+expect_json 'j["Name"]=="Made"' "the write whose answer was lost was made"
+req GET "$U/__emu/counters"
+expect_json 'j.get("fault.lost")==1 and j.get("fault.drop")==1 and j.get("fault.503")==1 and j.get("fault.lock")==1' "each injected fault is counted"
+req PATCH "$B/sobjects/Account/$id" "${AUTH[@]}" "${JS[@]}" -d '{"Name":"Chunked"}'
+expect_status 204 "answers come back when the fault is off"
+
+# validation rules: deactivated and activated again, as an admin does
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"Contract","active":"no"}'
+expect_status 400 "validation: active must be a boolean"
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"Contrat","active":false}'
+expect_status 400 "validation: unknown object"
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"Account","active":false}'
+expect_status 400 "validation: an object without rules"
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"Contract","active":false,"rule":1}'
+expect_status 400 "validation: an unknown key"
+req POST "$B/sobjects/Contract" "${AUTH[@]}" "${JS[@]}" -d "{\"AccountId\":\"$id\",\"SpecialTerms\":\"REJECT\"}"
+expect_status 400 "the rule refuses a value"
+expect_json 'j[0]["errorCode"]=="FIELD_CUSTOM_VALIDATION_EXCEPTION" and j[0]["message"]=="Special terms marked REJECT are not allowed on a contract"' "the rule's error and message"
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"contract","active":false}'
+expect_status 200 "validation rules deactivated"
+expect_json 'j=={"object":"Contract","active":False,"rules":1}' "validation: the answer names the object and its rules"
+req POST "$B/sobjects/Contract" "${AUTH[@]}" "${JS[@]}" -d "{\"AccountId\":\"$id\",\"SpecialTerms\":\"REJECT\"}"
+expect_status 201 "a deactivated rule refuses nothing"
+cid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
+req POST "$U/__emu/validation" "${JS[@]}" -d '{"object":"Contract","active":true}'
+expect_status 200 "validation rules activated"
+req PATCH "$B/sobjects/Contract/$cid" "${AUTH[@]}" "${JS[@]}" -d '{"Description":"x"}'
+expect_status 400 "an active rule is evaluated on every write again"
+req DELETE "$B/sobjects/Contract/$cid" "${AUTH[@]}"
+expect_status 204 "clean up the contract"
 
 # the daily limit: 60 calls were allowed; spend the rest
 for _ in $(seq 60); do req GET "$B/limits" "${AUTH[@]}"; [ "$STATUS" = 403 ] && break; done

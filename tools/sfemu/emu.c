@@ -166,6 +166,8 @@ emu_reset(struct emu *emu)
 		json_array_clear(o->deleted_log);
 		json_object_clear(o->uindex);
 		o->seq = 1;
+		for (size_t j = 0; j < o->nrules; j++)
+			o->rules[j].inactive = false;
 	}
 	free_events(emu);
 	emu->nsessions = 0;
@@ -1015,6 +1017,8 @@ check_rules(struct sobject *o, const json_t *rec, json_t **err)
 		const struct vrule *r = &o->rules[i];
 		json_t *v = json_object_get(rec, r->field);
 		bool hit;
+		if (r->inactive)
+			continue;
 		if (r->value == NULL)
 			hit = v == NULL || json_is_null(v);
 		else

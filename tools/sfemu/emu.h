@@ -47,11 +47,14 @@ struct sfield {
 };
 
 /* A validation rule (configurable): when `field` equals `value` (string compare of the JSON
- * rendering; value NULL means "is null") the write fails with FIELD_CUSTOM_VALIDATION_EXCEPTION. */
+ * rendering; value NULL means "is null") the write fails with FIELD_CUSTOM_VALIDATION_EXCEPTION.
+ * An inactive rule is kept but not evaluated, as when an admin unticks a rule's Active box
+ * (POST /__emu/validation; a reset makes every rule active again). */
 struct vrule {
 	char *field;
 	char *value;
 	char *message;
+	bool inactive;
 };
 
 struct sobject {
@@ -95,6 +98,7 @@ struct faults {
 	int rate_503;              /* answer 503 SERVER_UNAVAILABLE */
 	int rate_lock;             /* answer UNABLE_TO_LOCK_ROW on writes */
 	int rate_drop;             /* close the connection without an answer */
+	int rate_lost;             /* writes only: make the write, then close without the answer */
 	int latency_ms;            /* added to every counted request */
 	int latency_rate;          /* per mille of requests that get latency_ms (0 = all when latency_ms) */
 	unsigned long long rng;
@@ -151,7 +155,8 @@ struct emu {
 /* ---- core (emu.c) ---- */
 cs_err emu_init(struct emu *emu, const struct emu_opts *o, struct cs_error *e);
 void emu_cleanup(struct emu *emu);
-/* Drops all records, events, sessions, jobs and faults; keeps the schema. Lock held. */
+/* Drops all records, events, sessions, jobs and faults and makes every validation rule active
+ * again; keeps the schema. Lock held. */
 void emu_reset(struct emu *emu);
 void emu_lock(struct emu *emu);
 void emu_unlock(struct emu *emu);

@@ -163,6 +163,13 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 		emu_fail(rs, 400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: 001000000000000AAA");
 		return false;
 	}
+	if (write && emu->faults.rate_lost > 0 && (int)(rnd(emu) % 1000) < emu->faults.rate_lost &&
+	    strstr(endpoint, "cometd") == NULL) {
+		/* the request is served and commits; only its answer is lost on the way back (the
+		 * server closes the connection instead of sending what the handler wrote) */
+		count(emu, "fault.lost", 1);
+		rs->drop = true;
+	}
 	emu_unlock(emu);
 	if (latency > 0) {
 		struct timespec ts = { latency / 1000, (long)(latency % 1000) * 1000000L };
@@ -1634,32 +1641,49 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 		if (strcmp(rq->method, "DELETE") == 0)
 			json_object_clear(emu->counters);
 	} else if (strcmp(what, "faults") == 0 && strcmp(rq->method, "POST") == 0) {
-		static const char *const keys[] = { "rate_503", "rate_lock", "rate_drop", "latency_ms", "latency_rate" };
+		static const char *const keys[] = { "rate_503", "rate_lock", "rate_drop", "rate_lost", "latency_ms",
+			"latency_rate" };
 		int *dst[] = { &emu->faults.rate_503, &emu->faults.rate_lock, &emu->faults.rate_drop,
-			&emu->faults.latency_ms, &emu->faults.latency_rate };
+			&emu->faults.rate_lost, &emu->faults.latency_ms, &emu->faults.latency_rate };
+		const size_t nkeys = sizeof(keys) / sizeof(keys[0]), latency = 4;
 		const char *k;
 		json_t *v;
 		bool ok = json_is_object(body);
 		json_object_foreach(body, k, v) {
 			bool known = false;
-			for (size_t i = 0; i < 5; i++)
+			for (size_t i = 0; i < nkeys; i++)
 				if (strcmp(k, keys[i]) == 0)
 					known = json_is_integer(v) && json_integer_value(v) >= 0 &&
-					    json_integer_value(v) <= (i == 3 ? 600000 : 1000);
+					    json_integer_value(v) <= (i == latency ? 600000 : 1000);
 			if (!known && strcmp(k, "seed") != 0)
 				ok = false;
 		}
 		if (!ok)
-			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, latency_rate (per mille, 0-1000), latency_ms (0-600000), seed"));
+			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, rate_lost, latency_rate (per mille, 0-1000), latency_ms (0-600000), seed"));
 		else {
-			for (size_t i = 0; i < 5; i++)
+			for (size_t i = 0; i < nkeys; i++)
 				if (json_object_get(body, keys[i]))
 					*dst[i] = (int)json_integer_value(json_object_get(body, keys[i]));
 			if (json_is_integer(json_object_get(body, "seed")))
 				emu->faults.rng = (unsigned long long)json_integer_value(json_object_get(body, "seed")) | 1;
-			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i}", "rate_503", emu->faults.rate_503,
+			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "rate_503", emu->faults.rate_503,
 			    "rate_lock", emu->faults.rate_lock, "rate_drop", emu->faults.rate_drop,
-			    "latency_ms", emu->faults.latency_ms, "latency_rate", emu->faults.latency_rate));
+			    "rate_lost", emu->faults.rate_lost, "latency_ms", emu->faults.latency_ms,
+			    "latency_rate", emu->faults.latency_rate));
+		}
+	} else if (strcmp(what, "validation") == 0 && strcmp(rq->method, "POST") == 0) {
+		/* an admin deactivating (or activating) an object's validation rules */
+		const char *name = cs_json_get_str(body, "object");
+		json_t *active = json_object_get(body, "active");
+		struct sobject *o = name != NULL ? emu_object(emu, name) : NULL;
+		if (!json_is_object(body) || json_object_size(body) != 2 || o == NULL || !json_is_boolean(active) ||
+		    o->nrules == 0)
+			http_resp_json(rs, 400, json_pack("{s:s}", "error", "validation: {\"object\": a known object with validation rules, \"active\": true|false}"));
+		else {
+			for (size_t i = 0; i < o->nrules; i++)
+				o->rules[i].inactive = !json_is_true(active);
+			http_resp_json(rs, 200, json_pack("{s:s,s:b,s:I}", "object", o->name, "active", json_is_true(active),
+			    "rules", (json_int_t)o->nrules));
 		}
 	} else if (strcmp(what, "expire-sessions") == 0 && strcmp(rq->method, "POST") == 0) {
 		oauth_expire_all(emu);

@@ -1,0 +1,126 @@
+/* sent.c - a link's writes in flight to Salesforce (sent.h): matched with our change events by value. */
+#include "sync/sent.h"
+#include "sync/value.h"
+
+json_t *
+sync_sent_pending(const json_t *sent, const char *field)
+{
+	json_t *it, *last = NULL;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		json_t *v = json_object_get(json_object_get(it, "f"), field);
+		if (v != NULL)
+			last = v;
+	}
+	return last;
+}
+
+bool
+sync_sent_has(const json_t *sent, const char *field, const json_t *v)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		json_t *x = json_object_get(json_object_get(it, "f"), field);
+		if (x != NULL && sync_value_equal(x, v))
+			return true;
+	}
+	return false;
+}
+
+/* Removes the entries of sent named wid. */
+static void
+drop_write(json_t *sent, const json_t *wid)
+{
+	for (size_t i = 0; i < json_array_size(sent);) {
+		if (json_equal(json_object_get(json_array_get(sent, i), "w"), wid))
+			json_array_remove(sent, i);
+		else
+			i++;
+	}
+}
+
+void
+sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms)
+{
+	json_t *it;
+	size_t i, marked = 0;
+	bool seen = false;
+
+	json_array_foreach(sent, i, it) {
+		if (marked == n)
+			break;
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		json_object_set_new(it, "ok", json_true());
+		json_object_set_new(it, "ms", json_integer(now_ms));
+		if (wid != NULL)
+			json_object_set(it, "w", wid);
+		seen |= json_is_true(json_object_get(it, "seen"));
+		marked++;
+	}
+	/* its event came before its answer: nothing is left to await */
+	if (seen && wid != NULL)
+		drop_write(sent, wid);
+}
+
+/* Whether entry s carries a value our event shows. */
+static bool
+shows(const json_t *shown, const json_t *s)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(json_object_get(s, "f"), k, v) {
+		json_t *x = json_object_get(shown, k);
+		if (x != NULL && sync_value_equal(x, v))
+			return true;
+	}
+	return false;
+}
+
+bool
+sync_sent_retire(json_t *sent, const json_t *shown)
+{
+	json_t *hit, *wid = NULL;
+	size_t at, i, n;
+
+	for (at = 0; at < json_array_size(sent); at++)
+		if (shows(shown, json_array_get(sent, at)))
+			break;
+	if (at == json_array_size(sent))
+		return false;      /* a repeat of a write already seen, or one that changed nothing */
+	hit = json_array_get(sent, at);
+	if (!json_is_true(json_object_get(hit, "ok")))
+		json_object_set_new(hit, "seen", json_true());
+	else
+		wid = json_incref(json_object_get(hit, "w"));
+	for (i = n = 0; i < json_array_size(sent); n++) {
+		json_t *s = json_array_get(sent, i);
+		if (json_is_true(json_object_get(s, "ok")) &&
+		    (n <= at || (wid != NULL && json_equal(wid, json_object_get(s, "w")))))
+			json_array_remove(sent, i);
+		else
+			i++;
+	}
+	json_decref(wid);
+	return true;
+}
+
+bool
+sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < json_array_size(sent);) {
+		json_t *s = json_array_get(sent, i);
+		if (json_is_true(json_object_get(s, "ok")) && json_integer_value(json_object_get(s, "ms")) < now_ms - keep_ms) {
+			json_array_remove(sent, i);
+			changed = true;
+		} else
+			i++;
+	}
+	return changed;
+}

@@ -1,0 +1,50 @@
+/* sent.h - a link's writes in flight to Salesforce: added when planned, answered, retired by our own change event, forgotten when it never comes. */
+#ifndef CS_SYNC_SENT_H
+#define CS_SYNC_SENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A link's "sent" array holds, oldest first, the writes planned for the Salesforce record and
+ * not yet seen to have landed, one entry per plan: {"f": {sfField: canonical}, "ms", "ok",
+ * "w", "seen"}. An entry is unanswered until the applier has Salesforce's answer ("ok" true,
+ * "ms" when, "w" the write that carried it: several entries of a record go in one write), and
+ * awaited until our own change event for that write has been planned. While an entry is there,
+ * its values are "in flight": an event of ours carrying one is an echo, and a Salesforce edit
+ * of one of its fields is weighed against the value on its way.
+ *
+ * The entries are matched with our change events by value, not by count: Salesforce commits a
+ * write and sends one event for it, but one write may carry several entries (coalesced) and a
+ * write whose answer was lost is made again, each time with an event of its own that shows no
+ * new value. All calls take the array (borrowed, changed in place); none fails except for
+ * running out of memory, which leaves an entry in place (the safe side: it is awaited longer).
+ * Worker thread only, like the link row it belongs to.
+ */
+
+/* The value of field in flight (the latest entry's, borrowed), or NULL. */
+json_t *sync_sent_pending(const json_t *sent, const char *field);
+
+/* Whether an entry in flight carries v for field. */
+bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
+
+/* Salesforce answered the write that carried the first n unanswered entries: they are
+ * answered, named by wid (borrowed, e.g. the write's first outbox key), at now_ms. When our
+ * event showed one of them before the answer came (the answer had been lost), the write is
+ * retired at once. */
+void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
+
+/* Our own change event shows the values `shown` (sfField -> canonical, borrowed). It retires
+ * the write it comes from: the oldest entry it shows, with the entries that write carried,
+ * and every answered entry before it (Salesforce commits our writes in order, so their events
+ * came first, or never come because they changed nothing). An unanswered entry it shows is
+ * marked seen, to be retired on its answer. Returns whether sent changed. */
+bool sync_sent_retire(json_t *sent, const json_t *shown);
+
+/* Forgets answered entries older than keep_ms whose event never came (lost in a gap, or a
+ * write that changed nothing). Returns whether sent changed. */
+bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms);
+
+#endif

@@ -1,0 +1,238 @@
+/* test_sync_sent.c - a link's writes in flight: answered, retired by our own change events matched by
+ * value (coalesced writes, repeated commits after lost answers, values that come back), forgotten. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sync/sent.h"
+
+/* An unanswered entry as the planner appends it: {"f": fields, "ms", "ok": false}. */
+static void
+plan(json_t *sent, const char *fields)
+{
+	json_error_t je;
+	json_t *f = json_loads(fields, 0, &je);
+
+	assert_non_null(f);
+	assert_int_equal(json_array_append_new(sent, json_pack("{s:o, s:I, s:b}", "f", f, "ms", (json_int_t)1, "ok", 0)), 0);
+}
+
+/* The write named wid carried the first n unanswered entries, answered at ms. */
+static void
+answer(json_t *sent, size_t n, const char *wid, int64_t ms)
+{
+	json_t *w = json_string(wid);
+
+	sync_sent_answer(sent, n, w, ms);
+	json_decref(w);
+}
+
+/* Our own change event showing the values in shown (JSON text). */
+static bool
+event(json_t *sent, const char *shown)
+{
+	json_error_t je;
+	json_t *v = json_loads(shown, 0, &je);
+	bool changed;
+
+	assert_non_null(v);
+	changed = sync_sent_retire(sent, v);
+	json_decref(v);
+	return changed;
+}
+
+static void
+assert_pending(const json_t *sent, const char *field, const char *want)
+{
+	json_t *v = sync_sent_pending(sent, field);
+
+	if (want == NULL)
+		assert_null(v);
+	else {
+		assert_non_null(v);
+		assert_string_equal(json_string_value(v), want);
+	}
+}
+
+/* One write, one event: retired; the echo is known as ours while it is in flight. */
+static void
+test_one_write(void **state)
+{
+	json_t *sent = json_array(), *v = json_string("net 30");
+
+	(void)state;
+	plan(sent, "{\"Terms\": \"net 30\"}");
+	assert_true(sync_sent_has(sent, "Terms", v));
+	answer(sent, 1, "00000000000000000001", 100);
+	assert_pending(sent, "Terms", "net 30");
+	assert_true(event(sent, "{\"Terms\": \"net 30\"}"));
+	assert_int_equal(json_array_size(sent), 0);
+	assert_false(sync_sent_has(sent, "Terms", v));
+	json_decref(v);
+	json_decref(sent);
+}
+
+/* Two changes of a record queued behind a failing write go in one write, which makes one
+ * event: both are retired by it (they used to be answered one by one, and the second waited
+ * for ever, holding its field "in flight"). */
+static void
+test_coalesced_write_one_event(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Terms\": \"net 30\"}");
+	plan(sent, "{\"SpecialTerms\": \"after the burst\"}");
+	answer(sent, 2, "00000000000000000007", 100);
+	assert_true(event(sent, "{\"Terms\": \"net 30\", \"SpecialTerms\": \"after the burst\"}"));
+	assert_int_equal(json_array_size(sent), 0);
+	assert_pending(sent, "SpecialTerms", NULL);
+	json_decref(sent);
+}
+
+/* A write made three times (two answers lost) makes three events, the last two showing nothing
+ * new: they retire nothing, so the next write stays awaited and the late echo of an older
+ * value is still known as ours (counted, the repeats retired the next write too early). */
+static void
+test_repeated_commits_retire_nothing(void **state)
+{
+	json_t *sent = json_array(), *old = json_string("Renamed 399");
+
+	(void)state;
+	plan(sent, "{\"Name\": \"Renamed 399\"}");
+	answer(sent, 1, "00000000000000000001", 100);
+	plan(sent, "{\"Name\": \"Renamed 448\"}");
+	answer(sent, 1, "00000000000000000002", 110);
+	assert_false(event(sent, "{}"));
+	assert_false(event(sent, "{\"Description\": \"not ours\"}"));
+	assert_int_equal(json_array_size(sent), 2);
+	assert_true(sync_sent_has(sent, "Name", old));
+	assert_true(event(sent, "{\"Name\": \"Renamed 399\"}"));
+	assert_pending(sent, "Name", "Renamed 448");
+	assert_false(sync_sent_has(sent, "Name", old));
+	assert_true(event(sent, "{\"Name\": \"Renamed 448\"}"));
+	assert_int_equal(json_array_size(sent), 0);
+	json_decref(old);
+	json_decref(sent);
+}
+
+/* The event comes before the answer (the answer was lost; the write is made again): the entry
+ * is marked seen, stays in flight, and goes with its answer. */
+static void
+test_event_before_answer(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Name\": \"A\"}");
+	assert_true(event(sent, "{\"Name\": \"A\"}"));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(sent, 0), "seen")));
+	assert_pending(sent, "Name", "A");
+	assert_false(event(sent, "{}"));            /* the repeat's event */
+	answer(sent, 1, "00000000000000000003", 100);
+	assert_int_equal(json_array_size(sent), 0);
+	json_decref(sent);
+}
+
+/* A value that comes back (A, B, A): each event retires the oldest write it shows, not a
+ * later write of the same value. */
+static void
+test_value_comes_back(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"X\": \"A\"}");
+	answer(sent, 1, "00000000000000000001", 100);
+	plan(sent, "{\"X\": \"B\"}");
+	answer(sent, 1, "00000000000000000002", 101);
+	plan(sent, "{\"X\": \"A\"}");
+	answer(sent, 1, "00000000000000000003", 102);
+	assert_true(event(sent, "{\"X\": \"A\"}"));
+	assert_int_equal(json_array_size(sent), 2);
+	assert_pending(sent, "X", "A");
+	assert_true(event(sent, "{\"X\": \"B\"}"));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_true(event(sent, "{\"X\": \"A\"}"));
+	assert_int_equal(json_array_size(sent), 0);
+	json_decref(sent);
+}
+
+/* A write that changed nothing shows nothing in its event: the next write's event retires it
+ * (its event came first, or never), and unanswered entries stay. */
+static void
+test_earlier_answered_writes_go_with_a_later_one(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"X\": \"same as before\"}");
+	answer(sent, 1, "00000000000000000001", 100);
+	plan(sent, "{\"Y\": \"new\"}");
+	answer(sent, 1, "00000000000000000002", 101);
+	plan(sent, "{\"Z\": \"on its way\"}");
+	assert_true(event(sent, "{\"Y\": \"new\"}"));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_pending(sent, "Z", "on its way");
+	assert_pending(sent, "X", NULL);
+	json_decref(sent);
+}
+
+/* Entries written before writes were named ("w" absent) are retired one at a time. */
+static void
+test_unnamed_entries(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"X\": \"a\"}");
+	plan(sent, "{\"X\": \"b\"}");
+	sync_sent_answer(sent, 2, NULL, 100);
+	assert_true(event(sent, "{\"X\": \"a\"}"));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_pending(sent, "X", "b");
+	json_decref(sent);
+}
+
+/* Answered writes whose event never came are forgotten after keep_ms; unanswered ones never. */
+static void
+test_prune(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"X\": \"old\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	plan(sent, "{\"X\": \"recent\"}");
+	answer(sent, 1, "00000000000000000002", 5000);
+	plan(sent, "{\"X\": \"unanswered\"}");
+	assert_false(sync_sent_prune(sent, 3000, 5000));
+	assert_true(sync_sent_prune(sent, 7000, 5000));
+	assert_int_equal(json_array_size(sent), 2);
+	assert_true(sync_sent_prune(sent, 1000000, 5000));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_pending(sent, "X", "unanswered");
+	json_decref(sent);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_write),
+		cmocka_unit_test(test_coalesced_write_one_event),
+		cmocka_unit_test(test_repeated_commits_retire_nothing),
+		cmocka_unit_test(test_event_before_answer),
+		cmocka_unit_test(test_value_comes_back),
+		cmocka_unit_test(test_earlier_answered_writes_go_with_a_later_one),
+		cmocka_unit_test(test_unnamed_entries),
+		cmocka_unit_test(test_prune),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
