@@ -808,7 +808,7 @@ text_env(FILE *f, const struct cli_env *env)
 static void
 text_exits(FILE *f, const struct cli_exit *x)
 {
-	char code[8];
+	char code[16];
 
 	fprintf(f, "\nexit status:\n");
 	for (; x->code >= 0; x++) {

@@ -711,7 +711,7 @@ match_sf(struct worker *w, const struct cs_mapping *m, const json_t *rec, const 
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	sf_soql_cleanup(&q);
 	if (rc != CS_OK) {
-		snprintf(why, whyn, "match query: %s", se.message[0] ? se.message : cs_strerror(rc));
+		snprintf(why, whyn, "match query: %.400s", se.message[0] ? se.message : cs_strerror(rc));
 		return se.transient || rc == CS_ETIMEOUT || rc == CS_ELIMIT ? -2 : -1;
 	}
 	if (u.n == 0)
