@@ -379,8 +379,14 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 	rc = sync_link_by_sf(w->st, f->lookup_to, sid, cid, &e);
 	if (rc == CS_ENOTFOUND)
 		rc = create_from_sf(w, f->lookup_to, sid, NULL, event, NULL, cid, err, errn);
-	else if (rc != CS_OK)
+	else if (rc != CS_OK) {
 		snprintf(err, errn, "%s", e.msg);
+		rc = CS_ETIMEOUT;       /* the store's trouble passes */
+	}
+	/* a failure that may pass (Salesforce busy, the store locked) must not dead-letter the
+	 * change that needed the target: dead_letter() sees this and has the change retried */
+	if (rc == CS_ETIMEOUT)
+		w->transient = true;
 	return rc == CS_OK ? json_string(cid) : NULL;
 }
 
@@ -544,7 +550,8 @@ sf_field_first(const struct cs_mapping *m, size_t i)
 }
 
 /* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
- * when Salesforce no longer has it (deleted); other errors as sf_rest_retrieve, with err set. */
+ * when Salesforce no longer has it (deleted), CS_ETIMEOUT for a failure that may pass (5xx, a
+ * lock, the network, the API limit); other errors as sf_rest_retrieve; err set on each. */
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -569,6 +576,8 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	if (rc != CS_OK && strcmp(se.code, "ENTITY_IS_DELETED") == 0)
 		rc = CS_ENOTFOUND;      /* some answers say so instead of 404: gone all the same */
+	else if (rc != CS_OK && rc != CS_ENOTFOUND && (se.transient || rc == CS_ELIMIT))
+		rc = CS_ETIMEOUT;       /* it may pass: the caller tries again later */
 	if (rc != CS_OK)
 		snprintf(err, errn, "cannot read %.80s %.20s: %.300s", m->sobject, sf_id,
 		         se.message[0] ? se.message : cs_strerror(rc));
@@ -1390,6 +1399,13 @@ dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, co
 		.decision = "dlq", .event = key, .detail = why };
 	cs_err rc;
 
+	if (w->transient) {
+		/* the refusal came from a failure that may pass: try the change again later */
+		w->transient = false;
+		log_info("sync.plan", "org %s: %s %s: %s; retrying", w->org->name, m ? m->name : "-", sf_id ? sf_id : "", why);
+		return CS_ETIMEOUT;
+	}
+
 	log_warn("sync.dlq", "org %s: %s %s -> dead-letter queue: %s", w->org->name, m ? m->name : "-", sf_id ? sf_id : "",
 	         why);
 	if ((rc = store_begin(w->st, &e)) != CS_OK ||
@@ -1458,6 +1474,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	json_t *rec = NULL, *fetched = NULL;
 	cs_err rc;
 
+	w->transient = false;
 	if (json_is_string(json_object_get(item, "event")))
 		snprintf(event, sizeof(event), "%s", json_string_value(json_object_get(item, "event")));
 	else
@@ -1473,8 +1490,13 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		if (ours || del)
 			goto skip;     /* our own create (linked when its response is recorded), or gone */
 		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch"))) {
-			if (fetch_sf(w, m, sf_id, &fetched, why, sizeof(why)) != CS_OK)
-				goto skip;
+			rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
+			if (rc == CS_ETIMEOUT)
+				return rc;      /* the change waits in the inbox, not lost */
+			if (rc == CS_ENOTFOUND)
+				goto skip;      /* gone since: nothing to create */
+			if (rc != CS_OK)
+				return dead_letter(w, m, NULL, sf_id, key, item, why) == CS_OK ? CS_OK : CS_ETIMEOUT;
 			values = fetched;
 		}
 		rc = create_from_sf(w, m, sf_id, values, event, NULL, clm_id, why, sizeof(why));

@@ -95,6 +95,7 @@ struct worker {
 	atomic_llong rec_expected;    /* its Salesforce records announced so far: each mapping's query
 	                               * adds its totalSize when its first page arrives */
 	/* worker thread only */
+	bool transient;               /* a lookup failed in a way that may pass (plan.c dead_letter) */
 	atomic_ullong paused;         /* bit i: maps[i] is paused (pause.c), read each round */
 	long long clm_cursor;
 	int64_t next_reconcile_ms;
