@@ -299,6 +299,7 @@ load_rules(struct sobject *o, json_t *rules, struct cs_error *e)
 		o->rules[o->nrules].field = strdup(emu_field(o, f)->name);
 		o->rules[o->nrules].value = json_is_string(eq) ? strdup(json_string_value(eq)) : NULL;
 		o->rules[o->nrules].message = strdup(msg);
+		o->rules[o->nrules].inactive = false;   /* realloc leaves the new rows as they were */
 		o->nrules++;
 	}
 	return CS_OK;
