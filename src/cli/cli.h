@@ -16,6 +16,9 @@ int cmd_mapping(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
+/* backfill: the initial load of one mapping through Bulk API 2.0 (cmd_backfill.c). Exit 0 done,
+ * 1 some records refused, 2 usage, 3 configuration or store, 4 Salesforce stopped it, 5 interrupted. */
+int cmd_backfill(int argc, char **argv);
 /* audit: exit 0 intact, 1 broken, 2 usage, 3 store or configuration unreadable. */
 int cmd_audit(int argc, char **argv);
 

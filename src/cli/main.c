@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "dlq", cmd_dlq, "dlq list | show ID | replay ID|--all | discard ID: the sync dead-letter queue" },
 	{ "conflicts", cmd_conflicts, "conflicts list | show ID | resolve ID: open manual conflicts" },
 	{ "reconcile", cmd_reconcile, "reconcile [--mapping M] [--repair]: compare both sides, per org" },
+	{ "backfill", cmd_backfill, "backfill --mapping M [--direction D]: initial load of a mapping by Bulk API" },
 	{ "audit", cmd_audit, "audit verify | search ID: check the audit log's hash chain, find a record's rows" },
 };
 

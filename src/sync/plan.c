@@ -53,12 +53,6 @@ plan_cleanup(struct plan *p)
 	json_decref(p->conflicts);
 }
 
-static json_t *
-new_link(const char *sf)
-{
-	return json_pack("{s:s, s:{}, s:[]}", "sf", sf ? sf : "", "base", "sent");
-}
-
 static void
 audit(struct plan *p, const char *side, const struct cs_field_map *f, const json_t *old, const json_t *nv,
       const char *decision, const char *detail)
@@ -498,10 +492,8 @@ fail:
 
 /* --- records created in Salesforce -------------------------------------------------------- */
 
-/* True when field i of m names a Salesforce field that neither an earlier field of m, nor Id,
- * nor the external id field names: the fields a query or retrieve lists once each. */
-static bool
-sf_field_first(const struct cs_mapping *m, size_t i)
+bool
+sync_sf_field_first(const struct cs_mapping *m, size_t i)
 {
 	const char *n = m->fields[i].sf;
 
@@ -527,7 +519,7 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 		cs_buf_append(&fl, m->external_id_field, strlen(m->external_id_field));
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		if (!sf_field_first(m, i))
+		if (!sync_sf_field_first(m, i))
 			continue;
 		cs_buf_append(&fl, ",", 1);
 		cs_buf_append(&fl, m->fields[i].sf, strlen(m->fields[i].sf));
@@ -595,7 +587,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			plan_init(&p, w, m, clm_id, event);
 			snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 			p.rec = r;
-			p.link = new_link(sf_id);
+			p.link = sync_link_new(sf_id);
 			p.dirty = true;
 			audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by external id");
 			rc = plan_sf_side(&p, values, false, true, err, errn) ? CS_OK : CS_EINVAL;
@@ -684,7 +676,7 @@ made:
 	plan_init(&p, w, m, clm_id, event);
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	p.rec = out;
-	p.link = new_link(sf_id);
+	p.link = sync_link_new(sf_id);
 	p.dirty = true;
 	audit(&p, "clm", NULL, NULL, NULL, "created", m->sobject);
 	/* what Salesforce sent and the record now holds is the shadow; the rest (the repository's
@@ -709,8 +701,8 @@ out:
 
 /* --- the repository's change feed ---------------------------------------------------------- */
 
-static bool
-routed(const struct cs_mapping *m, const json_t *rec)
+bool
+sync_routed(const struct cs_mapping *m, const json_t *rec)
 {
 	const json_t *v;
 	const char *s;
@@ -809,7 +801,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		return CS_ETIMEOUT;
 	}
 	p.rec = rec;
-	if (rec != NULL && (p.link != NULL || routed(m, rec))) {
+	if (rec != NULL && (p.link != NULL || sync_routed(m, rec))) {
 		if (p.link == NULL && m->match.by == CS_MATCH_KEYS && m->match.nkeys == 1 &&
 		    strcasecmp(m->match.keys[0].sf, "Id") == 0) {
 			/* matched by a Salesforce id the record keeps: link, then compare every field */
@@ -820,7 +812,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				json_t *sfrec = NULL;
 				snprintf(p.sf_id, sizeof(p.sf_id), "%s", json_string_value(kv));
 				if (fetch_sf(w, m, p.sf_id, &sfrec, why, sizeof(why)) == CS_OK) {
-					p.link = new_link(p.sf_id);
+					p.link = sync_link_new(p.sf_id);
 					p.dirty = true;
 					audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by key");
 					if (!plan_sf_side(&p, sfrec, false, true, why, sizeof(why)))
@@ -830,7 +822,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				json_decref(sfrec);
 			}
 		} else if (p.link == NULL && m->on_create.salesforce == CS_CREATE_CREATE && m->external_id_field[0] != '\0') {
-			p.link = new_link("");
+			p.link = sync_link_new("");
 			p.dirty = true;
 			created = true;
 			audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
@@ -1358,7 +1350,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 		sf_soql_name(&q, m->external_id_field);
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		if (!sf_field_first(m, i))
+		if (!sync_sf_field_first(m, i))
 			continue;
 		sf_soql_kw(&q, ", ");
 		sf_soql_name(&q, m->fields[i].sf);
@@ -1405,7 +1397,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 					continue;
 				(*checked)++;
 				link = NULL;
-				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row)) {
+				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && sync_routed(m, row)) {
 					(*drift)++;
 					if (repair)
 						plan_record(w, m, id, "update", "reconcile", NULL, NULL);
