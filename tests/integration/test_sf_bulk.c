@@ -555,8 +555,9 @@ test_job_failures(void **state)
 	assert_int_equal(count_of(f, "SELECT Id FROM Account"), 0);
 
 	/* abort: an open job, aborted, reads Aborted; aborting it again is refused */
-	ok(sf_rest(f->c, "POST", "/jobs/ingest", json_pack("{s:s, s:s}", "object", "Account", "operation", "insert"), 0, NULL,
-	    &v, &e), &e);
+	info = json_pack("{s:s, s:s}", "object", "Account", "operation", "insert");
+	ok(sf_rest(f->c, "POST", "/jobs/ingest", info, 0, NULL, &v, &e), &e);
+	json_decref(info);
 	id = cs_json_get_str(v, "id");
 	assert_non_null(id);
 	ok(sf_bulk_abort(f->c, false, id, &e), &e);
