@@ -1265,6 +1265,8 @@ sf_bulk_ingest(struct sf_client *c, enum sf_bulk_op op, const char *sobject, con
 	}
 	if (rc == CS_OK && k.n > 0)
 		rc = run_chunk(&u, op, sobject, ext_field, &k, res, e);
+	cs_buf_cleanup(&line);
+out:
 	if (rc != CS_OK) {
 		/* records after the failure were never sent: they carry the call's error */
 		for (size_t j = 0; j < n; j++) {
@@ -1274,8 +1276,6 @@ sf_bulk_ingest(struct sf_client *c, enum sf_bulk_op op, const char *sobject, con
 			}
 		}
 	}
-	cs_buf_cleanup(&line);
-out:
 	chunk_reset(&k);
 	cs_buf_cleanup(&k.csv);
 	free(k.index);
@@ -1560,20 +1560,28 @@ sf_bulk_query(struct sf_client *c, const char *soql, unsigned flags, const struc
 	u.total = expected;
 	if (total)
 		*total = expected < 0 ? 0 : expected;
-	for (;;) {
+	for (long page_max = u.o->max_records;;) {
 		struct http_response rs;
 		char num[32];
 		long long rows = 0, said = -1;
 		bool halted = false;
 
 		cs_buf_reset(&path);
-		if (cs_buf_printf(&path, "/jobs/query/%s/results?maxRecords=%ld", id, u.o->max_records) != CS_OK ||
+		if (cs_buf_printf(&path, "/jobs/query/%s/results?maxRecords=%ld", id, page_max) != CS_OK ||
 		    (loc[0] != '\0' && (cs_buf_puts(&path, "&locator=") != CS_OK || sf_urlencode(&path, loc) != CS_OK))) {
 			rc = sf_fail(e, CS_ENOMEM, false, "out of memory");
 			break;
 		}
 		http_response_init(&rs);
 		rc = fetch_csv(&u, path.data, 0, &rs, e);
+		if (rc == CS_ETOOBIG && page_max > 1) {
+			/* a page over the response limit: the same page again, in fewer records */
+			http_response_cleanup(&rs);
+			page_max = page_max / 2;
+			log_info("sf.bulk", "org=%s query job %s: a results page over the response limit; asking for %ld records",
+			    c->org->name, id, page_max);
+			continue;
+		}
 		if (rc == CS_OK) {
 			snprintf(prev, sizeof(prev), "%s", loc);
 			/* without the header a client cannot know whether there is more: refuse to guess */

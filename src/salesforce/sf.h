@@ -362,7 +362,8 @@ cs_err sf_bulk_ingest(struct sf_client *c, enum sf_bulk_op op, const char *sobje
     struct sf_error *e);
 
 /* Runs soql as a Bulk query job (SF_QUERY_ALL: queryAll) and delivers each result record to cb
- * in order, following Sforce-Locator pages of o->max_records. Records are JSON objects keyed by
+ * in order, following Sforce-Locator pages of o->max_records (a page larger than the org's
+ * max_response is asked again with half as many records). Records are JSON objects keyed by
  * the SELECT items; a path column ("Account.Name") becomes a nested object, null when every value
  * under it is empty. Values are typed by d's fields (borrowed, may be NULL): boolean, int and
  * long, double, currency and percent as JSON booleans and numbers; every other value, and every

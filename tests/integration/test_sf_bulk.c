@@ -402,6 +402,44 @@ test_query_paging_and_types(void **state)
 	free(res);
 }
 
+/* A results page larger than the client takes is asked again in fewer records. */
+static void
+test_query_page_over_limit(void **state)
+{
+	struct fx *f = *state;
+	json_t *recs = accounts(3000, "big");
+	struct sf_result *res = calloc(3000, sizeof(*res));
+	struct sf_org_config c;
+	struct sf_org *small = NULL;
+	struct sf_client *sc = NULL;
+	struct coll k = { json_array() };
+	struct sf_error e;
+	long long before;
+
+	ok(sf_bulk_ingest(f->c, SF_BULK_INSERT, "Account", NULL, recs, &fast, res, NULL, &e), &e);
+	memset(&c, 0, sizeof(c));
+	c.name = "small";
+	c.login_url = f->emu.url;
+	c.api_version = "62.0";
+	c.client_name = "clmsync";
+	c.auth = SF_AUTH_CLIENT_CREDENTIALS;
+	c.client_id = CLIENT_ID;
+	c.client_secret = CLIENT_SECRET;
+	c.max_response = 32 * 1024;     /* about 500 rows of this query */
+	ok(sf_org_new(&c, &small, &e), &e);
+	assert_int_equal(sf_client_new(small, &sc), CS_OK);
+	before = emu_counter(&f->emu, "jobs");
+	ok(sf_bulk_query(sc, "SELECT Id, Name, CLM_Id__c FROM Account", 0, NULL, &fast, collect, &k, NULL, &e), &e);
+	assert_int_equal(json_array_size(k.arr), 3000);
+	/* several pages, and the oversized first ask repeated smaller */
+	assert_true(emu_counter(&f->emu, "jobs") - before > 1 + 1 + 6);
+	sf_client_free(sc);
+	sf_org_free(small);
+	json_decref(k.arr);
+	json_decref(recs);
+	free(res);
+}
+
 static int
 stop_at_10(void *ud, const json_t *rec)
 {
@@ -696,6 +734,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_delete, reset),
 		cmocka_unit_test_setup(test_query_paging_and_types, reset),
 		cmocka_unit_test_setup(test_query_stop_and_errors, reset),
+		cmocka_unit_test_setup(test_query_page_over_limit, reset),
 		cmocka_unit_test_setup(test_hostile_values, reset),
 		cmocka_unit_test_setup(test_job_failures, reset),
 		cmocka_unit_test_setup(test_session_expires_mid_job, reset),
