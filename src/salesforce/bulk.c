@@ -738,7 +738,7 @@ poll_job(struct run *u, bool query, const char *id, int64_t deadline, json_t **i
 		}
 		/* a transient failure to ask is not the job's failure: keep asking until the deadline */
 		if (cs_time_mono_ms() + wait > deadline)
-			return sf_fail(e, CS_ETIMEOUT, true, "job %s did not finish in %ld s", id, u->o->job_timeout_ms / 1000);
+			return sf_fail(e, CS_ETIMEOUT, true, "job %s did not finish within %ld ms", id, u->o->job_timeout_ms);
 		if (sf_sleep_ms(wait, u->o->stop))
 			return sf_fail(e, CS_ESTATE, false, "job %s: stopped by the caller", id);
 		wait = wait > u->o->poll_max_ms / 2 ? u->o->poll_max_ms : wait * 2;
@@ -975,7 +975,11 @@ run_chunk(struct run *u, enum sf_bulk_op op, const char *sobject, const char *ex
 		http_response_cleanup(&rs);
 	}
 	if (rc != CS_OK) {
-		sf_fail(e, rc, e->transient, "job %s %s, but its results could not be read: %s", id, state, e->message);
+		/* sf_fail clears e before it formats: the message is copied out first */
+		char why[sizeof(e->message)];
+		bool transient = e->transient;
+		sf_copy(why, sizeof(why), e->message);
+		sf_fail(e, rc, transient, "job %s %s, but its results could not be read: %s", id, state, why);
 		fail_rows(k, res, e);
 		free(tmp);
 		json_decref(info);
