@@ -1128,10 +1128,10 @@ refuse(struct sf_result *r, const char *code, const char *why, const char *what)
 	r->nerrors = 1;
 }
 
-/* Writes record rec as one CSV line into line and its texts into the row index of k. False with
- * res filled when the record cannot go. */
+/* Writes record rec as one CSV line into line, and each column's text into vals/lens (NULL for an
+ * empty value) for the caller's row index. False, with res filled, when the record cannot go. */
 static bool
-row_line(const json_t *rec, enum sf_bulk_op op, const char *key_col, const char *const *cols, size_t ncols,
+row_line(const json_t *rec, const char *key_col, const char *const *cols, size_t ncols,
     struct cs_buf *line, const char **vals, size_t *lens, char (*scratch)[40], struct sf_result *res)
 {
 	struct csv_writer w;
@@ -1184,7 +1184,6 @@ row_line(const json_t *rec, enum sf_bulk_op op, const char *key_col, const char 
 		refuse(res, "INVALID_INPUT", "%s", "out of memory");
 		return false;
 	}
-	(void)op;
 	return true;
 }
 
@@ -1243,7 +1242,7 @@ sf_bulk_ingest(struct sf_client *c, enum sf_bulk_op op, const char *sobject, con
 	cs_buf_init(&line, (size_t)CSV_MAX_RECORD_CHARS * 4 * 2 + 1024);
 	u.total = (long long)n;
 	for (i = 0; i < n && rc == CS_OK; i++) {
-		if (!row_line(json_array_get(records, i), op, key_col, cols, ncols, &line, vals, lens, scratch, &res[i]))
+		if (!row_line(json_array_get(records, i), key_col, cols, ncols, &line, vals, lens, scratch, &res[i]))
 			continue;
 		if (k.rows != NULL && (k.csv.len + line.len > u.o->max_job_bytes ||
 		    (u.o->max_job_records > 0 && k.n >= u.o->max_job_records))) {
