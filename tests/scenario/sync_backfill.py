@@ -191,6 +191,17 @@ def to_salesforce(sf_url):
     s, _ = backfill(cfg, "counterparties")
     check(s.get("written") == PARTIES and s.get("created") == PARTIES and s.get("linked") == PARTIES,
           "%d counterparties upserted and linked" % PARTIES, s)
+    # routing: a mapping that routes EMEA contracts only would load those and no other
+    routed = os.path.join(WORK, "to-emea.yaml")
+    with open(routed, "w") as f:
+        f.write(sync_lib.config_yaml(os.path.join(data, "clmsync.db"), [("sf", sf_url)],
+                                     sync_lib.standard_mappings("sf", route=["EMEA"])))
+    emea = len([i for i in range(N) if i % 3 == 0])
+    s, _ = backfill(routed, "contracts", "to-salesforce", "--dry-run")
+    check(s.get("written") == emea and s.get("not_routed") == N - emea and s.get("api_calls") == 0,
+          "the mapping's route is respected: %d EMEA contracts would go, %d others not (dry run, no call)"
+          % (emea, N - emea), s)
+
     s, secs = backfill(cfg, "contracts")
     check(s.get("written") == N and s.get("created") == N and s.get("linked") == N and s.get("failed") == 0,
           "%d contracts upserted and linked" % N, s)
