@@ -21,6 +21,10 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_lineage(int argc, char **argv);
+/* backfill: the initial load of one mapping through Bulk API 2.0 (cmd_backfill.c). Exit 0 done,
+ * 1 some records refused, 2 usage, 3 configuration or store, 4 Salesforce stopped it, 5 interrupted. */
+int cmd_backfill(int argc, char **argv);
+/* audit: exit 0 intact, 1 broken, 2 usage, 3 store or configuration unreadable. */
 int cmd_audit(int argc, char **argv);
 /* help [COMMAND] | --man (help.c). */
 int cmd_help(int argc, char **argv);

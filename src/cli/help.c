@@ -129,6 +129,30 @@ static const struct cli_exit export_exits[] = {
 	{ -1, NULL },
 };
 
+static const char *const backfill_syn[] = {
+	"backfill --config FILE --mapping NAME [--direction to-salesforce|from-salesforce] [--dry-run] [--batch N] "
+	"[--data DIR] [--json] [--quiet]", NULL };
+static const struct cli_opt backfill_opts[] = {
+	{ "--config", "FILE", "the YAML configuration: orgs, mappings, store (required)." },
+	{ "--mapping", "NAME", "the mapping to load (required)." },
+	{ "--direction", "DIR", "to-salesforce (the default) or from-salesforce." },
+	{ "--dry-run", NULL, "read both sides and count what would be written; write nothing." },
+	{ "--batch", "N", "records per Bulk job, 1 to 100000 (default 10000)." },
+	{ "--data", "DIR", "data directory as for `serve --data`: the store is DIR/clmsync.db." },
+	{ "--json", NULL, "the summary as one JSON object." },
+	{ "--quiet", NULL, "no progress on stderr." },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_exit backfill_exits[] = {
+	{ 0, "every record loaded (or nothing to do)." },
+	{ 1, "some records were refused; the others are loaded." },
+	{ 2, "usage, or a mapping that cannot be loaded in that direction." },
+	{ 3, "the configuration, store or repository cannot be read or written." },
+	{ 4, "Salesforce refused or failed a whole call (authentication, API limit, network, a failed Bulk job): "
+	     "stopped early." },
+	{ 5, "interrupted." },
+	{ -1, NULL },
+};
 static const char *const mapping_syn[] = { "mapping check FILE [--org NAME] [--json]", NULL };
 static const struct cli_opt mapping_opts[] = {
 	{ "--org", "NAME", "check only the mappings of org NAME." },
@@ -366,6 +390,27 @@ static const struct cli_cmd cmds[] = {
 	  "counterparty_legal_name and parent_contract_number for re-import elsewhere); JSON lines has one record "
 	  "per line as the REST API answers it. Reads the store directly; safe while a server runs.",
 	  export_opts, false, NULL, export_exits },
+	{ "backfill", cmd_backfill, "the initial load of a mapping through Bulk API 2.0", backfill_syn,
+	  "Loads every record of one mapping from one side into the other through Salesforce's Bulk API 2.0, and "
+	  "links each record with its field shadows as the sync engine links the records it creates, so that "
+	  "`clmsync serve` then finds them linked and in sync and sends nothing for them.\n"
+	  "\n"
+	  "to-salesforce (the default): every repository record of the mapping's entity that its route takes is "
+	  "upserted by external id (the mapping's external_id_field holds the repository id), in Bulk jobs of "
+	  "--batch records. A record whose lookup target (a contract's counterparty) is not linked yet is refused: "
+	  "backfill the target's mapping first.\n"
+	  "\n"
+	  "from-salesforce: every record of the mapping's sObject is read with one Bulk query. A record whose "
+	  "external id names a repository record is linked to it; any other is created in the repository (when "
+	  "the mapping's on_create.clm is create) with the engine's value conversions. Where the two differ, "
+	  "Salesforce's value is taken when the mapping lets Salesforce write the field, else the repository's goes "
+	  "back; the repository's id and its own values go to Salesforce in Bulk update jobs.\n"
+	  "\n"
+	  "Records linked already are skipped, so a second run writes nothing. Safe while `clmsync serve` runs on "
+	  "the same store. Progress (records, rate, ETA) goes to stderr, each refused record with its reason to "
+	  "stderr, the summary to stdout. Ctrl-C aborts the Bulk job in hand and stops; what was loaded stays "
+	  "loaded and linked.",
+	  backfill_opts, false, NULL, backfill_exits },
 	{ "mapping", cmd_mapping, "check every mapped field against the orgs' describe", mapping_syn,
 	  "Loads and validates FILE as `clmsync config check` does, logs into each org with its configured auth, "
 	  "fetches the describe of every mapped sObject once, and checks each mapped field against it:\n"

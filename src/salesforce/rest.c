@@ -296,36 +296,37 @@ no_effect(const struct sf_error *e)
 }
 
 cs_err
-sf_call(struct sf_client *c, const char *method, const char *path, const char *body, size_t len, unsigned flags,
-    const char *extra, long *status, json_t **out, unsigned *attempts, struct sf_error *e)
+sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, unsigned *attempts,
+    struct sf_error *e)
 {
 	struct sf_org *o = c->org;
 	struct sf_retry r = retry_defaults(&o->retry);
 	struct sf_session *s;
-	struct cs_buf url, auth, opts;
-	struct http_request rq = { 0 };
-	struct http_response rs;
+	struct cs_buf url, auth, opts, ctype, accept;
+	struct http_request hr = { 0 };
 	struct cs_error he;
 	const char *hdrs[7];
-	bool idem = (flags & SF_IDEMPOTENT) || strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0 ||
+	const char *method = rq->method, *path = rq->path;
+	bool idem = (rq->flags & SF_IDEMPOTENT) || strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0 ||
 	    strcmp(method, "HEAD") == 0;
 	bool refreshed = false;
 	int64_t deadline = cs_time_mono_ms() + r.max_total_ms;
 	unsigned n = 0, retries = 0;
 	cs_err err = CS_OK;
 
-	if (out)
-		*out = NULL;
-	if (status)
-		*status = 0;
+	rs->status = 0;
 	sf_error_clear(e);
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return sf_fail(e, CS_ENOMEM, false, "out of memory");
 	cs_buf_init(&url, SF_URL_MAX + SF_SOQL_MAX * 3);
 	cs_buf_init(&auth, SF_TOKEN_MAX + 64);
 	cs_buf_init(&opts, 256);
-	http_response_init(&rs);
-	if (cs_buf_printf(&opts, "Sforce-Call-Options: client=%s", o->client_name) != CS_OK) {
+	cs_buf_init(&ctype, 256);
+	cs_buf_init(&accept, 256);
+	if (cs_buf_printf(&opts, "Sforce-Call-Options: client=%s", o->client_name) != CS_OK ||
+	    cs_buf_printf(&ctype, "Content-Type: %s", rq->content_type ? rq->content_type :
+	        "application/json; charset=UTF-8") != CS_OK ||
+	    cs_buf_printf(&accept, "Accept: %s", rq->accept ? rq->accept : "application/json") != CS_OK) {
 		err = sf_fail(e, CS_ENOMEM, false, "out of memory");
 		goto out;
 	}
@@ -346,42 +347,32 @@ sf_call(struct sf_client *c, const char *method, const char *path, const char *b
 			}
 			hdrs[h++] = auth.data;
 			hdrs[h++] = opts.data;
-			hdrs[h++] = "Accept: application/json";
-			if (body != NULL)
-				hdrs[h++] = "Content-Type: application/json; charset=UTF-8";
-			if (extra != NULL)
-				hdrs[h++] = extra;
+			hdrs[h++] = accept.data;
+			if (rq->body != NULL)
+				hdrs[h++] = ctype.data;
+			if (rq->extra != NULL)
+				hdrs[h++] = rq->extra;
 			hdrs[h] = NULL;
-			rq.method = method;
-			rq.url = url.data;
-			rq.headers = hdrs;
-			rq.body = body;
-			rq.body_len = len;
-			rq.timeout_ms = o->timeout_ms;
-			rq.max_response = o->max_response;
+			hr.method = method;
+			hr.url = url.data;
+			hr.headers = hdrs;
+			hr.body = rq->body;
+			hr.body_len = rq->len;
+			hr.timeout_ms = o->timeout_ms;
+			hr.max_response = rq->max_response ? rq->max_response : o->max_response;
 			sf_org_count(o, 1, 0);
-			if (http_client_do(c->http, &rq, &rs, &he) != CS_OK)
+			if (http_client_do(c->http, &hr, rs, &he) != CS_OK)
 				err = sf_fail_http(e, &he);
 			else {
 				char li[256];
 
-				if (http_response_header(&rs, "Sforce-Limit-Info", li, sizeof(li)))
+				if (http_response_header(rs, "Sforce-Limit-Info", li, sizeof(li)))
 					sf_org_note_limits(o, li);
-				if (status)
-					*status = rs.status;
-				if (rs.status >= 200 && rs.status < 300) {
-					json_t *v = NULL;
-
-					if (rs.body.len > 0 && out != NULL && cs_json_parse(rs.body.data, rs.body.len, &v, &he) != CS_OK) {
-						err = sf_fail(e, CS_EPARSE, false, "%s %s: unreadable response: %s", method, path, he.msg);
-						goto out;
-					}
-					if (out)
-						*out = v;
+				if (rs->status >= 200 && rs->status < 300) {
 					err = CS_OK;
 					goto out;
 				}
-				if (rs.status == 401 && !refreshed && o->auth != SF_AUTH_ACCESS_TOKEN) {
+				if (rs->status == 401 && !refreshed && o->auth != SF_AUTH_ACCESS_TOKEN) {
 					/* the session expired: a new token, and the same request once more */
 					refreshed = true;
 					sf_session_invalidate(o, s->gen);
@@ -389,7 +380,7 @@ sf_call(struct sf_client *c, const char *method, const char *path, const char *b
 					log_info("sf.session", "org=%s session refused, renewing the token", o->name);
 					continue;
 				}
-				sf_error_parse(e, rs.status, rs.body.data, rs.body.len);
+				sf_error_parse(e, rs->status, rs->body.data, rs->body.len);
 				err = e->err;
 			}
 		}
@@ -416,6 +407,30 @@ out:
 	cs_buf_cleanup(&url);
 	cs_buf_cleanup(&auth);
 	cs_buf_cleanup(&opts);
+	cs_buf_cleanup(&ctype);
+	cs_buf_cleanup(&accept);
+	return err;
+}
+
+cs_err
+sf_call(struct sf_client *c, const char *method, const char *path, const char *body, size_t len, unsigned flags,
+    const char *extra, long *status, json_t **out, unsigned *attempts, struct sf_error *e)
+{
+	struct sf_req rq = { .method = method, .path = path, .body = body, .len = len, .extra = extra, .flags = flags };
+	struct http_response rs;
+	struct cs_error he;
+	cs_err err;
+
+	if (out)
+		*out = NULL;
+	if (status)
+		*status = 0;
+	http_response_init(&rs);
+	err = sf_send(c, &rq, &rs, attempts, e);
+	if (status)
+		*status = rs.status;
+	if (err == CS_OK && rs.body.len > 0 && out != NULL && cs_json_parse(rs.body.data, rs.body.len, out, &he) != CS_OK)
+		err = sf_fail(e, CS_EPARSE, false, "%s %s: unreadable response: %s", method, path, he.msg);
 	http_response_cleanup(&rs);
 	return err;
 }

@@ -24,6 +24,7 @@
 struct sf_org;
 struct sf_client;
 struct sf_stream;
+struct sf_describe;
 
 #define SF_ID_LEN 18
 #define SF_MAX_BATCH 200            /* sObject Collections records per call */
@@ -284,6 +285,105 @@ cs_err sf_query(struct sf_client *c, const char *soql, unsigned flags, int batch
 /* As sf_query, collecting records into *out (a new array), refusing (CS_ETOOBIG) more than max. */
 cs_err sf_query_array(struct sf_client *c, const char *soql, unsigned flags, size_t max, json_t **out,
     struct sf_error *e);
+
+/* --- Bulk API 2.0 ------------------------------------------------------------------------ */
+
+/*
+ * Large loads and reads, asynchronous on Salesforce's side. Every HTTP call goes through the same
+ * path as sf_rest (token, a 401 renewing it once, Sforce-Call-Options, Sforce-Limit-Info,
+ * retries), with these rules for what may be repeated: creating a job (an extra empty job writes
+ * nothing), closing and aborting it and every GET are repeated; an upload is not (Salesforce
+ * refuses to close a job that received two): when an upload fails, the job is aborted and the
+ * records go again in a new job, up to three jobs.
+ */
+
+enum sf_bulk_op {
+	SF_BULK_INSERT,
+	SF_BULK_UPDATE,               /* each record carries "Id" */
+	SF_BULK_UPSERT,               /* each record carries the external id field */
+	SF_BULK_DELETE,               /* each record carries "Id" (other keys are not sent); recycle bin */
+	SF_BULK_HARD_DELETE,          /* as delete, bypassing the recycle bin */
+};
+
+#define SF_BULK_NULL "#N/A"         /* the CSV value that sets a field to null */
+
+/* Where a call stands, for a progress display; borrowed for the callback only. */
+struct sf_bulk_progress {
+	const char *job_id;
+	const char *state;            /* Open, UploadComplete, InProgress, JobComplete, Failed, Aborted */
+	long long done;               /* ingest: records processed by the call's jobs so far;
+	                               * query: records delivered so far */
+	long long total;              /* ingest: records of the call; query: the job's count, -1 until known */
+};
+
+/* Tuning of a Bulk call; a zeroed struct (or NULL) takes every default. */
+struct sf_bulk_opts {
+	long poll_min_ms;             /* first wait before asking a job's state again; 0 = 200 ms */
+	long poll_max_ms;             /* the wait doubles up to this; 0 = 10 s */
+	long job_timeout_ms;          /* a job not finished by then is aborted (CS_ETIMEOUT); 0 = 2 h */
+	size_t max_job_bytes;         /* CSV bytes one job uploads; more records go in further jobs;
+	                               * 0 = 32 MiB, at most 100 MiB (Salesforce's 150 MB base64) */
+	size_t max_job_records;       /* records one job takes; 0 = no limit of our own */
+	long max_records;             /* query: records per results page (maxRecords); 0 = 10,000 */
+	const atomic_int *stop;       /* becoming nonzero aborts the job in hand: CS_ESTATE; may be NULL */
+	void (*progress)(void *ud, const struct sf_bulk_progress *p);   /* may be NULL */
+	void *ud;
+};
+
+/* What an ingest call did, over its jobs. */
+struct sf_bulk_summary {
+	unsigned jobs;
+	long long processed;          /* as the jobs counted them, failed records included */
+	long long failed;
+	long long unprocessed;        /* uploaded records no job processed */
+	char job_id[SF_ID_LEN + 1];   /* the last job, "" when none was made */
+};
+
+/* Writes the n records (a JSON array of objects, borrowed) with operation op on sobject through
+ * Bulk API 2.0 jobs and fills res[0..n) in input order, matched by the values each result row
+ * repeats (Salesforce's result files are in no particular order): success, id (sf__Id), created
+ * (sf__Created) or error (sf__Error read into code, message and fields; transient as for REST).
+ * Values: a string is sent as it is (RFC 4180 quoted, so commas, quotes, line breaks and any
+ * UTF-8 go through), null as SF_BULK_NULL (sets the field to null), booleans as true/false,
+ * numbers in their shortest exact form; an absent key or "" is an empty value, which Salesforce
+ * reads as "not given" (an insert leaves the field unset, an update unchanged). A string equal to
+ * "#N/A" cannot be sent as text. The columns are the union of the records' keys ("attributes"
+ * aside); relationship columns ("Account.CLM_Id__c") are allowed.
+ * A record refused before upload (not an object, a NUL or a value over 32,000 characters, a
+ * record over 400,000, an object or array value, no key for update/upsert/delete) gets
+ * success = false with code INVALID_INPUT, STRING_TOO_LONG or MISSING_ARGUMENT, and the others
+ * go on. A job that ends Failed or Aborted, or a call-level failure, stops the call there: the
+ * records that job processed keep their results, the rest get success = false with that error,
+ * which is returned (CS_ESTATE for a Failed or Aborted job, e->code taken from its errorMessage:
+ * "InvalidBatch", ...; CS_ETIMEOUT past job_timeout_ms, the job aborted; else as sf_rest).
+ * Per-record failures return CS_OK. sum (may be NULL) gets the counts. Thread owning c. */
+cs_err sf_bulk_ingest(struct sf_client *c, enum sf_bulk_op op, const char *sobject, const char *ext_field,
+    const json_t *records, const struct sf_bulk_opts *o, struct sf_result *res, struct sf_bulk_summary *sum,
+    struct sf_error *e);
+
+/* Runs soql as a Bulk query job (SF_QUERY_ALL: queryAll) and delivers each result record to cb
+ * in order, following Sforce-Locator pages of o->max_records (a page larger than the org's
+ * max_response is asked again with half as many records). Records are JSON objects keyed by
+ * the SELECT items; a path column ("Account.Name") becomes a nested object, null when every value
+ * under it is empty. Values are typed by d's fields (borrowed, may be NULL): boolean, int and
+ * long, double, currency and percent as JSON booleans and numbers; every other value, and every
+ * value when d is NULL or names no such field, is a JSON string. An empty value is null in
+ * every case: Bulk API writes null as an empty value, and Salesforce keeps no empty text.
+ * *total (may be NULL) gets the job's record count. A cb returning nonzero stops the call (CS_OK).
+ * Errors: CS_EINVAL (empty, over-long or non-UTF-8 text), CS_ESTATE (the job Failed or was
+ * Aborted, e->code from its errorMessage; or stopped), CS_ETIMEOUT, CS_EPARSE (a page that is not
+ * CSV, a missing or repeating Sforce-Locator, a page whose size disagrees with
+ * Sforce-NumberOfRecords), else as sf_rest. Thread owning c. */
+cs_err sf_bulk_query(struct sf_client *c, const char *soql, unsigned flags, const struct sf_describe *d,
+    const struct sf_bulk_opts *o, sf_record_cb cb, void *ud, long long *total, struct sf_error *e);
+
+/* The info of ingest job job_id (a query job with query): *out is a new reference to Salesforce's
+ * JSON, whose "state" is one of the six states. Errors as sf_rest; CS_EPARSE without a state. */
+cs_err sf_bulk_job(struct sf_client *c, bool query, const char *job_id, json_t **out, struct sf_error *e);
+
+/* Aborts job job_id (ingest, or query with query). A job that has finished answers CS_EHTTP with
+ * code INVALIDJOBSTATE. Errors as sf_rest. Thread owning c. */
+cs_err sf_bulk_abort(struct sf_client *c, bool query, const char *job_id, struct sf_error *e);
 
 /* --- describe ---------------------------------------------------------------------------- */
 

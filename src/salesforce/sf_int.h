@@ -69,15 +69,76 @@ bool sf_sleep_ms(long ms, const atomic_int *stop);
 /* Copies at most cap-1 bytes of s into out, NUL-terminated. */
 void sf_copy(char *out, size_t cap, const char *s);
 
-/* The one request path: sends method to path (see sf_rest) with a raw body (NULL for none) and
- * an optional extra header line, refreshing the token on a 401 and retrying per the documented
- * rule. *out gets the parsed 2xx body (NULL when empty); *attempts (may be NULL) how many calls
- * were sent. */
+/* One request as sf_send takes it; every pointer is borrowed for the call. */
+struct sf_req {
+	const char *method;
+	const char *path;             /* as for sf_rest */
+	const char *body;             /* NULL for none */
+	size_t len;
+	const char *content_type;     /* of the body; NULL: application/json; charset=UTF-8 */
+	const char *accept;           /* NULL: application/json */
+	const char *extra;            /* one more "Name: value" header line, or NULL */
+	unsigned flags;               /* SF_IDEMPOTENT */
+	size_t max_response;          /* bytes; 0: the org's max_response */
+};
+
+/* The one request path: sends rq with the token, Sforce-Call-Options and the limit bookkeeping,
+ * refreshing the token once on a 401 and retrying transient failures per the rule above sf_rest.
+ * On CS_OK, rs (caller-owned: http_response_init before, http_response_cleanup after, even on
+ * error) holds the 2xx answer: status, raw body and headers. On failure e says why (the body of a
+ * Salesforce error is parsed into it). *attempts (may be NULL) gets how many calls were sent.
+ * Thread owning c. */
+cs_err sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, unsigned *attempts,
+    struct sf_error *e);
+
+/* sf_send for a JSON answer: method to path with a raw JSON body (NULL for none) and an optional
+ * extra header line. *out gets the parsed 2xx body (NULL when empty); *status the HTTP status
+ * (also of a refused call); *attempts (may be NULL) how many calls were sent. */
 cs_err sf_call(struct sf_client *c, const char *method, const char *path, const char *body, size_t len,
     unsigned flags, const char *extra_header, long *status, json_t **out, unsigned *attempts,
     struct sf_error *e);
 
 /* Checks an sObject or field name: 1..80 of [A-Za-z0-9_]. */
 bool sf_name_ok(const char *s);
+
+/* --- Bulk API 2.0 parsers (bulk.c), pure, reached by tests and the fuzzer ------------------- */
+
+/* The rows of one upload, kept to find each again in the result files by the values it repeats.
+ * Single-threaded; sf_bulk_rows_new / sf_bulk_rows_free. */
+struct sf_bulk_rows;
+
+enum sf_bulk_file { SF_BULK_SUCCESSFUL, SF_BULK_FAILED, SF_BULK_UNPROCESSED };
+
+/* Returns a new empty set of rows with the upload's ncols (1..5000) column names (copied).
+ * CS_EINVAL, CS_ENOMEM. */
+cs_err sf_bulk_rows_new(const char *const *cols, size_t ncols, struct sf_bulk_rows **out);
+void sf_bulk_rows_free(struct sf_bulk_rows *r);
+/* Adds the next row: vals[i] (lens[i] bytes, NULL for an empty value) as uploaded in column i.
+ * CS_ESTATE once results were applied, CS_ETOOBIG, CS_ENOMEM. */
+cs_err sf_bulk_rows_add(struct sf_bulk_rows *r, const char *const *vals, const size_t *lens);
+size_t sf_bulk_rows_count(const struct sf_bulk_rows *r);
+/* The file that named row (an enum sf_bulk_file), or -1 while none has. */
+int sf_bulk_rows_state(const struct sf_bulk_rows *r, size_t row);
+
+/* Reads result file which (csv[0..len), borrowed; "" is a file without rows) and, for each of
+ * its rows, finds the first row of r with the same values not named yet and fills res[row]
+ * (res may be NULL): success, id and created; the failure read from sf__Error; or "not
+ * processed" (CS_ESTATE, transient). *matched gets how many rows were found, *unknown how many
+ * named no row of r. Errors: CS_EPARSE (not CSV, a header without Salesforce's columns or
+ * without an uploaded column), CS_ETOOBIG, CS_ENOMEM; rows read before the error keep their
+ * results. */
+cs_err sf_bulk_results_apply(struct sf_bulk_rows *r, enum sf_bulk_file which, const char *csv, size_t len,
+    struct sf_result *res, size_t *matched, size_t *unknown, struct sf_error *e);
+
+/* Reads an sf__Error value s[0..n) ("CODE:message:Field1,Field2 --") into e: code, message,
+ * fields, err CS_EHTTP, transient per sf_code_transient. Never fails. */
+void sf_bulk_error_parse(struct sf_error *e, const char *s, size_t n);
+
+/* Reads one query results page csv[0..len) (header line first) into JSON records as
+ * sf_bulk_query delivers them, calling cb for each. *rows gets how many were delivered, *halted
+ * whether cb stopped it. Errors: CS_EPARSE (not CSV, a column name that is not a field path,
+ * two columns naming one field), CS_ENOMEM. */
+cs_err sf_bulk_query_parse(const char *csv, size_t len, const struct sf_describe *d, sf_record_cb cb, void *ud,
+    long long *rows, bool *halted, struct sf_error *e);
 
 #endif

@@ -54,12 +54,6 @@ plan_cleanup(struct plan *p)
 	json_decref(p->conflicts);
 }
 
-static json_t *
-new_link(const char *sf)
-{
-	return json_pack("{s:s, s:{}, s:[]}", "sf", sf ? sf : "", "base", "sent");
-}
-
 /* The value of m's route field in rec (a record, or a create body: the same shape), or NULL. */
 static const json_t *
 route_value(const struct cs_mapping *m, const json_t *rec)
@@ -67,28 +61,6 @@ route_value(const struct cs_mapping *m, const json_t *rec)
 	if (strncmp(m->route.field, "custom.", 7) == 0)
 		return json_object_get(json_object_get(rec, "custom"), m->route.field + 7);
 	return json_object_get(rec, m->route.field);
-}
-
-/* True when m syncs rec: route all, or rec's route field is (in) or is not (not_in) one of the
- * route's values. */
-static bool
-routed(const struct cs_mapping *m, const json_t *rec)
-{
-	const char *s;
-
-	if (m->route.kind == CS_ROUTE_ALL || m->route.field[0] == '\0')
-		return true;
-	s = json_string_value(route_value(m, rec));
-	if (m->route.kind == CS_ROUTE_IN) {
-		for (size_t i = 0; s != NULL && i < m->route.nin; i++)
-			if (strcmp(s, m->route.in[i]) == 0)
-				return true;
-		return false;
-	}
-	for (size_t i = 0; s != NULL && i < m->route.nnot_in; i++)
-		if (strcmp(s, m->route.not_in[i]) == 0)
-			return false;
-	return true;
 }
 
 static void
@@ -534,10 +506,8 @@ fail:
 
 /* --- records created in Salesforce -------------------------------------------------------- */
 
-/* True when field i of m names a Salesforce field that neither an earlier field of m, nor Id,
- * nor the external id field names: the fields a query or retrieve lists once each. */
-static bool
-sf_field_first(const struct cs_mapping *m, size_t i)
+bool
+sync_sf_field_first(const struct cs_mapping *m, size_t i)
 {
 	const char *n = m->fields[i].sf;
 
@@ -566,7 +536,7 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 		cs_buf_append(&fl, m->external_id_field, strlen(m->external_id_field));
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		if (!sf_field_first(m, i))
+		if (!sync_sf_field_first(m, i))
 			continue;
 		cs_buf_append(&fl, ",", 1);
 		cs_buf_append(&fl, m->fields[i].sf, strlen(m->fields[i].sf));
@@ -940,7 +910,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		memset(&cf, 0, sizeof(cf));
 		if (mid[0] != '\0' && clm_get(w->clm, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK &&
-		    !routed(m, r)) {
+		    !sync_routed(m, r)) {
 			/* the record it names is routed elsewhere (it moved to another org, say): this
 			 * one stays unlinked, or it would flow into the record through two orgs */
 			snprintf(err, errn, "%s %s names %s %s, which the mapping %s does not route (%s)", m->sobject, sf_id,
@@ -954,7 +924,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			plan_init(&p, w, m, clm_id, event);
 			snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 			p.rec = r;
-			p.link = new_link(sf_id);
+			p.link = sync_link_new(sf_id);
 			p.dirty = true;
 			if (drift != NULL)
 				audit(&p, NULL, NULL, NULL, NULL, "drift", drift);
@@ -1010,7 +980,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	/* A record made from this org must route back to it, or its first plan would route it out
 	 * again: a route field Salesforce left empty takes the route's first value; one it set to
 	 * a value routed elsewhere is refused. */
-	if (!routed(m, body)) {
+	if (!sync_routed(m, body)) {
 		if (m->route.kind == CS_ROUTE_IN && route_value(m, body) == NULL && m->route.nin > 0) {
 			json_t *at = body;
 			const char *name = m->route.field;
@@ -1074,7 +1044,7 @@ made:
 	plan_init(&p, w, m, clm_id, event);
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	p.rec = out;
-	p.link = new_link(sf_id);
+	p.link = sync_link_new(sf_id);
 	p.dirty = true;
 	if (drift != NULL)
 		audit(&p, NULL, NULL, NULL, NULL, "drift", drift);
@@ -1100,6 +1070,28 @@ out:
 }
 
 /* --- the repository's change feed ---------------------------------------------------------- */
+
+bool
+sync_routed(const struct cs_mapping *m, const json_t *rec)
+{
+	const json_t *v;
+	const char *s;
+
+	if (m->route.kind == CS_ROUTE_ALL || m->route.field[0] == '\0')
+		return true;
+	v = route_value(m, rec);
+	s = json_string_value(v);
+	if (m->route.kind == CS_ROUTE_IN) {
+		for (size_t i = 0; s != NULL && i < m->route.nin; i++)
+			if (strcmp(s, m->route.in[i]) == 0)
+				return true;
+		return false;
+	}
+	for (size_t i = 0; s != NULL && i < m->route.nnot_in; i++)
+		if (strcmp(s, m->route.not_in[i]) == 0)
+			return false;
+	return true;
+}
 
 struct cursor_ud {
 	struct worker *w;
@@ -1218,13 +1210,13 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		return CS_ETIMEOUT;
 	}
 	p.rec = rec;
-	if (rec != NULL && p.link != NULL && !routed(m, rec)) {
+	if (rec != NULL && p.link != NULL && !sync_routed(m, rec)) {
 		rc = route_out(&p, done_fn, ud);
 		plan_cleanup(&p);
 		json_decref(rec);
 		return rc;
 	}
-	if (rec != NULL && (p.link != NULL || routed(m, rec))) {
+	if (rec != NULL && (p.link != NULL || sync_routed(m, rec))) {
 		int k = p.link == NULL && m->match.by == CS_MATCH_KEYS ? match_sf(w, m, rec, id, p.sf_id, why, sizeof(why)) : 0;
 		bool ext_missing = false;
 		if (k == -2) {
@@ -1240,7 +1232,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 			/* matched by key: link, then compare every field */
 			json_t *sfrec = NULL;
 			if (fetch_sf(w, m, p.sf_id, &sfrec, why, sizeof(why)) == CS_OK) {
-				p.link = new_link(p.sf_id);
+				p.link = sync_link_new(p.sf_id);
 				p.dirty = true;
 				audit(&p, NULL, NULL, NULL, NULL, "linked", "matched by key");
 				if (!plan_sf_side(&p, sfrec, false, true, why, sizeof(why)))
@@ -1258,7 +1250,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				return CS_ETIMEOUT;
 			}
 			if (!gone) {
-				p.link = new_link("");
+				p.link = sync_link_new("");
 				p.dirty = true;
 				created = true;
 				audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
@@ -2044,7 +2036,7 @@ select_mapped(struct sf_soql *q, const struct cs_mapping *m)
 		sf_soql_name(q, m->external_id_field);
 	}
 	for (size_t i = 0; i < m->nfields; i++) {
-		if (!sf_field_first(m, i))
+		if (!sync_sf_field_first(m, i))
 			continue;
 		sf_soql_kw(q, ", ");
 		sf_soql_name(q, m->fields[i].sf);
@@ -2250,7 +2242,7 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 				r.checked++;
 				link = NULL;
 				/* not linked: a create that was missed, unless Salesforce deleted it */
-				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && routed(m, row) &&
+				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && sync_routed(m, row) &&
 				    sf_deleted(w, m, id, &gone, e) == CS_OK && !gone) {
 					r.drift++;
 					if (repair)

@@ -25,6 +25,12 @@ ns_of(char ns[STORE_KV_NS_MAX], const char *prefix, const char *name)
 	snprintf(ns, STORE_KV_NS_MAX, "%s:%s", prefix, name);
 }
 
+json_t *
+sync_link_new(const char *sf_id)
+{
+	return json_pack("{s:s, s:{}, s:[]}", "sf", sf_id ? sf_id : "", "base", "sent");
+}
+
 cs_err
 sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc, struct cs_error *e)
 {

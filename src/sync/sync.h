@@ -38,6 +38,79 @@ json_t *sync_engine_status(struct sync_engine *g);
  * commands that talk to an org (mapping check, reconcile). */
 void sync_org_config(const struct cs_org *org, struct sf_org_config *sc);
 
+/* --- the initial load of a mapping (backfill.c) ------------------------------------------------ */
+
+#define SYNC_BACKFILL_BATCH 10000      /* records per Bulk API job by default */
+#define SYNC_BACKFILL_BATCH_MAX 100000
+
+enum sync_backfill_dir {
+	SYNC_BACKFILL_TO_SF,           /* repository records upserted into Salesforce by external id */
+	SYNC_BACKFILL_FROM_SF,         /* Salesforce records created (or matched) in the repository */
+};
+
+/* Where a backfill stands; borrowed for the callback only. */
+struct sync_backfill_progress {
+	const char *phase;             /* "reading the repository", "writing to Salesforce", ... */
+	long long done;                /* records finished so far */
+	long long total;               /* records in all, -1 while unknown */
+	unsigned jobs;                 /* Bulk API jobs run so far */
+};
+
+/* What a backfill runs on; every pointer is borrowed for the call. */
+struct sync_backfill_opts {
+	const struct cs_config *cfg;
+	struct clm *clm;               /* the repository, in this process */
+	const char *store_url;         /* the repository's store: links are kept there */
+	const struct cs_mapping *m;    /* the mapping to load, of cfg */
+	enum sync_backfill_dir dir;
+	bool dry_run;                  /* read both sides, count, write nothing */
+	size_t batch;                  /* records per Bulk job (and per round of links); 0 = default */
+	struct sf_bulk_opts bulk;      /* polling and job limits; progress, ud and stop are set here */
+	const atomic_int *stop;        /* becoming nonzero ends the run: the job in hand is aborted */
+	void (*progress)(void *ud, const struct sync_backfill_progress *p);          /* may be NULL */
+	/* A record that could not be loaded: its ids (either may be NULL), a code and why. */
+	void (*failure)(void *ud, const char *clm_id, const char *sf_id, const char *code, const char *message);
+	void *ud;
+};
+
+/* What a backfill did (with dry_run: would do). */
+struct sync_backfill_result {
+	long long seen;                /* records of the source side looked at */
+	long long not_routed;          /* to Salesforce: records the mapping's route leaves out */
+	long long already;             /* linked before: the engine keeps them in sync */
+	long long ignored;             /* from Salesforce: not created (on_create.clm: ignore) */
+	long long written;             /* records written on the target side and linked */
+	long long created;             /* of them, created (in Salesforce: sf__Created) */
+	long long matched;             /* from Salesforce: linked to a repository record its external id names */
+	long long linked;              /* links recorded */
+	long long sf_updates;          /* from Salesforce: records given the repository's id and values back */
+	long long failed;              /* records refused; failure() was called for each */
+	long long field_errors;        /* field values that could not be converted (the field is left out) */
+	long long api_calls;           /* HTTP requests to Salesforce's API (token requests aside) */
+	unsigned jobs;                 /* Bulk API jobs */
+};
+
+/* Loads every record of o->m from one side into the other and links each as the engine would
+ * have, with its shadows, so that a running or later engine treats them as linked and in sync:
+ *   to Salesforce: every repository record of the mapping's entity that its route takes and that
+ *     is not linked yet is upserted by external id (the repository id) through Bulk API 2.0 jobs
+ *     of o->batch records; a lookup whose target is not linked refuses the record
+ *     (LOOKUP_NOT_LINKED: backfill the target's mapping first);
+ *   from Salesforce: every record of the sObject is read with a Bulk query; one that is not
+ *     linked is linked to the repository record its external id names, or created in the
+ *     repository (on_create.clm: create) from the values the engine's conversions take; the
+ *     repository's own values (its id in the external id field, defaults, values only the
+ *     repository writes) go back to Salesforce in Bulk update jobs.
+ * Records linked already are left alone, so running it twice writes nothing the second time.
+ * It is safe beside a running engine on the same store (see backfill.c for how). Per-record
+ * failures are reported through o->failure and counted; the run goes on. Errors, which stop the
+ * run (what was done stays done and linked): CS_EINVAL (a mapping that cannot be backfilled in
+ * that direction, e says why), CS_EIO (the store or the repository), CS_ESTATE (stopped through
+ * o->stop, or a Bulk job that Failed), CS_EAUTH, CS_ELIMIT, CS_ENET, CS_ETIMEOUT (Salesforce),
+ * CS_ENOMEM. *r is filled in every case. Runs on the calling thread with its own store
+ * connection and Salesforce clients. */
+cs_err sync_backfill(const struct sync_backfill_opts *o, struct sync_backfill_result *r, struct cs_error *e);
+
 /* --- the operator's commands (ops.c) ----------------------------------------------------------
  * They work on the store directly, from any process (the CLI beside a running server): each
  * call that writes runs its own transaction on s (so s must not be inside one: CS_ESTATE), and

@@ -112,6 +112,10 @@ void sync_kick(struct worker *w);
 /* The CDC channel of sobject: "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent". Pure. */
 void sync_channel_of(const char *sobject, char *out, size_t n);
 
+/* state.c: a new link row for Salesforce record sf_id ("" while a create is in flight), with no
+ * shadows and nothing sent: {"sf", "base": {}, "sent": []}. NULL when out of memory. */
+json_t *sync_link_new(const char *sf_id);
+
 /* state.c: the engine's rows. Every call runs on the worker's (or stream's) connection s; the
  * writes need an open transaction. Errors: those of store_kv_*. */
 cs_err sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc,
@@ -131,6 +135,12 @@ cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping
                     const char *code, const char *message, struct cs_error *e);
 /* The repository kind of a mapping's entity. */
 enum clm_kind sync_kind_of(enum cs_entity en);
+
+/* plan.c: which repository records mapping m syncs (its route). Pure. */
+bool sync_routed(const struct cs_mapping *m, const json_t *rec);
+/* True when field i of m names a Salesforce field that neither an earlier field of m, nor Id,
+ * nor the external id field names: the fields a query or retrieve lists once each. Pure. */
+bool sync_sf_field_first(const struct cs_mapping *m, size_t i);
 
 /* plan.c: the planner, on the worker's thread. Each returns the number of items it took (0 when
  * there was nothing to do), or -1 after a failure it has logged (the caller backs off). */
