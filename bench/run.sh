@@ -3,6 +3,6 @@
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-for b in bench/sfemu.sh bench/repository.sh; do
+for b in bench/sfemu.sh bench/repository.sh bench/engine.sh; do
 	bash "$b" "$BUILD"
 done
