@@ -371,7 +371,7 @@ out:
 }
 
 int
-sync_apply(struct worker *w, int64_t *next_due_ms)
+sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 {
 	struct cs_error e = { 0 };
 	json_t *items = NULL, *it;
@@ -513,6 +513,7 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 		if (!gs[i].ready)
 			continue;
 		kind = gs[i].del ? 2 : gs[i].sf_id[0] != '\0' ? 1 : 0;
+		int64_t first = INT64_MAX, hold;
 		for (size_t j = i; j < n && nb < batch_max; j++) {
 			int kj;
 			if (!gs[j].ready || gs[j].m != gs[i].m)
@@ -522,6 +523,22 @@ sync_apply(struct worker *w, int64_t *next_due_ms)
 				continue;
 			batch[nb++] = &gs[j];
 			gs[j].ready = false;
+			if (gs[j].born_ms < first)
+				first = gs[j].born_ms;
+		}
+		/* A part-filled batch waits for company per batch, not only when everything queued is
+		 * less than one: in a burst the planner queues a few hundred records a round, and the
+		 * remainder sent at once after the full batches cost a part-filled call every round
+		 * (6.2 calls per 1,000 records where 5 will do). So while the planner is working through
+		 * a backlog (it took a full batch this round), the remainder stays queued for the next
+		 * round, which fills it, up to SYNC_HOLD_MS; otherwise the usual linger. Per-record
+		 * order holds: a record's entries are all in its one group, sent or kept whole. */
+		hold = backlog ? SYNC_HOLD_MS : (int64_t)w->cfg->sync.linger_ms;
+		if (nb < batch_max && first != INT64_MAX && wall - first < hold) {
+			int64_t due = now + (hold - (wall - first));
+			if (due < *next_due_ms)
+				*next_due_ms = due;
+			continue;
 		}
 		if (send_batch(w, batch, nb, kind) != CS_OK)
 			any_fail = true;

@@ -345,7 +345,7 @@ worker_main(void *arg)
 		sync_pause_refresh(w);
 		a = sync_plan_feed(w);
 		b = cs_time_mono_ms() >= w->inbox_retry_ms ? sync_plan_inbox(w) : 0;
-		c = sync_apply(w, &due);
+		c = sync_apply(w, &due, a >= SYNC_BATCH_FEED || b >= SYNC_BATCH_INBOX);
 		now = cs_time_mono_ms();
 		if (now >= w->next_reconcile_ms) {
 			long long checked = 0, drift = 0;

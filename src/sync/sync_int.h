@@ -17,6 +17,7 @@
 #define SYNC_BATCH_FEED 500       /* change-feed rows planned per transaction */
 #define SYNC_BATCH_INBOX 200      /* inbox entries planned per round */
 #define SYNC_OUTBOX_SCAN 1000     /* outbox entries looked at per apply round */
+#define SYNC_HOLD_MS 200          /* longest a part-filled batch waits for company in a backlog */
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
@@ -168,7 +169,9 @@ cs_err sync_hold_sf(struct store *s, const struct cs_mapping *m, const char *sf_
 
 /* apply.c: sends what the outbox holds for w's org. Returns the number of records written (0
  * when nothing was due), -1 after a call-level failure it has logged. *next_due_ms gets the
- * earliest time a waiting entry becomes due (INT64_MAX when none). */
-int sync_apply(struct worker *w, int64_t *next_due_ms);
+ * earliest time a waiting entry becomes due (INT64_MAX when none). backlog: the planner has more
+ * queued than it took this round, so a part-filled batch may wait up to SYNC_HOLD_MS for the
+ * next round to fill it. */
+int sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog);
 
 #endif
