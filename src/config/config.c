@@ -868,7 +868,9 @@ static const struct opt sync_opts[] = {
 	  .help = "The periodic reconcile." },
 	{ .key = "outbox_workers", .type = OT_UINT, .dflt = "4", .min = 1, .max = 64,
 	  .off = CFG(sync.outbox_workers), .syntax = "threads",
-	  .help = "Appliers per target working the outbox in parallel (per-record order is kept)." },
+	  .help = "Reserved: appliers per org working the outbox in parallel. Today each org's worker "
+	          "applies its outbox on one thread (up to batch_max records per call, per-record order "
+	          "kept); the value is checked and has no effect yet." },
 };
 
 static const struct section sync_sec = {
