@@ -147,6 +147,8 @@ admin_metrics_text(const json_t *st, struct cs_buf *b)
 	org_counter(b, orgs, "clmsync_retries_total", "retries", "Writes and plans retried after a transient failure.");
 	org_counter(b, orgs, "clmsync_reconcile_runs_total", "reconciles", "Reconciles run.");
 	org_counter(b, orgs, "clmsync_reconcile_drift_total", "drift", "Records a reconcile found different on the two sides.");
+	org_counter(b, orgs, "clmsync_reconcile_repaired_total", "repaired",
+	    "Records a repairing reconcile found different and healed through the same rules as live changes.");
 	org_counter(b, orgs, "clmsync_stream_gaps_total", "gaps",
 	    "Gap and overflow events, invalid replay ids and resumptions without a position.");
 

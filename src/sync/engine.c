@@ -576,7 +576,7 @@ sync_engine_status(struct sync_engine *g)
 				json_object_set_new(chans, ch, json_integer(sf_stream_replay_id(w->stream, ch)));
 		}
 		o = json_pack("{s:s, s:{s:b, s:I, s:I, s:I, s:I, s:o}, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
+		    "s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}, s:o}",
 		    "org", w->org->name,
 		    "stream", "connected", ss.connected, "since_ms", (json_int_t)ss.since_ms,
 		    "reconnects", (json_int_t)ss.reconnects, "handshakes", (json_int_t)ss.handshakes,
@@ -587,7 +587,7 @@ sync_engine_status(struct sync_engine *g)
 		    "clm_writes", (json_int_t)w->n_clm_writes, "echoes", (json_int_t)w->n_echo,
 		    "conflicts", (json_int_t)w->n_conflicts, "dlq", (json_int_t)w->n_dlq,
 		    "retries", (json_int_t)w->n_retries, "reconciles", (json_int_t)w->n_reconciles,
-		    "drift", (json_int_t)w->n_drift, "gaps", (json_int_t)w->n_gaps,
+		    "drift", (json_int_t)w->n_drift, "repaired", (json_int_t)w->n_repaired, "gaps", (json_int_t)w->n_gaps,
 		    "api", "used", (json_int_t)l.used, "max", (json_int_t)l.max,
 		    "reconcile", "last_ms", (json_int_t)atomic_load(&w->rec_last_ms),
 		    "last_checked", (json_int_t)atomic_load(&w->rec_last_checked),

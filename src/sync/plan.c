@@ -2289,5 +2289,7 @@ sync_reconcile(struct worker *w, const struct cs_mapping *m, int64_t since_ms, b
 	atomic_store(&w->rec_running_ms, 0);
 	atomic_fetch_add(&w->n_reconciles, 1);
 	atomic_fetch_add(&w->n_drift, (unsigned long long)*drift);
+	if (repair)
+		atomic_fetch_add(&w->n_repaired, (unsigned long long)*drift);
 	return rc;
 }

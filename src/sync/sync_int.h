@@ -84,7 +84,8 @@ struct worker {
 	atomic_int stream_up;
 	/* counters, any thread reads */
 	atomic_ullong n_events, n_feed, n_sf_calls, n_sf_records, n_clm_writes, n_echo, n_conflicts,
-	    n_dlq, n_retries, n_reconciles, n_drift, n_gaps;
+	    n_dlq, n_retries, n_reconciles, n_drift, n_gaps,
+	    n_repaired;                  /* drifted records a repairing reconcile planned to heal */
 	atomic_llong last_event_ms;
 	/* per mapping (index in maps[]) and per direction (SYNC_TO_SF, SYNC_TO_CLM), for status
 	 * and metrics */

@@ -214,6 +214,16 @@ if st == 202:
                    "reconcile done")
     check(res is not None and res["done"] is True and res["checked"] >= 1 and res["ok"] is True,
           "reconcile: done, with what it compared", res)
+    # the drift it found (Salesforce's Expired against the repository's draft), now repaired
+    st, b = a("POST", "/admin/v1/reconcile", {"mapping": "contracts", "repair": True})
+    rid = b["requests"][0]["id"] if st == 202 else ""
+    fixed = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(a("GET", "/admin/v1/reconcile/" + rid)), 30,
+                     "repairing reconcile done")
+    st, text = a("GET", "/metrics", raw=True)
+    fams = {f.name: f for f in text_string_to_metric_families(text.decode())} if st == 200 else {}
+    rep = [smp.value for smp in fams["clmsync_reconcile_repaired"].samples] if "clmsync_reconcile_repaired" in fams else []
+    check(fixed is not None and fixed["drift"] >= 1 and rep and rep[0] >= fixed["drift"],
+          "a repairing reconcile counts what it healed (clmsync_reconcile_repaired_total)", (fixed, rep))
 st, b = a("POST", "/admin/v1/reconcile", {"mapping": "nope"})
 check(st == 404, "reconcile of an unknown mapping: 404", st)
 
