@@ -820,27 +820,20 @@ h_reconcile_get(struct http_req *rq, struct http_resp *rs, void *ud)
 
 /* The links of a repository id or a Salesforce id, in every mapping. */
 static json_t *
-links_of(struct admin *a, struct store *s, const char *clm_id, const char *sf_id, const struct cs_mapping *only)
+links_of(struct admin *a, struct store *s, const char *clm_id, const char *sf_id)
 {
 	json_t *out = json_array();
 
 	for (size_t i = 0; out != NULL && i < a->cfg->nmappings; i++) {
 		const struct cs_mapping *m = &a->cfg->mappings[i];
-		char ns[STORE_KV_NS_MAX], cid[CLM_ID_MAX];
+		char cid[CLM_ID_MAX];
 		struct cs_error e = { 0 };
-		json_t *d = NULL, *r = NULL;
-		if (only != NULL && m != only)
-			continue;
+		json_t *d = NULL;
+
 		snprintf(cid, sizeof(cid), "%s", clm_id ? clm_id : "");
-		if (sf_id != NULL) {
-			snprintf(ns, sizeof(ns), "linkr:%s", m->name);
-			if (store_kv_get(s, ns, sf_id, &r, &e) != CS_OK)
-				continue;
-			snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(r, "clm")) ?: "");
-			json_decref(r);
-		}
-		snprintf(ns, sizeof(ns), "link:%s", m->name);
-		if (cid[0] == '\0' || store_kv_get(s, ns, cid, &d, &e) != CS_OK)
+		if (sf_id != NULL && sync_link_by_sf(s, m, sf_id, cid, &e) != CS_OK)
+			continue;
+		if (cid[0] == '\0' || sync_link_get(s, m, cid, &d, &e) != CS_OK)
 			continue;
 		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?}", "mapping", m->name, "org",
 		    m->org, "clm", cid, "sobject", m->sobject, "sf", json_object_get(d, "sf"), "base",
@@ -864,7 +857,7 @@ h_links(struct http_req *rq, struct http_resp *rs, void *ud)
 	}
 	if ((s = acquire(a, rs)) == NULL)
 		return;
-	out = links_of(a, s, clm_id, sf_id, NULL);
+	out = links_of(a, s, clm_id, sf_id);
 	store_pool_release(a->pool, s);
 	http_resp_json(rs, 200, json_pack("{s:o}", "links", out));
 }
@@ -879,7 +872,7 @@ h_lineage(struct http_req *rq, struct http_resp *rs, void *ud)
 	struct sync_audit_filter f = { .id = id };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
-	enum clm_kind kind;
+	enum clm_kind kind = CLM_CONTRACT;
 	struct store *s;
 	json_t *rec = NULL, *rows = NULL, *links, *out = json_array(), *ln;
 	long long after = 0;
@@ -887,15 +880,15 @@ h_lineage(struct http_req *rq, struct http_resp *rs, void *ud)
 	bool known = false;
 
 	for (i = 0; i < a->cfg->nmappings; i++)
-		known |= strcmp(cs_entity_name(a->cfg->mappings[i].entity), entity) == 0;
+		if (strcmp(cs_entity_name(a->cfg->mappings[i].entity), entity) == 0) {
+			kind = sync_kind_of(a->cfg->mappings[i].entity);
+			known = true;
+		}
 	if (!known) {
 		json_decref(out);
 		fail(rs, 404, "not_found", "no mapping syncs that entity");
 		return;
 	}
-	kind = strcmp(entity, "counterparty") == 0 ? CLM_COUNTERPARTY : strcmp(entity, "obligation") == 0 ? CLM_OBLIGATION :
-	    strcmp(entity, "amendment") == 0 ? CLM_AMENDMENT : strcmp(entity, "approval") == 0 ? CLM_APPROVAL :
-	    strcmp(entity, "signature") == 0 ? CLM_SIGNATURE : CLM_CONTRACT;
 	memset(&cf, 0, sizeof(cf));
 	if (clm_get(a->clm, kind, NULL, id, &rec, &cf) != CS_OK && cf.status != 404) {
 		json_decref(out);
@@ -907,7 +900,7 @@ h_lineage(struct http_req *rq, struct http_resp *rs, void *ud)
 		json_decref(rec);
 		return;
 	}
-	links = links_of(a, s, id, NULL, NULL);
+	links = links_of(a, s, id, NULL);
 	/* every audit row of the record, oldest first; the last one per field wins */
 	{
 		json_t *all = json_array(), *page = NULL;

@@ -34,6 +34,18 @@ void sync_engine_stop(struct sync_engine *g);
  * queue depths and counters. NULL when out of memory. Any thread. */
 json_t *sync_engine_status(struct sync_engine *g);
 
+/* The engine's pairing of records, for readers outside it (the admin API): m's link of
+ * repository record clm_id (*doc a new {"sf", "base", "sent"}), and the repository id linked to
+ * Salesforce record sf_id. CS_ENOTFOUND when not linked; else the store's errors (CS_EIO for a
+ * damaged link). (state.c) */
+struct store;
+cs_err sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc,
+                     struct cs_error *e);
+cs_err sync_link_by_sf(struct store *s, const struct cs_mapping *m, const char *sf_id, char clm_id[CLM_ID_MAX],
+                       struct cs_error *e);
+/* The repository kind a mapping's entity is stored as. Pure. */
+enum clm_kind sync_kind_of(enum cs_entity en);
+
 /* Fills sc from org's configuration (secrets borrowed from org). For the engine and for the
  * commands that talk to an org (mapping check, reconcile). */
 void sync_org_config(const struct cs_org *org, struct sf_org_config *sc);

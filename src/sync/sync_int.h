@@ -120,10 +120,6 @@ json_t *sync_link_new(const char *sf_id);
 
 /* state.c: the engine's rows. Every call runs on the worker's (or stream's) connection s; the
  * writes need an open transaction. Errors: those of store_kv_*. */
-cs_err sync_link_get(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t **doc,
-                     struct cs_error *e);
-cs_err sync_link_by_sf(struct store *s, const struct cs_mapping *m, const char *sf_id, char clm_id[CLM_ID_MAX],
-                       struct cs_error *e);
 cs_err sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc,
                      struct cs_error *e);
 cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
@@ -136,7 +132,6 @@ cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping
                     const char *sf_id, const char *direction, const char *queue, const json_t *item,
                     const char *code, const char *message, struct cs_error *e);
 /* The repository kind of a mapping's entity. */
-enum clm_kind sync_kind_of(enum cs_entity en);
 
 /* plan.c: which repository records mapping m syncs (its route). Pure. */
 bool sync_routed(const struct cs_mapping *m, const json_t *rec);
