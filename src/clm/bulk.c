@@ -80,10 +80,7 @@ apply(struct clm_op *o, struct chunk *ch, size_t *at, struct clm_fail *f)
 	cs_err rc = CS_OK;
 
 	/* a long bulk stamps each chunk with its own time, never backwards (commit order) */
-	if (now > o->now)
-		o->now = now;
-	if (o->now > o->c->wlast)
-		o->c->wlast = o->now;
+	o->now = clm_stamp(o->c, now > o->now ? now : o->now);
 	for (size_t i = 0; i < ch->n && rc == CS_OK; i++) {
 		if ((rc = clm_create_apply(o, &ch->jobs[i].j, f)) != CS_OK)
 			*at = ch->base + i;

@@ -141,6 +141,7 @@ cs_err clm_money_check(const json_t *v, json_t **norm, struct clm_fail *f, const
 /* ---- the repository service (repo.c) ---- */
 
 struct clm;
+struct store;                  /* store/store.h: a connection of the caller's own */
 
 struct clm_opts {
 	const char *store_url;           /* "sqlite:PATH" */
@@ -183,6 +184,19 @@ cs_err clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const j
  * reached through clm_renew). parent_id, when not NULL, must be the record's contract. */
 cs_err clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id,
     const json_t *body, long long if_match, const char *actor, json_t **out, struct clm_fail *f);
+/* clm_update inside the caller's own transaction on s, a connection of the caller's to the
+ * repository's store (the sync engine commits a repository change with its own state, many to a
+ * transaction): the change is a savepoint there, refused or failed alone (f says why; if the
+ * store rolled back the whole transaction, store_in_transaction(s) is false), durable and
+ * visible to others only when the caller commits. *seq gets the change row appended (0 when
+ * nothing changed); after the commit the caller calls clm_notify(c, seq) to wake the feed's
+ * long polls and commit listeners. The caller holds the store's write lock meanwhile, so the
+ * repository's own writes wait for its commit: keep the transaction short. */
+cs_err clm_update_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id,
+    const json_t *body, long long if_match, const char *actor, json_t **out, long long *seq, struct clm_fail *f);
+/* Wakes the change feed's long polls and commit listeners for changes up to seq that a caller
+ * committed in its own transaction (clm_update_in). seq <= 0 is a no-op. Any thread. */
+void clm_notify(struct clm *c, long long seq);
 /* Deletes a counterparty that no contract names (409 in_use otherwise), or an obligation;
  * other kinds answer 405 method_not_allowed. parent_id, when not NULL, must be the obligation's
  * contract (404 otherwise). History is kept; the change feed gets a "delete" row. */
@@ -261,6 +275,10 @@ cs_err clm_id_new(enum clm_kind k, char id[CLM_ID_MAX]);
 /* Reads: *out is a new reference. */
 cs_err clm_get(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, json_t **out,
     struct clm_fail *f);
+/* clm_get on the caller's own connection s (NULL: the pool's): it sees what the caller's open
+ * transaction there has written (clm_update_in) and not yet committed. */
+cs_err clm_get_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id,
+    json_t **out, struct clm_fail *f);
 /* The content of document id (version 0 = current): *data is a new buffer the caller frees,
  * *meta a new reference to the document record of that version. */
 cs_err clm_document_get(struct clm *c, const char *parent_id, const char *id, long long version,

@@ -3,6 +3,7 @@
 #define CS_CLM_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include "clm/clm.h"
 #include "store/store.h"
 
@@ -35,7 +36,7 @@ struct clm {
 	struct store *ws;
 	pthread_t wthr;
 	bool won;
-	int64_t wlast;                 /* writer thread only: the last "now" it handed out */
+	_Atomic int64_t wlast;         /* the last "now" handed to a write (clm_stamp) */
 	pthread_mutex_t qmu;           /* guards everything below */
 	pthread_cond_t qwork;          /* a write was queued, or wstop was set */
 	pthread_cond_t qroom;          /* the queue has room again; or, stopping, the last caller left */
@@ -81,6 +82,16 @@ void clm_writer_stop(struct clm *c);
  * bound a batch. Borrows o, arg and f until it returns. Any thread but the writer's own. */
 cs_err clm_write(struct clm *c, struct clm_op *o, clm_write_fn fn, void *arg, size_t weight,
     struct clm_fail *f);
+/* Runs fn(o, arg, f) on the caller's own connection s, in a savepoint of the transaction the
+ * caller has open there (the engine's group of plans): nothing fn wrote is durable or visible to
+ * other connections before the caller commits, and a failure of fn leaves nothing of it (the
+ * savepoint is rolled back; if the store rolled back the whole transaction, store_in_transaction
+ * says so). o->seq is the last change row appended. Borrows everything. The calling thread. */
+cs_err clm_write_in(struct clm *c, struct store *s, struct clm_op *o, clm_write_fn fn, void *arg,
+    struct clm_fail *f);
+/* The time a write is stamped with: now, or the last stamp handed out when the clock went back,
+ * so that updated_at and change timestamps follow commit order. Any thread. */
+int64_t clm_stamp(struct clm *c, int64_t now);
 
 /* repo.c, for bulk.c: one create, prepared on the caller's thread and applied by the writer. */
 struct clm_create_job {

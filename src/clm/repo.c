@@ -727,9 +727,11 @@ update_run(struct clm_op *o, void *arg, struct clm_fail *f)
 	return update_in_txn(o, j->k, &j->r, j->patch, j->transition, f);
 }
 
+/* The change of a record: through the writer, or, when s is not NULL, in the caller's open
+ * transaction on s (clm_write_in; *seq gets its change row). */
 static cs_err
-update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, const json_t *body,
-    long long if_match, const char *actor, bool transition, json_t **out, struct clm_fail *f)
+update(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id, const json_t *body,
+    long long if_match, const char *actor, bool transition, json_t **out, long long *seq, struct clm_fail *f)
 {
 	struct clm_op o;
 	struct update_job j;
@@ -747,8 +749,11 @@ update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, co
 	j.patch = patch;
 	j.if_match = if_match;
 	j.transition = transition;
-	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, update_run, &j, 0, f)) == CS_OK)
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK &&
+	    (rc = s ? clm_write_in(c, s, &o, update_run, &j, f) : clm_write(c, &o, update_run, &j, 0, f)) == CS_OK)
 		rc = out_rec(&j.r, o.today, out, f);
+	if (seq != NULL)
+		*seq = rc == CS_OK ? o.seq : 0;
 	json_decref(patch);
 	store_rec_cleanup(&j.r);
 	return rc;
@@ -758,7 +763,21 @@ cs_err
 clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, const json_t *body,
     long long if_match, const char *actor, json_t **out, struct clm_fail *f)
 {
-	return update(c, k, parent_id, id, body, if_match, actor, false, out, f);
+	return update(c, NULL, k, parent_id, id, body, if_match, actor, false, out, NULL, f);
+}
+
+cs_err
+clm_update_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id,
+    const json_t *body, long long if_match, const char *actor, json_t **out, long long *seq, struct clm_fail *f)
+{
+	return update(c, s, k, parent_id, id, body, if_match, actor, false, out, seq, f);
+}
+
+void
+clm_notify(struct clm *c, long long seq)
+{
+	if (seq > 0)
+		clm_feed_notify(c, seq);
 }
 
 /* A deletion (a counterparty, an obligation), as the writer thread runs it. */
@@ -929,7 +948,7 @@ clm_transition(struct clm *c, const char *id, const json_t *body, long long if_m
 		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
 	if (json_is_string(reason) && strcmp(json_string_value(to), "terminated") == 0)
 		json_object_set(patch, "termination_reason", (json_t *)reason);
-	rc = update(c, CLM_CONTRACT, NULL, id, patch, if_match, actor, true, out, f);
+	rc = update(c, NULL, CLM_CONTRACT, NULL, id, patch, if_match, actor, true, out, NULL, f);
 	json_decref(patch);
 	return rc;
 }
@@ -1026,13 +1045,28 @@ out:
 cs_err
 clm_get(struct clm *c, enum clm_kind k, const char *parent_id, const char *id, json_t **out, struct clm_fail *f)
 {
+	return clm_get_in(c, NULL, k, parent_id, id, out, f);
+}
+
+cs_err
+clm_get_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id, json_t **out,
+    struct clm_fail *f)
+{
 	struct clm_op o;
 	struct store_rec r;
 	cs_err rc;
 
 	memset(&r, 0, sizeof(r));
 	*out = NULL;
-	if ((rc = op_read(&o, c, f)) == CS_OK)
+	if (s != NULL) {
+		memset(&o, 0, sizeof(o));
+		o.c = c;
+		o.s = s;
+		o.now = cs_time_now_ms();
+		o.today = cs_date_today();
+		rc = get_child(&o, k, parent_id, id, &r, f);
+		o.s = NULL;          /* the caller's: op_end must not give it to the pool */
+	} else if ((rc = op_read(&o, c, f)) == CS_OK)
 		rc = get_child(&o, k, parent_id, id, &r, f);
 	rc = op_end(&o, rc);
 	if (rc == CS_OK)

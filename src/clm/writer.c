@@ -54,6 +54,18 @@ store_fail(struct clm_fail *f, cs_err rc, const struct cs_error *e, const char *
 	return clm_fail_set(f, 500, "internal", NULL, "the store failed");
 }
 
+/* See clm_int.h. Whoever writes holds the store's write lock while it stamps, so the stamps of
+ * two writers never interleave with their commits; the maximum is kept lock-free all the same. */
+int64_t
+clm_stamp(struct clm *c, int64_t now)
+{
+	int64_t last = atomic_load(&c->wlast);
+
+	while (now > last && !atomic_compare_exchange_weak(&c->wlast, &last, now))
+		;
+	return now > last ? now : last;
+}
+
 /* Runs one write in its own savepoint (none when it is alone in its transaction: the
  * transaction's rollback does the same); leaves r->rc and, on failure, nothing of it. */
 static void
@@ -64,12 +76,8 @@ run_one(struct clm *c, struct wreq *r, bool alone)
 	int64_t now = cs_time_now_ms();
 	cs_err rc;
 
-	/* never backwards, so that updated_at and change timestamps follow commit order */
-	if (now < c->wlast)
-		now = c->wlast;
-	c->wlast = now;
 	o->s = c->ws;
-	o->now = now;
+	o->now = clm_stamp(c, now);
 	o->seq = 0;
 	if (alone) {
 		r->rc = r->fn(o, r->arg, r->f);
@@ -316,4 +324,29 @@ clm_write(struct clm *c, struct clm_op *o, clm_write_fn fn, void *arg, size_t we
 	pthread_mutex_unlock(&c->qmu);
 	pthread_cond_destroy(&r.cv);
 	return r.rc;
+}
+
+/* Runs fn in a savepoint of the caller's transaction on s; see clm_int.h. */
+cs_err
+clm_write_in(struct clm *c, struct store *s, struct clm_op *o, clm_write_fn fn, void *arg, struct clm_fail *f)
+{
+	struct cs_error e = { 0 };
+	cs_err rc;
+
+	if (!store_in_transaction(s))
+		return clm_fail_set(f, 500, "internal", NULL, "a write in a transaction needs an open one");
+	o->s = s;
+	o->now = clm_stamp(c, cs_time_now_ms());
+	o->seq = 0;
+	if ((rc = store_savepoint(s, &o->e)) != CS_OK) {
+		o->s = NULL;
+		return store_fail(f, rc, &o->e, "savepoint");
+	}
+	rc = fn(o, arg, f);
+	if (rc == CS_OK && (rc = store_release(s, &o->e)) != CS_OK)
+		rc = store_fail(f, rc, &o->e, "release");
+	if (rc != CS_OK && store_rollback_to(s, &e) != CS_OK)
+		log_error("clm.writer", "%s", e.msg);
+	o->s = NULL;
+	return rc;
 }

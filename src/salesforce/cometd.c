@@ -509,6 +509,22 @@ subscribe(struct sf_stream *s, struct sf_error *e)
 	return F_NONE;
 }
 
+/* Event message m is stored: the stream's position moves past it. */
+static void
+stored(struct sf_stream *s, const json_t *m)
+{
+	const char *channel = cs_json_get_str(m, "channel");
+	json_t *rid = json_object_get(json_object_get(json_object_get(m, "data"), "event"), "replayId");
+	struct chan *c = channel ? find_chan(s, channel) : NULL;
+
+	if (c == NULL || !json_is_integer(rid))
+		return;
+	pthread_mutex_lock(&s->mu);
+	c->replay = (long long)json_integer_value(rid);
+	s->stats.events++;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* Delivers one event message; false when the caller could not store it. */
 static bool
 deliver(struct sf_stream *s, const json_t *m)
@@ -541,10 +557,31 @@ deliver(struct sf_stream *s, const json_t *m)
 	ev.payload = payload;
 	if (s->h.event(s->h.ud, &ev) != 0)
 		return false;
-	pthread_mutex_lock(&s->mu);
-	c->replay = ev.replay_id;
-	s->stats.events++;
-	pthread_mutex_unlock(&s->mu);
+	if (s->h.flush == NULL)
+		stored(s, m);
+	return true;
+}
+
+/* The events of replies from index from on, in the order sent: each is offered to the handler;
+ * false when one could not be stored (*from is then that event, when no flush is set: the
+ * handler kept the ones before it). */
+static bool
+deliver_all(struct sf_stream *s, const json_t *replies, size_t *from)
+{
+	size_t i;
+
+	for (i = *from; i < json_array_size(replies); i++) {
+		const json_t *x = json_array_get(replies, i);
+		const char *ch = cs_json_get_str(x, "channel");
+
+		if (ch == NULL || strncmp(ch, "/meta/", 6) == 0)
+			continue;
+		if (!deliver(s, x)) {
+			if (s->h.flush == NULL)
+				*from = i;
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -554,7 +591,7 @@ connect_once(struct sf_stream *s, struct sf_error *e)
 	json_t *m = meta(s, "/meta/connect"), *msgs = json_array(), *replies = NULL;
 	const json_t *r = NULL;
 	enum fault f = F_NONE;
-	size_t i;
+	size_t i, from = 0;
 	json_t *x;
 	cs_err err;
 
@@ -571,31 +608,36 @@ connect_once(struct sf_stream *s, struct sf_error *e)
 	json_decref(msgs);
 	if (err != CS_OK)
 		return err == CS_EAUTH ? F_AUTH : err == CS_ESTATE ? F_NONE : F_RETRY;
-	/* events first, in the order sent; the connect reply's verdict after */
 	json_array_foreach(replies, i, x) {
 		const char *ch = cs_json_get_str(x, "channel");
 
-		if (ch == NULL)
-			continue;
-		if (strncmp(ch, "/meta/", 6) == 0) {
-			if (strcmp(ch, "/meta/connect") == 0)
-				r = x;
-			continue;
-		}
-		/* The caller could not store the event: offer the same one again, in place, until it
-		 * can. Skipping ahead would lose it, and re-subscribing cannot bring it back for a
-		 * channel that has no stored replay id yet. If the server forgets this client
-		 * meanwhile, the next connect re-subscribes from the stored ids. */
-		for (unsigned tries = 1; !deliver(s, x); tries++) {
-			long wait = sf_backoff_ms(&s->cfg.backoff, tries, sf_rand(&s->rnd));
-
-			STAT(s, handler_failures);
-			log_warn("sf.stream", "org=%s the event handler could not store an event on %s; offering it again in %ld ms",
-			    s->org->name, ch, wait);
-			if (sf_sleep_ms(wait, s->stop))
-				goto out;
-		}
+		if (ch != NULL && strcmp(ch, "/meta/connect") == 0)
+			r = x;
 	}
+	/* Events first, in the order sent; the connect reply's verdict after. When the caller
+	 * cannot store an event, it is offered again, in place, until it can (with a flush
+	 * handler, the whole answer is). Skipping ahead would lose it, and re-subscribing cannot
+	 * bring it back for a channel that has no stored replay id yet. If the server forgets this
+	 * client meanwhile, the next connect re-subscribes from the stored ids. */
+	for (unsigned tries = 1;; tries++) {
+		long wait;
+
+		/* without a flush, from moves to the event that failed; with one, it stays at 0 */
+		if (deliver_all(s, replies, &from) && (s->h.flush == NULL || s->h.flush(s->h.ud) == 0))
+			break;
+		wait = sf_backoff_ms(&s->cfg.backoff, tries, sf_rand(&s->rnd));
+		STAT(s, handler_failures);
+		log_warn("sf.stream", "org=%s the event handler could not store the events received; offering them again in %ld ms",
+		    s->org->name, wait);
+		if (sf_sleep_ms(wait, s->stop))
+			goto out;
+	}
+	if (s->h.flush != NULL)
+		json_array_foreach(replies, i, x) {
+			const char *ch = cs_json_get_str(x, "channel");
+			if (ch != NULL && strncmp(ch, "/meta/", 6) != 0)
+				stored(s, x);
+		}
 	if (r == NULL) {
 		sf_fail(e, CS_EPARSE, true, "connect answered without a /meta/connect reply");
 		f = F_RETRY;

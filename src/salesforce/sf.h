@@ -452,6 +452,13 @@ struct sf_stream_handlers {
 	 * the stream had to subscribe again after an outage: it resumes with new events, and
 	 * changes made during the outage may have been missed, so the caller reconciles. May be NULL. */
 	void (*resumed_without_position)(void *ud, const char *channel);
+	/* May be NULL. When set, event may only stage an event (in a transaction, say) and flush
+	 * makes everything staged since the last flush durable, returning 0; it is called once the
+	 * events of one long-poll answer are all staged. Nonzero means it could not, and nothing
+	 * staged since the last flush was kept: every event of that answer is offered again (those
+	 * stored before are recognised by their replay ids), after a backoff, until it works or the
+	 * stream is stopped. A stream replays from the position of the last flush. */
+	int (*flush)(void *ud);
 	void *ud;
 };
 

@@ -513,7 +513,7 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 		if (!gs[i].ready)
 			continue;
 		kind = gs[i].del ? 2 : gs[i].sf_id[0] != '\0' ? 1 : 0;
-		int64_t first = INT64_MAX, hold;
+		int64_t first = INT64_MAX, age;
 		for (size_t j = i; j < n && nb < batch_max; j++) {
 			int kj;
 			if (!gs[j].ready || gs[j].m != gs[i].m)
@@ -526,18 +526,28 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			if (gs[j].born_ms < first)
 				first = gs[j].born_ms;
 		}
-		/* A part-filled batch waits for company per batch, not only when everything queued is
-		 * less than one: in a burst the planner queues a few hundred records a round, and the
-		 * remainder sent at once after the full batches cost a part-filled call every round
-		 * (6.2 calls per 1,000 records where 5 will do). So while the planner is working through
-		 * a backlog (it took a full batch this round), the remainder stays queued for the next
-		 * round, which fills it, up to SYNC_HOLD_MS; otherwise the usual linger. Per-record
-		 * order holds: a record's entries are all in its one group, sent or kept whole. */
-		hold = backlog ? SYNC_HOLD_MS : (int64_t)w->cfg->sync.linger_ms;
-		if (nb < batch_max && first != INT64_MAX && wall - first < hold) {
-			int64_t due = now + (hold - (wall - first));
-			if (due < *next_due_ms)
-				*next_due_ms = due;
+		/* A part-filled batch waits for company, per batch (not only when everything queued
+		 * is less than one): the linger always, and longer while company comes fast enough to
+		 * fill it within SYNC_HOLD_MS of its first entry, judged by the pace so far (nb
+		 * records in age ms: on track while nb / age >= batch_max / SYNC_HOLD_MS), or while the
+		 * planner is working through a backlog (it took a full batch this round). Without
+		 * that, a burst the engine keeps up with goes out in as many calls as there are
+		 * rounds: 24 calls per 1,000 records at 1,000 changes a second, where 5 will do. At a
+		 * trickle (200 a second) nothing changes: a batch is far off its pace after the
+		 * linger and goes. Per-record order holds: a record's entries are all in its one
+		 * group, sent or kept whole. */
+		age = wall - first;
+		if (nb < batch_max && first != INT64_MAX && age < SYNC_HOLD_MS &&
+		    (age < (int64_t)w->cfg->sync.linger_ms || backlog ||
+		     (int64_t)nb * SYNC_HOLD_MS >= (int64_t)batch_max * age)) {
+			/* when the pace alone would no longer hold it, if nothing else comes */
+			int64_t until = (int64_t)nb * SYNC_HOLD_MS / batch_max;
+			if (backlog || until > SYNC_HOLD_MS)
+				until = SYNC_HOLD_MS;
+			if (until < (int64_t)w->cfg->sync.linger_ms)
+				until = (int64_t)w->cfg->sync.linger_ms;
+			if (now + (until - age) < *next_due_ms)
+				*next_due_ms = now + (until - age);
 			continue;
 		}
 		if (send_batch(w, batch, nb, kind) != CS_OK)

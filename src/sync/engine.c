@@ -171,8 +171,10 @@ audit_gap(struct worker *w, const struct sf_event *ev, const char *event, const 
 	return CS_OK;
 }
 
-/* Stores one event in the inbox and its replay id in the cursor, in one transaction. A replay id
- * at or below the stored one is a redelivery: a no-op. */
+/* Stages one event in the inbox and its replay id in the cursor, in the stream's transaction
+ * (on_flush commits it with the other events of the same answer). A replay id at or below the
+ * stored one is a redelivery: a no-op. A failure rolls back everything staged since the last
+ * flush: the stream offers the whole answer again. Stream thread. */
 static int
 on_event(void *ud, const struct sf_event *ev)
 {
@@ -196,34 +198,59 @@ on_event(void *ud, const struct sf_event *ev)
 	    "commit_ms", (json_int_t)commit_ms, "origin", ev->change_origin,
 	    "recv_ms", (json_int_t)cs_time_now_ms());
 	if (doc == NULL)
-		return -1;
-	if ((rc = store_begin(w->sst, &e)) != CS_OK)
 		goto fail;
+	if (!store_in_transaction(w->sst)) {
+		if ((rc = store_begin(w->sst, &e)) != CS_OK)
+			goto fail;
+		w->st_events = w->st_gaps = 0;
+	}
 	rc = sync_cursor_get(w->sst, key, "replay", &have, &e);
 	if (rc == CS_OK && ev->replay_id <= have) {
-		store_rollback(w->sst);
 		json_decref(doc);
 		return 0;
 	}
 	if ((rc != CS_OK && rc != CS_ENOTFOUND) || (rc = sync_queue_push(w->sst, w->ns_inbox, doc, &e)) != CS_OK ||
 	    (rc = sync_cursor_put(w->sst, key, "replay", ev->replay_id, &e)) != CS_OK ||
-	    (ev->kind != SF_EVENT_CHANGE && (rc = audit_gap(w, ev, event, ids, &e)) != CS_OK) ||
-	    (rc = store_commit(w->sst, &e)) != CS_OK) {
-		store_rollback(w->sst);
+	    (ev->kind != SF_EVENT_CHANGE && (rc = audit_gap(w, ev, event, ids, &e)) != CS_OK))
 		goto fail;
-	}
 	json_decref(doc);
-	atomic_fetch_add(&w->n_events, 1);
-	/* counted here, where each one is stored once, not where it is planned (a retry plans again) */
+	w->st_events++;
 	if (ev->kind != SF_EVENT_CHANGE)
-		atomic_fetch_add(&w->n_gaps, 1);
+		w->st_gaps++;
+	return 0;
+fail:
+	store_rollback(w->sst);
+	w->st_events = w->st_gaps = 0;
+	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, doc ? e.msg : "out of memory");
+	json_decref(doc);
+	return -1;
+}
+
+/* Commits the events on_event staged: one transaction per long-poll answer, not one per event
+ * (a burst arrives a few hundred to an answer). Stream thread. */
+static int
+on_flush(void *ud)
+{
+	struct worker *w = ud;
+	struct cs_error e = { 0 };
+
+	if (!store_in_transaction(w->sst))
+		return 0;
+	if (store_commit(w->sst, &e) != CS_OK) {
+		store_rollback(w->sst);
+		w->st_events = w->st_gaps = 0;
+		log_warn("sync.inbox", "org %s: cannot store change events: %s", w->org->name, e.msg);
+		return -1;
+	}
+	if (w->st_events == 0)
+		return 0;
+	atomic_fetch_add(&w->n_events, w->st_events);
+	/* counted here, where each one is stored once, not where it is planned (a retry plans again) */
+	atomic_fetch_add(&w->n_gaps, w->st_gaps);
+	w->st_events = w->st_gaps = 0;
 	atomic_store(&w->last_event_ms, cs_time_now_ms());
 	sync_kick(w);
 	return 0;
-fail:
-	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, e.msg);
-	json_decref(doc);
-	return -1;
 }
 
 /* Asks the worker for a reconcile of channel's mappings, for what may have been missed, and puts
@@ -238,6 +265,7 @@ request_reconcile(struct worker *w, const char *channel, const char *decision, c
 
 	if (doc == NULL)
 		return;
+	on_flush(w);      /* nothing is staged between answers; should it be, it goes first */
 	if (store_begin(w->sst, &e) != CS_OK || sync_queue_push(w->sst, w->ns_inbox, doc, &e) != CS_OK ||
 	    sync_audit_append(w->sst, &r, NULL, &e) != CS_OK || store_commit(w->sst, &e) != CS_OK) {
 		store_rollback(w->sst);
@@ -282,11 +310,16 @@ stream_main(void *arg)
 	struct worker *w = arg;
 	struct sf_error se;
 	int64_t backoff = 1000;
+	cs_err rc;
 
 	while (!atomic_load(&w->stop)) {
 		atomic_store(&w->stream_up, 1);
 		sf_error_clear(&se);
-		if (sf_stream_run(w->stream, &w->stop, &se) == CS_OK)
+		rc = sf_stream_run(w->stream, &w->stop, &se);
+		/* stopped part-way through an answer: what it staged was never acknowledged */
+		if (store_in_transaction(w->sst))
+			store_rollback(w->sst);
+		if (rc == CS_OK)
 			break;
 		atomic_store(&w->stream_up, 0);
 		log_warn("sync.stream", "org %s: change stream stopped: %s; retrying in %lld ms", w->org->name,
@@ -333,11 +366,13 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned interval = w->cfg->sync.reconcile.interval_s;
+	unsigned long seen = 0;       /* w->n_pushed when the outbox was last read */
+	int64_t apply_at = 0;         /* when it is to be read again all the same */
 
 	w->next_reconcile_ms = interval ? cs_time_mono_ms() + (int64_t)interval * 1000 : INT64_MAX;
 	while (!atomic_load(&w->stop)) {
 		int64_t due = INT64_MAX, now;
-		int a, b, c;
+		int a, b, c = 0;
 
 		pthread_mutex_lock(&w->mu);
 		w->kick = false;
@@ -345,7 +380,19 @@ worker_main(void *arg)
 		sync_pause_refresh(w);
 		a = sync_plan_feed(w);
 		b = cs_time_mono_ms() >= w->inbox_retry_ms ? sync_plan_inbox(w) : 0;
-		c = sync_apply(w, &due, a >= SYNC_BATCH_FEED || b >= SYNC_BATCH_INBOX);
+		/* The outbox is read when the planner has queued writes since the last read, when a
+		 * waiting entry falls due (a retry, a batch holding for company) or after a write
+		 * (more may be queued than one read takes), and at least every SYNC_IDLE_MS (another
+		 * process or thread may queue: a DLQ replay). Every read parses what is queued, and a
+		 * batch holding for company would otherwise be parsed again on every wake-up: the
+		 * engine is woken by every commit of the repository. */
+		if (w->n_pushed != seen || cs_time_mono_ms() >= apply_at) {
+			seen = w->n_pushed;
+			c = sync_apply(w, &due, a >= SYNC_BATCH_FEED || b >= SYNC_BATCH_INBOX);
+			now = cs_time_mono_ms();
+			apply_at = c != 0 ? 0 : due < now + SYNC_IDLE_MS ? due : now + SYNC_IDLE_MS;
+		} else
+			due = apply_at;
 		now = cs_time_mono_ms();
 		if (now >= w->next_reconcile_ms) {
 			long long checked = 0, drift = 0;
@@ -435,6 +482,7 @@ worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, 
 	h.event = on_event;
 	h.replay_invalid = on_replay_invalid;
 	h.resumed_without_position = on_resumed;
+	h.flush = on_flush;
 	h.ud = w;
 	if (sf_stream_new(w->sfo, NULL, &h, &w->stream) != CS_OK)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");
@@ -495,6 +543,9 @@ sync_engine_start(const struct sync_opts *o, struct sync_engine **out, struct cs
 			goto fail;
 		}
 		w->sthr_on = true;
+		/* for top -H, perf and /proc: cosmetic (a name is at most 15 bytes) */
+		pthread_setname_np(w->thr, "sync-worker");
+		pthread_setname_np(w->sthr, "sync-stream");
 		log_info("sync.start", "org %s: %zu mapping(s), syncing as %s", w->org->name, w->nmaps, w->actor);
 	}
 	*out = g;

@@ -437,11 +437,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 	return true;
 }
 
-/* Writes the plan: the repository first (its own transaction, through clm_update: a crash
- * after it is healed by replanning, which then finds both sides equal), then in one store
- * transaction the link, the outbox entry, conflicts, audit rows and done_fn's own rows.
- * Returns CS_OK, CS_EAGAIN-like CS_ETIMEOUT for a transient repository failure (try again), or
- * CS_EINVAL when the repository refused the change (*why says why; nothing was written). */
+/* Writes the plan in one unit (sync_txn_begin): the repository change (clm_update_in), the
+ * link, the outbox entry, conflicts, audit rows and done_fn's own rows commit together.
+ * Returns CS_OK, CS_ETIMEOUT for a transient repository failure (try again), CS_EINVAL when the
+ * repository refused the change, CS_EIO when the store failed (*why says why; nothing was
+ * written). */
 static cs_err
 commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), void *ud, char *why, size_t whyn)
 {
@@ -449,24 +449,27 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
 	json_t *it, *out = NULL;
+	bool wrote_clm = false;
 	size_t i;
 	cs_err rc;
 
+	if ((rc = sync_txn_begin(w, &e)) != CS_OK)
+		goto fail;
 	if (json_object_size(p->patch) > 0) {
+		long long seq = 0;
+
 		memset(&cf, 0, sizeof(cf));
-		rc = clm_update(w->clm, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch, -1, w->actor, &out, &cf);
+		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch, -1, w->actor, &out,
+		                   &seq, &cf);
 		if (rc != CS_OK) {
+			sync_txn_rollback(w);
 			snprintf(why, whyn, "%s: %s", cf.code, cf.msg);
 			return cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
 		}
 		json_decref(out);
-		atomic_fetch_add(&w->n_clm_writes, 1);
-		sync_count(w, p->m, SYNC_MC_TO_CLM);
-		if (p->s_ms > 0)
-			sync_observe(w, SYNC_TO_CLM, cs_time_now_ms() - p->s_ms);
+		sync_txn_clm(w, seq);
+		wrote_clm = true;
 	}
-	if ((rc = store_begin(w->st, &e)) != CS_OK)
-		goto fail;
 	if (json_object_size(p->sfw) > 0) {
 		int64_t now = cs_time_now_ms();
 		json_t *ob = json_pack("{s:s, s:s, s:s, s:O, s:i, s:I, s:I, s:s}", "mapping", p->m->name, "clm", p->clm_id,
@@ -479,7 +482,7 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 			goto fail;
 		}
 		p->dirty = true;
-		rc = sync_queue_push(w->st, w->ns_outbox, ob, &e);
+		rc = (w->n_pushed++, sync_queue_push(w->st, w->ns_outbox, ob, &e));
 		json_decref(ob);
 		if (rc != CS_OK)
 			goto fail;
@@ -494,11 +497,18 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		goto fail;
 	if (done_fn != NULL && (rc = done_fn(ud, &e)) != CS_OK)
 		goto fail;
-	if ((rc = store_commit(w->st, &e)) != CS_OK)
+	if ((rc = sync_txn_commit(w, &e)) != CS_OK)
 		goto fail;
+	if (wrote_clm) {
+		/* counted when released into its unit; a group lost later plans it again */
+		atomic_fetch_add(&w->n_clm_writes, 1);
+		sync_count(w, p->m, SYNC_MC_TO_CLM);
+		if (p->s_ms > 0)
+			sync_observe(w, SYNC_TO_CLM, cs_time_now_ms() - p->s_ms);
+	}
 	return CS_OK;
 fail:
-	store_rollback(w->st);
+	sync_txn_rollback(w);
 	snprintf(why, whyn, "%s", e.msg);
 	log_warn("sync.plan", "org %s: %s %s: cannot commit: %s", w->org->name, p->m->name, p->clm_id, e.msg);
 	return CS_EIO;
@@ -529,6 +539,11 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 	struct sf_error se;
 	cs_err rc;
 
+	/* a network read must not hold the store's write lock */
+	if (sync_txn_flush(w, &(struct cs_error){ 0 }) != CS_OK) {
+		snprintf(err, errn, "the store failed");
+		return CS_ETIMEOUT;
+	}
 	cs_buf_init(&fl, 64 * 1024);
 	cs_buf_append(&fl, "Id", 2);
 	if (m->external_id_field[0] != '\0') {
@@ -686,7 +701,11 @@ match_sf(struct worker *w, const struct cs_mapping *m, const json_t *rec, const 
 		return -1;
 	}
 	sf_error_clear(&se);
-	rc = sf_query(w->sc, text, 0, 0, collect_id, &u, NULL, &se);
+	/* a network read must not hold the store's write lock */
+	if (sync_txn_flush(w, &(struct cs_error){ 0 }) != CS_OK)
+		rc = cs_error_set(&(struct cs_error){ 0 }, CS_ETIMEOUT, "the store failed");
+	else
+		rc = sf_query(w->sc, text, 0, 0, collect_id, &u, NULL, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
 	sf_soql_cleanup(&q);
 	if (rc != CS_OK) {
@@ -909,7 +928,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			how = "matched by keys";
 		}
 		memset(&cf, 0, sizeof(cf));
-		if (mid[0] != '\0' && clm_get(w->clm, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK &&
+		if (mid[0] != '\0' && clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK &&
 		    !sync_routed(m, r)) {
 			/* the record it names is routed elsewhere (it moved to another org, say): this
 			 * one stays unlinked, or it would flow into the record through two orgs */
@@ -999,13 +1018,20 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 	}
 	/* Idempotent across a crash: the new record's id is chosen and recorded first, so a replan
-	 * of the same event finds the record made before the crash instead of making another. */
+	 * of the same event finds the record made before the crash instead of making another. The
+	 * repository's writer makes it: the plans grouped so far commit first (a lookup target made
+	 * above is one of them), and so does the marker, alone. */
+	if (sync_txn_flush(w, &e) != CS_OK) {
+		snprintf(err, errn, "%s", e.msg);
+		rc = CS_ETIMEOUT;
+		goto out;
+	}
 	snprintf(mns, sizeof(mns), "creating:%s", m->name);
 	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
 	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
 		snprintf(item.id, sizeof(item.id), "%s", json_string_value(json_object_get(marker, "clm")));
 		memset(&cf, 0, sizeof(cf));
-		if (clm_get(w->clm, sync_kind_of(m->entity), NULL, item.id, &out, &cf) == CS_OK)
+		if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, item.id, &out, &cf) == CS_OK)
 			goto made;
 	} else {
 		json_t *mk;
@@ -1014,9 +1040,9 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			rc = CS_ETIMEOUT;
 			goto out;
 		}
-		if (store_begin(w->st, &e) != CS_OK || store_kv_put(w->st, mns, sf_id, mk, &e) != CS_OK ||
-		    store_commit(w->st, &e) != CS_OK) {
-			store_rollback(w->st);
+		if (sync_txn_begin(w, &e) != CS_OK || store_kv_put(w->st, mns, sf_id, mk, &e) != CS_OK ||
+		    sync_txn_commit(w, &e) != CS_OK || sync_txn_flush(w, &e) != CS_OK) {
+			sync_txn_rollback(w);
 			json_decref(mk);
 			rc = CS_ETIMEOUT;
 			goto out;
@@ -1028,13 +1054,13 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	item.body = body;
 	memset(&cf, 0, sizeof(cf));
 	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||
-	    clm_get(w->clm, item.kind, NULL, item.id, &out, &cf) != CS_OK) {
+	    clm_get_in(w->clm, w->st, item.kind, NULL, item.id, &out, &cf) != CS_OK) {
 		snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject, sf_id,
 		         cf.code, cf.msg);
 		rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
-		if (rc == CS_EINVAL && store_begin(w->st, &e) == CS_OK) {
-			if (store_kv_del(w->st, mns, sf_id, NULL, &e) != CS_OK || store_commit(w->st, &e) != CS_OK)
-				store_rollback(w->st);
+		if (rc == CS_EINVAL && sync_txn_begin(w, &e) == CS_OK) {
+			if (store_kv_del(w->st, mns, sf_id, NULL, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK)
+				sync_txn_rollback(w);
 		}
 		goto out;
 	}
@@ -1116,9 +1142,9 @@ run_done(struct worker *w, cs_err (*done_fn)(void *, struct cs_error *), void *u
 
 	if (done_fn == NULL)
 		return CS_OK;
-	if (store_begin(w->st, &e) == CS_OK && done_fn(ud, &e) == CS_OK && store_commit(w->st, &e) == CS_OK)
+	if (sync_txn_begin(w, &e) == CS_OK && done_fn(ud, &e) == CS_OK && sync_txn_commit(w, &e) == CS_OK)
 		return CS_OK;
-	store_rollback(w->st);
+	sync_txn_rollback(w);
 	return CS_EIO;
 }
 
@@ -1150,12 +1176,12 @@ route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud
 	    "op", "delete", "sf", p->sf_id, "attempts", 0, "due_ms", (json_int_t)0, "born_ms",
 	    (json_int_t)cs_time_now_ms(), "event", p->event)) == NULL)
 		return CS_ETIMEOUT;
-	if ((rc = store_begin(w->st, &e)) == CS_OK && (!del || (rc = sync_queue_push(w->st, w->ns_outbox, ob, &e)) == CS_OK) &&
+	if ((rc = sync_txn_begin(w, &e)) == CS_OK && (!del || (rc = (w->n_pushed++, sync_queue_push(w->st, w->ns_outbox, ob, &e))) == CS_OK) &&
 	    (rc = sync_link_del(w->st, m, p->clm_id, &e)) == CS_OK && (rc = audit_flush(p, &e)) == CS_OK &&
 	    (done_fn == NULL || (rc = done_fn(ud, &e)) == CS_OK))
-		rc = store_commit(w->st, &e);
+		rc = sync_txn_commit(w, &e);
 	if (rc != CS_OK) {
-		store_rollback(w->st);
+		sync_txn_rollback(w);
 		log_warn("sync.plan", "org %s: %s %s: cannot unlink: %s", w->org->name, m->name, p->clm_id, e.msg);
 	} else
 		log_info("sync.route", "org %s: %s %s %s, %s: %s %s", w->org->name, m->name, p->clm_id, why,
@@ -1192,11 +1218,11 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 			    "delete", "sf", p.sf_id, "attempts", 0, "due_ms", (json_int_t)0, "born_ms",
 			    (json_int_t)cs_time_now_ms(), "event", event);
 			audit(&p, "salesforce", NULL, NULL, NULL, "deleted", NULL);
-			if ((rc = store_begin(w->st, &e)) == CS_OK && (rc = sync_queue_push(w->st, w->ns_outbox, ob, &e)) == CS_OK &&
+			if ((rc = sync_txn_begin(w, &e)) == CS_OK && (rc = (w->n_pushed++, sync_queue_push(w->st, w->ns_outbox, ob, &e))) == CS_OK &&
 			    (rc = audit_flush(&p, &e)) == CS_OK && (done_fn == NULL || (rc = done_fn(ud, &e)) == CS_OK))
-				rc = store_commit(w->st, &e);
+				rc = sync_txn_commit(w, &e);
 			if (rc != CS_OK)
-				store_rollback(w->st);
+				sync_txn_rollback(w);
 			json_decref(ob);
 		} else
 			rc = run_done(w, done_fn, ud);
@@ -1204,7 +1230,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 	}
 	memset(&cf, 0, sizeof(cf));
-	rc = clm_get(w->clm, sync_kind_of(m->entity), NULL, id, &rec, &cf);
+	rc = clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, id, &rec, &cf);
 	if (rc != CS_OK && cf.status >= 500) {
 		plan_cleanup(&p);
 		return CS_ETIMEOUT;
@@ -1287,9 +1313,9 @@ hold_clm(struct worker *w, const struct cs_mapping *m, const char *id, const cha
 {
 	struct cs_error e = { 0 };
 
-	if (store_begin(w->st, &e) != CS_OK || sync_hold_clm(w->st, m, id, op, &e) != CS_OK ||
-	    (done_fn != NULL && done_fn(ud, &e) != CS_OK) || store_commit(w->st, &e) != CS_OK) {
-		store_rollback(w->st);
+	if (sync_txn_begin(w, &e) != CS_OK || sync_hold_clm(w->st, m, id, op, &e) != CS_OK ||
+	    (done_fn != NULL && done_fn(ud, &e) != CS_OK) || sync_txn_commit(w, &e) != CS_OK) {
+		sync_txn_rollback(w);
 		log_warn("sync.pause", "org %s: %s %s: cannot hold a change: %s", w->org->name, m->name, id, e.msg);
 		return CS_ETIMEOUT;
 	}
@@ -1322,6 +1348,7 @@ sync_plan_feed(struct worker *w)
 		log_warn("sync.feed", "org %s: cannot read the change feed: %s", w->org->name, e.msg);
 		return -1;
 	}
+	sync_txn_group(w);
 	json_array_foreach(rows, i, r) {
 		long long seq = json_integer_value(json_object_get(r, "seq"));
 		const char *entity = json_string_value(json_object_get(r, "entity"));
@@ -1352,15 +1379,22 @@ sync_plan_feed(struct worker *w)
 			planned = true;
 		}
 		if (!planned) {
-			if (store_begin(w->st, &e) != CS_OK || advance_feed(&cu, &e) != CS_OK || store_commit(w->st, &e) != CS_OK) {
-				store_rollback(w->st);
+			if (sync_txn_begin(w, &e) != CS_OK || advance_feed(&cu, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK) {
+				sync_txn_rollback(w);
 				goto out;
 			}
 		}
-		w->clm_cursor = seq;
+		/* the row's plan is in the group: the cursor in memory follows when it commits */
+		w->grp_seq = seq;
 		done++;
 	}
 out:
+	if (sync_txn_end(w, &e) != CS_OK) {
+		/* the rows of the lost group are planned again from the cursor that is stored */
+		log_warn("sync.feed", "org %s: cannot commit the plans of feed rows: %s", w->org->name, e.msg);
+		json_decref(rows);
+		return -1;
+	}
 	json_decref(rows);
 	return done > 0 ? (int)done : (i < json_array_size(rows) ? -1 : 0);
 }
@@ -1400,12 +1434,12 @@ dead_letter(struct worker *w, const struct cs_mapping *m, const char *clm_id, co
 
 	log_warn("sync.dlq", "org %s: %s %s -> dead-letter queue: %s", w->org->name, m ? m->name : "-", sf_id ? sf_id : "",
 	         why);
-	if ((rc = store_begin(w->st, &e)) != CS_OK ||
+	if ((rc = sync_txn_begin(w, &e)) != CS_OK ||
 	    (rc = sync_dlq_put(w->st, w, m ? m->name : NULL, clm_id, sf_id, "clm", w->ns_inbox, item, "REFUSED", why, &e)) != CS_OK ||
 	    (rc = sync_audit_append(w->st, &r, NULL, &e)) != CS_OK ||
 	    (key != NULL && (rc = store_kv_del(w->st, w->ns_inbox, key, NULL, &e)) != CS_OK) ||
-	    (rc = store_commit(w->st, &e)) != CS_OK)
-		store_rollback(w->st);
+	    (rc = sync_txn_commit(w, &e)) != CS_OK)
+		sync_txn_rollback(w);
 	atomic_fetch_add(&w->n_dlq, 1);
 	sync_count(w, m, SYNC_MC_DLQ);
 	return rc;
@@ -1506,7 +1540,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		return CS_ETIMEOUT;
 	}
 	memset(&cf, 0, sizeof(cf));
-	if (clm_get(w->clm, sync_kind_of(m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
+	if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
 		plan_cleanup(&p);
 		if (cf.status >= 500)
 			return CS_ETIMEOUT;
@@ -1545,6 +1579,13 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			json_t *body = m->on_delete.clm == CS_DELETE_DELETE ? NULL :
 			    json_pack("{s:s, s:s}", "to", "terminated", "reason", "deleted in Salesforce");
 			memset(&cf, 0, sizeof(cf));
+			/* the repository's writer makes it: the plans grouped so far commit first */
+			if (sync_txn_flush(w, &e) != CS_OK) {
+				json_decref(body);
+				plan_cleanup(&p);
+				json_decref(rec);
+				return CS_ETIMEOUT;
+			}
 			rc = body ? clm_transition(w->clm, clm_id, body, -1, w->actor, NULL, &cf) :
 			    clm_delete(w->clm, sync_kind_of(m->entity), NULL, clm_id, -1, w->actor, &cf);
 			json_decref(body);
@@ -1586,8 +1627,8 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 skip:
 	if (!last)
 		return CS_OK;
-	if (store_begin(w->st, &e) != CS_OK || inbox_done(&iu, &e) != CS_OK || store_commit(w->st, &e) != CS_OK) {
-		store_rollback(w->st);
+	if (sync_txn_begin(w, &e) != CS_OK || inbox_done(&iu, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK) {
+		sync_txn_rollback(w);
 		return CS_ETIMEOUT;
 	}
 	return CS_OK;
@@ -1598,9 +1639,9 @@ drop_item(struct worker *w, const char *key)
 {
 	struct cs_error e = { 0 };
 
-	if (store_begin(w->st, &e) != CS_OK || store_kv_del(w->st, w->ns_inbox, key, NULL, &e) != CS_OK ||
-	    store_commit(w->st, &e) != CS_OK) {
-		store_rollback(w->st);
+	if (sync_txn_begin(w, &e) != CS_OK || store_kv_del(w->st, w->ns_inbox, key, NULL, &e) != CS_OK ||
+	    sync_txn_commit(w, &e) != CS_OK) {
+		sync_txn_rollback(w);
 		log_warn("sync.inbox", "org %s: cannot take inbox entry %s: %s", w->org->name, key, e.msg);
 		return CS_EIO;
 	}
@@ -1639,7 +1680,7 @@ resolve_conflict(struct worker *w, const json_t *item)
 	plan_init(&p, w, m, json_string_value(json_object_get(c, "clm")), "operator");
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", json_string_value(json_object_get(c, "sf")) ?: "");
 	if (sync_link_get(w->st, m, p.clm_id, &p.link, &e) != CS_OK ||
-	    clm_get(w->clm, sync_kind_of(m->entity), NULL, p.clm_id, &rec, (memset(&cf, 0, sizeof(cf)), &cf)) != CS_OK) {
+	    clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, p.clm_id, &rec, (memset(&cf, 0, sizeof(cf)), &cf)) != CS_OK) {
 		plan_cleanup(&p);
 		json_decref(c);
 		return CS_OK;
@@ -1663,9 +1704,9 @@ resolve_conflict(struct worker *w, const json_t *item)
 		         ckey, why);
 	else
 		log_info("sync.resolve", "org %s: conflict %s resolved (%s)", w->org->name, ckey, choice);
-	if (rc == CS_OK && (store_begin(w->st, &e) != CS_OK || store_kv_del(w->st, "conflict", ckey, NULL, &e) != CS_OK ||
-	                    store_commit(w->st, &e) != CS_OK))
-		store_rollback(w->st);
+	if (rc == CS_OK && (sync_txn_begin(w, &e) != CS_OK || store_kv_del(w->st, "conflict", ckey, NULL, &e) != CS_OK ||
+	                    sync_txn_commit(w, &e) != CS_OK))
+		sync_txn_rollback(w);
 	plan_cleanup(&p);
 	json_decref(rec);
 	json_decref(c);
@@ -1715,9 +1756,9 @@ run_reconcile_item(struct worker *w, const json_t *item)
 	if (req != NULL) {
 		json_t *res = json_pack("{s:I, s:I, s:b, s:s}", "checked", (json_int_t)checked, "drift", (json_int_t)drift,
 		    "ok", rc == CS_OK, "error", rc == CS_OK ? "" : e.msg);
-		if (store_begin(w->st, &e) != CS_OK || store_kv_put(w->st, "reconcile", req, res, &e) != CS_OK ||
-		    store_commit(w->st, &e) != CS_OK)
-			store_rollback(w->st);
+		if (sync_txn_begin(w, &e) != CS_OK || store_kv_put(w->st, "reconcile", req, res, &e) != CS_OK ||
+		    sync_txn_commit(w, &e) != CS_OK)
+			sync_txn_rollback(w);
 		json_decref(res);
 	}
 	/* a paused mapping's reconcile is done when it resumes (pause.c) */
@@ -1738,13 +1779,13 @@ hold_sf(struct worker *w, const struct cs_mapping *m, const json_t *item, const 
 
 	if (strncmp(type, "GAP_", 4) == 0)
 		type += 4;
-	if ((rc = store_begin(w->st, &e)) == CS_OK) {
+	if ((rc = sync_txn_begin(w, &e)) == CS_OK) {
 		json_array_foreach(json_object_get(item, "ids"), k, idv)
 			if (json_is_string(idv) && (rc = sync_hold_sf(w->st, m, json_string_value(idv), type, &e)) != CS_OK)
 				break;
 	}
-	if (rc != CS_OK || (last && (rc = inbox_done(&iu, &e)) != CS_OK) || (rc = store_commit(w->st, &e)) != CS_OK) {
-		store_rollback(w->st);
+	if (rc != CS_OK || (last && (rc = inbox_done(&iu, &e)) != CS_OK) || (rc = sync_txn_commit(w, &e)) != CS_OK) {
+		sync_txn_rollback(w);
 		log_warn("sync.pause", "org %s: %s: cannot hold a change: %s", w->org->name, m->name, e.msg);
 		return CS_ETIMEOUT;
 	}
@@ -1764,6 +1805,7 @@ sync_plan_inbox(struct worker *w)
 		log_warn("sync.inbox", "org %s: cannot read the inbox: %s", w->org->name, e.msg);
 		return -1;
 	}
+	sync_txn_group(w);
 	json_array_foreach(items, i, it) {
 		const char *key = json_string_value(json_object_get(it, "key"));
 		json_t *item = json_object_get(it, "doc");
@@ -1772,8 +1814,13 @@ sync_plan_inbox(struct worker *w)
 		json_t *ids = json_object_get(item, "ids"), *idv;
 		cs_err rc = CS_OK;
 		size_t k;
+		/* operator requests and reconciles run as without grouping, each write on its own */
+		bool alone = t != NULL && (strcmp(t, "reconcile") == 0 || strcmp(t, "resolve") == 0 ||
+		                           strcmp(t, "overflow") == 0);
 
-		if (t == NULL) {
+		if (alone && sync_txn_end(w, &e) != CS_OK) {
+			rc = CS_ETIMEOUT;
+		} else if (t == NULL) {
 			rc = drop_item(w, key);
 		} else if (strcmp(t, "reconcile") == 0) {
 			rc = run_reconcile_item(w, item);
@@ -1851,12 +1898,21 @@ sync_plan_inbox(struct worker *w)
 			    !json_is_string(json_array_get(ids, json_array_size(ids) - 1))))
 				rc = drop_item(w, key);
 		}
+		if (alone)
+			sync_txn_group(w);
 		if (rc != CS_OK) {
 			w->inbox_retry_ms = cs_time_mono_ms() + 500;
 			atomic_fetch_add(&w->n_retries, 1);
 			break;
 		}
 		done++;
+	}
+	if (sync_txn_end(w, &e) != CS_OK) {
+		/* the entries of the lost group are still in the inbox: planned again */
+		log_warn("sync.inbox", "org %s: cannot commit the plans of inbox entries: %s", w->org->name, e.msg);
+		w->inbox_retry_ms = cs_time_mono_ms() + 500;
+		json_decref(items);
+		return -1;
 	}
 	json_decref(items);
 	return done;
@@ -2006,7 +2062,7 @@ reconcile_one(void *ud, const json_t *sfrec)
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	memset(&cf, 0, sizeof(cf));
 	if (sync_link_get(w->st, r->m, clm_id, &p.link, &e) != CS_OK ||
-	    clm_get(w->clm, sync_kind_of(r->m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
+	    clm_get_in(w->clm, w->st, sync_kind_of(r->m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
 		plan_cleanup(&p);
 		return 0;
 	}
@@ -2162,9 +2218,9 @@ audit_reconcile(struct worker *w, const struct cs_mapping *m, const char *cause,
 	         since_ms > 0 ? "changed since " : "full", ts, checked, drift,
 	         drift == 0 ? "" : repair ? ", repaired" : ", reported", failed ? "; stopped early: " : "",
 	         failed ? failed : "");
-	if (store_begin(w->st, &e) != CS_OK || sync_audit_append(w->st, &r, NULL, &e) != CS_OK ||
-	    store_commit(w->st, &e) != CS_OK) {
-		store_rollback(w->st);
+	if (sync_txn_begin(w, &e) != CS_OK || sync_audit_append(w->st, &r, NULL, &e) != CS_OK ||
+	    sync_txn_commit(w, &e) != CS_OK) {
+		sync_txn_rollback(w);
 		log_warn("sync.reconcile", "org %s: %s: cannot audit the reconcile: %s", w->org->name, m->name, e.msg);
 	}
 }

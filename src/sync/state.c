@@ -1,5 +1,6 @@
 /* state.c - the engine's rows in the store: links, queues, cursors, the dead-letter queue. */
 #include "sync/sync_int.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 #include <stdio.h>
@@ -17,6 +18,156 @@ sync_kind_of(enum cs_entity en)
 	case CS_ENTITY_SIGNATURE: return CLM_SIGNATURE;
 	}
 	return CLM_CONTRACT;
+}
+
+/* --- grouped commits (sync_int.h) ------------------------------------------------------- */
+
+void
+sync_txn_clm(struct worker *w, long long seq)
+{
+	if (seq > w->unit_clm_seq)
+		w->unit_clm_seq = seq;
+}
+
+/* The repository changes committed so far are told to the feed. */
+static void
+tell_feed(struct worker *w)
+{
+	long long seq = w->grp_clm_seq;
+
+	w->grp_clm_seq = 0;
+	clm_notify(w->clm, seq);
+}
+
+cs_err
+sync_txn_begin(struct worker *w, struct cs_error *e)
+{
+	cs_err rc;
+
+	w->unit_clm_seq = 0;
+	if (!w->grouping) {
+		if ((rc = store_begin(w->st, e)) == CS_OK)
+			w->unit_open = true;
+		return rc;
+	}
+	if (w->grp_lost)
+		return cs_error_set(e, CS_EIO, "an earlier commit of this round failed");
+	if (!w->grp_open) {
+		if ((rc = store_begin(w->st, e)) != CS_OK)
+			return rc;
+		w->grp_open = true;
+		w->grp_n = 0;
+		w->grp_t0 = cs_time_mono_ms();
+	}
+	if ((rc = store_savepoint(w->st, e)) == CS_OK)
+		w->unit_open = true;
+	return rc;
+}
+
+cs_err
+sync_txn_commit(struct worker *w, struct cs_error *e)
+{
+	cs_err rc;
+
+	w->unit_open = false;
+	if (!w->grouping) {
+		if ((rc = store_commit(w->st, e)) != CS_OK)
+			return rc;
+		w->grp_clm_seq = w->unit_clm_seq;
+		w->unit_clm_seq = 0;
+		tell_feed(w);
+		return CS_OK;
+	}
+	if (!w->grp_open)
+		return cs_error_set(e, CS_EIO, "an earlier commit of this round failed");
+	if ((rc = store_release(w->st, e)) != CS_OK)
+		return rc;
+	if (w->unit_clm_seq > w->grp_clm_seq)
+		w->grp_clm_seq = w->unit_clm_seq;
+	w->unit_clm_seq = 0;
+	/* the write lock is ours while the group is open: the repository's writer waits */
+	if (++w->grp_n >= SYNC_GROUP_MAX || cs_time_mono_ms() - w->grp_t0 >= SYNC_GROUP_MS)
+		return sync_txn_flush(w, e);
+	return CS_OK;
+}
+
+/* The group is gone with everything released into it: planned again from what is stored. */
+static void
+group_lost(struct worker *w)
+{
+	w->grp_open = false;
+	w->grp_lost = true;
+	w->grp_seq = w->clm_cursor;
+	w->grp_clm_seq = w->unit_clm_seq = 0;
+}
+
+void
+sync_txn_rollback(struct worker *w)
+{
+	struct cs_error e = { 0 };
+
+	w->unit_clm_seq = 0;
+	w->unit_open = false;
+	if (!w->grouping) {
+		store_rollback(w->st);
+		return;
+	}
+	if (!w->grp_open)
+		return;
+	/* a failed rollback_to has rolled back the whole transaction: the group is gone */
+	if (!store_in_transaction(w->st) || store_rollback_to(w->st, &e) != CS_OK || !store_in_transaction(w->st)) {
+		log_warn("sync.plan", "org %s: a group of plans was rolled back%s%s", w->org->name, e.msg[0] ? ": " : "",
+		         e.msg);
+		store_rollback(w->st);
+		group_lost(w);
+	}
+}
+
+cs_err
+sync_txn_flush(struct worker *w, struct cs_error *e)
+{
+	if (!w->grouping)
+		return CS_OK;
+	if (w->unit_open) {
+		/* a bug: it would commit half a plan */
+		log_error("sync.plan", "org %s: a group flushed inside a plan's unit", w->org->name);
+		return cs_error_set(e, CS_ESTATE, "a group flushed inside a plan's unit");
+	}
+	if (w->grp_lost)
+		return cs_error_set(e, CS_EIO, "an earlier commit of this round failed");
+	if (w->grp_open) {
+		w->grp_open = false;
+		if (store_commit(w->st, e) != CS_OK) {
+			store_rollback(w->st);
+			group_lost(w);
+			return CS_EIO;
+		}
+	}
+	/* every plan released into the group so far is committed now */
+	w->clm_cursor = w->grp_seq;
+	tell_feed(w);
+	return CS_OK;
+}
+
+void
+sync_txn_group(struct worker *w)
+{
+	w->grouping = true;
+	w->grp_lost = false;
+	w->grp_seq = w->clm_cursor;
+	w->grp_clm_seq = w->unit_clm_seq = 0;
+}
+
+cs_err
+sync_txn_end(struct worker *w, struct cs_error *e)
+{
+	cs_err rc = sync_txn_flush(w, e);
+
+	if (w->grp_open)
+		store_rollback(w->st);
+	w->grp_open = w->grp_lost = w->grouping = false;
+	w->grp_seq = w->clm_cursor;
+	return rc;
 }
 
 static void

@@ -17,13 +17,17 @@
 #define SYNC_BATCH_FEED 500       /* change-feed rows planned per transaction */
 #define SYNC_BATCH_INBOX 200      /* inbox entries planned per round */
 #define SYNC_OUTBOX_SCAN 1000     /* outbox entries looked at per apply round */
-#define SYNC_HOLD_MS 200          /* longest a part-filled batch waits for company in a backlog */
+#define SYNC_HOLD_MS 500          /* longest a part-filled batch waits for company while it is
+                                   * filling fast (apply.c) */
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
 #define SYNC_RECONCILE_IDS_MAX 5000000  /* Salesforce ids a full reconcile remembers (95 MB) to
                                         * find linked records gone from Salesforce */
 #define SYNC_ABSENT_BATCH 200     /* ids asked after in one queryAll (Id IN (...)) */
+#define SYNC_GROUP_MS 10          /* a group of plans commits after this long, holding the
+                                   * store's write lock meanwhile (sync_txn_begin) */
+#define SYNC_GROUP_MAX 200        /* ... or after this many plans */
 #define SYNC_IDLE_MS 1000         /* longest idle wait: writes by other processes (the CLI, an
                                    * import) cannot wake us, so we look again this often */
 
@@ -81,6 +85,7 @@ struct worker {
 	atomic_int stop;
 	struct store *sst;            /* the stream thread's connection */
 	struct sf_stream *stream;
+	unsigned long st_events, st_gaps;   /* stream thread: staged since its last flush (engine.c) */
 	atomic_int stream_up;
 	/* counters, any thread reads */
 	atomic_ullong n_events, n_feed, n_sf_calls, n_sf_records, n_clm_writes, n_echo, n_conflicts,
@@ -99,7 +104,17 @@ struct worker {
 	/* worker thread only */
 	bool transient;               /* a lookup failed in a way that may pass (plan.c dead_letter) */
 	atomic_ullong paused;         /* bit i: maps[i] is paused (pause.c), read each round */
-	long long clm_cursor;
+	long long clm_cursor;         /* the last feed row planned and committed */
+	long long grp_seq;            /* the last feed row planned in the open group */
+	long long grp_clm_seq;        /* the last repository change released into it */
+	long long unit_clm_seq;       /* the last repository change of the open unit (clm_update_in) */
+	bool grouping;                /* plans join one transaction (sync_txn_group) */
+	bool grp_open;                /* that transaction is open */
+	bool grp_lost;                /* the store dropped it: the round must stop */
+	bool unit_open;               /* between sync_txn_begin and its commit or rollback */
+	int grp_n;                    /* plans in it */
+	int64_t grp_t0;               /* when it began, monotonic ms */
+	unsigned long n_pushed;       /* writes the planner has queued in the outbox */
 	int64_t next_reconcile_ms;
 	int64_t inbox_retry_ms;       /* a transient failure in the inbox: try again then */
 	uint64_t rnd;
@@ -111,6 +126,34 @@ void sync_observe(struct worker *w, int dir, int64_t ms);
 
 /* Wakes w's worker (any thread). */
 void sync_kick(struct worker *w);
+
+/*
+ * Grouped commits of the planner's writes (state.c). Each plan's writes are one unit that
+ * commits or rolls back whole. Alone, each was a transaction of its own, and a burst cost a
+ * commit, a turn at SQLite's write lock and a reload of the connection's page cache per change.
+ * While w->grouping is set, a plan's unit is a savepoint inside one transaction the plans share,
+ * committed every SYNC_GROUP_MS or SYNC_GROUP_MAX plans and at the end of the round: a failed
+ * plan is still undone alone, and what commits, and in which order, is unchanged; only
+ * durability comes a few milliseconds later, which the inputs allow (the feed cursor and the
+ * inbox removals commit with the plans they record, so a crash plans them again).
+ * A repository change a plan makes is written in the same transaction (clm_update_in), so the
+ * change and the engine's record of it commit together; the feed is told after the commit.
+ * Whatever must be durable before an effect outside the store (a write through the repository's
+ * own writer, a Salesforce call), or must not hold the write lock (a network read), calls
+ * sync_txn_flush() first. A flush that fails loses the group: every later unit of the round
+ * then fails, and the round starts over from what is stored.
+ * Without grouping, begin, commit and rollback are store_begin, store_commit, store_rollback.
+ */
+cs_err sync_txn_begin(struct worker *w, struct cs_error *e);
+cs_err sync_txn_commit(struct worker *w, struct cs_error *e);
+void sync_txn_rollback(struct worker *w);
+/* Commits the open group (no-op without one): what was released into it is durable. */
+cs_err sync_txn_flush(struct worker *w, struct cs_error *e);
+/* Starts grouping for a round; sync_txn_end flushes and stops it (the error of the flush). */
+void sync_txn_group(struct worker *w);
+cs_err sync_txn_end(struct worker *w, struct cs_error *e);
+/* Notes that the open unit wrote repository change seq: the feed is woken once it commits. */
+void sync_txn_clm(struct worker *w, long long seq);
 /* The CDC channel of sobject: "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent". Pure. */
 void sync_channel_of(const char *sobject, char *out, size_t n);
 

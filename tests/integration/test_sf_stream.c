@@ -32,6 +32,12 @@ struct sink {
 	char invalid_channel[128];
 	unsigned invalid_calls;
 	unsigned positionless;
+	/* with a flush handler: events staged since the last flush, and flushes to refuse */
+	struct got staged[MAX_EV];
+	size_t nstaged;
+	long long committed;          /* replay id of the last event flushed */
+	int fail_flush;
+	unsigned flushes_refused;
 };
 
 struct fx {
@@ -70,6 +76,50 @@ on_event(void *ud, const struct sf_event *ev)
 		g->kind = ev->kind;
 		g->ours = ev->ours;
 	}
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+/* Stages an event as a transaction would: a replay id already flushed is a redelivery. */
+static int
+on_event_staged(void *ud, const struct sf_event *ev)
+{
+	struct sink *k = ud;
+
+	pthread_mutex_lock(&k->mu);
+	if (ev->replay_id > k->committed && k->nstaged < MAX_EV) {
+		struct got *g = &k->staged[k->nstaged++];
+		json_t *ids = json_object_get(ev->header, "recordIds");
+
+		memset(g, 0, sizeof(*g));
+		g->replay = ev->replay_id;
+		snprintf(g->type, sizeof(g->type), "%s", ev->change_type);
+		snprintf(g->record, sizeof(g->record), "%s", json_string_value(json_array_get(ids, 0)) ?
+		    json_string_value(json_array_get(ids, 0)) : "");
+	}
+	pthread_mutex_unlock(&k->mu);
+	return 0;
+}
+
+/* Commits what was staged, or refuses (fail_flush) and drops it, as a failed commit does. */
+static int
+on_flush(void *ud)
+{
+	struct sink *k = ud;
+	int rc = 0;
+
+	pthread_mutex_lock(&k->mu);
+	if (k->fail_flush > 0) {
+		k->fail_flush--;
+		k->flushes_refused++;
+		rc = 1;
+	} else {
+		for (size_t i = 0; i < k->nstaged && k->n < MAX_EV; i++) {
+			k->ev[k->n++] = k->staged[i];
+			k->committed = k->staged[i].replay;
+		}
+	}
+	k->nstaged = 0;
 	pthread_mutex_unlock(&k->mu);
 	return rc;
 }
@@ -149,9 +199,11 @@ runner(void *ud)
 }
 
 static void
-start_stream(struct fx *f, long long replay)
+start_stream_with(struct fx *f, long long replay, bool flush)
 {
-	struct sf_stream_handlers h = { on_event, on_invalid, on_positionless, &f->sink };
+	struct sf_stream_handlers h = { .event = flush ? on_event_staged : on_event, .replay_invalid = on_invalid,
+	                                 .resumed_without_position = on_positionless,
+	                                 .flush = flush ? on_flush : NULL, .ud = &f->sink };
 	struct sf_stream_config cfg = { .backoff = { .base_ms = 20, .cap_ms = 200 } };
 
 	assert_int_equal(sf_stream_new(f->org, &cfg, &h, &f->s), CS_OK);
@@ -164,6 +216,12 @@ start_stream(struct fx *f, long long replay)
 	f->running = true;
 	/* subscribed once the first connect went out */
 	assert_true(wait_stat(f, offsetof(struct sf_stream_stats, connects), 1));
+}
+
+static void
+start_stream(struct fx *f, long long replay)
+{
+	start_stream_with(f, replay, false);
 }
 
 /* Stops the stream and returns how long it took. */
@@ -350,6 +408,39 @@ test_handler_failure_redelivers(void **state)
 	assert_string_equal(f->sink.ev[1].type, "UPDATE");
 }
 
+/* With a flush handler, a refused flush loses what was staged: the whole answer is offered again,
+ * and every event ends up stored once, in order. */
+static void
+test_flush_failure_redelivers(void **state)
+{
+	struct fx *f = *state;
+	char id[SF_ID_LEN + 1];
+
+	pthread_mutex_lock(&f->sink.mu);
+	f->sink.fail_flush = 2;
+	pthread_mutex_unlock(&f->sink.mu);
+	start_stream_with(f, -1, true);
+	create_account(f, "A", id);
+	rename_account(f, id, "B");
+	rename_account(f, id, "C");
+	assert_true(wait_events(f, 3));
+	assert_true(wait_stat(f, offsetof(struct sf_stream_stats, events), 3));
+	pthread_mutex_lock(&f->sink.mu);
+	assert_int_equal(f->sink.n, 3);
+	assert_int_equal(f->sink.flushes_refused, 2);
+	assert_string_equal(f->sink.ev[0].type, "CREATE");
+	assert_string_equal(f->sink.ev[1].type, "UPDATE");
+	assert_string_equal(f->sink.ev[2].type, "UPDATE");
+	assert_true(f->sink.ev[0].replay < f->sink.ev[1].replay && f->sink.ev[1].replay < f->sink.ev[2].replay);
+	pthread_mutex_unlock(&f->sink.mu);
+	{
+		struct sf_stream_stats st;
+		sf_stream_stats(f->s, &st);
+		assert_int_equal(st.handler_failures, 2);
+		assert_int_equal(st.events, 3);     /* counted when flushed, once each */
+	}
+}
+
 static void
 test_unknown_client(void **state)
 {
@@ -442,7 +533,8 @@ static void
 test_unknown_channel(void **state)
 {
 	struct fx *f = *state;
-	struct sf_stream_handlers h = { on_event, on_invalid, on_positionless, &f->sink };
+	struct sf_stream_handlers h = { .event = on_event, .replay_invalid = on_invalid,
+	                                 .resumed_without_position = on_positionless, .ud = &f->sink };
 	struct sf_error e;
 
 	assert_int_equal(sf_stream_new(f->org, NULL, &h, &f->s), CS_OK);
@@ -520,7 +612,8 @@ test_bad_credentials(void **state)
 	struct fx *f = *state;
 	struct sf_org_config c = { .name = "bad", .login_url = f->emu.url, .api_version = "62.0", .client_name = "clmsync",
 		.auth = SF_AUTH_CLIENT_CREDENTIALS, .client_id = "clmsync-test-client", .client_secret = "wrong-secret-1234" };
-	struct sf_stream_handlers h = { on_event, on_invalid, on_positionless, &f->sink };
+	struct sf_stream_handlers h = { .event = on_event, .replay_invalid = on_invalid,
+	                                 .resumed_without_position = on_positionless, .ud = &f->sink };
 	struct sf_stream_config cfg = { .backoff = { .base_ms = 5, .cap_ms = 20 } };
 	struct sf_org *bo;
 	struct sf_error e;
@@ -543,6 +636,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handler_failure_redelivers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_failure_redelivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_replay, setup, teardown),
