@@ -235,13 +235,13 @@ known = Tally()      # known engine bugs met (tests/chaos/known/): reported; fai
 # the engine bugs this soak found, each reproduced by tests/chaos/known/<name>.sh; the soak tells
 # their traces apart from anything new, reports them, and fails on them only with CHAOS_STRICT=1.
 # (two_org_owner_pingpong is not met: the workload never writes AnnualRevenue, the one field
-# Salesforce owns on a mapping of both orgs; conflict_resolve_stale is not met: the soak resolves
-# conflicts with the value one side holds now, --value, rather than --take.)
+# Salesforce owns on a mapping of both orgs. The soak resolves conflicts with the value one side
+# holds now, --value, rather than --take, which meets conflict_resolve_stale every time.)
 KNOWN = {
     "equal_value_conflict": "a manual conflict parked with the same value on both sides, compared while a write "
                             "of that value was in flight",
-    "stale_read_in_flight": "a whole-record read (gap, reconcile) while a repository change is on its way plans a "
-                            "conflict although Salesforce did not change the field: a spurious manual conflict, or "
+    "stale_read_in_flight": "a whole-record read (gap, reconcile) while a repository write is on its way plans a "
+                            "conflict where only one side changed the field: a spurious manual conflict, or "
                             "(last_writer_wins, salesforce_wins) an older value back on both sides. The soak counts "
                             "every older value found back on both sides here; some come from another path without a "
                             "reproduction of its own yet: a create from Salesforce replanned after a crash compares "
@@ -251,6 +251,8 @@ KNOWN = {
                        "back longer than the lookup wait (the daily limit's 30 s back-off)",
     "conflict_after_delete": "a conflict on a record then deleted in Salesforce stays open; its resolution is "
                              "never applied",
+    "conflict_resolve_stale": "a conflict resolved with a value equal to the ones parked with it: the value is "
+                              "not written to Salesforce, which moved on meanwhile; the sides stay different",
     "store_fault_sf_create_dup": "a store failure at the commit that links a record made in Salesforce: the "
                                  "engine upserts the repository's copy as a second Salesforce record, and the "
                                  "original's CLM_Id__c write is dead-lettered as DUPLICATE_VALUE",
@@ -1537,6 +1539,9 @@ def conflict_problems(conflicts):
         elif sv == base:
             Kn["stale_read_in_flight"].append("conflict %s: Salesforce still holds the base %r, the repository %r" % (
                 c.get("id"), sv, cv))
+        elif c.get("base") is None and cv in (r.writes.get(f, {}).get("clm"), r.writes.get(f, {}).get("create")):
+            Kn["stale_read_in_flight"].append("conflict %s: never compared (a write on its way); the repository still "
+                                              "holds what it wrote, %r, Salesforce %r" % (c.get("id"), cv, sv))
         elif not ("clm" in r.writes.get(f, {}) and any(o in r.writes.get(f, {}) for o in ORGS)):
             out.append("conflict %s: the workload did not write %s on both sides (%r / %r, base %r)" % (
                 c.get("id"), f, cv, sv, base))
@@ -1694,8 +1699,16 @@ try:
         snap = snapshot()
         dlq2, conf2 = dlq_entries(), conflict_entries()
         P2, _ = compare(snap, dlq2, conf2)
-        record(not left and not P2["fields"], "clmsync conflicts resolve settled %d conflicts; every field agrees "
-               "after them" % len(ids), (sorted(left)[:3], P2["fields"][:5]))
+        settled_fields = {(c["clm"], conflict_sf_field(c)) for c in settleable}
+        stale = [t for t in P2["fields"] if any(t.startswith("contract %s " % i) and (" %s: " % f) in t
+                                                for i, f in settled_fields)]
+        if stale:
+            known.add("conflict_resolve_stale", len(stale))
+            print("KNOWN conflict_resolve_stale (tests/chaos/known/conflict_resolve_stale.sh), %d: %s" % (
+                len(stale), stale[:3]), flush=True)
+        rest = [t for t in P2["fields"] if t not in stale] + (stale if STRICT else [])
+        record(not left and not rest, "clmsync conflicts resolve settled %d conflicts; every field agrees after "
+               "them" % len(ids), (sorted(left)[:3], rest[:5]))
 
     # the audit log and a reconcile, through the operator's commands
     code, out, err = cli("audit", "verify")

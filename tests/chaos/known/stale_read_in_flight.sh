@@ -10,7 +10,9 @@
 # did not change it). With `last_writer_wins` the record's LastModifiedDate (moved by an edit of
 # another field) beats the repository's change: the repository is set back to the old value and
 # that is written to Salesforce. The repository's edit is lost. With `manual` the same read parks
-# a conflict nobody made.
+# a conflict nobody made. The mirror case too: while the repository's create is on its way (its
+# answer lost, the write repeated), a Salesforce edit of the new record read whole meets a field
+# never compared and is parked as a manual conflict, though only Salesforce changed it.
 . "$(dirname "$0")/../../scenario/lib.sh"
 
 start_sfemu sf
@@ -39,6 +41,19 @@ got = wait_for(lambda: sf.get("Contract", sid)["CustomerSignedDate"] == "2025-06
                and clm.get("contracts", ct)["customer_signed_date"] == "2025-06-30", 15)
 check(got, "the repository's change is not lost: 2025-06-30 on both sides",
       (clm.get("contracts", ct)["customer_signed_date"], sf.get("Contract", sid)["CustomerSignedDate"]))
+# the mirror: a create on its way (its answers lost) and a Salesforce edit of the new record
+# read whole (a gap): only Salesforce changed Description since the repository sent it, yet a
+# manual conflict is parked
+sf.emu("POST", "faults", {"rate_lost": 1000})
+ct2 = clm.create("contracts", {"title": "Stale 2", "counterparty_id": cp, "description": "from the repository"})["id"]
+sid2 = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct2)), 10)
+check(sid2 is not None, "the repository's create committed in Salesforce (its answers lost, the engine repeats it)")
+sf.emu("POST", "gap", {"entity": "Contract", "changeType": "GAP_UPDATE", "recordId": sid2,
+                       "apply": {"Description": "edited in Salesforce"}})
+sf.emu("POST", "faults", {"rate_lost": 0})
+got = wait_for(lambda: clm.get("contracts", ct2)["description"] == "edited in Salesforce", 15)
+check(got, "Salesforce's edit of the new record reaches the repository (no conflict: only Salesforce changed it)",
+      clm.get("contracts", ct2)["description"])
 finish()
 PY
 finish
