@@ -1736,8 +1736,14 @@ try:
     cpl, ctl, sfd = last["snap"]
     n_sf = {org: {sob: sum(1 for r in sfd[org][sob] if not r["IsDeleted"]) for sob in ("Account", "Contract")}
             for org in ORGS}
-    record(not P["duplicates"], "no Salesforce record duplicated (counted by external id in both orgs: %s)" % n_sf,
-           P["duplicates"][:5])
+    twins = sum(1 for t in Kn["store_fault_sf_create_dup"] if t.endswith("beside it"))
+    lost = {k: sum(1 for t in Kn[k] if cond(t)) for k, cond in (
+        ("stale_read_in_flight", lambda t: "older value came back" in t),
+        ("store_fault_sf_create_dup", lambda t: "older value came back" in t),
+        ("replay_position_lost", lambda t: True), ("revert_suppressed", lambda t: True))}
+    record(not P["duplicates"], "no Salesforce record duplicated by external id in either org (%s)%s" % (
+        n_sf, "; %d more were made beside records made in Salesforce whose id write the engine lost (the known bug "
+              "store_fault_sf_create_dup)" % twins if twins else ""), P["duplicates"][:5])
     record(not P["unlinked"], "every Salesforce record is linked to a repository record", P["unlinked"][:5])
     record(not P["records"], "exactly the records the workload made, on both sides (%d counterparties, %d contracts), "
            "each contract in its own org only" % (len(cpl), len(ctl)), P["records"][:5])
@@ -1818,6 +1824,12 @@ try:
     code2, rows = cli_json("audit", "search", "--decision", "drift", "--limit", "1000000")
     rows = [x for x in ((rows or {}).get("rows", []) if isinstance(rows, dict) else []) if x.get("event") in rids]
     in_dlq = {d.get("clm") for d in dlq_entries()}
+    # the conflict rows the repair pass planned, in one search (the log is read whole per search)
+    code3, crows = cli_json("audit", "search", "--decision", "conflict", "--limit", "1000000")
+    by_event = {}
+    for y in ((crows or {}).get("rows", []) if isinstance(crows, dict) else []):
+        if y.get("event") in rids:
+            by_event.setdefault((y.get("event"), y.get("clm_id")), []).append(y)
     drift_known, drift_explained, unexplained = [], [], []
     for x in rows:
         i = x.get("clm_id")
@@ -1825,9 +1837,7 @@ try:
         if (x.get("org"), i) in differing or i in in_dlq or (r is not None and r.poisoned):
             drift_explained.append(i)
             continue
-        code3, mine = cli_json("audit", "search", i, "--limit", "100000")
-        mine = [y for y in ((mine or {}).get("rows", []) if isinstance(mine, dict) else [])
-                if y.get("event") == x.get("event") and y.get("decision") == "conflict"]
+        mine = by_event.get((x.get("event"), i), [])
         if mine and all(norm(None, y.get("old")) == norm(None, y.get("new")) for y in mine):
             drift_known.append("%s %s: both sides equal, counted as drift (a conflict of equal values, a write in "
                                "flight): %s" % (x.get("org"), i, sorted({y.get("field") for y in mine})))
@@ -1883,11 +1893,13 @@ try:
             kills=server.killed, starts=server.starts, counters=counters, store_logged=store_logged, dlq=dlq,
             conflicts=conf, resolved=resolved, results=results, findings=findings, wall=wall, t_load=t_load,
             known={name: (n, KNOWN[name]) for name, n in known.n.items()}, strict=STRICT,
+            twins=twins, lost=lost, stale_resolutions=known.get("conflict_resolve_stale"),
             t_conv=t_conv, total_changes=total_changes, records={"counterparties": len(cpl), "contracts": len(ctl),
                                                                   "sf": n_sf},
             reconcile={"checked": checked, "drift": drift, "expected": expected, "repair_rows": len(rows),
                        "repair_explained": len(drift_explained), "repair_known": len(drift_known)},
-            rerun=os.environ.get("CHAOS_RERUN", "")))
+            rerun=os.environ.get("CHAOS_RERUN") or ("CHAOS_SEED=%d bash tests/chaos/run.sh build --short" % SEED
+                                                     if SHORT else "CHAOS_SEED=%d make chaos" % SEED)))
         print("report: %s" % os.environ["CHAOS_REPORT"], flush=True)
 finally:
     if server.alive():
