@@ -262,6 +262,10 @@ conflict(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, boo
 		    key, "org", p->w->org->name, "mapping", p->m->name, "clm", p->clm_id, "sf", p->sf_id,
 		    "field", f->clm, "sf_field", f->sf, "base", base_of(p, f), "clm_value", C, "sf_value", S, "ts", ts));
 		audit(p, NULL, f, C, S, "conflict", "manual: parked until resolved");
+		/* a write of the repository's value planned before Salesforce's change was seen is
+		 * not made: the applier leaves out a field a conflict holds (apply.c withhold) */
+		if (pending && sync_sent_withdraw(json_object_get(p->link, "sent"), f->sf))
+			p->dirty = true;
 		return;
 	case CS_CONFLICT_CLM_WINS:
 		W = C;

@@ -124,3 +124,19 @@ sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms)
 	}
 	return changed;
 }
+
+bool
+sync_sent_withdraw(json_t *sent, const char *field)
+{
+	json_t *it;
+	size_t i;
+	bool changed = false;
+
+	json_array_foreach(sent, i, it) {
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		if (json_object_del(json_object_get(it, "f"), field) == 0)
+			changed = true;
+	}
+	return changed;
+}

@@ -251,7 +251,15 @@ sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, s
 			goto out;
 	}
 	ns_of(ns, "link", m->name);
-	rc = store_kv_del(s, ns, clm_id, NULL, e);
+	if ((rc = store_kv_del(s, ns, clm_id, NULL, e)) != CS_OK)
+		goto out;
+	/* a conflict parked on a field of the pair has nothing left to settle: the pair is gone */
+	for (size_t i = 0; i < m->nfields && rc == CS_OK; i++) {
+		char key[STORE_KV_KEY_MAX];
+		int n = snprintf(key, sizeof(key), "%s/%s/%s", m->name, clm_id, m->fields[i].sf);
+		if (n > 0 && (size_t)n < sizeof(key) && (rc = store_kv_del(s, "conflict", key, NULL, e)) == CS_ENOTFOUND)
+			rc = CS_OK;
+	}
 out:
 	json_decref(d);
 	return rc;

@@ -165,6 +165,7 @@ json_t *sync_link_new(const char *sf_id);
  * writes need an open transaction. Errors: those of store_kv_*. */
 cs_err sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc,
                      struct cs_error *e);
+/* Removes the pair, both ways, and the conflicts parked on its fields. */
 cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
 /* Appends doc (borrowed) to queue ns under the next 20-digit key of counter ns. */
 cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
