@@ -337,12 +337,14 @@ cs_err clm_secret_generate(char *out, size_t cap, struct cs_error *e);
 /* ---- REST API (api.c) ---- */
 
 struct http_route;
+struct http_throttle;
 struct http_req;
 struct http_resp;
 /* What the REST handlers need; caller-owned, outlives the HTTP server. */
 struct clm_api {
 	struct clm *clm;
 	struct clm_auth *auth;
+	struct http_throttle *throttle;  /* failed tokens per client address; NULL: none */
 	size_t max_body;                 /* JSON request bodies, bytes */
 	size_t max_document;             /* document uploads, bytes */
 };
@@ -350,6 +352,9 @@ struct clm_api {
 const struct http_route *clm_api_routes(size_t *n);
 /* The server's pre-routing hook (authentication, body limits); pass the struct clm_api as ud. */
 bool clm_api_pre(struct http_req *rq, struct http_resp *rs, void *ud);
+/* For the listeners' pre-routing hooks (this one and the admin's): counts a token refused for rq's client in t (NULL: nothing), and logs once when that makes the
+ * client wait; the token itself is never logged. listener names the listener in the log. */
+void clm_api_auth_failed(struct http_throttle *t, struct http_req *rq, const char *listener);
 /* The JSON 404 for unknown paths. */
 void clm_api_not_found(struct http_req *rq, struct http_resp *rs, void *ud);
 
