@@ -141,7 +141,7 @@ for p in ["/admin/v1/dlq", "/admin/v1/status", "/metrics", "/admin/v1/audit?limi
     st, b = admin_get(p)
     check(st == 200, "GET %s answered after the failures" % p, (st, b[:200]))
 st, b = admin_get("/admin/v1/dlq")
-for e in json.loads(b).get("data", []):
+for e in json.loads(b).get("entries", []):
     admin_get("/admin/v1/dlq/%s" % e["id"])
 check(b"login refused" in b, "the dead letter says why (login refused)", b[:300])
 finish()
