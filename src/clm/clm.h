@@ -324,6 +324,9 @@ void clm_auth_free(struct clm_auth *a);
 cs_err clm_auth_add(struct clm_auth *a, const char *name, enum clm_role role, const char *secret,
     struct cs_error *e);
 size_t clm_auth_count(const struct clm_auth *a);
+/* Copies into out what is kept of token i (0-based, in the order added): the SHA-256 of its
+ * secret, never the secret. False when there is no token i. For tests and audits. */
+bool clm_auth_digest(const struct clm_auth *a, size_t i, unsigned char out[32]);
 /* Finds the token whose secret is secret[0..len), comparing hashes in constant time against
  * every entry. Returns its role (CLM_ROLE_NONE when none) and copies its name into name
  * (CLM_TOKEN_NAME_MAX bytes). Thread-safe after setup. */
