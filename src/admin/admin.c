@@ -2,6 +2,7 @@
 #include "admin/admin.h"
 #include "admin/admin_int.h"
 #include "http/server.h"
+#include "http/throttle.h"
 #include "store/store.h"
 #include "sync/audit.h"
 #include "util/json.h"
@@ -24,6 +25,7 @@ struct admin {
 	const struct cs_config *cfg;
 	struct clm *clm;
 	struct clm_auth *auth;
+	struct http_throttle *throttle;
 	struct sync_engine *eng;
 	struct store_pool *pool;
 	struct http_server *srv;
@@ -1128,9 +1130,18 @@ pre(struct http_req *rq, struct http_resp *rs, void *ud)
 	char name[CLM_TOKEN_NAME_MAX];
 	const char *h;
 	enum clm_role role;
+	unsigned wait;
 
 	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0 || admin_dashboard_public(rq->path))
 		return false;
+	if ((wait = http_throttle_check(a->throttle, rq)) != 0) {
+		char s[24];
+		snprintf(s, sizeof(s), "%u", wait);
+		http_resp_header(rs, "Retry-After", s);
+		fail(rs, 429, "too_many_requests", "too many requests with an invalid token came from this address; "
+		     "wait for the time Retry-After gives");
+		return true;
+	}
 	h = http_req_header(rq, "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\"");
@@ -1142,6 +1153,7 @@ pre(struct http_req *rq, struct http_resp *rs, void *ud)
 		h++;
 	role = clm_auth_check(a->auth, h, strlen(h), name);
 	if (role == CLM_ROLE_NONE) {
+		clm_api_auth_failed(a->throttle, rq, "admin");
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\", error=\"invalid_token\"");
 		fail(rs, 401, "unauthenticated", "the token is not valid");
 		return true;
@@ -1174,6 +1186,7 @@ admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 	a->cfg = o->cfg;
 	a->clm = o->clm;
 	a->auth = o->auth;
+	a->throttle = o->throttle;
 	a->eng = o->eng;
 	a->started_ms = cs_time_now_ms();
 	if ((rc = store_pool_new(o->store_url, ADMIN_POOL, &a->pool, e)) != CS_OK) {
@@ -1181,10 +1194,13 @@ admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 		return rc;
 	}
 	memset(&so, 0, sizeof(so));
+	if (o->limits != NULL)
+		so = *o->limits;
+	else
+		so.conn_timeout_s = 60;
 	so.host = o->host;
 	so.port = o->port;
 	so.max_body = ADMIN_MAX_BODY;
-	so.conn_timeout_s = 60;
 	so.routes = routes;
 	so.nroutes = sizeof(routes) / sizeof(routes[0]);
 	so.pre = pre;

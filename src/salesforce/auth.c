@@ -1,5 +1,6 @@
 /* auth.c - per-org settings, OAuth token acquisition (JWT bearer, client credentials, refresh token) and the token cache. */
 #include "salesforce/sf_int.h"
+#include "http/client.h"
 
 #include <errno.h>
 #include <openssl/bio.h>
@@ -33,11 +34,12 @@ wipe(char *s)
 	free(s);
 }
 
+/* https://, or http:// to this machine only (an emulator): a token must not cross a network in
+ * clear, not even when a token response names such an instance_url. */
 static bool
 url_ok(const char *u)
 {
-	return u != NULL && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
-	    strlen(u) < SF_URL_MAX - 256;
+	return u != NULL && strlen(u) < SF_URL_MAX - 256 && http_url_allowed(u);
 }
 
 static bool
@@ -74,9 +76,9 @@ sf_org_new(const struct sf_org_config *cfg, struct sf_org **out, struct sf_error
 	*out = NULL;
 	sf_error_clear(e);
 	if (cfg->name == NULL || !url_ok(cfg->login_url))
-		miss = cfg->name == NULL ? "name" : "login_url (http:// or https://)";
+		miss = cfg->name == NULL ? "name" : "login_url (https://, or http:// to a loopback address)";
 	else if (cfg->instance_url != NULL && !url_ok(cfg->instance_url))
-		miss = "instance_url (http:// or https://)";
+		miss = "instance_url (https://, or http:// to a loopback address)";
 	else if (!version_ok(cfg->api_version))
 		miss = "api_version (like 62.0)";
 	else if (cfg->client_name == NULL || cfg->client_name[0] == '\0' || strlen(cfg->client_name) > 64 ||
@@ -516,6 +518,9 @@ login_locked(struct sf_org *o, struct http_client *http, struct sf_error *e)
 		goto out;
 	}
 	inst = cs_json_get_str(v, "instance_url");
+	if (inst != NULL && !url_ok(inst))
+		log_warn("sf.login", "org=%s the token response's instance_url is not https:// (nor http:// to this "
+		         "machine); it is ignored and the configured one kept", o->name);
 	if ((ntok = strdup(tok)) == NULL || (inst != NULL && url_ok(inst) && (ninst = dup_url(inst)) == NULL)) {
 		err = sf_fail(e, CS_ENOMEM, false, "out of memory");
 		goto out;
