@@ -374,44 +374,73 @@ h_healthz(struct http_req *rq, struct http_resp *rs, void *ud)
 	http_resp_json(rs, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Ready when the store answers and every org's stream is connected, or has been down (or not
- * yet up since the start) for less than the configured threshold. */
+/* Appends one check to checks, and to reasons "org <org>: <detail>" (or "<check>: <detail>") when
+ * it failed; returns ok. */
+static bool
+check_add(json_t *checks, json_t *reasons, const char *check, const char *org, bool ok, const char *detail)
+{
+	char why[600];
+
+	json_array_append_new(checks, org ? json_pack("{s:s, s:s, s:b, s:s}", "check", check, "org", org, "ok", ok,
+	    "detail", detail) : json_pack("{s:s, s:b, s:s}", "check", check, "ok", ok, "detail", detail));
+	if (ok)
+		return true;
+	if (org != NULL)
+		snprintf(why, sizeof(why), "org %s: %s", org, detail);
+	else
+		snprintf(why, sizeof(why), "%s: %s", check, detail);
+	json_array_append_new(reasons, json_string(why));
+	return false;
+}
+
+/* Ready when the store answers and, for every org the engine serves, its stream is connected
+ * (or has been down, or not yet up since the start, for less than the configured threshold) and
+ * it holds a session Salesforce accepts: a login refused (a changed secret, a revoked user) stops
+ * all sync with the org at once, so it makes the process unready without waiting. The answer
+ * says why in "reasons". */
 static void
 h_readyz(struct http_req *rq, struct http_resp *rs, void *ud)
 {
 	struct admin *a = ud;
 	struct store *s = NULL;
 	struct cs_error e = { 0 };
-	json_t *checks = json_array(), *st, *o;
+	json_t *checks = json_array(), *reasons = json_array(), *st, *o;
 	int64_t now = cs_time_now_ms(), limit = (int64_t)a->cfg->admin.stream_down_unready_s * 1000;
 	long long n = 0;
 	bool ready = true;
 	size_t i;
 
 	(void)rq;
-	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK || store_kv_count(s, "pause", &n, &e) != CS_OK) {
-		ready = false;
-		json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "check", "store", "ok", 0, "detail", e.msg));
-	} else
-		json_array_append_new(checks, json_pack("{s:s, s:b}", "check", "store", "ok", 1));
+	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK || store_kv_count(s, "pause", &n, &e) != CS_OK)
+		ready = check_add(checks, reasons, "store", NULL, false, e.msg);
+	else
+		check_add(checks, reasons, "store", NULL, true, "answers");
 	if (s != NULL)
 		store_pool_release(a->pool, s);
 	st = a->eng ? sync_engine_status(a->eng) : NULL;
 	json_array_foreach(json_object_get(st, "orgs"), i, o) {
-		const json_t *sm = json_object_get(o, "stream");
+		const char *org = json_string_value(json_object_get(o, "org")) ?: "";
+		const json_t *sm = json_object_get(o, "stream"), *au = json_object_get(o, "auth");
 		bool up = json_is_true(json_object_get(sm, "connected"));
 		int64_t since = json_integer_value(json_object_get(sm, "since_ms"));
 		int64_t down = up ? 0 : now - (since > 0 ? since : a->started_ms);
-		char detail[160];
-		bool ok = up || down < limit;
+		const char *err = json_string_value(json_object_get(au, "error")) ?: "";
+		char detail[400];
+
 		snprintf(detail, sizeof(detail), up ? "connected" : "down for %lld s (unready after %lld s)",
 		         (long long)(down / 1000), (long long)(limit / 1000));
-		json_array_append_new(checks, json_pack("{s:s, s:s, s:b, s:s}", "check", "stream", "org",
-		    json_string_value(json_object_get(o, "org")) ?: "", "ok", ok, "detail", detail));
-		ready &= ok;
+		ready &= check_add(checks, reasons, "stream", org, up || down < limit, detail);
+		if (json_is_true(json_object_get(au, "authenticated")))
+			snprintf(detail, sizeof(detail), "authenticated");
+		else if (err[0] != '\0')
+			snprintf(detail, sizeof(detail), "not authenticated: %s", err);
+		else
+			snprintf(detail, sizeof(detail), "not authenticated: not logged in yet");
+		ready &= check_add(checks, reasons, "auth", org, json_is_true(json_object_get(au, "authenticated")), detail);
 	}
 	json_decref(st);
-	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o}", "ready", ready, "checks", checks));
+	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o, s:o}", "ready", ready, "reasons", reasons, "checks",
+	    checks));
 }
 
 /* --- mappings: list, pause, resume ----------------------------------------------------------- */

@@ -111,6 +111,12 @@ admin_metrics_text(const json_t *st, struct cs_buf *b)
 	json_array_foreach(orgs, i, o)
 		sample(b, "clmsync_stream_connected", json_is_true(json_object_get(json_object_get(o, "stream"), "connected")),
 		    "org", str(o, "org"), NULL);
+	family(b, "clmsync_org_authenticated", "gauge", "1 while the org holds a session Salesforce accepts (the last "
+	    "login succeeded and nothing refused it since).");
+	json_array_foreach(orgs, i, o)
+		if (json_object_get(o, "auth"))
+			sample(b, "clmsync_org_authenticated", json_is_true(json_object_get(json_object_get(o, "auth"),
+			    "authenticated")), "org", str(o, "org"), NULL);
 	family(b, "clmsync_stream_reconnects_total", "counter", "Change stream reconnects after a failure.");
 	json_array_foreach(orgs, i, o)
 		if (json_object_get(o, "stream"))

@@ -242,10 +242,16 @@ judge(const json_t *st, char *r, size_t n)
 
 	r[0] = '\0';
 	json_array_foreach(json_object_get(st, "orgs"), i, o) {
-		const json_t *sm = json_object_get(o, "stream");
+		const json_t *sm = json_object_get(o, "stream"), *au = json_object_get(o, "auth");
 		const char *org = str_of(o, "org");
 		int64_t since = int_of(sm, "since_ms");
-		if (!json_is_true(json_object_get(o, "engine")) || json_is_true(json_object_get(sm, "connected")))
+		if (!json_is_true(json_object_get(o, "engine")))
+			continue;
+		if (au != NULL && !json_is_true(json_object_get(au, "authenticated"))) {
+			const char *err = str_of(au, "error") ?: "";
+			reason(r, n, "org %s: not logged in to Salesforce%s%s", org ? org : "?", err[0] ? ": " : "", err);
+		}
+		if (json_is_true(json_object_get(sm, "connected")))
 			continue;
 		if (since > 0 && now > since) {
 			term_duration(now - since, d, sizeof(d));

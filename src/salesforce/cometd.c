@@ -659,6 +659,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			break;
 		switch (f) {
 		case F_NONE:
+			sf_org_auth_ok(s->org);
 			if (st == ST_HANDSHAKE)
 				st = ST_SUBSCRIBE;
 			else if (st == ST_SUBSCRIBE) {
@@ -684,6 +685,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			if (++auth_fails > AUTH_TRIES) {
 				ret = sf_fail(e, CS_EAUTH, false, "org %s: streaming refused our credentials: %s", s->org->name,
 				    e->message);
+				sf_org_auth_failed(s->org, e->message);
 				goto out;
 			}
 			STAT(s, auth_refreshes);
