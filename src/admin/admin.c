@@ -27,6 +27,7 @@ struct admin {
 	struct sync_engine *eng;
 	struct store_pool *pool;
 	struct http_server *srv;
+	struct admin_lag *lag;         /* the lag history, sampled by its own thread */
 	int64_t started_ms;
 };
 
@@ -147,53 +148,84 @@ set_int(json_t *o, const char *k, long long v)
 	json_object_set_new(o, k, json_integer(v));
 }
 
-/* Adds to org object o what the store knows of org: queues, the oldest pending change, replay
- * positions' ages. */
-static void
-org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
+int64_t
+admin_lag_of(int64_t a_ms, int64_t b_ms, int64_t now_ms)
 {
-	struct cs_error e = { 0 };
-	char ns[STORE_KV_NS_MAX], key[STORE_KV_KEY_MAX];
-	long long n = 0, head = 0, cur = 0;
-	int64_t oldest = 0;
-	json_t *d, *rows = NULL, *rp, *v;
-	const char *ch;
+	int64_t t = a_ms > 0 && (b_ms <= 0 || a_ms < b_ms) ? a_ms : b_ms;
 
+	return t > 0 && now_ms > t ? now_ms - t : 0;
+}
+
+cs_err
+admin_pending_read(struct store *s, const char *org, struct admin_pending *p, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX], key[STORE_KV_KEY_MAX];
+	long long head = 0, cur = 0;
+	json_t *d, *rows = NULL;
+	cs_err rc, first = CS_OK;
+
+	p->inbox = p->outbox = p->feed_backlog = -1;
+	p->oldest_to_clm_ms = p->oldest_to_sf_ms = 0;
 	snprintf(ns, sizeof(ns), "inbox:%s", org);
-	if (store_kv_count(s, ns, &n, &e) == CS_OK)
-		set_int(o, "inbox", n);
+	if ((rc = store_kv_count(s, ns, &p->inbox, e)) != CS_OK)
+		first = rc;
 	if ((d = queue_head(s, ns)) != NULL) {
-		int64_t t = json_integer_value(json_object_get(d, "recv_ms"));
-		if (t > 0)
-			oldest = t;
+		p->oldest_to_clm_ms = json_integer_value(json_object_get(d, "recv_ms"));
 		json_decref(d);
 	}
 	snprintf(ns, sizeof(ns), "outbox:%s", org);
-	if (store_kv_count(s, ns, &n, &e) == CS_OK)
-		set_int(o, "outbox", n);
+	if ((rc = store_kv_count(s, ns, &p->outbox, e)) != CS_OK && first == CS_OK)
+		first = rc;
 	if ((d = queue_head(s, ns)) != NULL) {
-		int64_t t = json_integer_value(json_object_get(d, "born_ms"));
-		if (t > 0 && (oldest == 0 || t < oldest))
-			oldest = t;
+		p->oldest_to_sf_ms = json_integer_value(json_object_get(d, "born_ms"));
 		json_decref(d);
 	}
 	/* the repository's changes not planned yet */
 	snprintf(key, sizeof(key), "clm:%s", org);
-	if (store_kv_get(s, "cursor", key, &d, &e) == CS_OK) {
+	if (store_kv_get(s, "cursor", key, &d, e) == CS_OK) {
 		cur = json_integer_value(json_object_get(d, "seq"));
 		json_decref(d);
 	}
-	if (store_changes_head(s, &head, &e) == CS_OK) {
-		set_int(o, "feed_backlog", cur > 0 && head > cur ? head - cur : 0);
-		if (cur > 0 && head > cur && store_changes_after(s, cur, 1, &rows, &e) == CS_OK) {
-			int64_t t = iso_ms(json_object_get(json_array_get(rows, 0), "ts"));
-			if (t > 0 && (oldest == 0 || t < oldest))
-				oldest = t;
-			json_decref(rows);
-		}
+	if ((rc = store_changes_head(s, &head, e)) != CS_OK) {
+		if (first == CS_OK)
+			first = rc;
+		return first;
 	}
-	set_int(o, "oldest_pending_ms", oldest);
-	set_int(o, "lag_ms", oldest > 0 && now > oldest ? now - oldest : 0);
+	p->feed_backlog = cur > 0 && head > cur ? head - cur : 0;
+	if (cur > 0 && head > cur && store_changes_after(s, cur, 1, &rows, e) == CS_OK) {
+		int64_t t = iso_ms(json_object_get(json_array_get(rows, 0), "ts"));
+		if (t > 0 && (p->oldest_to_sf_ms <= 0 || t < p->oldest_to_sf_ms))
+			p->oldest_to_sf_ms = t;
+		json_decref(rows);
+	}
+	return first;
+}
+
+/* Adds to org object o what the store knows of org: queues, the oldest pending change and the
+ * lag each way, replay positions' ages. */
+static void
+org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
+{
+	struct cs_error e = { 0 };
+	struct admin_pending p;
+	char key[STORE_KV_KEY_MAX];
+	int64_t oldest;
+	json_t *d, *rp, *v;
+	const char *ch;
+
+	admin_pending_read(s, org, &p, &e);
+	if (p.inbox >= 0)
+		set_int(o, "inbox", p.inbox);
+	if (p.outbox >= 0)
+		set_int(o, "outbox", p.outbox);
+	if (p.feed_backlog >= 0)
+		set_int(o, "feed_backlog", p.feed_backlog);
+	oldest = p.oldest_to_clm_ms > 0 && (p.oldest_to_sf_ms <= 0 || p.oldest_to_clm_ms < p.oldest_to_sf_ms) ?
+	    p.oldest_to_clm_ms : p.oldest_to_sf_ms;
+	set_int(o, "oldest_pending_ms", oldest > 0 ? oldest : 0);
+	set_int(o, "lag_ms", admin_lag_of(p.oldest_to_clm_ms, p.oldest_to_sf_ms, now));
+	set_int(o, "lag_to_salesforce_ms", admin_lag_of(p.oldest_to_sf_ms, 0, now));
+	set_int(o, "lag_to_clm_ms", admin_lag_of(p.oldest_to_clm_ms, 0, now));
 	/* how old each stored replay position is, and how long until Salesforce forgets it */
 	rp = json_object_get(json_object_get(o, "stream"), "replay");
 	if (json_is_object(rp)) {
@@ -441,6 +473,29 @@ h_readyz(struct http_req *rq, struct http_resp *rs, void *ud)
 	json_decref(st);
 	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o, s:o}", "ready", ready, "reasons", reasons, "checks",
 	    checks));
+}
+
+/* GET /lag?window=S: the lag history of the last S seconds (1..3600, all of it by default). */
+static void
+h_lag(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	bool ok = true;
+	long long window = query_int(rq, "window", ADMIN_LAG_WINDOW_S, 1, ADMIN_LAG_WINDOW_S, &ok);
+	int64_t now = cs_time_now_ms();
+	json_t *out;
+
+	if (!ok) {
+		fail(rs, 400, "invalid", "window is 1..3600 seconds");
+		return;
+	}
+	if ((out = admin_lag_json(a->lag, now - window * 1000)) == NULL) {
+		fail(rs, 500, "internal", "out of memory");
+		return;
+	}
+	set_int(out, "window_s", window);
+	set_int(out, "now_ms", now);
+	http_resp_json(rs, 200, out);
 }
 
 /* --- mappings: list, pause, resume ----------------------------------------------------------- */
@@ -1130,6 +1185,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/readyz", h_readyz },
 	{ "GET", "/metrics", h_metrics },
 	{ "GET", V1 "/status", h_status },
+	{ "GET", V1 "/lag", h_lag },
 	{ "GET", V1 "/mappings", h_mappings },
 	{ "POST", V1 "/mappings/:name/:action", h_pause },
 	{ "GET", V1 "/dlq", h_dlq_list },
@@ -1190,6 +1246,32 @@ not_found(struct http_req *rq, struct http_resp *rs, void *ud)
 	fail(rs, 404, "not_found", "no such admin endpoint; see docs/operations.md");
 }
 
+/* Starts the lag history of the orgs with mappings (those status shows). */
+static cs_err
+lag_start(struct admin *a, struct cs_error *e)
+{
+	const char **names = calloc(a->cfg->norgs + 1, sizeof(*names));
+	size_t n = 0;
+	cs_err rc;
+
+	if (names == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < a->cfg->norgs; i++) {
+		bool used = false;
+		for (size_t k = 0; k < a->cfg->nmappings; k++)
+			used |= strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0;
+		if (used)
+			names[n++] = a->cfg->orgs[i].name;
+	}
+	rc = admin_lag_new(names, n, &a->lag, e);
+	free(names);
+	if (rc == CS_OK && (rc = admin_lag_run(a->lag, a->eng, a->pool, e)) != CS_OK) {
+		admin_lag_free(a->lag);
+		a->lag = NULL;
+	}
+	return rc;
+}
+
 cs_err
 admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 {
@@ -1209,6 +1291,11 @@ admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 		free(a);
 		return rc;
 	}
+	if ((rc = lag_start(a, e)) != CS_OK) {
+		store_pool_free(a->pool);
+		free(a);
+		return rc;
+	}
 	memset(&so, 0, sizeof(so));
 	so.host = o->host;
 	so.port = o->port;
@@ -1220,6 +1307,7 @@ admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 	so.not_found = not_found;
 	so.ud = a;
 	if ((rc = http_server_start(&so, &a->srv, e)) != CS_OK) {
+		admin_lag_free(a->lag);
 		store_pool_free(a->pool);
 		free(a);
 		return rc;
@@ -1240,6 +1328,7 @@ admin_stop(struct admin *a)
 	if (a == NULL)
 		return;
 	http_server_stop(a->srv);
+	admin_lag_free(a->lag);     /* its thread holds a pool connection while it samples */
 	store_pool_free(a->pool);
 	free(a);
 }

@@ -82,7 +82,9 @@ function orgCard(o, now) {
       kv('Login', !au ? '—' : au.authenticated
         ? el('span', null, 'ok', au.login_ms > 0 ? el('span', { class: 'muted' }, ' · ', timeEl(au.login_ms)) : null)
         : el('span', { class: 'tone-bad' }, au.error || 'not logged in yet')),
-      kv('Lag', el('span', { class: `tone-${lagTone(o.lag_ms || 0)}` }, fmtDuration(o.lag_ms || 0))),
+      kv('Lag', el('span', { class: `tone-${lagTone(o.lag_ms || 0)}` }, fmtDuration(o.lag_ms || 0)),
+        typeof o.lag_to_salesforce_ms === 'number' ? el('span', { class: 'muted small' },
+          ` · to Salesforce ${fmtDuration(o.lag_to_salesforce_ms)}, to the repository ${fmtDuration(o.lag_to_clm_ms || 0)}`) : null),
       kv('Inbox', fmtNumber(o.inbox)),
       kv('Outbox', fmtNumber(o.outbox)),
       kv('Feed backlog', fmtNumber(o.feed_backlog)),
