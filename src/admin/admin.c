@@ -17,7 +17,6 @@
 #define V1 "/admin/v1"
 #define POOL_WAIT_MS 5000
 #define RETENTION_MS (72LL * 3600 * 1000)   /* how long Salesforce keeps change events */
-#define DLQ_COUNT_MAX 100000                /* DLQ entries read to count them per mapping */
 #define AUDIT_PAGE 100                      /* audit rows one call returns by default */
 
 struct admin {
@@ -244,46 +243,32 @@ org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
 	}
 }
 
-/* Counts DLQ entries and open conflicts per mapping into by_map {mapping: {"dlq", "conflicts"}}. */
+/* Sets the dead-letter entries and open conflicts of each mapping in by_map ({mapping: {}}) and
+ * their totals (-1: unknown). Both come from counts the store keeps or reads off its key index,
+ * so the cost is a few rows per mapping, however long the queues. A figure the store cannot give
+ * is left out. */
 static void
 count_per_mapping(struct store *s, json_t *by_map, long long *dlq_total, long long *conf_total)
 {
 	struct cs_error e = { 0 };
-	char after[32] = "";
-	json_t *page = NULL, *it, *c;
-	size_t i;
-	long long seen = 0;
+	json_t *counts = NULL, *c;
+	const char *name;
+	long long n;
 
-	*dlq_total = *conf_total = 0;
-	for (;;) {
-		if (sync_dlq_list(s, after, STORE_LIST_MAX, &page, &e) != CS_OK)
-			break;
-		json_array_foreach(page, i, it) {
-			const char *m = json_string_value(json_object_get(it, "mapping"));
-			c = m ? json_object_get(by_map, m) : NULL;
-			if (c != NULL)
-				set_int(c, "dlq", json_integer_value(json_object_get(c, "dlq")) + 1);
-			snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(it, "id")) ?: "");
-			(*dlq_total)++;
-		}
-		seen += (long long)json_array_size(page);
-		if (json_array_size(page) < STORE_LIST_MAX || seen >= DLQ_COUNT_MAX) {
-			json_decref(page);
-			break;
-		}
-		json_decref(page);
+	*dlq_total = *conf_total = -1;
+	if (sync_dlq_counts(s, &counts, dlq_total, &e) != CS_OK) {
+		log_debug("admin.status", "dead-letter entries per mapping: %s", e.msg);
+		*dlq_total = -1;
 	}
-	page = NULL;
-	if (sync_conflict_list(s, &page, &e) == CS_OK) {
-		json_array_foreach(page, i, it) {
-			const char *m = json_string_value(json_object_get(it, "mapping"));
-			c = m ? json_object_get(by_map, m) : NULL;
-			if (c != NULL)
-				set_int(c, "conflicts", json_integer_value(json_object_get(c, "conflicts")) + 1);
-			(*conf_total)++;
-		}
-		json_decref(page);
+	if (sync_conflict_count(s, NULL, &n, &e) == CS_OK)
+		*conf_total = n;
+	json_object_foreach(by_map, name, c) {
+		if (counts != NULL)
+			set_int(c, "dlq", json_integer_value(json_object_get(counts, name)));
+		if (*conf_total >= 0 && sync_conflict_count(s, name, &n, &e) == CS_OK)
+			set_int(c, "conflicts", n);
 	}
+	json_decref(counts);
 }
 
 json_t *
@@ -301,7 +286,7 @@ admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct 
 		return NULL;
 	}
 	for (i = 0; i < cfg->nmappings; i++)
-		json_object_set_new(by_map, cfg->mappings[i].name, json_pack("{s:i, s:i}", "dlq", 0, "conflicts", 0));
+		json_object_set_new(by_map, cfg->mappings[i].name, json_object());
 	count_per_mapping(s, by_map, &dlq, &conf);
 	/* an org with mappings but no engine (serve --no-sync): its store figures still count */
 	for (i = 0; i < cfg->norgs; i++) {
@@ -343,8 +328,10 @@ admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct 
 	json_object_set_new(st, "version", json_string(CLMSYNC_VERSION));
 	set_int(st, "uptime_s", (now - started_ms) / 1000);
 	set_int(st, "now_ms", now);
-	set_int(st, "dlq", dlq);
-	set_int(st, "conflicts", conf);
+	if (dlq >= 0)
+		set_int(st, "dlq", dlq);
+	if (conf >= 0)
+		set_int(st, "conflicts", conf);
 	json_object_set_new(st, "engine", json_boolean(eng != NULL));
 	return st;
 }

@@ -2,6 +2,7 @@
  * requests, worked directly on the store (a running engine takes requests from its inbox). */
 #include "sync/sync_int.h"
 #include "sync/audit.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -156,9 +157,121 @@ dlq_remove(struct store *s, const char *key, const json_t *doc, const char *deci
 	};
 	cs_err rc;
 
-	if ((rc = store_kv_del(s, DLQ_NS, key, NULL, e)) != CS_OK)
+	if ((rc = store_kv_del(s, DLQ_NS, key, NULL, e)) != CS_OK ||
+	    (rc = sync_dlq_count_add(s, str_of(doc, "mapping"), -1, e)) != CS_OK)
 		return rc;
 	return sync_audit_append(s, &r, NULL, e);
+}
+
+/* Counts every dead-letter entry into the counters, once per store: the first reader of a store
+ * written before the counters existed. Under the write lock, so that no entry is added or removed
+ * meanwhile; another process that counted first leaves nothing to do. */
+static cs_err
+dlq_recount(struct store *s, struct cs_error *e)
+{
+	char after[STORE_KV_KEY_MAX] = "";
+	json_t *d = NULL, *page = NULL, *by = json_object(), *it, *v;
+	const char *k;
+	size_t i, got;
+	long long seen = 0;
+	cs_err rc;
+
+	if (by == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	if ((rc = store_begin(s, e)) != CS_OK) {
+		json_decref(by);
+		return rc;
+	}
+	rc = store_kv_get(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, &d, e);
+	json_decref(d);
+	if (rc == CS_OK) {
+		/* another connection counted while this one waited for the lock */
+		store_rollback(s);
+		json_decref(by);
+		return CS_OK;
+	}
+	if (rc != CS_ENOTFOUND)
+		goto out;
+	/* counters some writer kept before this count are replaced by it */
+	do {
+		if ((rc = store_kv_scan(s, SYNC_DLQ_COUNT_NS, NULL, STORE_LIST_MAX, &page, e)) != CS_OK)
+			goto out;
+		got = json_array_size(page);
+		json_array_foreach(page, i, it)
+			if ((rc = store_kv_del(s, SYNC_DLQ_COUNT_NS, json_string_value(json_object_get(it, "key")), NULL, e)) != CS_OK)
+				goto out;
+		json_decref(page);
+		page = NULL;
+	} while (got > 0);
+	do {
+		if ((rc = store_kv_scan(s, DLQ_NS, after, STORE_LIST_MAX, &page, e)) != CS_OK)
+			goto out;
+		got = json_array_size(page);
+		json_array_foreach(page, i, it) {
+			const char *key = sync_dlq_count_key(str_of(json_object_get(it, "doc"), "mapping"));
+			if (json_object_set_new(by, key, json_integer(json_integer_value(json_object_get(by, key)) + 1)) != 0) {
+				rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(it, "key")));
+		}
+		seen += (long long)got;
+		json_decref(page);
+		page = NULL;
+	} while (got == STORE_LIST_MAX);
+	json_object_foreach(by, k, v)
+		if ((rc = store_kv_put(s, SYNC_DLQ_COUNT_NS, k, v, e)) != CS_OK)
+			goto out;
+	if ((rc = store_kv_put(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, json_true(), e)) != CS_OK)
+		goto out;
+	if ((rc = store_commit(s, e)) == CS_OK && seen > 0)
+		log_info("sync.dlq", "%lld dead-letter entries counted per mapping (once: kept up to date from now on)", seen);
+	json_decref(by);
+	return rc;
+out:
+	store_rollback(s);
+	json_decref(page);
+	json_decref(by);
+	return rc;
+}
+
+cs_err
+sync_dlq_counts(struct store *s, json_t **out, long long *total, struct cs_error *e)
+{
+	char after[STORE_KV_KEY_MAX] = "";
+	json_t *d = NULL, *page = NULL, *by, *it;
+	size_t i, got;
+	cs_err rc;
+
+	*out = NULL;
+	*total = 0;
+	if ((rc = store_kv_get(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, &d, e)) == CS_ENOTFOUND)
+		rc = dlq_recount(s, e);
+	json_decref(d);
+	if (rc != CS_OK)
+		return rc;
+	if ((by = json_object()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	/* one row per mapping with entries: a page or two, however long the queue */
+	do {
+		if ((rc = store_kv_scan(s, SYNC_DLQ_COUNT_NS, after, STORE_LIST_MAX, &page, e)) != CS_OK) {
+			json_decref(by);
+			return rc;
+		}
+		got = json_array_size(page);
+		json_array_foreach(page, i, it) {
+			const char *key = json_string_value(json_object_get(it, "key"));
+			json_int_t n = json_integer_value(json_object_get(it, "doc"));
+			snprintf(after, sizeof(after), "%s", key);
+			if (strcmp(key, SYNC_DLQ_COUNT_READY) == 0 || n <= 0)
+				continue;
+			json_object_set_new(by, key, json_integer(n));
+			*total += n;
+		}
+		json_decref(page);
+	} while (got == STORE_LIST_MAX);
+	*out = by;
+	return CS_OK;
 }
 
 cs_err
@@ -283,6 +396,23 @@ out:
 	json_decref(page);
 	json_decref(arr);
 	return rc;
+}
+
+cs_err
+sync_conflict_count(struct store *s, const char *mapping, long long *n, struct cs_error *e)
+{
+	char from[STORE_KV_KEY_MAX], to[STORE_KV_KEY_MAX];
+	int len;
+
+	*n = 0;
+	if (mapping == NULL)
+		return store_kv_count(s, CONFLICT_NS, n, e);
+	/* its conflicts' keys are "<mapping>/...": from "<mapping>/" up to "<mapping>0" ('/' + 1) */
+	len = snprintf(from, sizeof(from), "%s/", mapping);
+	if (mapping[0] == '\0' || len < 0 || (size_t)len >= sizeof(from))
+		return cs_error_set(e, CS_EINVAL, "a mapping name of 1..%d bytes", STORE_KV_KEY_MAX - 2);
+	snprintf(to, sizeof(to), "%s0", mapping);
+	return store_kv_count_range(s, CONFLICT_NS, from, to, n, e);
 }
 
 cs_err

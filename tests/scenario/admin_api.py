@@ -211,6 +211,15 @@ d = wait_for(dlq_entry, 20, "DLQ entry")
 check(d is not None and d["direction"] == "clm" and "transition" in (d["error"]["message"] + d["error"]["code"]).lower(),
       "a refused lifecycle move lands in the DLQ with the reason", d)
 check(clm.get("contracts", ct["id"])["status"] == "draft", "the repository record is unchanged")
+
+
+def dlq_figures():
+    st, b = a("GET", "/admin/v1/status")
+    m = {x["name"]: x for x in b["orgs"][0]["mappings"]}
+    return b.get("dlq"), m["contracts"].get("dlq"), m["counterparties"].get("dlq")
+
+
+check(dlq_figures() == (1, 1, 0), "status: the entry counted, for its mapping only", dlq_figures())
 if d:
     st, b = a("GET", "/admin/v1/dlq/" + d["id"])
     check(st == 200 and b["id"] == d["id"], "dlq: one entry", (st, b))
@@ -225,6 +234,7 @@ if d:
         check(st == 400, "discard without a reason: 400", (st, b))
         st, b = a("POST", "/admin/v1/dlq/" + d2["id"] + "/discard", {"reason": "expired by mistake in Salesforce"})
         check(st == 200 and b["result"] == "discarded", "discard with a reason", (st, b))
+        check(dlq_figures() == (0, 0, 0), "status: no entry counted once it is discarded", dlq_figures())
         st, b = a("GET", "/admin/v1/audit?decision=discarded&record=" + q(ct["id"]))
         check(st == 200 and any(r["detail"] == "expired by mistake in Salesforce" for r in b["rows"]),
               "audit: the discard and its reason", (st, b))
