@@ -86,6 +86,18 @@ ns_of(char ns[STORE_KV_NS_MAX], const char *prefix, const char *name, struct cs_
 	return CS_OK;
 }
 
+/* Ends the transaction the caller began on s: commits when rc is CS_OK, else (or when the commit
+ * fails) rolls back. Returns the outcome. */
+static cs_err
+txn_end(struct store *s, cs_err rc, struct cs_error *e)
+{
+	if (rc == CS_OK)
+		rc = store_commit(s, e);
+	if (rc != CS_OK)
+		store_rollback(s);
+	return rc;
+}
+
 cs_err
 sync_dlq_list(struct store *s, const char *after, int limit, json_t **out, struct cs_error *e)
 {
@@ -308,13 +320,10 @@ sync_dlq_replay(struct store *s, const char *id, struct cs_error *e)
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "back onto %s", queue);
-	if ((rc = sync_queue_push(s, queue, item, e)) != CS_OK ||
-	    (rc = dlq_remove(s, key, doc, "replayed", detail, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	if ((rc = sync_queue_push(s, queue, item, e)) == CS_OK)
+		rc = dlq_remove(s, key, doc, "replayed", detail, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(item);
 	json_decref(doc);
 	return rc;
@@ -345,12 +354,9 @@ sync_dlq_discard(struct store *s, const char *id, const char *reason, struct cs_
 		goto out;
 	}
 	/* no dlq_check: a damaged entry can only be discarded, so that must keep working */
-	if ((rc = dlq_remove(s, key, json_is_object(doc) ? doc : NULL, "discarded", reason, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	rc = dlq_remove(s, key, json_is_object(doc) ? doc : NULL, "discarded", reason, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(doc);
 	return rc;
 }
@@ -415,6 +421,37 @@ sync_conflict_count(struct store *s, const char *mapping, long long *n, struct c
 	return store_kv_count_range(s, CONFLICT_NS, from, to, n, e);
 }
 
+/* A kind of row the operator's calls read by id, and how their messages name it. */
+struct row_kind {
+	const char *ns;
+	const char *no_id;      /* the message for an empty id */
+	const char *missing;    /* "<missing> <id>" when there is none */
+	const char *damaged;    /* "<damaged> <id> is damaged" when it is not an object */
+};
+static const struct row_kind conflict_row = { CONFLICT_NS, "no conflict id", "no open conflict", "conflict" };
+static const struct row_kind result_row = { RECONCILE_NS, "no request id", "no result yet for request",
+                                            "the result of request" };
+
+/* The object at (k->ns, id): *doc a new reference, NULL after an error. Errors: CS_EINVAL (empty
+ * id), CS_ENOTFOUND, CS_EIO (not an object), the store's; e says which in k's words. */
+static cs_err
+row_get(struct store *s, const struct row_kind *k, const char *id, json_t **doc, struct cs_error *e)
+{
+	cs_err rc;
+
+	*doc = NULL;
+	if (id == NULL || id[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "%s", k->no_id);
+	if ((rc = store_kv_get(s, k->ns, id, doc, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "%s %s", k->missing, id) : rc;
+	if (!json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+		return cs_error_set(e, CS_EIO, "%s %s is damaged", k->damaged, id);
+	}
+	return CS_OK;
+}
+
 cs_err
 sync_conflict_get(struct store *s, const char *id, json_t **out, struct cs_error *e)
 {
@@ -422,13 +459,7 @@ sync_conflict_get(struct store *s, const char *id, json_t **out, struct cs_error
 	cs_err rc;
 
 	*out = NULL;
-	if (id == NULL || id[0] == '\0')
-		return cs_error_set(e, CS_EINVAL, "no conflict id");
-	if ((rc = store_kv_get(s, CONFLICT_NS, id, &doc, e)) != CS_OK)
-		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no open conflict %s", id) : rc;
-	if (!json_is_object(doc))
-		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
-	else if ((*out = with_id(id, doc)) == NULL)
+	if ((rc = row_get(s, &conflict_row, id, &doc, e)) == CS_OK && (*out = with_id(id, doc)) == NULL)
 		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
 	json_decref(doc);
 	return rc;
@@ -451,15 +482,8 @@ sync_conflict_resolve_request(struct store *s, const char *id, const char *choic
 		return cs_error_set(e, CS_EINVAL, "no conflict id");
 	if ((rc = store_begin(s, e)) != CS_OK)
 		return rc;
-	if ((rc = store_kv_get(s, CONFLICT_NS, id, &c, e)) != CS_OK) {
-		if (rc == CS_ENOTFOUND)
-			cs_error_set(e, rc, "no open conflict %s", id);
+	if ((rc = row_get(s, &conflict_row, id, &c, e)) != CS_OK)
 		goto out;
-	}
-	if (!json_is_object(c)) {
-		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
-		goto out;
-	}
 	if (ns_of(ns, "inbox", str_of(c, "org"), NULL) != CS_OK) {
 		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged: it names no org", id);
 		goto out;
@@ -470,12 +494,9 @@ sync_conflict_resolve_request(struct store *s, const char *id, const char *choic
 		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	rc = sync_queue_push(s, ns, req, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(req);
 	json_decref(c);
 	return rc;
@@ -524,10 +545,8 @@ sync_reconcile_request(struct store *s, const char *org, const char *mapping, bo
 		return cs_error_set(e, CS_ENOMEM, "out of memory (or a mapping name that is not UTF-8)");
 	if ((rc = store_begin(s, e)) != CS_OK)
 		goto out;
-	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK || (rc = store_commit(s, e)) != CS_OK) {
-		store_rollback(s);
+	if ((rc = txn_end(s, sync_queue_push(s, ns, req, e), e)) != CS_OK)
 		goto out;
-	}
 	memcpy(request_id, id, sizeof(id));
 out:
 	json_decref(req);
@@ -541,12 +560,10 @@ sync_reconcile_result(struct store *s, const char *request_id, json_t **out, str
 	cs_err rc;
 
 	*out = NULL;
-	if (request_id == NULL || request_id[0] == '\0')
-		return cs_error_set(e, CS_EINVAL, "no request id");
-	if ((rc = store_kv_get(s, RECONCILE_NS, request_id, &doc, e)) != CS_OK)
-		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no result yet for request %s", request_id) : rc;
-	if (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "checked")) ||
-	    !json_is_integer(json_object_get(doc, "drift")) || !json_is_boolean(json_object_get(doc, "ok"))) {
+	if ((rc = row_get(s, &result_row, request_id, &doc, e)) != CS_OK)
+		return rc;
+	if (!json_is_integer(json_object_get(doc, "checked")) || !json_is_integer(json_object_get(doc, "drift")) ||
+	    !json_is_boolean(json_object_get(doc, "ok"))) {
 		json_decref(doc);
 		return cs_error_set(e, CS_EIO, "the result of request %s is damaged", request_id);
 	}
