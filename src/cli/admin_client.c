@@ -478,3 +478,15 @@ out:
 	http_response_cleanup(&rs);
 	return code;
 }
+
+int
+cli_put_json(const char *cmd, const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	bool ok = s != NULL && printf("%s\n", s) >= 0 && fflush(stdout) == 0;
+
+	free(s);
+	if (!ok)
+		fprintf(stderr, "clmsync%s%s: cannot write the output: %s\n", cmd ? " " : "", cmd ? cmd : "", strerror(errno));
+	return ok ? 0 : CLI_EXIT_BAD;
+}

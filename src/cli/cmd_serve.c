@@ -9,6 +9,7 @@
 #include "http/throttle.h"
 #include "sync/sync.h"
 #include "util/log.h"
+#include "util/sig.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -25,15 +26,6 @@
 #define TOKEN_FILE "api-token"     /* created in the data directory on first start */
 #define PATH_MAX_LEN 4096
 #define STORE_POOL_SIZE 16
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void
 usage(FILE *f)
@@ -220,12 +212,13 @@ cmd_serve(int argc, char **argv)
 	uint16_t aport = 0;
 	bool admin_on;
 	struct sync_opts eo;
-	struct sigaction sa;
 	char host[CS_CONFIG_HOST_MAX], store_url[PATH_MAX_LEN + 16], url[CS_CONFIG_HOST_MAX + 16];
 	const char *dir;
 	uint16_t port;
 	int rc = 1;
 
+	/* before any thread starts: SIGINT and SIGTERM go to this thread only, in cs_sig_wait */
+	cs_sig_block();
 	/* every option but the flags takes one value */
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -456,13 +449,7 @@ cmd_serve(int argc, char **argv)
 	if (admin_on)
 		log_info("serve.listen", "admin API on %s/admin/v1, metrics on %s/metrics", aurl, aurl);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	while (!stop)
-		pause();
+	cs_sig_wait();
 	log_info("serve.stop", "shutting down");
 	alerts_stop(alr);
 	alr = NULL;

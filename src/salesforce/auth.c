@@ -239,6 +239,64 @@ sf_org_count(struct sf_org *o, uint64_t requests, uint64_t retries)
 }
 
 void
+sf_org_auth(struct sf_org *o, struct sf_auth_state *out)
+{
+	pthread_mutex_lock(&o->mu);
+	*out = o->authn;
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Under o->mu. */
+static void
+auth_ok_locked(struct sf_org *o, bool login)
+{
+	o->authn.authenticated = true;
+	if (login)
+		o->authn.login_ms = cs_time_now_ms();
+	o->authn.failures = 0;
+	o->authn.error[0] = '\0';
+	atomic_store(&o->authed, true);
+}
+
+void
+sf_org_auth_ok(struct sf_org *o)
+{
+	if (atomic_load(&o->authed))
+		return;
+	pthread_mutex_lock(&o->mu);
+	auth_ok_locked(o, false);
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Not authenticated any more, because of why; login: a failed login, counted. */
+static void
+auth_failed(struct sf_org *o, const char *why, bool login)
+{
+	size_t n;
+
+	pthread_mutex_lock(&o->mu);
+	o->authn.authenticated = false;
+	o->authn.failed_ms = cs_time_now_ms();
+	if (login)
+		o->authn.failures++;
+	sf_copy(o->authn.error, sizeof(o->authn.error), why != NULL && why[0] != '\0' ? why : "refused");
+	/* a cut must not split a UTF-8 sequence: the reason is shown as JSON text */
+	if ((n = strlen(o->authn.error)) == sizeof(o->authn.error) - 1) {
+		while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+			n--;
+		o->authn.error[n] = '\0';
+	}
+	atomic_store(&o->authed, false);
+	pthread_mutex_unlock(&o->mu);
+}
+
+void
+sf_org_auth_failed(struct sf_org *o, const char *why)
+{
+	auth_failed(o, why, false);
+}
+
+void
 sf_org_stats(struct sf_org *o, struct sf_stats *out)
 {
 	pthread_mutex_lock(&o->mu);
@@ -536,12 +594,15 @@ login_locked(struct sf_org *o, struct http_client *http, struct sf_error *e)
 	}
 	o->token_gen++;
 	o->stats.logins++;
+	auth_ok_locked(o, true);
 	pthread_mutex_unlock(&o->mu);
 	log_info("sf.login", "org=%s acquired a token", o->name);
 out:
 	if (err != CS_OK) {
 		scrub_error(o, e, assertion);
 		log_warn("sf.login", "org=%s %s", o->name, e ? e->message : cs_strerror(err));
+		/* a failed login leaves no session: the token was dropped (or, fixed, refused) before */
+		auth_failed(o, e && e->message[0] ? e->message : cs_strerror(err), true);
 	}
 	if (v != NULL) {
 		/* the token response holds the token; jansson frees without wiping, which is as much as

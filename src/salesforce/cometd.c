@@ -701,6 +701,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			break;
 		switch (f) {
 		case F_NONE:
+			sf_org_auth_ok(s->org);
 			if (st == ST_HANDSHAKE)
 				st = ST_SUBSCRIBE;
 			else if (st == ST_SUBSCRIBE) {
@@ -726,6 +727,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			if (++auth_fails > AUTH_TRIES) {
 				ret = sf_fail(e, CS_EAUTH, false, "org %s: streaming refused our credentials: %s", s->org->name,
 				    e->message);
+				sf_org_auth_failed(s->org, e->message);
 				goto out;
 			}
 			STAT(s, auth_refreshes);

@@ -369,6 +369,7 @@ sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, 
 				if (http_response_header(rs, "Sforce-Limit-Info", li, sizeof(li)))
 					sf_org_note_limits(o, li);
 				if (rs->status >= 200 && rs->status < 300) {
+					sf_org_auth_ok(o);
 					err = CS_OK;
 					goto out;
 				}
@@ -382,6 +383,12 @@ sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, 
 				}
 				sf_error_parse(e, rs->status, rs->body.data, rs->body.len);
 				err = e->err;
+				if (rs->status == 401) {
+					/* refused again after a new token, or a fixed token: no session works */
+					char why[sizeof(e->message) + 40];
+					snprintf(why, sizeof(why), "session refused (HTTP 401): %s", e->message);
+					sf_org_auth_failed(o, why);
+				}
 			}
 		}
 		if (err == CS_ELIMIT || !e->transient || n >= r.max_attempts || !(idem || no_effect(e)))

@@ -26,6 +26,8 @@ struct sf_org {
 	uint64_t token_gen;           /* bumped on every new token */
 	struct sf_limits limits;
 	struct sf_stats stats;
+	struct sf_auth_state authn;   /* what sf_org_auth reports */
+	atomic_bool authed;           /* authn.authenticated, read without the lock on each answer */
 };
 
 struct sf_client {
@@ -49,6 +51,13 @@ void sf_session_invalidate(struct sf_org *org, uint64_t gen);
 /* As sf_session_get for a caller with its own http client (the stream). */
 cs_err sf_session_get_with(struct sf_org *org, struct http_client *http, struct sf_session *s,
     struct sf_error *e);
+
+/* A session was accepted by an answer (a 2xx, a streaming handshake): authenticated. Cheap when
+ * it is already: one atomic load. Any thread. */
+void sf_org_auth_ok(struct sf_org *org);
+/* The session was refused for good, or a login failed: not authenticated, because of why (no
+ * secret in it). Any thread. */
+void sf_org_auth_failed(struct sf_org *org, const char *why);
 
 /* Records a Sforce-Limit-Info header value. */
 void sf_org_note_limits(struct sf_org *org, const char *v);

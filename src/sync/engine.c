@@ -648,8 +648,16 @@ sync_engine_status(struct sync_engine *g)
 		    "expected", (json_int_t)atomic_load(&w->rec_expected),
 		    "latency_ms", "to_salesforce", histogram(w, SYNC_TO_SF), "to_clm", histogram(w, SYNC_TO_CLM),
 		    "mappings", maps);
-		if (o != NULL)
+		if (o != NULL) {
+			struct sf_auth_state as;
+			sf_org_auth(w->sfo, &as);
+			json_t *why = json_string(as.error);   /* NULL for text that is not UTF-8 */
+			sf_org_auth(w->sfo, &as);
+			json_object_set_new(o, "auth", json_pack("{s:b, s:I, s:I, s:I, s:o}", "authenticated", as.authenticated,
+			    "login_ms", (json_int_t)as.login_ms, "failed_ms", (json_int_t)as.failed_ms,
+			    "failures", (json_int_t)as.failures, "error", why ? why : json_string("(not printable)")));
 			json_array_append_new(orgs, o);
+		}
 	}
 	return json_pack("{s:o, s:o}", "latency_le_ms", le, "orgs", orgs);
 }
