@@ -194,6 +194,10 @@ cs_err clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const c
  * repository's own writes wait for its commit: keep the transaction short. */
 cs_err clm_update_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id,
     const json_t *body, long long if_match, const char *actor, json_t **out, long long *seq, struct clm_fail *f);
+/* clm_create inside the caller's own transaction on s, as clm_update_in: the record, its history
+ * and its change row are a savepoint there, durable only when the caller commits. */
+cs_err clm_create_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const json_t *body,
+    const char *actor, json_t **out, long long *seq, struct clm_fail *f);
 /* Wakes the change feed's long polls and commit listeners for changes up to seq that a caller
  * committed in its own transaction (clm_update_in). seq <= 0 is a no-op. Any thread. */
 void clm_notify(struct clm *c, long long seq);

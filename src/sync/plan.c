@@ -28,6 +28,8 @@ struct plan {
 	const char *event;
 	int64_t s_ms, c_ms;     /* when each side's value was committed, for last_writer_wins */
 	bool dirty;             /* the link row changed */
+	bool unit_open;         /* its unit is open already (a record created in it): commit_plan
+	                         * joins it instead of beginning one */
 };
 
 static void
@@ -457,8 +459,9 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	size_t i;
 	cs_err rc;
 
-	if ((rc = sync_txn_begin(w, &e)) != CS_OK)
+	if (!p->unit_open && (rc = sync_txn_begin(w, &e)) != CS_OK)
 		goto fail;
+	p->unit_open = false;      /* whatever happens below ends the unit */
 	if (json_object_size(p->patch) > 0) {
 		long long seq = 0;
 
@@ -892,7 +895,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
                const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn)
 {
 	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext, *marker = NULL;
-	struct clm_new item = { 0 };
+	bool created = false;
 	struct clm_fail cf;
 	struct cs_error e = { 0 };
 	char mns[STORE_KV_NS_MAX], parent[CLM_ID_MAX] = "";
@@ -1021,57 +1024,43 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			goto out;
 		}
 	}
-	/* Idempotent across a crash: the new record's id is chosen and recorded first, so a replan
-	 * of the same event finds the record made before the crash instead of making another. The
-	 * repository's writer makes it: the plans grouped so far commit first (a lookup target made
-	 * above is one of them), and so does the marker, alone. */
-	if (sync_txn_flush(w, &e) != CS_OK) {
+	/* Idempotent across a crash and a failed commit: the record is created in the plan's own
+	 * unit, with its link, its shadows and the removal of the event, so that either all of it
+	 * commits or none does and a replan makes it once. (A marker "creating:<mapping>" written by
+	 * an earlier version, which created first and linked after, still names a record made
+	 * before a crash: that record is linked instead.) */
+	snprintf(mns, sizeof(mns), "creating:%s", m->name);
+	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
+	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
+		memset(&cf, 0, sizeof(cf));
+		if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, json_string_value(json_object_get(marker, "clm")),
+		               &out, &cf) == CS_OK)
+			goto made;
+	}
+	if (sync_txn_begin(w, &e) != CS_OK) {
 		snprintf(err, errn, "%s", e.msg);
 		rc = CS_ETIMEOUT;
 		goto out;
 	}
-	snprintf(mns, sizeof(mns), "creating:%s", m->name);
-	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
-	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
-		snprintf(item.id, sizeof(item.id), "%s", json_string_value(json_object_get(marker, "clm")));
-		memset(&cf, 0, sizeof(cf));
-		if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, item.id, &out, &cf) == CS_OK)
-			goto made;
-	} else {
-		json_t *mk;
-		if (clm_id_new(sync_kind_of(m->entity), item.id) != CS_OK ||
-		    (mk = json_pack("{s:s}", "clm", item.id)) == NULL) {
-			rc = CS_ETIMEOUT;
-			goto out;
-		}
-		if (sync_txn_begin(w, &e) != CS_OK || store_kv_put(w->st, mns, sf_id, mk, &e) != CS_OK ||
-		    sync_txn_commit(w, &e) != CS_OK || sync_txn_flush(w, &e) != CS_OK) {
-			sync_txn_rollback(w);
-			json_decref(mk);
-			rc = CS_ETIMEOUT;
-			goto out;
-		}
-		json_decref(mk);
-	}
-	item.kind = sync_kind_of(m->entity);
-	item.parent_id = parent[0] ? parent : NULL;
-	item.body = body;
 	memset(&cf, 0, sizeof(cf));
-	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||
-	    clm_get_in(w->clm, w->st, item.kind, NULL, item.id, &out, &cf) != CS_OK) {
-		snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject, sf_id,
-		         cf.code, cf.msg);
-		rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
-		if (rc == CS_EINVAL && sync_txn_begin(w, &e) == CS_OK) {
-			if (store_kv_del(w->st, mns, sf_id, NULL, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK)
-				sync_txn_rollback(w);
+	{
+		long long seq = 0;
+		if (clm_create_in(w->clm, w->st, sync_kind_of(m->entity), parent[0] ? parent : NULL, body, w->actor, &out, &seq,
+		                  &cf) != CS_OK) {
+			sync_txn_rollback(w);
+			snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject,
+			         sf_id, cf.code, cf.msg);
+			rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
+			goto out;
 		}
-		goto out;
+		sync_txn_clm(w, seq);
 	}
+	created = true;
 made:
 	atomic_fetch_add(&w->n_clm_writes, 1);
 	snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(json_object_get(out, "id")));
 	plan_init(&p, w, m, clm_id, event);
+	p.unit_open = created;
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	p.rec = out;
 	p.link = sync_link_new(sf_id);
@@ -1081,9 +1070,11 @@ made:
 	audit(&p, "clm", NULL, NULL, NULL, "created", m->sobject);
 	/* what Salesforce sent and the record now holds is the shadow; the rest (the repository's
 	 * defaults, its id in the external id field) goes back to Salesforce */
-	if (!plan_sf_side(&p, values, false, true, err, errn))
+	if (!plan_sf_side(&p, values, false, true, err, errn)) {
 		rc = CS_EINVAL;
-	else {
+		if (p.unit_open)
+			sync_txn_rollback(w);     /* the record goes with the plan that made it */
+	} else {
 		plan_clm_side(&p, true);
 		struct marker_ud mu = { w, mns, sf_id };
 		if (m->external_id_field[0] != '\0')
