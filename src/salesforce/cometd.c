@@ -278,6 +278,9 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		    true, "streaming %s: %s", url.data, curl_easy_strerror(rc));
 		goto out;
 	}
+	/* an answer may echo the request (an error page, a proxy): the token never reaches a
+	 * message or an event */
+	sf_scrub(resp.data, resp.len, s->sess.token);
 	if (status == 401) {
 		sf_error_parse(e, status, resp.data, resp.len);
 		err = e->err = CS_EAUTH;
