@@ -1,13 +1,15 @@
-/* fuzz_url.c - libFuzzer target for URL-encoded text from outside: form bodies (OAuth token
- * requests and Bayeux "message=" posts to the emulator), percent-decoding, and the HOST:PORT of
- * the configuration's listen settings. A decoded value encoded again by the connector's encoder
- * decodes back to itself; the form splitter hands out NUL-terminated pairs and never reads past
- * the body. */
+/* fuzz_url.c - libFuzzer target for URL-encoded and header text from outside: form bodies (OAuth
+ * token requests and Bayeux "message=" posts to the emulator), percent-decoding, the header block
+ * of an HTTP answer as the client looks names up in it (Sforce-Limit-Info, Sforce-Locator, ...),
+ * and the HOST:PORT of the configuration's listen settings. A decoded value encoded again by the
+ * connector's encoder decodes back to itself; the form splitter hands out NUL-terminated pairs;
+ * a header value is trimmed and fits its buffer; nothing reads past the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "http/client.h"
 #include "http/server.h"
 #include "salesforce/sf_int.h"
 
@@ -65,6 +67,30 @@ decode(const char *s, size_t len, bool plus)
 }
 
 static void
+headers(const char *s, size_t len)
+{
+	static const char *const names[] = { "Sforce-Limit-Info", "Sforce-Locator", "Sforce-NumberOfRecords",
+		"Content-Type", "Retry-After", "x" };
+	struct http_response rs;
+	char out[64];
+
+	http_response_init(&rs);
+	if (cs_buf_append(&rs.headers, s, len) != CS_OK)
+		abort();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		memset(out, 0x5a, sizeof(out));
+		if (http_response_header(&rs, names[i], out, sizeof(out))) {
+			size_t n = strnlen(out, sizeof(out));
+			/* trimmed, unless a NUL inside the value cut it short */
+			if (n == sizeof(out) || (n > 0 && memchr(s, '\0', len) == NULL &&
+			    (out[0] == ' ' || out[n - 1] == '\r' || out[n - 1] == ' ')))
+				abort();
+		}
+	}
+	http_response_cleanup(&rs);
+}
+
+static void
 listen_addr(const char *s, size_t len)
 {
 	char z[300], host[CS_CONFIG_HOST_MAX];
@@ -94,6 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_form_each(s, size, pair, &p);
 	decode(s, size, true);
 	decode(s, size, false);
+	headers(s, size);
 	listen_addr(s, size);
 	free(s);
 	return 0;
