@@ -4,22 +4,16 @@
  * 2.0 job states, result files and query pages with their Sforce-Locator headers, and the
  * Sforce-Limit-Info header of every answer.
  *
- * The connector is driven through its public calls (sf.h) against a scripted server: this file
- * replaces the HTTP client (src/http/client.c, whose every function it defines, so the linker
- * leaves the real one out of this program) with one that answers each request with the next
- * response of the input, without a network. Input: one byte choosing the call and the way the
- * org logs in, one byte of call parameters, then the responses, separated by a line "%%". A
- * response is a status line ("200", "401", ...) and header lines up to an empty line, then the
- * body; a part that does not start with a status is a 200 with that body. Past the last response
- * every request fails as a refused URL, which the connector does not retry. With FUZZ_TRACE set
- * in the environment, each request, its answer and the connector's log go to stderr (to write
- * seeds that reach far).
+ * The connector is driven through its public calls (sf.h) and its real HTTP client against
+ * scripted answers (scripted_curl.h: libcurl's easy interface replaced, no network). Input: one
+ * byte choosing the call and the way the org logs in, one byte of call parameters, then the
+ * script of answers. FUZZ_TRACE in the environment shows each request, its answer and the
+ * connector's log on stderr (to write seeds that reach far).
  *
- * Checked: no crash, leak or read past a response; every error is well-formed (message, code and
+ * Checked: no crash, leak or read past an answer; every error is well-formed (message, code and
  * fields NUL-terminated, a message present) and never names the org's secrets or an access token
- * it was given, even when an answer echoes them; per-record results
- * have a valid id or an error; and no answer steers a request off the org's hosts: every request
- * goes to the login URL, the configured instance or an instance a token response named. */
+ * it was given, even when an answer echoes them; per-record results have a valid id or an error;
+ * and no answer steers a request off the org's hosts (scripted_curl.h checks every URL). */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,220 +22,25 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/client.h"
 #include "salesforce/sf.h"
 #include "salesforce/sf_int.h"
 #include "util/json.h"
 #include "util/log.h"
 
+#include "scripted_curl.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_INPUT (256u << 10)
-#define MAX_RESPONSES 48
-#define MAX_PREFIXES 8
-#define MAX_TOKENS 8
-#define SEP "\n%%\n"
 #define LOGIN_URL "https://login.example.invalid"
 #define INSTANCE_URL "https://na1.example.invalid"
 #define CLIENT_SECRET "cs-Sekr1t-7d0e"
 #define REFRESH_TOKEN "rt-Sekr1t-91aa"
 #define ACCESS_TOKEN "00Dfuzz!AQ-Sekr1t-4b1c"
 
-/* --- the scripted transport ------------------------------------------------------------------ */
-
-struct resp {
-	long status;
-	const char *hdr, *body;
-	size_t hlen, blen;
-};
-
-static struct {
-	struct resp r[MAX_RESPONSES];
-	size_t n, next;
-	char *prefix[MAX_PREFIXES];     /* where requests may go */
-	size_t nprefix;
-	const char *secret[3];          /* the org's: client secret, refresh or access token */
-	char *tokens[MAX_TOKENS];       /* access tokens token answers handed out */
-	size_t ntokens;
-	atomic_int stop;                /* set when the script runs out: ends Bulk polling at once */
-	bool trace;                     /* FUZZ_TRACE set: each request and its answer on stderr */
-} script;
-
-struct http_client {
-	int unused;
-};
-
-cs_err
-http_client_new(struct http_client **out)
-{
-	*out = calloc(1, sizeof(**out));
-	return *out ? CS_OK : CS_ENOMEM;
-}
-
-void
-http_client_free(struct http_client *c)
-{
-	free(c);
-}
-
-void
-http_response_init(struct http_response *rs)
-{
-	rs->status = 0;
-	cs_buf_init(&rs->body, 64u << 20);
-	cs_buf_init(&rs->headers, 256u << 10);
-}
-
-void
-http_response_cleanup(struct http_response *rs)
-{
-	cs_buf_cleanup(&rs->body);
-	cs_buf_cleanup(&rs->headers);
-}
-
-/* Looks a header up in the raw block as the real client does: name case-insensitive, value
- * trimmed. */
-int
-http_response_header(const struct http_response *rs, const char *name, char *out, size_t cap)
-{
-	const char *p = rs->headers.data, *end;
-	size_t nl = strlen(name);
-
-	if (p == NULL)
-		return 0;
-	end = p + rs->headers.len;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p)), *v, *ve;
-
-		if (eol == NULL)
-			eol = end;
-		if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
-			v = p + nl + 1;
-			ve = eol;
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
-				ve--;
-			if ((size_t)(ve - v) + 1 > cap)
-				return 0;
-			memcpy(out, v, (size_t)(ve - v));
-			out[ve - v] = '\0';
-			return 1;
-		}
-		p = eol + 1;
-	}
-	return 0;
-}
-
-static void
-allow(const char *prefix, size_t n)
-{
-	if (script.nprefix < MAX_PREFIXES && (script.prefix[script.nprefix] = strndup(prefix, n)) != NULL)
-		script.nprefix++;
-}
-
-/* A request must go to one of the org's hosts: the login URL, or an instance URL. */
-static void
-check_url(const char *url)
-{
-	for (size_t i = 0; i < script.nprefix; i++) {
-		size_t n = strlen(script.prefix[i]);
-		if (strncmp(url, script.prefix[i], n) == 0 && url[n] == '/')
-			return;
-	}
-	fprintf(stderr, "request sent off the org's hosts: %s\n", url);
-	abort();
-}
-
-/* A token answer may move the org to another instance (Salesforce names it): allow it, as the
- * connector reads it (a trailing slash dropped). */
-static void
-note_token(const char *url, const struct resp *r)
-{
-	json_t *v = NULL;
-	struct cs_error e;
-	const char *inst;
-	size_t n;
-
-	if (r->status != 200 || strstr(url, "/services/oauth2/token") == NULL ||
-	    cs_json_parse(r->body, r->blen, &v, &e) != CS_OK)
-		return;
-	if ((inst = cs_json_get_str(v, "instance_url")) != NULL && (n = strlen(inst)) > 0)
-		allow(inst, inst[n - 1] == '/' ? n - 1 : n);
-	/* the token it hands out is a secret from now on (a real one is long: short ones are not
-	 * looked for, they would be found in any text) */
-	if ((inst = cs_json_get_str(v, "access_token")) != NULL && strlen(inst) >= 16 &&
-	    script.ntokens < MAX_TOKENS && (script.tokens[script.ntokens] = strdup(inst)) != NULL)
-		script.ntokens++;
-	json_decref(v);
-}
-
-cs_err
-http_client_do(struct http_client *c, const struct http_request *rq, struct http_response *rs,
-    struct cs_error *e)
-{
-	const struct resp *r;
-
-	cs_buf_reset(&rs->body);
-	cs_buf_reset(&rs->headers);
-	rs->body.max = rq->max_response ? rq->max_response : (64u << 20);
-	rs->status = 0;
-	check_url(rq->url);
-	if (script.next >= script.n) {
-		atomic_store(&script.stop, 1);
-		return cs_error_set(e, CS_EINVAL, "%s %s: no more answers", rq->method, rq->url);
-	}
-	r = &script.r[script.next++];
-	if (script.trace)
-		fprintf(stderr, "fuzz_sf_client: %s %s -> %ld, %zu bytes\n", rq->method, rq->url, r->status, r->blen);
-	note_token(rq->url, r);
-	if (cs_buf_append(&rs->headers, r->hdr, r->hlen) != CS_OK)
-		return cs_error_set(e, CS_ETOOBIG, "headers too large");
-	if (strcmp(rq->method, "HEAD") != 0 && cs_buf_append(&rs->body, r->body, r->blen) != CS_OK)
-		return cs_error_set(e, CS_ETOOBIG, "%s %s: response over %zu bytes", rq->method, rq->url, rs->body.max);
-	rs->status = r->status;
-	return CS_OK;
-}
-
-/* Splits p[0..len) into responses. */
-static void
-load_script(const char *p, size_t len)
-{
-	const char *end = p + len;
-
-	script.n = script.next = 0;
-	atomic_store(&script.stop, 0);
-	while (p <= end && script.n < MAX_RESPONSES) {
-		const char *sep = memmem(p, (size_t)(end - p), SEP, sizeof(SEP) - 1), *q;
-		const char *stop = sep ? sep : end;
-		struct resp *r = &script.r[script.n++];
-
-		memset(r, 0, sizeof(*r));
-		r->status = 200;
-		r->body = p;
-		r->blen = (size_t)(stop - p);
-		if (stop - p >= 4 && p[0] >= '1' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-		    p[2] <= '9' && (p[3] == '\n' || p[3] == ' ')) {
-			r->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-			q = memchr(p, '\n', (size_t)(stop - p));
-			r->hdr = q ? q + 1 : stop;
-			/* headers end at an empty line */
-			q = r->hdr;
-			while (q < stop && *q != '\n') {
-				const char *nl = memchr(q, '\n', (size_t)(stop - q));
-				q = nl ? nl + 1 : stop;
-			}
-			r->hlen = (size_t)(q - r->hdr);
-			r->body = q < stop ? q + 1 : stop;
-			r->blen = (size_t)(stop - r->body);
-		}
-		if (sep == NULL)
-			break;
-		p = sep + sizeof(SEP) - 1;
-	}
-}
-
 /* --- checks ---------------------------------------------------------------------------------- */
+
+static const char *secrets[3];      /* the org's: client secret, refresh or access token */
 
 static void
 check_str(const char *s, size_t cap)
@@ -259,16 +58,15 @@ check_error(const struct sf_error *e, cs_err rc)
 	if (rc != CS_OK && (e->err != rc || e->message[0] == '\0'))
 		abort();
 	/* the org's secrets never reach a message (the token request carries them) */
-	for (size_t i = 0; i < sizeof(script.secret) / sizeof(script.secret[0]); i++)
-		if (script.secret[i] != NULL && strstr(e->message, script.secret[i])) {
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (secrets[i] != NULL && strstr(e->message, secrets[i])) {
 			fprintf(stderr, "secret in an error message: %s\n", e->message);
 			abort();
 		}
-	for (size_t i = 0; i < script.ntokens; i++)
-		if (strstr(e->message, script.tokens[i])) {
-			fprintf(stderr, "access token in an error message: %s\n", e->message);
-			abort();
-		}
+	if (script_has_token(e->message)) {
+		fprintf(stderr, "access token in an error message: %s\n", e->message);
+		abort();
+	}
 }
 
 static bool
@@ -482,8 +280,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2 || size > FUZZ_MAX_INPUT)
 		return 0;
 	if (!quiet) {
-		script.trace = getenv("FUZZ_TRACE") != NULL;
-		cs_log_setup(script.trace ? CS_LOG_DEBUG : CS_LOG_ERROR, 0);
+		cs_log_setup(getenv("FUZZ_TRACE") ? CS_LOG_DEBUG : CS_LOG_ERROR, 0);
 		quiet = true;
 	}
 	/* first byte: the call (low bits) and how the org logs in (high bits) */
@@ -521,13 +318,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.auth = SF_AUTH_CLIENT_CREDENTIALS;
 		cfg.client_secret = CLIENT_SECRET;
 	}
-	script.secret[0] = cfg.client_secret;
-	script.secret[1] = cfg.refresh_token;
-	script.secret[2] = cfg.access_token;
-	script.nprefix = 0;
-	allow(LOGIN_URL, strlen(LOGIN_URL));
-	allow(INSTANCE_URL, strlen(INSTANCE_URL));
-	load_script((const char *)data + 2, size - 2);
+	secrets[0] = cfg.client_secret;
+	secrets[1] = cfg.refresh_token;
+	secrets[2] = cfg.access_token;
+	script_load((const char *)data + 2, size - 2);
+	script_allow(LOGIN_URL, strlen(LOGIN_URL));
+	script_allow(INSTANCE_URL, strlen(INSTANCE_URL));
 	if (sf_org_new(&cfg, &org, &e) != CS_OK || sf_client_new(org, &c) != CS_OK)
 		abort();
 	run(call, data[1], c);
@@ -535,10 +331,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_sf_client: %zu of %zu answers used\n", script.next, script.n);
 	sf_client_free(c);
 	sf_org_free(org);
-	for (size_t i = 0; i < script.nprefix; i++)
-		free(script.prefix[i]);
-	for (size_t i = 0; i < script.ntokens; i++)
-		free(script.tokens[i]);
-	script.nprefix = script.ntokens = 0;
 	return 0;
 }
