@@ -133,7 +133,7 @@ start(void)
 	o.port = 0;
 	if (admin_start(&o, &adm, &e) != CS_OK)
 		fix_die("admin_start", e.msg);
-	fix.port = admin_port(adm);
+	cli.port = admin_port(adm);
 }
 
 /* The calls whose writes would change the store for the inputs after: a path (before any '?')

@@ -62,7 +62,7 @@ start(void)
 	so.ud = &api;
 	if (http_server_start(&so, &srv, &e) != CS_OK)
 		fix_die("http_server_start", e.msg);
-	fix.port = http_server_port(srv);
+	cli.port = http_server_port(srv);
 }
 
 int
