@@ -27,6 +27,7 @@
 #include "util/log.h"
 
 #include "http_fixture.h"
+#include "repo_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
