@@ -3,7 +3,7 @@
 # at a time, each from a copy of its committed seed corpus so that the inputs a run finds stay out
 # of git, and prints per target the executions done, their rate, the crashes found and the corpus
 # size; then writes the same to bench/results/fuzz.md (one row per target: a run of some targets
-# replaces their rows and keeps the others').
+# replaces their rows and keeps the others'; a section "## Findings" written by hand is kept).
 #
 # A crashing (or leaking, or hanging) input is kept as BUILD/fuzz-crashes/<target>/crash-* (leak-,
 # timeout-, oom-): fix the bug, then commit the input to tests/fuzz/corpus/<target>/ so that
@@ -148,6 +148,8 @@ if [ "$RESULTS" != "none" ]; then
 		echo "- The targets behind a network protocol or a database run far slower than the pure parsers: an"
 		echo "  in-process HTTP round trip (fuzz_repo_api, fuzz_admin_api, fuzz_sfemu_api), the repository"
 		echo "  opened and closed per input (fuzz_import), the stream's retry waits (fuzz_sf_stream)."
+		# a section written by hand (the bugs found, say) is kept
+		[ -f "$RESULTS" ] && sed -n '/^## Findings/,$p' "$RESULTS" | sed '1s/^/\n/'
 	} >"$RESULTS.tmp"
 	mv "$RESULTS.tmp" "$RESULTS"
 	rm -f "$table"
