@@ -405,8 +405,8 @@ scrub(char *msg, const char *secret)
 
 /* The same over raw bytes, for the secret as sent (form-encoded) and as it is. Done on the whole
  * response before any of it is copied, so a cut-off copy cannot keep a piece of a secret. */
-static void
-scrub_raw(char *p, size_t len, const char *secret)
+void
+sf_scrub(char *p, size_t len, const char *secret)
 {
 	struct cs_buf enc;
 	const char *forms[2];
@@ -432,9 +432,9 @@ scrub_raw(char *p, size_t len, const char *secret)
 static void
 scrub_body(struct sf_org *o, struct cs_buf *b, const char *assertion)
 {
-	scrub_raw(b->data, b->len, o->client_secret);
-	scrub_raw(b->data, b->len, o->refresh_token);
-	scrub_raw(b->data, b->len, assertion);
+	sf_scrub(b->data, b->len, o->client_secret);
+	sf_scrub(b->data, b->len, o->refresh_token);
+	sf_scrub(b->data, b->len, assertion);
 }
 
 static void

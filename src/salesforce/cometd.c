@@ -278,6 +278,9 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		    true, "streaming %s: %s", url.data, curl_easy_strerror(rc));
 		goto out;
 	}
+	/* an answer may echo the request (an error page, a proxy): the token never reaches a
+	 * message or an event */
+	sf_scrub(resp.data, resp.len, s->sess.token);
 	if (status == 401) {
 		sf_error_parse(e, status, resp.data, resp.len);
 		err = e->err = CS_EAUTH;
@@ -303,8 +306,9 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		v = a;
 	}
 	if (!json_is_array(v) || json_array_size(v) > s->cfg.max_events + SUBS_PER_POST) {
-		json_decref(v);
+		/* the kind of failure is read before v is released */
 		err = sf_fail(e, json_is_array(v) ? CS_ETOOBIG : CS_EPARSE, true, "streaming: response not a message array or too long");
+		json_decref(v);
 		goto out;
 	}
 	*replies = v;

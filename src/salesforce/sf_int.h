@@ -75,6 +75,9 @@ cs_err sf_urlencode(struct cs_buf *b, const char *s);
 uint64_t sf_rand(uint64_t *state);
 /* Sleeps ms milliseconds, waking early (returning true) when stop becomes nonzero. */
 bool sf_sleep_ms(long ms, const atomic_int *stop);
+/* Overwrites with '*' every occurrence in p[0..len) of secret, as it is and percent-encoded: an
+ * answer may echo what it was sent. Secrets under 4 bytes are left alone. */
+void sf_scrub(char *p, size_t len, const char *secret);
 /* Copies at most cap-1 bytes of s into out, NUL-terminated. */
 void sf_copy(char *out, size_t cap, const char *s);
 
@@ -109,6 +112,8 @@ cs_err sf_call(struct sf_client *c, const char *method, const char *path, const 
 
 /* Checks an sObject or field name: 1..80 of [A-Za-z0-9_]. */
 bool sf_name_ok(const char *s);
+/* Checks a record id: 15 or 18 of [A-Za-z0-9]. */
+bool sf_id_ok(const char *s);
 
 /* --- Bulk API 2.0 parsers (bulk.c), pure, reached by tests and the fuzzer ------------------- */
 
