@@ -3116,6 +3116,73 @@ resolve_org(struct load *ld, struct cs_config *c, struct cs_mapping *m, struct f
 
 /* The rules that tie sections together: they run once the whole file is read, so the order of
  * the sections in the file does not matter. */
+/* Whether a record can be routed to both a and b (of one entity): unless both route on one field
+ * with value sets that cannot meet, it can. */
+static bool
+routes_meet(const struct cs_mapping *a, const struct cs_mapping *b)
+{
+	if (a->route.kind != CS_ROUTE_IN && b->route.kind != CS_ROUTE_IN)
+		return true;
+	if (a->route.kind == CS_ROUTE_ALL || b->route.kind == CS_ROUTE_ALL || a->route.field == NULL ||
+	    b->route.field == NULL || strcmp(a->route.field, b->route.field) != 0)
+		return true;
+	if (a->route.kind == CS_ROUTE_NOT_IN) {
+		const struct cs_mapping *t = a;
+		a = b;
+		b = t;
+	}
+	/* a routes in; b routes in or not in */
+	for (size_t i = 0; i < a->route.nin; i++) {
+		bool listed = false;
+		if (b->route.kind == CS_ROUTE_IN) {
+			for (size_t j = 0; j < b->route.nin && !listed; j++)
+				listed = strcmp(a->route.in[i], b->route.in[j]) == 0;
+			if (listed)
+				return true;
+		} else {
+			for (size_t j = 0; j < b->route.nnot_in && !listed; j++)
+				listed = strcmp(a->route.in[i], b->route.not_in[j]) == 0;
+			if (!listed)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A repository field owned by Salesforce in two mappings that a record can be routed to both of
+ * has two masters: each mapping takes its own Salesforce's value as the field's and sets the
+ * repository back when the other writes it, for ever. Reported on the later field. */
+static void
+check_two_masters(struct load *ld, const struct cs_config *c, size_t i, struct fy_node *mn, const char *mp)
+{
+	const struct cs_mapping *m = &c->mappings[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct cs_mapping *o = &c->mappings[j];
+
+		if (o->entity != m->entity || !routes_meet(m, o))
+			continue;
+		for (size_t k = 0; k < m->nfields; k++) {
+			const struct cs_field_map *f = &m->fields[k];
+			if (f->owner != CS_OWNER_SALESFORCE || f->clm == NULL)
+				continue;
+			for (size_t l = 0; l < o->nfields; l++) {
+				const struct cs_field_map *g = &o->fields[l];
+				char fp[96];
+				if (g->owner != CS_OWNER_SALESFORCE || g->clm == NULL || strcmp(g->clm, f->clm) != 0)
+					continue;
+				snprintf(fp, sizeof(fp), "%s.fields[%zu].owner", mp, k);
+				add_err(ld, line_of(item_of(mn, "fields", k), "owner"), fp, "%s is owned by Salesforce in "
+				        "mappings[%zu] (%s, org %s) too, and a record can be routed to both: it would have two "
+				        "masters, each setting it back when the other writes it. Give it one (owner: clm or "
+				        "both here), or route the mappings apart", f->clm, j, o->name ? o->name : "?",
+				        o->org ? o->org : "?");
+				break;
+			}
+		}
+	}
+}
+
 static void
 root_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, const char *path)
 {
@@ -3137,6 +3204,7 @@ root_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, cons
 			snprintf(fp, sizeof(fp), "%s.fields[%zu]", mp, j);
 			check_field(ld, c, m, &m->fields[j], item_of(mn, "fields", j), fp);
 		}
+		check_two_masters(ld, c, i, mn, mp);
 		/* Change events name the sObject only: two mappings of one would claim the same
 		 * events. */
 		for (size_t j = 0; j < i; j++) {

@@ -113,12 +113,15 @@ build_record(struct worker *w, struct group *g, bool *wait, char *why, size_t wh
 	return true;
 }
 
-/* Asks for the lookup targets of g to be planned (brought along) when they are not queued. */
-static void
+/* Asks for the lookup targets of g to be planned (brought along) when they are not queued.
+ * Returns true when every target g waits for has writes queued in the outbox (all, n): it is on
+ * its way, however long its own retries take. */
+static bool
 bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 {
 	const char *k;
 	json_t *v;
+	bool all_queued = true;
 
 	json_object_foreach(g->fields, k, v) {
 		const struct cs_field_map *f = field_of(g->m, k);
@@ -133,9 +136,11 @@ bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 		if (queued)
 			continue;
 		if (sync_link_get(w->st, f->lookup_to, json_string_value(v), &ln, &e) == CS_OK) {
+			/* linked, or its create in flight */
 			json_decref(ln);
 			continue;
 		}
+		all_queued = false;
 		/* a synthetic feed row for the target goes through the planner like any other */
 		doc = json_pack("{s:s, s:s, s:s}", "t", "plan", "mapping", f->lookup_to->name, "clm", json_string_value(v));
 		if (doc != NULL && store_begin(w->st, &e) == CS_OK && sync_queue_push(w->st, w->ns_inbox, doc, &e) == CS_OK &&
@@ -146,6 +151,7 @@ bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 			store_rollback(w->st);
 		json_decref(doc);
 	}
+	return all_queued;
 }
 
 /* The first n unanswered entries of sent were never sent and will not be: they go. */
@@ -567,10 +573,13 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			if (!build_record(w, g, &wait, why, sizeof(why))) {
 				g->ready = false;
 				if (wait) {
-					/* its lookup target goes first; this record waits for the link */
-					bring_along(w, g, gs, n);
-					g->attempts++;
-					if (g->attempts > SYNC_LOOKUP_WAIT_MAX)
+					/* Its lookup target goes first; this record waits for the link. While the
+					 * target's own writes are queued (backing off from an API limit, say) it
+					 * is on its way and the wait is not counted: only a target that nothing
+					 * brings (refused into the DLQ, never routed) dead-letters this record. */
+					if (bring_along(w, g, gs, n))
+						settle(w, g, false, "", "", SYNC_LOOKUP_QUEUED_MS);
+					else if (++g->attempts > SYNC_LOOKUP_WAIT_MAX)
 						settle(w, g, true, "LOOKUP_NOT_LINKED", why, 0);
 					else
 						settle(w, g, false, "", "", 20 * g->attempts);

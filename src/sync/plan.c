@@ -188,6 +188,23 @@ conflict_open(struct plan *p, const struct cs_field_map *f)
 	return true;
 }
 
+/* A side changed f again while its conflict is open: the parked row shows the side's value now
+ * (what = "clm_value" or "sf_value"), so that choosing that side takes its latest value. */
+static void
+conflict_follow(struct plan *p, const struct cs_field_map *f, const char *what, json_t *v)
+{
+	struct cs_error e = { 0 };
+	char key[STORE_KV_KEY_MAX];
+	json_t *d = NULL;
+
+	conflict_key(p, f, key, sizeof(key));
+	if (store_kv_get(p->w->st, "conflict", key, &d, &e) != CS_OK)
+		return;
+	if (json_object_set(d, what, v ? v : json_null()) == 0)
+		json_array_append_new(p->conflicts, json_pack("[s, O]", key, d));
+	json_decref(d);
+}
+
 /* A change the repository made to f (C), Salesforce holding S (the shadow, or what we last sent). */
 static void
 clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
@@ -196,6 +213,7 @@ clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
 
 	if (conflict_open(p, f)) {
 		audit(p, "salesforce", f, S, C, "held", "an open conflict holds this field");
+		conflict_follow(p, f, "clm_value", C);
 		return;
 	}
 	if (f->owner != CS_OWNER_SALESFORCE || f->non_owner_write == CS_NON_OWNER_ACCEPT) {
@@ -406,7 +424,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(S);
 			continue;
 		}
-		if (B != NULL && sync_value_equal(S, B) && pend == NULL) {
+		/* Salesforce holds the value both sides last agreed on: it has not changed it, even
+		 * when a write of ours is still on its way (a whole-record read, a gap or a reconcile,
+		 * made before our write landed, shows the old value; it is no edit to weigh against
+		 * the repository's) */
+		if (B != NULL && sync_value_equal(S, B)) {
 			json_decref(S);
 			continue;
 		}
@@ -415,11 +437,14 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(S);
 			continue;
 		}
-		if (sync_value_equal(S, C) && pend == NULL) {
+		/* both sides hold the same value: nothing to weigh, also while a write of that very
+		 * value is still on its way (its answer lost, say) */
+		if (sync_value_equal(S, C) && (pend == NULL || sync_value_equal(pend, C))) {
 			if (B == NULL || !sync_value_equal(B, S))
 				set_base(p, f, S);
 		} else if (conflict_open(p, f)) {
 			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
+			conflict_follow(p, f, "sf_value", S);
 		} else if (B == NULL && (all || p->rec != NULL) && f->owner == CS_OWNER_CLM) {
 			/* never compared: the owner's value counts; that Salesforce holds another is no
 			 * edit by a non-owner (there was nothing to edit), so no non_owner_write policy */

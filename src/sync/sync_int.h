@@ -22,6 +22,8 @@
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
+#define SYNC_LOOKUP_QUEUED_MS 500 /* ... looking again this often, uncounted, while the target's
+                                   * own writes are queued */
 #define SYNC_RECONCILE_IDS_MAX 5000000  /* Salesforce ids a full reconcile remembers (95 MB) to
                                         * find linked records gone from Salesforce */
 #define SYNC_ABSENT_BATCH 200     /* ids asked after in one queryAll (Id IN (...)) */

@@ -1030,6 +1030,13 @@ static const struct err_case sync_err_cases[] = {
 	  "    entity: contract\n    sobject: contract\n    external_id_field: CLM_Id__c\n"
 	  "    fields: [" "{clm: title, sf: Name, owner: clm}]\n", 25, "mappings[2].sobject",
 	  "one mapping per sObject and org" },
+	/* a repository field owned by Salesforce in two mappings a record can be routed to both of */
+	{ HEAD("contract", "Contract") TITLE "  - name: cps\n    org: main\n    entity: counterparty\n"
+	  "    sobject: Account\n    external_id_field: CLM_Id__c\n"
+	  "    fields: [{clm: legal_name, sf: Name, owner: salesforce}]\n"
+	  "  - name: cps2\n    org: main\n    entity: counterparty\n    sobject: Lead\n"
+	  "    external_id_field: CLM_Id__c\n    fields: [{clm: legal_name, sf: Company, owner: salesforce}]\n", 27,
+	  "mappings[2].fields[0].owner", "owned by Salesforce in mappings[1] (cps, org main) too" },
 	/* fields: names */
 	{ HEAD("contract", "Contract") "      - {clm: titel, sf: Name, owner: clm}\n", 15,
 	  "mappings[0].fields[0].clm", "titel is not a field of contract (did you mean title?)" },
