@@ -3,7 +3,7 @@ BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure check check-asan demo bench fuzz clean
+.PHONY: all deps configure check check-asan demo bench fuzz chaos clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -30,6 +30,23 @@ demo: all
 
 bench: all
 	@./bench/run.sh $(BUILD)
+
+# The chaos soak (tests/chaos/): a long two-way workload across two orgs while clmsync is killed
+# and restarted, sfemu injects every fault it has and the store fails statements; then the
+# invariants. `make check` runs a short one; this runs the long one and writes its report to
+# bench/results/chaos-<date>.md. Parameters (environment or make variables): CHAOS_CHANGES
+# (default 50000) or CHAOS_SECONDS, CHAOS_KILLS (200), CHAOS_RATE_503 / _LOCK / _DROP / _LOST (per
+# mille in fault windows), CHAOS_LATENCY_MS / CHAOS_LATENCY_RATE, CHAOS_STORE_FAULTS, CHAOS_SEED
+# (printed; set it to rerun), CHAOS_STRICT=1 (known engine bugs fail the run too).
+CHAOS_VARS = CHAOS_CHANGES CHAOS_SECONDS CHAOS_KILLS CHAOS_RATE_503 CHAOS_RATE_LOCK CHAOS_RATE_DROP \
+	CHAOS_RATE_LOST CHAOS_LATENCY_MS CHAOS_LATENCY_RATE CHAOS_STORE_FAULTS CHAOS_SEED CHAOS_STRICT CHAOS_CONVERGE_S
+CHAOS_REPORT ?= bench/results/chaos-$(shell date -u +%Y-%m-%d).md
+chaos: all
+	@seed=$${CHAOS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ' | awk '{print $$1 % 2147483647 + 1}')}; \
+	rerun="CHAOS_SEED=$$seed"; for v in $(CHAOS_VARS); do \
+		eval "val=\$${$$v:-}"; [ -n "$$val" ] && [ $$v != CHAOS_SEED ] && rerun="$$rerun $$v=$$val"; done; \
+	CHAOS_SEED=$$seed CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) CHAOS_RERUN="$$rerun make chaos" \
+		bash tests/chaos/run.sh $(BUILD)
 
 # libFuzzer targets (clang, ASan and UBSan, in build-fuzz), one at a time: each for FUZZ_SECONDS
 # (default 60) or FUZZ_RUNS executions (e.g. FUZZ_RUNS=10000000), all of them or FUZZ_TARGET

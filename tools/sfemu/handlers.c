@@ -134,6 +134,8 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 		return false;
 	}
 	if (!oauth_token_valid(emu, bearer(rq))) {
+		/* an expired session (expire-sessions, --session-ttl) or a token never issued */
+		count(emu, "fault.session", 1);
 		emu_unlock(emu);
 		emu_fail(rs, 401, "INVALID_SESSION_ID", "Session expired or invalid");
 		return false;
@@ -143,6 +145,7 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 		emu->api_used = 0;
 	}
 	if (emu->api_used + ncalls > emu->o.daily_limit) {
+		count(emu, "fault.limit", 1);
 		limit_header(emu, rs);
 		emu_unlock(emu);
 		emu_fail(rs, 403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
@@ -170,6 +173,8 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 		count(emu, "fault.lost", 1);
 		rs->drop = true;
 	}
+	if (latency > 0)
+		count(emu, "fault.latency", 1);     /* counted where it is served: a refused call is not delayed */
 	emu_unlock(emu);
 	if (latency > 0) {
 		struct timespec ts = { latency / 1000, (long)(latency % 1000) * 1000000L };
@@ -1527,7 +1532,7 @@ gap_control(struct emu *emu, json_t *body, struct http_resp *rs)
 	const char *rid = cs_json_get_str(body, "recordId"), *k;
 	json_t *apply = json_object_get(body, "apply"), *err = NULL, *v;
 	struct sobject *o = ent ? emu_object(emu, ent) : NULL;
-	char id[SFID_LEN + 1] = "";
+	char id[SFID_LEN + 1] = "", counter[32];
 	struct emu_txn *t;
 	bool ok = json_is_object(body);
 	int ti = -1;
@@ -1545,8 +1550,10 @@ gap_control(struct emu *emu, json_t *body, struct http_resp *rs)
 		    "GAP_UNDELETE|GAP_OVERFLOW, optional recordId (a string) and apply; no other keys");
 		return;
 	}
+	snprintf(counter, sizeof(counter), "inject.gap.%s", gap_types[ti]);
 	if (apply == NULL) {
 		emu_publish_gap(emu, o->name, gap_types[ti], ti == GAP_OVERFLOW ? NULL : rid);
+		count(emu, counter, 1);
 		http_resp_json(rs, 200, json_pack("{s:I}", "replayId", (json_int_t)(emu->next_replay - 1)));
 		return;
 	}
@@ -1617,6 +1624,7 @@ gap_control(struct emu *emu, json_t *body, struct http_resp *rs)
 	}
 	emu_txn_lose_events(t, ti == GAP_OVERFLOW ? EMU_LOST_OVERFLOW : EMU_LOST_RECORDS);
 	emu_txn_commit(t);
+	count(emu, counter, 1);
 	http_resp_json(rs, 200, json_pack("{s:I,s:s?}", "replayId", (json_int_t)(emu->next_replay - 1),
 	    "id", id[0] ? id : (ti == GAP_OVERFLOW ? NULL : rid)));
 }
@@ -1686,12 +1694,14 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			    "rules", (json_int_t)o->nrules));
 		}
 	} else if (strcmp(what, "expire-sessions") == 0 && strcmp(rq->method, "POST") == 0) {
+		count(emu, "inject.expire-sessions", 1);
 		oauth_expire_all(emu);
 		http_resp_json(rs, 200, json_pack("{s:b}", "expired", 1));
 	} else if (strcmp(what, "gap") == 0 && strcmp(rq->method, "POST") == 0) {
 		gap_control(emu, body, rs);
 	} else if (strcmp(what, "expire-events") == 0 && strcmp(rq->method, "POST") == 0) {
 		/* the replay window passes: every retained event is gone */
+		count(emu, "inject.expire-events", 1);
 		emu_events_expire(emu, cs_time_now_ms() + emu->o.retention_ms + 1);
 		http_resp_json(rs, 200, json_pack("{s:I}", "floor", (json_int_t)emu_events_floor(emu)));
 	} else if (strcmp(what, "limits") == 0 && strcmp(rq->method, "POST") == 0) {
@@ -1703,6 +1713,8 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 				emu->o.daily_limit = (long)json_integer_value(dl);
 			if (used)
 				emu->api_used = (long)json_integer_value(used);
+			/* the allocation reached (used at or past it) or given back */
+			count(emu, emu->api_used >= emu->o.daily_limit ? "inject.limit-reached" : "inject.limit-reset", 1);
 			http_resp_json(rs, 200, json_pack("{s:I,s:I}", "daily_limit", (json_int_t)emu->o.daily_limit, "used", (json_int_t)emu->api_used));
 		}
 	} else if (strcmp(what, "events") == 0) {
@@ -1730,6 +1742,7 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			http_resp_json(rs, 400, err ? err : emu_error("MISSING_ARGUMENT", "undelete: needs {\"id\": <recycled record id>}", NULL));
 		}
 	} else if (strcmp(what, "expire-clients") == 0 && strcmp(rq->method, "POST") == 0) {
+		count(emu, "inject.expire-clients", 1);
 		cometd_expire_clients(emu);
 		http_resp_json(rs, 200, json_pack("{s:b}", "expired", 1));
 	} else {

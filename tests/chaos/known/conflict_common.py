@@ -1,0 +1,40 @@
+"""conflict_common.py - a manual conflict on Contract.Description, for the reproductions in this folder.
+
+Both sides edit the field while the mapping is paused (`clmsync pause`); on `clmsync resume` they
+meet as a conflict (docs/architecture.md: pausing a mapping)."""
+import json
+import os
+import subprocess
+
+from sync_lib import CLM, SF, check, wait_for
+
+clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
+sf = SF(os.environ["SF_URL"])
+
+
+def cli(*args):
+    r = subprocess.run([os.environ["CLMSYNC"], *args, "--admin-url", os.environ["ADMIN_URL"], "--data",
+                        os.environ["CLM_DATA"]], capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+def conflicts():
+    code, out, err = cli("conflicts", "list", "--json")
+    return json.loads(out)["conflicts"] if code == 0 else []
+
+
+def make_conflict():
+    """A linked contract whose Description is parked as a conflict ("repo 1" / "sf 1"): (repository
+    id, Salesforce id, the conflict)."""
+    cp = clm.create("counterparties", {"legal_name": "Conflicted Co"})["id"]
+    ct = clm.create("contracts", {"title": "Conflicted", "counterparty_id": cp, "description": "base"})["id"]
+    sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)))
+    check(sid is not None and wait_for(lambda: sf.get("Contract", sid)["Description"] == "base"), "a linked contract")
+    cli("pause", "contracts")
+    clm.patch("contracts", ct, {"description": "repo 1"})
+    sf.update("Contract", sid, {"Description": "sf 1"})
+    cli("resume", "contracts")
+    got = wait_for(lambda: [c for c in conflicts() if c["clm"] == ct], 15)
+    check(got and got[0]["clm_value"] == "repo 1" and got[0]["sf_value"] == "sf 1",
+          "edited on both sides while paused: a manual conflict", got)
+    return ct, sid, (got or [None])[0]

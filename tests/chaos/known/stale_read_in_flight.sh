@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# stale_read_in_flight.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
+# exits 1 while the bug is there, 0 once it is fixed).
+#
+# While a repository change of a `both` field is on its way to Salesforce (here the write is
+# refused with UNABLE_TO_LOCK_ROW and retried), anything that makes the engine read the
+# Salesforce record whole - a gap event, a reconcile - finds Salesforce still holding the old
+# value (the base) and plans a conflict (plan_sf_side, src/sync/plan.c: a pending write sends
+# every differing field to conflict(), even when Salesforce's value is the base, i.e. Salesforce
+# did not change it). With `last_writer_wins` the record's LastModifiedDate (moved by an edit of
+# another field) beats the repository's change: the repository is set back to the old value and
+# that is written to Salesforce. The repository's edit is lost. With `manual` the same read parks
+# a conflict nobody made. The mirror case too: while the repository's create is on its way (its
+# answer lost, the write repeated), a Salesforce edit of the new record read whole meets a field
+# never compared and is parked as a manual conflict, though only Salesforce changed it.
+. "$(dirname "$0")/../../scenario/lib.sh"
+
+start_sfemu sf
+start_sync clm "sf=$URL_sf" max_attempts=1000
+PYTHONPATH="$(dirname "$0")/../../scenario" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf python3 - <<'PY' || FAILS=$((FAILS + 1))
+import os
+from sync_lib import CLM, SF, check, finish, wait_for
+clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
+sf = SF(os.environ["SF_URL"])
+cp = clm.create("counterparties", {"legal_name": "Stale Co"})["id"]
+ct = clm.create("contracts", {"title": "Stale", "counterparty_id": cp, "customer_signed_date": "2025-01-01"})["id"]
+sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)))
+check(sid is not None and wait_for(lambda: sf.get("Contract", sid)["CustomerSignedDate"] == "2025-01-01"),
+      "the contract is linked, CustomerSignedDate (owner both, last_writer_wins) 2025-01-01 on both sides")
+sf.emu("POST", "faults", {"rate_lock": 1000})          # every write is refused (transient) and retried
+st, _ = clm.patch("contracts", ct, {"customer_signed_date": "2025-06-30"})
+check(st == 200, "the repository changes it to 2025-06-30 (its write to Salesforce is retried)")
+# someone edits another field in Salesforce; its event is lost (a GAP_UPDATE): the engine reads
+# the record whole, and sees the old CustomerSignedDate with a newer LastModifiedDate
+sf.emu("POST", "gap", {"entity": "Contract", "changeType": "GAP_UPDATE", "recordId": sid,
+                       "apply": {"Description": "edited in Salesforce"}})
+check(wait_for(lambda: clm.get("contracts", ct).get("description") == "edited in Salesforce", 10),
+      "the gap is healed: the Description edit reached the repository")
+sf.emu("POST", "faults", {"rate_lock": 0})
+got = wait_for(lambda: sf.get("Contract", sid)["CustomerSignedDate"] == "2025-06-30"
+               and clm.get("contracts", ct)["customer_signed_date"] == "2025-06-30", 15)
+check(got, "the repository's change is not lost: 2025-06-30 on both sides",
+      (clm.get("contracts", ct)["customer_signed_date"], sf.get("Contract", sid)["CustomerSignedDate"]))
+# the mirror: a create on its way (its answers lost) and a Salesforce edit of the new record
+# read whole (a gap): only Salesforce changed Description since the repository sent it, yet a
+# manual conflict is parked
+sf.emu("POST", "faults", {"rate_lost": 1000})
+ct2 = clm.create("contracts", {"title": "Stale 2", "counterparty_id": cp, "description": "from the repository"})["id"]
+sid2 = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct2)), 10)
+check(sid2 is not None, "the repository's create committed in Salesforce (its answers lost, the engine repeats it)")
+sf.emu("POST", "gap", {"entity": "Contract", "changeType": "GAP_UPDATE", "recordId": sid2,
+                       "apply": {"Description": "edited in Salesforce"}})
+sf.emu("POST", "faults", {"rate_lost": 0})
+got = wait_for(lambda: clm.get("contracts", ct2)["description"] == "edited in Salesforce", 15)
+check(got, "Salesforce's edit of the new record reaches the repository (no conflict: only Salesforce changed it)",
+      clm.get("contracts", ct2)["description"])
+finish()
+PY
+finish

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# store_fault_sf_create_dup.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.store_fault_sf_create_dup, it exits 1 should the bug come back.
+#
+# A Contract created in Salesforce becomes a repository contract (through the repository's
+# writer) and then its link commits with the plan's group. When a store statement of that commit
+# fails (sync.plan: "cannot commit: ... injected fault"), the repository record stays without its
+# link, and the next round plans the repository's own change-feed row for it as a record made in
+# the repository: an upsert by external id makes a second Contract in Salesforce. The original
+# is linked later, its CLM_Id__c write is refused (DUPLICATE_VALUE) and dead-lettered, again and
+# again. Salesforce is left with two Contracts for one contract, one of them without its id.
+#
+# The fault has to fall on that commit: this script makes Contracts in Salesforce one after the
+# other and arms the store's fault simulation (clmsync-chaos, tests/chaos/store_fault_hook.c) n
+# statements ahead of each, n = 20, 21, ... 60, until two Contracts carry one Name. On an idle
+# engine the commit's statements are around n = 33 ("cannot commit: kv put" in the log, then
+# "created" from the change feed with no Salesforce id in the audit).
+. "$(dirname "$0")/../../scenario/lib.sh"
+
+start_sfemu sf
+python3 "$(dirname "$0")/../../scenario/sync_config.py" "$WORK/clm-data/clmsync.db" "sf=$URL_sf" max_attempts=1000 >"$WORK/clm.yaml"
+mkfifo "$WORK/faults.fifo"
+CLMSYNC_TEST_SECRET=clmsync-test-secret CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" "$BUILD/clmsync-chaos" serve \
+	--config "$WORK/clm.yaml" --data "$WORK/clm-data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	>"$WORK/clm.url" 2>"$WORK/clm.log" &
+PIDS+=("$!")
+deadline=$((SECONDS + 10))
+while [ "$(wc -l <"$WORK/clm.url")" -lt 2 ]; do
+	[ $SECONDS -lt $deadline ] || { echo "clmsync-chaos did not start"; exit 1; }
+	sleep 0.05
+done
+PYTHONPATH="$(dirname "$0")/../../scenario" CLM_URL=$(head -1 "$WORK/clm.url") SF_URL=$URL_sf \
+	CLM_TOKEN=$(head -1 "$WORK/clm-data/api-token") FIFO="$WORK/faults.fifo" python3 - <<'PY' || FAILS=$((FAILS + 1))
+import os
+from sync_lib import CLM, SF, check, finish, wait_for
+clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
+sf = SF(os.environ["SF_URL"])
+acct = sf.create("Account", {"Name": "Dup Co"})
+check(wait_for(lambda: sf.get("Account", acct)["CLM_Id__c"]), "the Account is linked")
+
+
+def arm(n):
+    fd = os.open(os.environ["FIFO"], os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, b"%d\n" % n)
+    os.close(fd)
+
+
+def dups():
+    """Contracts made by the engine beside one made in Salesforce: two records of one Name."""
+    per = {}
+    for r in sf.query("SELECT Id, Name, CLM_Id__c FROM Contract"):
+        per.setdefault(r["Name"], []).append((r["Id"], r["CLM_Id__c"]))
+    return {k: v for k, v in per.items() if len(v) > 1}
+
+
+# the fault falls n statements after it is armed; on an idle engine the link's commit is some
+# 30 to 45 statements after the Contract is made: each n from 20 to 60 is tried once
+found, tries = {}, 0
+for n in range(20, 61):
+    tries += 1
+    arm(n)
+    sid = sf.create("Contract", {"Name": "Dup %d" % n, "AccountId": acct, "StartDate": "2026-01-01",
+                                 "ContractTerm": 12})
+    wait_for(lambda: sf.get("Contract", sid)["CLM_Id__c"] and len(sf.query(
+        "SELECT Id FROM Contract WHERE Name = 'Dup %d'" % n)) == 1, 3)
+    found = dups()
+    if found:
+        break
+arm(0)
+check(not found, "no Contract duplicated: %d Contracts made in Salesforce, a store fault armed n statements ahead "
+      "of each (n = 20 ... %d)" % (tries, 19 + tries), found)
+finish()
+PY
+finish
