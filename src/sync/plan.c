@@ -248,8 +248,10 @@ sf_change(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, bo
 		audit(p, "salesforce", f, C, S, "ignored", "the field is owned by the repository");
 		return;
 	}
-	/* revert: Salesforce must hold C again, unless a write of C is already on its way */
-	if (!pending || !sync_value_equal(pending_of(p, f), C))
+	/* revert: Salesforce must hold C again, unless a write of C is still to come. A write of C
+	 * that has landed already (answered, or its own event seen) was overwritten by this edit:
+	 * it is reverted again. */
+	if (!pending || !sync_sent_queued(json_object_get(p->link, "sent"), f->sf, C))
 		write_sf(p, f, C);
 	audit(p, "salesforce", f, S, C, "reverted", "the field is owned by the repository");
 }

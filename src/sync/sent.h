@@ -29,6 +29,9 @@ json_t *sync_sent_pending(const json_t *sent, const char *field);
 
 /* Whether an entry in flight carries v for field. */
 bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
+/* Whether an entry not yet known to have landed (unanswered, and not shown by our own change
+ * event) carries v for field: a write of v still to come. */
+bool sync_sent_queued(const json_t *sent, const char *field, const json_t *v);
 
 /* Salesforce answered the write that carried the first n unanswered entries: they are
  * answered, named by wid (borrowed, e.g. the write's first outbox key), at now_ms. When our

@@ -244,6 +244,30 @@ test_withdraw(void **state)
 	json_decref(sent);
 }
 
+/* A write still to come: unanswered and not shown by our own event; one answered, or seen, has
+ * landed. */
+static void
+test_queued(void **state)
+{
+	json_t *sent = json_array(), *v = json_string("Draft");
+
+	(void)state;
+	plan(sent, "{\"Status\": \"Draft\"}");
+	assert_true(sync_sent_queued(sent, "Status", v));
+	assert_true(event(sent, "{\"Status\": \"Draft\"}"));    /* seen before its answer: marked, kept */
+	assert_false(sync_sent_queued(sent, "Status", v));
+	assert_true(sync_sent_has(sent, "Status", v));
+	answer(sent, 1, "w1", 10);                      /* seen, then answered: retired */
+	assert_false(sync_sent_has(sent, "Status", v));
+	plan(sent, "{\"Status\": \"Draft\"}");
+	assert_true(sync_sent_queued(sent, "Status", v));
+	answer(sent, 1, "w2", 20);                      /* answered, its event still to come */
+	assert_false(sync_sent_queued(sent, "Status", v));
+	assert_true(sync_sent_has(sent, "Status", v));
+	json_decref(v);
+	json_decref(sent);
+}
+
 int
 main(void)
 {
@@ -257,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_unnamed_entries),
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test(test_queued),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
