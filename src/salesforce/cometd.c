@@ -135,6 +135,17 @@ sf_stream_subscribe(struct sf_stream *s, const char *channel, long long replay_i
 	return CS_OK;
 }
 
+cs_err
+sf_stream_mark_resumed(struct sf_stream *s, const char *channel)
+{
+	struct chan *c = find_chan(s, channel);
+
+	if (c == NULL)
+		return CS_ENOTFOUND;
+	c->subscribed_once = true;
+	return CS_OK;
+}
+
 long long
 sf_stream_replay_id(struct sf_stream *s, const char *channel)
 {

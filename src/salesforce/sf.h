@@ -491,6 +491,11 @@ void sf_stream_free(struct sf_stream *s);
  * for new events only, -2 for all retained). Before sf_stream_run only. Errors: CS_EINVAL (bad
  * name), CS_ETOOBIG (over SF_MAX_STREAM_CHANNELS), CS_EEXIST. */
 cs_err sf_stream_subscribe(struct sf_stream *s, const char *channel, long long replay_id);
+/* channel (subscribed with -1) was followed by an earlier run that stored no position: changes
+ * made since may have been missed, so its first subscribe calls resumed_without_position, as a
+ * resubscribe after an outage does. Before sf_stream_run only. CS_ENOTFOUND for an unknown
+ * channel. */
+cs_err sf_stream_mark_resumed(struct sf_stream *s, const char *channel);
 
 /* The replay id the stream would resume channel from (the last one its callback stored). */
 long long sf_stream_replay_id(struct sf_stream *s, const char *channel);
