@@ -48,12 +48,17 @@ chaos: all
 	CHAOS_SEED=$$seed CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) CHAOS_RERUN="$$rerun make chaos" \
 		bash tests/chaos/run.sh $(BUILD)
 
-# libFuzzer targets, each run for FUZZ_SECONDS (default 60).
-FUZZ_SECONDS ?= 60
+# libFuzzer targets (clang, ASan and UBSan, in build-fuzz), one at a time: each for FUZZ_SECONDS
+# (default 60) or FUZZ_RUNS executions (e.g. FUZZ_RUNS=10000000), all of them or FUZZ_TARGET
+# (e.g. FUZZ_TARGET=soql or FUZZ_TARGET="csv config"). Figures in bench/results/fuzz.md; see
+# tests/fuzz/run.sh for the other settings.
+FUZZ_SECONDS ?=
+FUZZ_RUNS ?=
+FUZZ_TARGET ?=
 fuzz: deps
-	@[ -f build-fuzz/CMakeCache.txt ] || CC=clang cmake -S . -B build-fuzz -DCS_FUZZ=ON -DCS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build build-fuzz -j $(JOBS)
-	@./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+	@CC=clang cmake -S . -B build-fuzz -DCS_FUZZ=ON -DCS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	@FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TARGET="$(FUZZ_TARGET)" ./tests/fuzz/run.sh build-fuzz
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

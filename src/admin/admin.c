@@ -2,6 +2,7 @@
 #include "admin/admin.h"
 #include "admin/admin_int.h"
 #include "http/server.h"
+#include "http/throttle.h"
 #include "store/store.h"
 #include "sync/audit.h"
 #include "util/json.h"
@@ -17,16 +18,17 @@
 #define V1 "/admin/v1"
 #define POOL_WAIT_MS 5000
 #define RETENTION_MS (72LL * 3600 * 1000)   /* how long Salesforce keeps change events */
-#define DLQ_COUNT_MAX 100000                /* DLQ entries read to count them per mapping */
 #define AUDIT_PAGE 100                      /* audit rows one call returns by default */
 
 struct admin {
 	const struct cs_config *cfg;
 	struct clm *clm;
 	struct clm_auth *auth;
+	struct http_throttle *throttle;
 	struct sync_engine *eng;
 	struct store_pool *pool;
 	struct http_server *srv;
+	struct admin_lag *lag;         /* the lag history, sampled by its own thread */
 	int64_t started_ms;
 };
 
@@ -147,53 +149,84 @@ set_int(json_t *o, const char *k, long long v)
 	json_object_set_new(o, k, json_integer(v));
 }
 
-/* Adds to org object o what the store knows of org: queues, the oldest pending change, replay
- * positions' ages. */
-static void
-org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
+int64_t
+admin_lag_of(int64_t a_ms, int64_t b_ms, int64_t now_ms)
 {
-	struct cs_error e = { 0 };
-	char ns[STORE_KV_NS_MAX], key[STORE_KV_KEY_MAX];
-	long long n = 0, head = 0, cur = 0;
-	int64_t oldest = 0;
-	json_t *d, *rows = NULL, *rp, *v;
-	const char *ch;
+	int64_t t = a_ms > 0 && (b_ms <= 0 || a_ms < b_ms) ? a_ms : b_ms;
 
+	return t > 0 && now_ms > t ? now_ms - t : 0;
+}
+
+cs_err
+admin_pending_read(struct store *s, const char *org, struct admin_pending *p, struct cs_error *e)
+{
+	char ns[STORE_KV_NS_MAX], key[STORE_KV_KEY_MAX];
+	long long head = 0, cur = 0;
+	json_t *d, *rows = NULL;
+	cs_err rc, first = CS_OK;
+
+	p->inbox = p->outbox = p->feed_backlog = -1;
+	p->oldest_to_clm_ms = p->oldest_to_sf_ms = 0;
 	snprintf(ns, sizeof(ns), "inbox:%s", org);
-	if (store_kv_count(s, ns, &n, &e) == CS_OK)
-		set_int(o, "inbox", n);
+	if ((rc = store_kv_count(s, ns, &p->inbox, e)) != CS_OK)
+		first = rc;
 	if ((d = queue_head(s, ns)) != NULL) {
-		int64_t t = json_integer_value(json_object_get(d, "recv_ms"));
-		if (t > 0)
-			oldest = t;
+		p->oldest_to_clm_ms = json_integer_value(json_object_get(d, "recv_ms"));
 		json_decref(d);
 	}
 	snprintf(ns, sizeof(ns), "outbox:%s", org);
-	if (store_kv_count(s, ns, &n, &e) == CS_OK)
-		set_int(o, "outbox", n);
+	if ((rc = store_kv_count(s, ns, &p->outbox, e)) != CS_OK && first == CS_OK)
+		first = rc;
 	if ((d = queue_head(s, ns)) != NULL) {
-		int64_t t = json_integer_value(json_object_get(d, "born_ms"));
-		if (t > 0 && (oldest == 0 || t < oldest))
-			oldest = t;
+		p->oldest_to_sf_ms = json_integer_value(json_object_get(d, "born_ms"));
 		json_decref(d);
 	}
 	/* the repository's changes not planned yet */
 	snprintf(key, sizeof(key), "clm:%s", org);
-	if (store_kv_get(s, "cursor", key, &d, &e) == CS_OK) {
+	if (store_kv_get(s, "cursor", key, &d, e) == CS_OK) {
 		cur = json_integer_value(json_object_get(d, "seq"));
 		json_decref(d);
 	}
-	if (store_changes_head(s, &head, &e) == CS_OK) {
-		set_int(o, "feed_backlog", cur > 0 && head > cur ? head - cur : 0);
-		if (cur > 0 && head > cur && store_changes_after(s, cur, 1, &rows, &e) == CS_OK) {
-			int64_t t = iso_ms(json_object_get(json_array_get(rows, 0), "ts"));
-			if (t > 0 && (oldest == 0 || t < oldest))
-				oldest = t;
-			json_decref(rows);
-		}
+	if ((rc = store_changes_head(s, &head, e)) != CS_OK) {
+		if (first == CS_OK)
+			first = rc;
+		return first;
 	}
-	set_int(o, "oldest_pending_ms", oldest);
-	set_int(o, "lag_ms", oldest > 0 && now > oldest ? now - oldest : 0);
+	p->feed_backlog = cur > 0 && head > cur ? head - cur : 0;
+	if (cur > 0 && head > cur && store_changes_after(s, cur, 1, &rows, e) == CS_OK) {
+		int64_t t = iso_ms(json_object_get(json_array_get(rows, 0), "ts"));
+		if (t > 0 && (p->oldest_to_sf_ms <= 0 || t < p->oldest_to_sf_ms))
+			p->oldest_to_sf_ms = t;
+		json_decref(rows);
+	}
+	return first;
+}
+
+/* Adds to org object o what the store knows of org: queues, the oldest pending change and the
+ * lag each way, replay positions' ages. */
+static void
+org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
+{
+	struct cs_error e = { 0 };
+	struct admin_pending p;
+	char key[STORE_KV_KEY_MAX];
+	int64_t oldest;
+	json_t *d, *rp, *v;
+	const char *ch;
+
+	admin_pending_read(s, org, &p, &e);
+	if (p.inbox >= 0)
+		set_int(o, "inbox", p.inbox);
+	if (p.outbox >= 0)
+		set_int(o, "outbox", p.outbox);
+	if (p.feed_backlog >= 0)
+		set_int(o, "feed_backlog", p.feed_backlog);
+	oldest = p.oldest_to_clm_ms > 0 && (p.oldest_to_sf_ms <= 0 || p.oldest_to_clm_ms < p.oldest_to_sf_ms) ?
+	    p.oldest_to_clm_ms : p.oldest_to_sf_ms;
+	set_int(o, "oldest_pending_ms", oldest > 0 ? oldest : 0);
+	set_int(o, "lag_ms", admin_lag_of(p.oldest_to_clm_ms, p.oldest_to_sf_ms, now));
+	set_int(o, "lag_to_salesforce_ms", admin_lag_of(p.oldest_to_sf_ms, 0, now));
+	set_int(o, "lag_to_clm_ms", admin_lag_of(p.oldest_to_clm_ms, 0, now));
 	/* how old each stored replay position is, and how long until Salesforce forgets it */
 	rp = json_object_get(json_object_get(o, "stream"), "replay");
 	if (json_is_object(rp)) {
@@ -212,46 +245,32 @@ org_store_figures(struct store *s, const char *org, json_t *o, int64_t now)
 	}
 }
 
-/* Counts DLQ entries and open conflicts per mapping into by_map {mapping: {"dlq", "conflicts"}}. */
+/* Sets the dead-letter entries and open conflicts of each mapping in by_map ({mapping: {}}) and
+ * their totals (-1: unknown). Both come from counts the store keeps or reads off its key index,
+ * so the cost is a few rows per mapping, however long the queues. A figure the store cannot give
+ * is left out. */
 static void
 count_per_mapping(struct store *s, json_t *by_map, long long *dlq_total, long long *conf_total)
 {
 	struct cs_error e = { 0 };
-	char after[32] = "";
-	json_t *page = NULL, *it, *c;
-	size_t i;
-	long long seen = 0;
+	json_t *counts = NULL, *c;
+	const char *name;
+	long long n;
 
-	*dlq_total = *conf_total = 0;
-	for (;;) {
-		if (sync_dlq_list(s, after, STORE_LIST_MAX, &page, &e) != CS_OK)
-			break;
-		json_array_foreach(page, i, it) {
-			const char *m = json_string_value(json_object_get(it, "mapping"));
-			c = m ? json_object_get(by_map, m) : NULL;
-			if (c != NULL)
-				set_int(c, "dlq", json_integer_value(json_object_get(c, "dlq")) + 1);
-			snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(it, "id")) ?: "");
-			(*dlq_total)++;
-		}
-		seen += (long long)json_array_size(page);
-		if (json_array_size(page) < STORE_LIST_MAX || seen >= DLQ_COUNT_MAX) {
-			json_decref(page);
-			break;
-		}
-		json_decref(page);
+	*dlq_total = *conf_total = -1;
+	if (sync_dlq_counts(s, &counts, dlq_total, &e) != CS_OK) {
+		log_debug("admin.status", "dead-letter entries per mapping: %s", e.msg);
+		*dlq_total = -1;
 	}
-	page = NULL;
-	if (sync_conflict_list(s, &page, &e) == CS_OK) {
-		json_array_foreach(page, i, it) {
-			const char *m = json_string_value(json_object_get(it, "mapping"));
-			c = m ? json_object_get(by_map, m) : NULL;
-			if (c != NULL)
-				set_int(c, "conflicts", json_integer_value(json_object_get(c, "conflicts")) + 1);
-			(*conf_total)++;
-		}
-		json_decref(page);
+	if (sync_conflict_count(s, NULL, &n, &e) == CS_OK)
+		*conf_total = n;
+	json_object_foreach(by_map, name, c) {
+		if (counts != NULL)
+			set_int(c, "dlq", json_integer_value(json_object_get(counts, name)));
+		if (*conf_total >= 0 && sync_conflict_count(s, name, &n, &e) == CS_OK)
+			set_int(c, "conflicts", n);
 	}
+	json_decref(counts);
 }
 
 json_t *
@@ -269,7 +288,7 @@ admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct 
 		return NULL;
 	}
 	for (i = 0; i < cfg->nmappings; i++)
-		json_object_set_new(by_map, cfg->mappings[i].name, json_pack("{s:i, s:i}", "dlq", 0, "conflicts", 0));
+		json_object_set_new(by_map, cfg->mappings[i].name, json_object());
 	count_per_mapping(s, by_map, &dlq, &conf);
 	/* an org with mappings but no engine (serve --no-sync): its store figures still count */
 	for (i = 0; i < cfg->norgs; i++) {
@@ -311,8 +330,10 @@ admin_status_build(const struct cs_config *cfg, struct sync_engine *eng, struct 
 	json_object_set_new(st, "version", json_string(CLMSYNC_VERSION));
 	set_int(st, "uptime_s", (now - started_ms) / 1000);
 	set_int(st, "now_ms", now);
-	set_int(st, "dlq", dlq);
-	set_int(st, "conflicts", conf);
+	if (dlq >= 0)
+		set_int(st, "dlq", dlq);
+	if (conf >= 0)
+		set_int(st, "conflicts", conf);
 	json_object_set_new(st, "engine", json_boolean(eng != NULL));
 	return st;
 }
@@ -374,44 +395,96 @@ h_healthz(struct http_req *rq, struct http_resp *rs, void *ud)
 	http_resp_json(rs, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Ready when the store answers and every org's stream is connected, or has been down (or not
- * yet up since the start) for less than the configured threshold. */
+/* Appends one check to checks, and to reasons "org <org>: <detail>" (or "<check>: <detail>") when
+ * it failed; returns ok. */
+static bool
+check_add(json_t *checks, json_t *reasons, const char *check, const char *org, bool ok, const char *detail)
+{
+	char why[600];
+
+	json_array_append_new(checks, org ? json_pack("{s:s, s:s, s:b, s:s}", "check", check, "org", org, "ok", ok,
+	    "detail", detail) : json_pack("{s:s, s:b, s:s}", "check", check, "ok", ok, "detail", detail));
+	if (ok)
+		return true;
+	if (org != NULL)
+		snprintf(why, sizeof(why), "org %s: %s", org, detail);
+	else
+		snprintf(why, sizeof(why), "%s: %s", check, detail);
+	json_array_append_new(reasons, json_string(why));
+	return false;
+}
+
+/* Ready when the store answers and, for every org the engine serves, its stream is connected
+ * (or has been down, or not yet up since the start, for less than the configured threshold) and
+ * it holds a session Salesforce accepts: a login refused (a changed secret, a revoked user) stops
+ * all sync with the org at once, so it makes the process unready without waiting. The answer
+ * says why in "reasons". */
 static void
 h_readyz(struct http_req *rq, struct http_resp *rs, void *ud)
 {
 	struct admin *a = ud;
 	struct store *s = NULL;
 	struct cs_error e = { 0 };
-	json_t *checks = json_array(), *st, *o;
+	json_t *checks = json_array(), *reasons = json_array(), *st, *o;
 	int64_t now = cs_time_now_ms(), limit = (int64_t)a->cfg->admin.stream_down_unready_s * 1000;
 	long long n = 0;
 	bool ready = true;
 	size_t i;
 
 	(void)rq;
-	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK || store_kv_count(s, "pause", &n, &e) != CS_OK) {
-		ready = false;
-		json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "check", "store", "ok", 0, "detail", e.msg));
-	} else
-		json_array_append_new(checks, json_pack("{s:s, s:b}", "check", "store", "ok", 1));
+	if (store_pool_acquire(a->pool, POOL_WAIT_MS, &s, &e) != CS_OK || store_kv_count(s, "pause", &n, &e) != CS_OK)
+		ready = check_add(checks, reasons, "store", NULL, false, e.msg);
+	else
+		check_add(checks, reasons, "store", NULL, true, "answers");
 	if (s != NULL)
 		store_pool_release(a->pool, s);
 	st = a->eng ? sync_engine_status(a->eng) : NULL;
 	json_array_foreach(json_object_get(st, "orgs"), i, o) {
-		const json_t *sm = json_object_get(o, "stream");
+		const char *org = json_string_value(json_object_get(o, "org")) ?: "";
+		const json_t *sm = json_object_get(o, "stream"), *au = json_object_get(o, "auth");
 		bool up = json_is_true(json_object_get(sm, "connected"));
 		int64_t since = json_integer_value(json_object_get(sm, "since_ms"));
 		int64_t down = up ? 0 : now - (since > 0 ? since : a->started_ms);
-		char detail[160];
-		bool ok = up || down < limit;
+		const char *err = json_string_value(json_object_get(au, "error")) ?: "";
+		char detail[400];
+
 		snprintf(detail, sizeof(detail), up ? "connected" : "down for %lld s (unready after %lld s)",
 		         (long long)(down / 1000), (long long)(limit / 1000));
-		json_array_append_new(checks, json_pack("{s:s, s:s, s:b, s:s}", "check", "stream", "org",
-		    json_string_value(json_object_get(o, "org")) ?: "", "ok", ok, "detail", detail));
-		ready &= ok;
+		ready &= check_add(checks, reasons, "stream", org, up || down < limit, detail);
+		if (json_is_true(json_object_get(au, "authenticated")))
+			snprintf(detail, sizeof(detail), "authenticated");
+		else if (err[0] != '\0')
+			snprintf(detail, sizeof(detail), "not authenticated: %s", err);
+		else
+			snprintf(detail, sizeof(detail), "not authenticated: not logged in yet");
+		ready &= check_add(checks, reasons, "auth", org, json_is_true(json_object_get(au, "authenticated")), detail);
 	}
 	json_decref(st);
-	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o}", "ready", ready, "checks", checks));
+	http_resp_json(rs, ready ? 200 : 503, json_pack("{s:b, s:o, s:o}", "ready", ready, "reasons", reasons, "checks",
+	    checks));
+}
+
+/* GET /lag?window=S: the lag history of the last S seconds (1..3600, all of it by default). */
+static void
+h_lag(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	struct admin *a = ud;
+	bool ok = true;
+	long long window = query_int(rq, "window", ADMIN_LAG_WINDOW_S, 1, ADMIN_LAG_WINDOW_S, &ok);
+	int64_t now = cs_time_now_ms();
+	json_t *out;
+
+	if (!ok) {
+		fail(rs, 400, "invalid", "window is 1..3600 seconds");
+		return;
+	}
+	if ((out = admin_lag_json(a->lag, now - window * 1000)) == NULL) {
+		fail(rs, 500, "internal", "out of memory");
+		return;
+	}
+	set_int(out, "window_s", window);
+	set_int(out, "now_ms", now);
+	http_resp_json(rs, 200, out);
 }
 
 /* --- mappings: list, pause, resume ----------------------------------------------------------- */
@@ -1101,6 +1174,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/readyz", h_readyz },
 	{ "GET", "/metrics", h_metrics },
 	{ "GET", V1 "/status", h_status },
+	{ "GET", V1 "/lag", h_lag },
 	{ "GET", V1 "/mappings", h_mappings },
 	{ "POST", V1 "/mappings/:name/:action", h_pause },
 	{ "GET", V1 "/dlq", h_dlq_list },
@@ -1128,9 +1202,18 @@ pre(struct http_req *rq, struct http_resp *rs, void *ud)
 	char name[CLM_TOKEN_NAME_MAX];
 	const char *h;
 	enum clm_role role;
+	unsigned wait;
 
 	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0 || admin_dashboard_public(rq->path))
 		return false;
+	if ((wait = http_throttle_check(a->throttle, rq)) != 0) {
+		char s[24];
+		snprintf(s, sizeof(s), "%u", wait);
+		http_resp_header(rs, "Retry-After", s);
+		fail(rs, 429, "too_many_requests", "too many requests with an invalid token came from this address; "
+		     "wait for the time Retry-After gives");
+		return true;
+	}
 	h = http_req_header(rq, "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\"");
@@ -1142,6 +1225,7 @@ pre(struct http_req *rq, struct http_resp *rs, void *ud)
 		h++;
 	role = clm_auth_check(a->auth, h, strlen(h), name);
 	if (role == CLM_ROLE_NONE) {
+		clm_api_auth_failed(a->throttle, rq, "admin");
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync-admin\", error=\"invalid_token\"");
 		fail(rs, 401, "unauthenticated", "the token is not valid");
 		return true;
@@ -1161,6 +1245,32 @@ not_found(struct http_req *rq, struct http_resp *rs, void *ud)
 	fail(rs, 404, "not_found", "no such admin endpoint; see docs/operations.md");
 }
 
+/* Starts the lag history of the orgs with mappings (those status shows). */
+static cs_err
+lag_start(struct admin *a, struct cs_error *e)
+{
+	const char **names = calloc(a->cfg->norgs + 1, sizeof(*names));
+	size_t n = 0;
+	cs_err rc;
+
+	if (names == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < a->cfg->norgs; i++) {
+		bool used = false;
+		for (size_t k = 0; k < a->cfg->nmappings; k++)
+			used |= strcmp(a->cfg->mappings[k].org, a->cfg->orgs[i].name) == 0;
+		if (used)
+			names[n++] = a->cfg->orgs[i].name;
+	}
+	rc = admin_lag_new(names, n, &a->lag, e);
+	free(names);
+	if (rc == CS_OK && (rc = admin_lag_run(a->lag, a->eng, a->pool, e)) != CS_OK) {
+		admin_lag_free(a->lag);
+		a->lag = NULL;
+	}
+	return rc;
+}
+
 cs_err
 admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 {
@@ -1174,23 +1284,33 @@ admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e)
 	a->cfg = o->cfg;
 	a->clm = o->clm;
 	a->auth = o->auth;
+	a->throttle = o->throttle;
 	a->eng = o->eng;
 	a->started_ms = cs_time_now_ms();
 	if ((rc = store_pool_new(o->store_url, ADMIN_POOL, &a->pool, e)) != CS_OK) {
 		free(a);
 		return rc;
 	}
+	if ((rc = lag_start(a, e)) != CS_OK) {
+		store_pool_free(a->pool);
+		free(a);
+		return rc;
+	}
 	memset(&so, 0, sizeof(so));
+	if (o->limits != NULL)
+		so = *o->limits;
+	else
+		so.conn_timeout_s = 60;
 	so.host = o->host;
 	so.port = o->port;
 	so.max_body = ADMIN_MAX_BODY;
-	so.conn_timeout_s = 60;
 	so.routes = routes;
 	so.nroutes = sizeof(routes) / sizeof(routes[0]);
 	so.pre = pre;
 	so.not_found = not_found;
 	so.ud = a;
 	if ((rc = http_server_start(&so, &a->srv, e)) != CS_OK) {
+		admin_lag_free(a->lag);
 		store_pool_free(a->pool);
 		free(a);
 		return rc;
@@ -1211,6 +1331,7 @@ admin_stop(struct admin *a)
 	if (a == NULL)
 		return;
 	http_server_stop(a->srv);
+	admin_lag_free(a->lag);     /* its thread holds a pool connection while it samples */
 	store_pool_free(a->pool);
 	free(a);
 }

@@ -19,12 +19,18 @@
 #define ADMIN_MAX_BODY (64 * 1024) /* bytes in a request body */
 
 struct admin;
+struct http_throttle;
+struct http_server_opts;
 
 /* What the admin listener serves; every pointer is borrowed and outlives it. */
 struct admin_opts {
 	const struct cs_config *cfg;
 	struct clm *clm;               /* lineage reads the repository's records */
 	struct clm_auth *auth;         /* only tokens with the admin role are let in */
+	struct http_throttle *throttle; /* failed tokens per client address, shared with the repository; NULL: none */
+	/* Timeouts, connection limits, TLS and a socket bound already (use_listen_fd), copied;
+	 * the rest (routes, host, port, max_body) is the admin's own. NULL: defaults. */
+	const struct http_server_opts *limits;
 	struct sync_engine *eng;       /* NULL when the engine is off (`serve --no-sync`) */
 	const char *store_url;
 	const char *host;              /* numeric address to bind */

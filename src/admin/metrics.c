@@ -102,15 +102,24 @@ admin_metrics_text(const json_t *st, struct cs_buf *b)
 	sample(b, "clmsync_build_info", 1, "version", CLMSYNC_VERSION, NULL);
 	family(b, "clmsync_uptime_seconds", "gauge", "Seconds since the admin listener started.");
 	sample(b, "clmsync_uptime_seconds", num(st, "uptime_s"), NULL);
+	/* the store's counts: absent (not 0) when it could not give them */
 	family(b, "clmsync_dlq_entries", "gauge", "Entries in the dead-letter queue.");
-	sample(b, "clmsync_dlq_entries", num(st, "dlq"), NULL);
+	if (json_object_get(st, "dlq"))
+		sample(b, "clmsync_dlq_entries", num(st, "dlq"), NULL);
 	family(b, "clmsync_conflicts_open", "gauge", "Manual conflicts waiting for a decision.");
-	sample(b, "clmsync_conflicts_open", num(st, "conflicts"), NULL);
+	if (json_object_get(st, "conflicts"))
+		sample(b, "clmsync_conflicts_open", num(st, "conflicts"), NULL);
 
 	family(b, "clmsync_stream_connected", "gauge", "1 while the org's change stream is connected.");
 	json_array_foreach(orgs, i, o)
 		sample(b, "clmsync_stream_connected", json_is_true(json_object_get(json_object_get(o, "stream"), "connected")),
 		    "org", str(o, "org"), NULL);
+	family(b, "clmsync_org_authenticated", "gauge", "1 while the org holds a session Salesforce accepts (the last "
+	    "login succeeded and nothing refused it since).");
+	json_array_foreach(orgs, i, o)
+		if (json_object_get(o, "auth"))
+			sample(b, "clmsync_org_authenticated", json_is_true(json_object_get(json_object_get(o, "auth"),
+			    "authenticated")), "org", str(o, "org"), NULL);
 	family(b, "clmsync_stream_reconnects_total", "counter", "Change stream reconnects after a failure.");
 	json_array_foreach(orgs, i, o)
 		if (json_object_get(o, "stream"))
@@ -195,7 +204,9 @@ admin_metrics_text(const json_t *st, struct cs_buf *b)
 	json_array_foreach(orgs, i, o) {
 		size_t j;
 		json_array_foreach(json_object_get(o, "mappings"), j, m)
-			sample(b, "clmsync_mapping_dlq_entries", num(m, "dlq"), "org", str(o, "org"), "mapping", str(m, "name"), NULL);
+			if (json_object_get(m, "dlq"))
+				sample(b, "clmsync_mapping_dlq_entries", num(m, "dlq"), "org", str(o, "org"), "mapping",
+				    str(m, "name"), NULL);
 	}
 
 	family(b, "clmsync_sync_latency_seconds", "histogram",

@@ -26,6 +26,7 @@ struct admin_conn {
 	char *auth;                              /* "Authorization: Bearer TOKEN" */
 	size_t auth_len;
 	struct http_client *http;
+	char ca[PATH_MAX_LEN];                   /* the admin listener's certificate, trusted; "" none */
 };
 
 const char *
@@ -167,7 +168,8 @@ base_of_config(const struct cs_config *cfg, char *out, size_t n)
 		h = "127.0.0.1";
 	else if (strcmp(h, "::") == 0)
 		h = "::1";
-	snprintf(out, n, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h, (unsigned)cfg->admin.port);
+	snprintf(out, n, strchr(h, ':') ? "%s://[%s]:%u" : "%s://%s:%u", cfg->admin.tls.cert_file[0] ? "https" : "http", h,
+	         (unsigned)cfg->admin.port);
 }
 
 int
@@ -283,6 +285,12 @@ admin_conn_open(const struct cli_args *a, struct admin_conn **out)
 	if (http_client_new(&c->http) != CS_OK) {
 		fprintf(stderr, "clmsync %s: out of memory\n", cmd);
 		goto fail;
+	}
+	/* an HTTPS admin listener's own certificate is trusted (a self-signed one works); the
+	 * name in it must still match the address used */
+	if (cfg->admin.tls.cert_file[0] != '\0' && strlen(cfg->admin.tls.cert_file) < sizeof(c->ca)) {
+		snprintf(c->ca, sizeof(c->ca), "%s", cfg->admin.tls.cert_file);
+		http_client_set_ca(c->http, c->ca);
 	}
 	memset(token, 0, TOKEN_MAX + 2);
 	free(token);
@@ -469,4 +477,16 @@ out:
 	json_decref(j);
 	http_response_cleanup(&rs);
 	return code;
+}
+
+int
+cli_put_json(const char *cmd, const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	bool ok = s != NULL && printf("%s\n", s) >= 0 && fflush(stdout) == 0;
+
+	free(s);
+	if (!ok)
+		fprintf(stderr, "clmsync%s%s: cannot write the output: %s\n", cmd ? " " : "", cmd ? cmd : "", strerror(errno));
+	return ok ? 0 : CLI_EXIT_BAD;
 }

@@ -252,5 +252,9 @@ bool admin_path_append(char *b, size_t cap, const char *s);
 int cli_config_load(const char *cmd, const char *path, struct cs_config **out);
 /* The command's name for messages ("dlq"). */
 const char *admin_conn_cmd(const struct admin_conn *c);
+/* Prints j (borrowed) on stdout as the API gave it, indented, for --json. Returns 0, or
+ * CLI_EXIT_BAD after saying on stderr (naming command cmd, or none when NULL) that the output
+ * cannot be written. */
+int cli_put_json(const char *cmd, const json_t *j);
 
 #endif

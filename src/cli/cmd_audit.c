@@ -27,18 +27,6 @@ str_of(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-static int
-put_json(const json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	bool ok = s != NULL && printf("%s\n", s) >= 0 && fflush(stdout) == 0;
-
-	free(s);
-	if (!ok)
-		fprintf(stderr, "clmsync audit: cannot write the output: %s\n", strerror(errno));
-	return ok ? 0 : CLI_EXIT_BAD;
-}
-
 /* --- search ----------------------------------------------------------------------------------- */
 
 /* Appends "&key=value" (value escaped) to q when value is set. */
@@ -103,7 +91,7 @@ search(struct admin_conn *c, const struct cli_args *a, const char *id, long long
 	}
 	if (a != NULL && cli_get(a, "--json") != NULL) {
 		json_t *doc = json_pack("{s:O, s:O}", "rows", rows, "next", next != NULL ? next : json_null());
-		code = doc != NULL ? put_json(doc) : CLI_EXIT_BAD;
+		code = doc != NULL ? cli_put_json("audit", doc) : CLI_EXIT_BAD;
 		json_decref(doc);
 		goto out;
 	}
@@ -161,7 +149,7 @@ verdict(bool as_json, bool ok, long long rows, long long bad, const char *why, c
 		                   "head", rows > 0 ? head : NULL)
 		       : json_pack("{s:b, s:I, s:I, s:s, s:n}", "ok", 0, "rows", (json_int_t)rows, "bad_seq", (json_int_t)bad,
 		                   "error", why, "head");
-		if (j == NULL || put_json(j) != 0)
+		if (j == NULL || cli_put_json("audit", j) != 0)
 			code = CLI_EXIT_BAD;
 		json_decref(j);
 		return code;

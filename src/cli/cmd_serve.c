@@ -6,12 +6,16 @@
 #include "clm/clm.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "http/throttle.h"
 #include "sync/sync.h"
 #include "util/log.h"
+#include "util/sig.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +26,6 @@
 #define TOKEN_FILE "api-token"     /* created in the data directory on first start */
 #define PATH_MAX_LEN 4096
 #define STORE_POOL_SIZE 16
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void
 usage(FILE *f)
@@ -56,15 +51,23 @@ parse_listen(const char *v, char *host, size_t hostn, uint16_t *port)
 	return cs_config_parse_listen(v, host, hostn, port);
 }
 
-/* Reads the first line of path (a token) into out; false with a message on stderr. */
+/* Reads the first line of path (a token) into out; false with a message on stderr. A file its
+ * group or others may read or write is refused, as the configuration's secret files are. */
 static bool
 read_token(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
+	struct stat st;
 	size_t n;
 
 	if (f == NULL) {
 		log_error("serve.token", "cannot read token file %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		log_error("serve.token", "token file %s is accessible to its group or others (mode %04o); restrict "
+		          "it with chmod 600", path, (unsigned)(st.st_mode & 07777));
+		fclose(f);
 		return false;
 	}
 	if (fgets(out, (int)cap, f) == NULL)
@@ -115,6 +118,72 @@ first_token(const char *dir, struct clm_auth *auth)
 	return true;
 }
 
+/* Started as root: becomes user for good, after the listeners are bound and the secret files
+ * read, before the store is opened or a thread started (setuid in a threaded process is racy).
+ * The data directory, created here when missing, is given to the user so that the store's files
+ * are its own. Order matters: supplementary groups and the group while still root, the user
+ * last; then root must be out of reach. Not root: nothing to do (server.user is ignored). */
+static bool
+drop_privileges(const char *user, const char *dir)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (geteuid() != 0)
+		return true;
+	if (user[0] == '\0') {
+		log_warn("serve.privileges", "running as root: set server.user to an unprivileged user (the "
+		         "listeners are bound and the secrets read before it is taken on)");
+		return true;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_error("serve.privileges", "server.user %s: no such user%s%s", user, errno ? ": " : "",
+		          errno ? strerror(errno) : "");
+		return false;
+	}
+	if (pw->pw_uid == 0) {
+		log_error("serve.privileges", "server.user %s is root itself; name an unprivileged user", user);
+		return false;
+	}
+	if (stat(dir, &st) != 0) {
+		if (mkdir(dir, 0700) != 0 || chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+			log_error("serve.privileges", "cannot create the data directory %s for %s: %s", dir, user,
+			          strerror(errno));
+			return false;
+		}
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_error("serve.privileges", "cannot become %s: %s", user, strerror(errno));
+		return false;
+	}
+	/* setuid as root sets the real, effective and saved ids: there must be no way back */
+	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0 || getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
+	    getgid() != pw->pw_gid || getegid() != pw->pw_gid) {
+		log_error("serve.privileges", "root could be regained after becoming %s; stopping", user);
+		_exit(1);
+	}
+	log_info("serve.privileges", "now running as %s (uid %u, gid %u)", user, (unsigned)pw->pw_uid,
+	         (unsigned)pw->pw_gid);
+	return true;
+}
+
+/* The options every listener shares: timeouts, connection limits; tls when it has one. */
+static void
+listener_opts(const struct cs_config *cfg, const struct cs_tls *tls, struct http_server_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->conn_timeout_s = cfg->server.idle_timeout_s;
+	so->header_timeout_s = cfg->server.header_timeout_s;
+	so->max_connections = cfg->server.max_connections;
+	so->max_per_ip = cfg->server.max_connections_per_ip;
+	if (tls->cert[0] != '\0') {
+		so->tls_cert = tls->cert;
+		so->tls_key = tls->key;
+	}
+	so->listen_fd = -1;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -129,8 +198,10 @@ cmd_serve(int argc, char **argv)
 	struct clm *clm = NULL;
 	struct clm_api api;
 	struct clm_opts co;
-	struct http_server_opts so;
+	struct http_server_opts so, aso;
 	struct http_server *srv = NULL;
+	struct http_throttle *throttle = NULL;
+	int lfd = -1, alfd = -1;
 	struct sync_engine *eng = NULL;
 	struct admin *adm = NULL;
 	struct admin_opts ao;
@@ -141,12 +212,13 @@ cmd_serve(int argc, char **argv)
 	uint16_t aport = 0;
 	bool admin_on;
 	struct sync_opts eo;
-	struct sigaction sa;
 	char host[CS_CONFIG_HOST_MAX], store_url[PATH_MAX_LEN + 16], url[CS_CONFIG_HOST_MAX + 16];
 	const char *dir;
 	uint16_t port;
 	int rc = 1;
 
+	/* before any thread starts: SIGINT and SIGTERM go to this thread only, in cs_sig_wait */
+	cs_sig_block();
 	/* every option but the flags takes one value */
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -239,11 +311,6 @@ cmd_serve(int argc, char **argv)
 		snprintf(store_url, sizeof(store_url), "sqlite:%s/clmsync.db", data);
 	else
 		snprintf(store_url, sizeof(store_url), "%s", cfg->store_url);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_error("serve.start", "cannot create the data directory %s: %s", dir, strerror(errno));
-		goto out;
-	}
-
 	if ((auth = clm_auth_new()) == NULL) {
 		log_error("serve.start", "out of memory");
 		goto out;
@@ -266,6 +333,27 @@ cmd_serve(int argc, char **argv)
 			goto out;
 		}
 		memset(secret, 0, sizeof(secret));
+	}
+	/* only the hashes are kept from here on: the configuration's copies are wiped */
+	for (size_t i = 0; i < cfg->ntokens; i++)
+		explicit_bzero(cfg->tokens[i].secret, cfg->tokens[i].secret_len);
+	if (http_throttle_new(cfg->server.auth_failures, cfg->server.auth_window_s, &throttle) != CS_OK) {
+		log_error("serve.start", "out of memory");
+		goto out;
+	}
+
+	/* bind while still privileged (a port under 1024), then give root up before anything else */
+	listener_opts(cfg, &cfg->repository.tls, &so);
+	listener_opts(cfg, &cfg->admin.tls, &aso);
+	if (http_listen_open(host, port, &lfd, &e) != CS_OK || (admin_on && http_listen_open(ahost, aport, &alfd, &e) != CS_OK)) {
+		log_error("serve.start", "%s", e.msg);
+		goto out;
+	}
+	if (!drop_privileges(cfg->server.user, dir))
+		goto out;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("serve.start", "cannot create the data directory %s: %s", dir, strerror(errno));
+		goto out;
 	}
 	if (clm_auth_count(auth) == 0 && !first_token(dir, auth))
 		goto out;
@@ -302,14 +390,16 @@ cmd_serve(int argc, char **argv)
 	memset(&api, 0, sizeof(api));
 	api.clm = clm;
 	api.auth = auth;
+	api.throttle = throttle;
 	api.max_body = cfg->repository.max_body;
 	api.max_document = cfg->repository.max_document_size ? cfg->repository.max_document_size : CLM_DOC_MAX_DEFAULT;
-	memset(&so, 0, sizeof(so));
 	so.host = host;
 	so.port = port;
+	so.use_listen_fd = true;
+	so.listen_fd = lfd;
+	lfd = -1;   /* the server's from here on */
 	/* one server-wide limit: the larger one; each handler holds its own route to its own */
 	so.max_body = api.max_body > api.max_document ? api.max_body : api.max_document;
-	so.conn_timeout_s = 120;
 	so.routes = clm_api_routes(&so.nroutes);
 	so.pre = clm_api_pre;
 	so.not_found = clm_api_not_found;
@@ -318,12 +408,18 @@ cmd_serve(int argc, char **argv)
 		log_error("serve.start", "%s", e.msg);
 		goto out;
 	}
-	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, http_server_port(srv));
+	snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", so.tls_cert ? "https" : "http", host,
+	         http_server_port(srv));
 	if (admin_on) {
 		memset(&ao, 0, sizeof(ao));
 		ao.cfg = cfg;
 		ao.clm = clm;
 		ao.auth = auth;
+		ao.throttle = throttle;
+		aso.use_listen_fd = true;
+		aso.listen_fd = alfd;
+		alfd = -1;
+		ao.limits = &aso;
 		ao.eng = eng;
 		ao.store_url = store_url;
 		ao.host = ahost;
@@ -332,7 +428,8 @@ cmd_serve(int argc, char **argv)
 			log_error("serve.start", "admin listener: %s", e.msg);
 			goto out;
 		}
-		snprintf(aurl, sizeof(aurl), strchr(ahost, ':') ? "http://[%s]:%d" : "http://%s:%d", ahost, admin_port(adm));
+		snprintf(aurl, sizeof(aurl), strchr(ahost, ':') ? "%s://[%s]:%d" : "%s://%s:%d", aso.tls_cert ? "https" : "http",
+		         ahost, admin_port(adm));
 	}
 	if (cfg->alerts.webhook_url[0] != '\0') {
 		memset(&lo, 0, sizeof(lo));
@@ -352,13 +449,7 @@ cmd_serve(int argc, char **argv)
 	if (admin_on)
 		log_info("serve.listen", "admin API on %s/admin/v1, metrics on %s/metrics", aurl, aurl);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	while (!stop)
-		pause();
+	cs_sig_wait();
 	log_info("serve.stop", "shutting down");
 	alerts_stop(alr);
 	alr = NULL;
@@ -377,6 +468,11 @@ out:
 	clm_free(clm);
 	clm_schema_free(schema);
 	clm_auth_free(auth);
+	http_throttle_free(throttle);
+	if (lfd >= 0)
+		close(lfd);
+	if (alfd >= 0)
+		close(alfd);
 	cs_config_free(cfg);
 	return rc;
 }

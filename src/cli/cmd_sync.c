@@ -44,6 +44,19 @@ connect_to(const struct cli_args *a, struct admin_conn **c)
 	return code == 0 ? -1 : code;
 }
 
+/* Finds the server and makes one call of it: *r gets the answer (a new reference), *c the
+ * connection (the caller frees it with admin_conn_free, also after an error). Returns 0, or the
+ * exit code with the reason on stderr. */
+static int
+call_once(const struct cli_args *a, struct admin_conn **c, const char *method, const char *path, const json_t *body,
+          json_t **r)
+{
+	long status;
+	int code = connect_to(a, c);
+
+	return code >= 0 ? code : admin_call(*c, method, path, body, false, &status, r);
+}
+
 static const char *
 str_of(const json_t *o, const char *k)
 {
@@ -60,19 +73,6 @@ static bool
 as_json(const struct cli_args *a)
 {
 	return cli_get(a, "--json") != NULL;
-}
-
-/* Prints j on stdout as the API gave it. Returns 0, or 1 when it cannot be written. */
-static int
-put_json(const json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	bool ok = s != NULL && printf("%s\n", s) >= 0 && fflush(stdout) == 0;
-
-	free(s);
-	if (!ok)
-		fprintf(stderr, "clmsync: cannot write the output: %s\n", strerror(errno));
-	return ok ? 0 : CLI_EXIT_BAD;
 }
 
 /* A new compact JSON text of v (a missing value as "null"); NULL when out of memory. */
@@ -242,10 +242,16 @@ judge(const json_t *st, char *r, size_t n)
 
 	r[0] = '\0';
 	json_array_foreach(json_object_get(st, "orgs"), i, o) {
-		const json_t *sm = json_object_get(o, "stream");
+		const json_t *sm = json_object_get(o, "stream"), *au = json_object_get(o, "auth");
 		const char *org = str_of(o, "org");
 		int64_t since = int_of(sm, "since_ms");
-		if (!json_is_true(json_object_get(o, "engine")) || json_is_true(json_object_get(sm, "connected")))
+		if (!json_is_true(json_object_get(o, "engine")))
+			continue;
+		if (au != NULL && !json_is_true(json_object_get(au, "authenticated"))) {
+			const char *err = str_of(au, "error") ?: "";
+			reason(r, n, "org %s: not logged in to Salesforce%s%s", org ? org : "?", err[0] ? ": " : "", err);
+		}
+		if (json_is_true(json_object_get(sm, "connected")))
 			continue;
 		if (since > 0 && now > since) {
 			term_duration(now - since, d, sizeof(d));
@@ -367,7 +373,6 @@ cmd_status(int argc, char **argv)
 	struct admin_conn *c = NULL;
 	json_t *st = NULL;
 	char why[2048];
-	long status;
 	int code;
 
 	if ((code = start("status", argc, argv, &a)) >= 0)
@@ -376,13 +381,11 @@ cmd_status(int argc, char **argv)
 		fprintf(stderr, "clmsync status: unexpected argument '%s' (see --help)\n", a.pos[0]);
 		return CLI_EXIT_USAGE;
 	}
-	if ((code = connect_to(&a, &c)) >= 0)
-		return code;
-	if ((code = admin_call(c, "GET", V1 "/status", NULL, false, &status, &st)) != 0)
+	if ((code = call_once(&a, &c, "GET", V1 "/status", NULL, &st)) != 0)
 		goto out;
 	judge(st, why, sizeof(why));
 	if (as_json(&a))
-		code = put_json(st);
+		code = cli_put_json(NULL, st);
 	else {
 		put_status(st);
 		if (why[0] == '\0')
@@ -459,7 +462,7 @@ dlq_list(struct admin_conn *c, const struct cli_args *a)
 		return code;
 	if (as_json(a)) {
 		doc = json_pack("{s:O}", "entries", all);
-		code = doc != NULL ? put_json(doc) : CLI_EXIT_BAD;
+		code = doc != NULL ? cli_put_json(NULL, doc) : CLI_EXIT_BAD;
 		json_decref(doc);
 		json_decref(all);
 		return code;
@@ -511,7 +514,7 @@ dlq_show(struct admin_conn *c, const struct cli_args *a, const char *id)
 	if ((code = dlq_get(c, id, &d)) != 0)
 		return code;
 	if (as_json(a)) {
-		code = put_json(d);
+		code = cli_put_json(NULL, d);
 		json_decref(d);
 		return code;
 	}
@@ -549,7 +552,7 @@ dlq_replay_one(struct admin_conn *c, const struct cli_args *a, const char *id)
 	}
 	if ((code = admin_call(c, "POST", path, NULL, false, &status, &r)) == 0) {
 		if (as_json(a))
-			code = put_json(r);
+			code = cli_put_json(NULL, r);
 		else {
 			printf("replayed %s: ", short_id(str_of(d, "id")));
 			term_put(stdout, str_of(d, "mapping"));
@@ -614,7 +617,7 @@ dlq_replay_all(struct admin_conn *c, const struct cli_args *a)
 	if (as_json(a)) {
 		json_t *j = json_pack("{s:I, s:I, s:I}", "replayed", (json_int_t)done, "failed", (json_int_t)failed, "gone",
 		                      (json_int_t)gone);
-		code = j != NULL ? put_json(j) : CLI_EXIT_BAD;
+		code = j != NULL ? cli_put_json(NULL, j) : CLI_EXIT_BAD;
 		json_decref(j);
 	} else if (n == 0)
 		printf("the dead-letter queue is empty%s: nothing to replay\n", cli_get(a, "--mapping") ? " for this mapping" : "");
@@ -643,7 +646,7 @@ dlq_discard(struct admin_conn *c, const struct cli_args *a, const char *id)
 	}
 	code = admin_call(c, "POST", path, body, false, &status, &r);
 	if (code == 0 && as_json(a))
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	else if (code == 0)
 		printf("discarded %s (the reason is in the audit log)\n", short_id(str_of(r, "id")));
 	json_decref(body);
@@ -767,7 +770,7 @@ conflicts_list(struct admin_conn *c, const struct cli_args *a)
 			json_array_append(keep, x);
 	if (as_json(a)) {
 		json_t *doc = json_pack("{s:O}", "conflicts", keep);
-		code = doc != NULL ? put_json(doc) : CLI_EXIT_BAD;
+		code = doc != NULL ? cli_put_json(NULL, doc) : CLI_EXIT_BAD;
 		json_decref(doc);
 		goto out;
 	}
@@ -818,7 +821,7 @@ conflicts_show(struct admin_conn *c, const struct cli_args *a, const char *id)
 	if ((code = conflict_get(c, id, false, &status, &x)) != 0)
 		return code;
 	if (as_json(a)) {
-		code = put_json(x);
+		code = cli_put_json(NULL, x);
 		json_decref(x);
 		return code;
 	}
@@ -893,7 +896,7 @@ conflicts_resolve(struct admin_conn *c, const struct cli_args *a, const char *id
 	if (as_json(a)) {
 		json_object_set_new(r, "applied", json_boolean(applied));
 		json_object_set(r, "value", chosen != NULL ? (json_t *)chosen : json_null());
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	} else {
 		fputs(applied ? "resolved: " : "requested: ", stdout);
 		term_put(stdout, str_of(x, "field"));
@@ -1132,7 +1135,7 @@ reconcile_run(struct admin_conn *c, const struct cli_args *a)
 			json_array_append_new(reqs, o);
 		}
 		out = json_pack("{s:o?}", "requests", reqs);
-		if (out == NULL || put_json(out) != 0)
+		if (out == NULL || cli_put_json(NULL, out) != 0)
 			code = CLI_EXIT_BAD;
 	}
 	for (i = 0; i < n; i++) {
@@ -1180,7 +1183,7 @@ reconcile_show(struct admin_conn *c, const struct cli_args *a, const char *id)
 	if ((code = admin_call(c, "GET", path, NULL, false, &status, &r)) != 0)
 		return code;
 	if (as_json(a))
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	if (status != 200) {
 		if (!as_json(a))
 			printf("request %s: not finished (or never taken up by a running engine)\n", id);
@@ -1235,7 +1238,6 @@ pause_or_resume(const char *name, int argc, char **argv)
 	struct cli_args a;
 	struct admin_conn *c = NULL;
 	json_t *body = NULL, *r = NULL;
-	long status;
 	int code;
 
 	if ((code = start(name, argc, argv, &a)) >= 0)
@@ -1251,12 +1253,10 @@ pause_or_resume(const char *name, int argc, char **argv)
 		fprintf(stderr, "clmsync pause: --reason is not valid UTF-8\n");
 		return CLI_EXIT_USAGE;
 	}
-	if ((code = connect_to(&a, &c)) >= 0)
-		goto out;
-	if ((code = admin_call(c, "POST", path, body, false, &status, &r)) != 0)
+	if ((code = call_once(&a, &c, "POST", path, body, &r)) != 0)
 		goto out;
 	if (as_json(&a))
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	else if (resume) {
 		printf("resumed ");
 		term_put(stdout, a.pos[0]);
@@ -1305,7 +1305,6 @@ cmd_links(int argc, char **argv)
 	char path[ADMIN_PATH_MAX], id18[SFID_LEN + 1];
 	const char *id;
 	json_t *r = NULL, *l;
-	long status;
 	size_t i;
 	bool sf;
 	int code;
@@ -1327,12 +1326,10 @@ cmd_links(int argc, char **argv)
 		id = id18;
 	if (!path_of("links", path, sizeof(path), sf ? V1 "/links?sf=" : V1 "/links?clm=", id, ""))
 		return CLI_EXIT_USAGE;
-	if ((code = connect_to(&a, &c)) >= 0)
-		return code;
-	if ((code = admin_call(c, "GET", path, NULL, false, &status, &r)) != 0)
+	if ((code = call_once(&a, &c, "GET", path, NULL, &r)) != 0)
 		goto out;
 	if (as_json(&a))
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	else if (json_array_size(json_object_get(r, "links")) > 0) {
 		if ((t = term_table_new(6, h, w)) == NULL) {
 			out_of_memory("links");
@@ -1383,7 +1380,6 @@ cmd_lineage(int argc, char **argv)
 	struct admin_conn *c = NULL;
 	char path[ADMIN_PATH_MAX];
 	json_t *r = NULL, *m, *f;
-	long status;
 	size_t i, k;
 	int code;
 
@@ -1399,12 +1395,10 @@ cmd_lineage(int argc, char **argv)
 		fprintf(stderr, "clmsync lineage: the id is too long\n");
 		return CLI_EXIT_USAGE;
 	}
-	if ((code = connect_to(&a, &c)) >= 0)
-		return code;
-	if ((code = admin_call(c, "GET", path, NULL, false, &status, &r)) != 0)
+	if ((code = call_once(&a, &c, "GET", path, NULL, &r)) != 0)
 		goto out;
 	if (as_json(&a))
-		code = put_json(r);
+		code = cli_put_json(NULL, r);
 	else {
 		term_put(stdout, str_of(r, "entity"));
 		fputc(' ', stdout);

@@ -170,8 +170,9 @@ static const struct cli_exit mapping_exits[] = {
 static const char *const status_syn[] = { "status [--json]", NULL };
 static const struct cli_exit status_exits[] = {
 	{ 0, "healthy." },
-	{ 1, "the server needs attention: an org's change stream is down, the dead-letter queue holds entries, or "
-	     "manual conflicts are open (each reason is printed; with --json the same rule is applied to the JSON)." },
+	{ 1, "the server needs attention: an org's change stream is down, an org is not logged in to Salesforce (its "
+	     "login was refused), the dead-letter queue holds entries, or manual conflicts are open (each reason is "
+	     "printed; with --json the same rule is applied to the JSON)." },
 	{ 2, EXIT_USAGE_TEXT },
 	{ 3, EXIT_SERVER_TEXT },
 	{ -1, NULL },

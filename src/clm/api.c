@@ -1,6 +1,7 @@
 /* api.c - the repository's REST API under /api/v1: authentication, routing, request and response shapes. */
 #include "clm/clm.h"
 #include "http/server.h"
+#include "http/throttle.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -719,6 +720,34 @@ is_upload(const struct http_req *rq)
 	return strcmp(rq->method, "PUT") == 0 && n > 8 && strcmp(rq->path + n - 8, "/content") == 0;
 }
 
+/* When t holds rq's client back: answers 429 with Retry-After and returns true. */
+static bool
+throttled(struct http_throttle *t, struct http_req *rq, struct http_resp *rs)
+{
+	unsigned wait = http_throttle_check(t, rq);
+	char s[24];
+
+	if (wait == 0)
+		return false;
+	snprintf(s, sizeof(s), "%u", wait);
+	http_resp_header(rs, "Retry-After", s);
+	fail(rs, 429, "too_many_requests", NULL, "too many requests with an invalid token came from this address; "
+	     "wait for the time Retry-After gives");
+	return true;
+}
+
+void
+clm_api_auth_failed(struct http_throttle *t, struct http_req *rq, const char *listener)
+{
+	char peer[64];
+
+	if (http_throttle_fail(t, rq)) {
+		http_req_peer(rq, peer, sizeof(peer), NULL);
+		log_warn("auth.throttle", "%s listener: too many invalid tokens from %s; its requests are refused "
+		         "(429) until its window ends", listener, peer);
+	}
+}
+
 bool
 clm_api_pre(struct http_req *rq, struct http_resp *rs, void *ud)
 {
@@ -732,6 +761,8 @@ clm_api_pre(struct http_req *rq, struct http_resp *rs, void *ud)
 	who.actor[0] = '\0';
 	if (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/healthz/") == 0)
 		return false;
+	if (throttled(api->throttle, rq, rs))
+		return true;
 	h = http_req_header(rq, "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync\"");
@@ -743,6 +774,7 @@ clm_api_pre(struct http_req *rq, struct http_resp *rs, void *ud)
 		h++;
 	who.role = clm_auth_check(api->auth, h, strlen(h), name);
 	if (who.role == CLM_ROLE_NONE) {
+		clm_api_auth_failed(api->throttle, rq, "repository");
 		http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"clmsync\", error=\"invalid_token\"");
 		fail(rs, 401, "unauthenticated", NULL, "the API token is not valid");
 		return true;

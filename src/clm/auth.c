@@ -41,6 +41,15 @@ clm_auth_count(const struct clm_auth *a)
 	return a ? a->n : 0;
 }
 
+bool
+clm_auth_digest(const struct clm_auth *a, size_t i, unsigned char out[32])
+{
+	if (a == NULL || i >= a->n)
+		return false;
+	memcpy(out, a->v[i].hash, 32);
+	return true;
+}
+
 static bool
 hash(const char *s, size_t n, unsigned char out[32])
 {

@@ -194,6 +194,10 @@ cs_err clm_update(struct clm *c, enum clm_kind k, const char *parent_id, const c
  * repository's own writes wait for its commit: keep the transaction short. */
 cs_err clm_update_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const char *id,
     const json_t *body, long long if_match, const char *actor, json_t **out, long long *seq, struct clm_fail *f);
+/* clm_create inside the caller's own transaction on s, as clm_update_in: the record, its history
+ * and its change row are a savepoint there, durable only when the caller commits. */
+cs_err clm_create_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const json_t *body,
+    const char *actor, json_t **out, long long *seq, struct clm_fail *f);
 /* Wakes the change feed's long polls and commit listeners for changes up to seq that a caller
  * committed in its own transaction (clm_update_in). seq <= 0 is a no-op. Any thread. */
 void clm_notify(struct clm *c, long long seq);
@@ -342,6 +346,9 @@ void clm_auth_free(struct clm_auth *a);
 cs_err clm_auth_add(struct clm_auth *a, const char *name, enum clm_role role, const char *secret,
     struct cs_error *e);
 size_t clm_auth_count(const struct clm_auth *a);
+/* Copies into out what is kept of token i (0-based, in the order added): the SHA-256 of its
+ * secret, never the secret. False when there is no token i. For tests and audits. */
+bool clm_auth_digest(const struct clm_auth *a, size_t i, unsigned char out[32]);
 /* Finds the token whose secret is secret[0..len), comparing hashes in constant time against
  * every entry. Returns its role (CLM_ROLE_NONE when none) and copies its name into name
  * (CLM_TOKEN_NAME_MAX bytes). Thread-safe after setup. */
@@ -355,12 +362,14 @@ cs_err clm_secret_generate(char *out, size_t cap, struct cs_error *e);
 /* ---- REST API (api.c) ---- */
 
 struct http_route;
+struct http_throttle;
 struct http_req;
 struct http_resp;
 /* What the REST handlers need; caller-owned, outlives the HTTP server. */
 struct clm_api {
 	struct clm *clm;
 	struct clm_auth *auth;
+	struct http_throttle *throttle;  /* failed tokens per client address; NULL: none */
 	size_t max_body;                 /* JSON request bodies, bytes */
 	size_t max_document;             /* document uploads, bytes */
 };
@@ -368,6 +377,9 @@ struct clm_api {
 const struct http_route *clm_api_routes(size_t *n);
 /* The server's pre-routing hook (authentication, body limits); pass the struct clm_api as ud. */
 bool clm_api_pre(struct http_req *rq, struct http_resp *rs, void *ud);
+/* For the listeners' pre-routing hooks (this one and the admin's): counts a token refused for rq's client in t (NULL: nothing), and logs once when that makes the
+ * client wait; the token itself is never logged. listener names the listener in the log. */
+void clm_api_auth_failed(struct http_throttle *t, struct http_req *rq, const char *listener);
 /* The JSON 404 for unknown paths. */
 void clm_api_not_found(struct http_req *rq, struct http_resp *rs, void *ud);
 

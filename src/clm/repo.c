@@ -639,6 +639,31 @@ out:
 	return rc;
 }
 
+cs_err
+clm_create_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, const json_t *body,
+    const char *actor, json_t **out, long long *seq, struct clm_fail *f)
+{
+	struct clm_op o;
+	struct clm_create_job j;
+	cs_err rc;
+
+	memset(&j, 0, sizeof(j));
+	j.k = k;
+	j.parent_id = parent_id;
+	if (out)
+		*out = NULL;
+	*seq = 0;
+	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = clm_create_prepare(&o, &j, body, f)) != CS_OK)
+		goto out;
+	if ((rc = clm_write_in(c, s, &o, create_run, &j, f)) == CS_OK) {
+		*seq = o.seq;
+		rc = out_rec(&j.r, o.today, out, f);
+	}
+out:
+	clm_create_job_cleanup(&j);
+	return rc;
+}
+
 /* The change itself, in o's transaction, on r (already read and checked). */
 static cs_err
 update_in_txn(struct clm_op *o, enum clm_kind k, struct store_rec *r, const json_t *patch, bool transition,

@@ -1,5 +1,6 @@
 /* config.c - the settings table and the YAML loader that validates a whole file against it. */
 #include "config/config_int.h"
+#include "http/client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -224,11 +225,9 @@ url_ok(const char *v, bool with_path, char *why, size_t whyn)
 			return false;
 		}
 	}
-	if (!https && !((hl == 9 && memcmp(a, "127.0.0.1", 9) == 0) ||
-	                (hl == 9 && strncasecmp(a, "localhost", 9) == 0) ||
-	                (hl == 5 && memcmp(a, "[::1]", 5) == 0))) {
-		snprintf(why, whyn, "plain http is allowed only to 127.0.0.1, localhost or [::1]; "
-		         "use https://");
+	if (!https && !http_host_is_loopback(a, hl)) {
+		snprintf(why, whyn, "plain http is allowed only to a loopback address (127.0.0.0/8, "
+		         "localhost or [::1]); use https://");
 		return false;
 	}
 	return true;
@@ -363,6 +362,25 @@ static void root_finish(struct load *, void *, struct fy_node *, uint32_t, const
 #define FLD(f) offsetof(struct cs_field_map, f)
 #define NOPTS(a) (sizeof(a) / sizeof(a[0]))
 
+
+/* HTTPS of a listener: the same two keys in repository and admin. */
+#define TLS_OPTS(sec)                                                                              \
+	{ .key = "tls_cert_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,            \
+	  .off = CFG(sec.tls.cert_file), .syntax = "path",                                          \
+	  .help = "Serve HTTPS with this PEM certificate (the server's first, then its chain); with " \
+	          "tls_key_file. Not set: plain HTTP, which is for loopback addresses." },           \
+	{ .key = "tls_key_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,             \
+	  .flags = F_SECRET, .off = CFG(sec.tls.key_file), .syntax = "path",                        \
+	  .help = "The PEM file of the certificate's unencrypted private key. Read before the "      \
+	          "process gives up root (server.user), so it may be root's alone; refused when its " \
+	          "group or others may read or write it (chmod 600)." },                             \
+	{ .key = "tls_key", .type = OT_NOINLINE, .flags = F_SECRET, .off = CFG(sec.tls.key),       \
+	  .syntax = "tls_key_file",                                                                 \
+	  .help = "Never written in the file: the key comes from tls_key_file." }
+
+static const size_t repository_derived[] = { CFG(repository.tls.cert) };
+static const size_t admin_derived[] = { CFG(admin.tls.cert) };
+
 static const struct opt repository_opts[] = {
 	{ .key = "listen", .type = OT_STR, .dflt = "127.0.0.1:8440", .min = 3, .max = 300,
 	  .off = CFG(repository.listen), .check = check_listen, .syntax = "HOST:PORT",
@@ -378,10 +396,12 @@ static const struct opt repository_opts[] = {
 	  .off = CFG(repository.scheduler_interval), .syntax = "seconds",
 	  .help = "Seconds between the scheduled passes that expire and auto-renew contracts whose "
 	          "dates have passed." },
+	TLS_OPTS(repository),
 };
 
 static const struct section repository_sec = {
-	repository_opts, NOPTS(repository_opts), 0, repo_finish, NULL, NULL, 0,
+	repository_opts, NOPTS(repository_opts), 0, repo_finish, NULL, repository_derived,
+	NOPTS(repository_derived),
 };
 
 static void admin_finish(struct load *, void *, struct fy_node *, uint32_t, const char *);
@@ -397,11 +417,51 @@ static const struct opt admin_opts[] = {
 	{ .key = "stream_down_unready_s", .type = OT_UINT, .dflt = "120", .min = 1, .max = 86400,
 	  .off = CFG(admin.stream_down_unready_s), .syntax = "seconds",
 	  .help = "`/readyz` answers 503 when an org's change stream has been down this long." },
+	TLS_OPTS(admin),
 };
 
 static const struct section admin_sec = {
-	admin_opts, NOPTS(admin_opts), 0, admin_finish, NULL, NULL, 0,
+	admin_opts, NOPTS(admin_opts), 0, admin_finish, NULL, admin_derived, NOPTS(admin_derived),
 };
+
+static const struct opt server_opts[] = {
+	{ .key = "user", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
+	  .off = CFG(server.user), .check = check_token_name, .syntax = "user name",
+	  .help = "Started as root, `clmsync serve` binds its listeners and reads its secret files, "
+	          "then becomes this user (its primary group, no supplementary groups) for good, "
+	          "before it opens the store or starts a thread; data_dir, created for it when "
+	          "missing, must be writable by it. Not set and started as root: it warns and runs "
+	          "as root. Ignored when not started as root." },
+	{ .key = "idle_timeout_s", .type = OT_UINT, .dflt = "60", .min = 1, .max = 3600,
+	  .off = CFG(server.idle_timeout_s), .syntax = "seconds",
+	  .help = "A connection with no traffic this long is closed; a kept-alive connection must "
+	          "send its next request, whole, within this long of the previous answer." },
+	{ .key = "header_timeout_s", .type = OT_UINT, .dflt = "10", .min = 1, .max = 600,
+	  .off = CFG(server.header_timeout_s), .syntax = "seconds",
+	  .help = "A request's line and headers must have arrived this long after the connection "
+	          "opened (or after the request line, on a kept-alive connection); a slower client "
+	          "is disconnected however steadily it trickles bytes (slowloris). Headers are at "
+	          "most 64 KiB." },
+	{ .key = "max_connections", .type = OT_UINT, .dflt = "512", .min = 1, .max = 10000,
+	  .off = CFG(server.max_connections), .syntax = "connections",
+	  .help = "Connections each listener holds at once (a thread each); more are closed as they "
+	          "arrive." },
+	{ .key = "max_connections_per_ip", .type = OT_UINT, .dflt = "64", .min = 0, .max = 10000,
+	  .off = CFG(server.max_connections_per_ip), .syntax = "connections",
+	  .help = "Connections each listener holds at once from one client address; more are closed "
+	          "as they arrive. 0: only max_connections." },
+	{ .key = "auth_failures", .type = OT_UINT, .dflt = "10", .min = 0, .max = 100000,
+	  .off = CFG(server.auth_failures), .syntax = "failures",
+	  .help = "Requests with an invalid token a client address (an IPv6 /64) may make in "
+	          "auth_window_s; after that every request from it needing a token is answered 429 "
+	          "with Retry-After until the window ends, valid token or not. Counted on both "
+	          "listeners together, in a table of fixed size. 0: no limit." },
+	{ .key = "auth_window_s", .type = OT_UINT, .dflt = "60", .min = 1, .max = 86400,
+	  .off = CFG(server.auth_window_s), .syntax = "seconds",
+	  .help = "The window of auth_failures, opened by the first failure in it." },
+};
+
+static const struct section server_sec = { server_opts, NOPTS(server_opts), 0, NULL, NULL, NULL, 0 };
 
 static void alerts_finish(struct load *, void *, struct fy_node *, uint32_t, const char *);
 
@@ -410,14 +470,14 @@ static const struct opt alerts_opts[] = {
 	  .off = CFG(alerts.webhook_url), .check = check_webhook_url, .syntax = "URL",
 	  .help = "Where alert events are POSTed as signed JSON when a condition starts and ends "
 	          "(docs/operations.md, \"The alert webhook\"); not set: no webhook. https:// with "
-	          "the certificate verified; plain http only to 127.0.0.1, localhost or [::1]. The "
-	          "URL is printed by `config check` and the admin API: put no credential in it, the "
-	          "signature is what authenticates clmsync to the receiver." },
+	          "the certificate verified; plain http only to a loopback address (127.0.0.0/8, "
+	          "localhost, [::1]). The URL is printed by `config check` and the admin API: put no "
+	          "credential in it, the signature is what authenticates clmsync to the receiver." },
 	{ .key = "secret_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,
 	  .flags = F_SECRET, .off = CFG(alerts.secret_file), .syntax = "path",
 	  .help = "File holding the key that signs every event (HMAC-SHA256) on one line, 16 to "
-	          "4096 visible ASCII characters; refused when others may read or write it (chmod "
-	          "600). With webhook_url, give secret_file or secret_env." },
+	          "4096 visible ASCII characters; refused when its group or others may read or write "
+	          "it (chmod 600). With webhook_url, give secret_file or secret_env." },
 	{ .key = "secret_env", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
 	  .flags = F_SECRET, .off = CFG(alerts.secret_env), .check = check_env_name,
 	  .syntax = "variable name",
@@ -468,7 +528,8 @@ static const struct opt token_opts[] = {
 	{ .key = "token_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,
 	  .flags = F_SECRET, .off = TOK(file), .syntax = "path",
 	  .help = "File holding the token on one line (a final newline is ignored). Refused when "
-	          "readable or writable by others (chmod 600). Give token_file or token_env." },
+	          "its group or others may read or write it (chmod 600). Give token_file or "
+	          "token_env." },
 	{ .key = "token_env", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
 	  .flags = F_SECRET, .off = TOK(env), .check = check_env_name, .syntax = "variable name",
 	  .help = "Environment variable holding the token. Give token_file or token_env." },
@@ -557,7 +618,8 @@ static const struct opt auth_opts[] = {
 	          "(chmod 600)." },
 	{ .key = "client_secret_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,
 	  .flags = F_SECRET, .off = ORG(auth.client_secret_file), .syntax = "path",
-	  .help = "File holding the consumer secret on one line; refused when others may read it. "
+	  .help = "File holding the consumer secret on one line; refused when its group or others "
+	          "may read or write it (chmod 600). "
 	          "client_credentials needs client_secret_file or client_secret_env; refresh_token "
 	          "may have one." },
 	{ .key = "client_secret_env", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
@@ -566,8 +628,9 @@ static const struct opt auth_opts[] = {
 	  .help = "Environment variable holding the consumer secret." },
 	{ .key = "refresh_token_file", .type = OT_STR, .min = 1, .max = CS_CONFIG_STRING_MAX,
 	  .flags = F_SECRET, .off = ORG(auth.refresh_token_file), .syntax = "path",
-	  .help = "refresh_token: file holding the refresh token on one line; refused when others "
-	          "may read it. Give refresh_token_file or refresh_token_env." },
+	  .help = "refresh_token: file holding the refresh token on one line; refused when its "
+	          "group or others may read or write it (chmod 600). Give refresh_token_file or "
+	          "refresh_token_env." },
 	{ .key = "refresh_token_env", .type = OT_STR, .min = 1, .max = CS_CONFIG_NAME_MAX - 1,
 	  .flags = F_SECRET, .off = ORG(auth.refresh_token_env), .check = check_env_name,
 	  .syntax = "variable name",
@@ -613,7 +676,7 @@ static const struct opt org_opts[] = {
 	  .flags = F_REQUIRED, .off = ORG(login_url), .check = check_url, .syntax = "URL",
 	  .help = "Where tokens are requested (/services/oauth2/token) and the JWT audience: "
 	          "https://login.salesforce.com, https://test.salesforce.com or the My Domain URL. "
-	          "Plain http only to 127.0.0.1, localhost or [::1]." },
+	          "Plain http only to a loopback address (127.0.0.0/8, localhost, [::1])." },
 	{ .key = "instance_url", .type = OT_STR, .min = 1, .max = CS_CONFIG_URL_MAX,
 	  .off = ORG(instance_url), .check = check_url, .syntax = "URL",
 	  .help = "The org's API base URL; not set: the instance_url of the token response. Same "
@@ -891,6 +954,8 @@ static const struct opt root_opts[] = {
 	  .help = "The contract repository's REST API." },
 	{ .key = "admin", .type = OT_SECTION, .sub = &admin_sec,
 	  .help = "The admin API and the operator's dashboard." },
+	{ .key = "server", .type = OT_SECTION, .sub = &server_sec,
+	  .help = "Limits every listener holds clients to, and the user the server runs as." },
 	{ .key = "alerts", .type = OT_SECTION, .sub = &alerts_sec,
 	  .help = "The alert webhook: the conditions of config/alerts/clmsync-rules.yml, evaluated "
 	          "inside the server and sent to a receiver of yours." },
@@ -1884,11 +1949,15 @@ key_line(struct fy_node *map, const char *key)
 	return v != NULL ? node_line(v) : node_line(map);
 }
 
+static void tls_finish(struct load *ld, const struct section *sec, struct cs_tls *t, struct fy_node *map,
+                       uint32_t seen, const char *path);
+
 static void
 repo_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, const char *path)
 {
 	struct cs_config *c = obj;
 
+	tls_finish(ld, &repository_sec, &c->repository.tls, map, seen, path);
 	if (c->repository.listen == NULL ||
 	    !cs_config_parse_listen(c->repository.listen, c->repository.host,
 	                            sizeof(c->repository.host), &c->repository.port)) {
@@ -1902,6 +1971,7 @@ admin_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, con
 {
 	struct cs_config *c = obj;
 
+	tls_finish(ld, &admin_sec, &c->admin.tls, map, seen, path);
 	if (c->admin.listen == NULL ||
 	    !cs_config_parse_listen(c->admin.listen, c->admin.host, sizeof(c->admin.host), &c->admin.port)) {
 		c->admin.host[0] = '\0';
@@ -1920,18 +1990,30 @@ struct secret_kind {
 
 static const struct secret_kind token_kind = {
 	"token", "a token is one line of 16 to 4096 visible ASCII characters",
-	CS_CONFIG_SECRET_MIN, CS_CONFIG_SECRET_MAX, S_IROTH | S_IWOTH, false,
+	CS_CONFIG_SECRET_MIN, CS_CONFIG_SECRET_MAX, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, false,
 };
 
 static const struct secret_kind oauth_secret_kind = {
 	"secret", "a secret is one line of 1 to 4096 visible ASCII characters",
-	1, CS_CONFIG_SECRET_MAX, S_IROTH | S_IWOTH, false,
+	1, CS_CONFIG_SECRET_MAX, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, false,
 };
 
 static const struct secret_kind key_kind = {
 	"private key", "a private key is an unencrypted PEM key (-----BEGIN PRIVATE KEY----- or "
 	"-----BEGIN RSA PRIVATE KEY-----)",
 	64, CS_CONFIG_KEY_FILE_MAX, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, true,
+};
+
+static const struct secret_kind tls_key_kind = {
+	"private key", "a private key is an unencrypted PEM key (-----BEGIN PRIVATE KEY-----, "
+	"-----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)",
+	64, CS_CONFIG_KEY_FILE_MAX, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, true,
+};
+
+/* Not a secret: any mode will do, but others must not be able to change it. */
+static const struct secret_kind tls_cert_kind = {
+	"certificate", "a certificate file is PEM (-----BEGIN CERTIFICATE-----), the server's first",
+	64, CS_CONFIG_KEY_FILE_MAX * 4, S_IWOTH, true,
 };
 
 /* A token or secret travels in a header or form field: visible ASCII only. A PEM key is lines
@@ -1945,6 +2027,12 @@ secret_text_ok(const struct secret_kind *k, const char *s, size_t len)
 		for (size_t i = 0; i < len; i++)
 			if (!((s[i] >= 0x20 && s[i] <= 0x7e) || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
 				return false;
+		if (k == &tls_cert_kind)
+			return memmem(s, len, "-----BEGIN CERTIFICATE-----", 27) != NULL &&
+			       memmem(s, len, "-----END CERTIFICATE-----", 25) != NULL;
+		if (k == &tls_key_kind && memmem(s, len, "-----BEGIN EC PRIVATE KEY-----", 30) != NULL &&
+		    memmem(s, len, "-----END EC PRIVATE KEY-----", 28) != NULL)
+			return true;
 		return (memmem(s, len, "-----BEGIN PRIVATE KEY-----", 27) != NULL &&
 		        memmem(s, len, "-----END PRIVATE KEY-----", 25) != NULL) ||
 		       (memmem(s, len, "-----BEGIN RSA PRIVATE KEY-----", 31) != NULL &&
@@ -2021,6 +2109,31 @@ out:
 	return out;
 }
 
+/* A listener's certificate and key: both or neither, each file read now (before privileges are
+ * given up), the key held to the rules of a private key file. */
+static void
+tls_finish(struct load *ld, const struct section *sec, struct cs_tls *t, struct fy_node *map,
+           uint32_t seen, const char *path)
+{
+	bool cert = was_seen(sec, seen, "tls_cert_file"), key = was_seen(sec, seen, "tls_key_file");
+	char full[PATH_TEXT_MAX];
+
+	if (map == NULL || (!cert && !key))
+		return;
+	if (cert != key) {
+		join(full, sizeof(full), path, cert ? "tls_key_file" : "tls_cert_file");
+		add_err(ld, key_line(map, cert ? "tls_cert_file" : "tls_key_file"), full,
+		        "HTTPS needs both tls_cert_file and tls_key_file");
+		return;
+	}
+	if (t->cert_file == NULL || t->key_file == NULL || (ld->flags & CS_CONFIG_NO_SECRETS))
+		return;   /* their errors were reported, or no files are read */
+	join(full, sizeof(full), path, "tls_cert_file");
+	t->cert = read_secret_file(ld, &tls_cert_kind, t->cert_file, key_line(map, "tls_cert_file"), full);
+	join(full, sizeof(full), path, "tls_key_file");
+	t->key = read_secret_file(ld, &tls_key_kind, t->key_file, key_line(map, "tls_key_file"), full);
+}
+
 /* Reads the secret in environment variable env, as read_secret_file. */
 static char *
 read_secret_env(struct load *ld, const struct secret_kind *k, const char *env, int line,
@@ -2042,7 +2155,7 @@ read_secret_env(struct load *ld, const struct secret_kind *k, const char *env, i
 
 static const struct secret_kind hmac_kind = {
 	"signing key", "a signing key is one line of 16 to 4096 visible ASCII characters",
-	CS_CONFIG_SECRET_MIN, CS_CONFIG_SECRET_MAX, S_IROTH | S_IWOTH, false,
+	CS_CONFIG_SECRET_MIN, CS_CONFIG_SECRET_MAX, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, false,
 };
 
 /* The webhook needs exactly one source of its signing key; a key without a webhook would sign
@@ -3003,6 +3116,73 @@ resolve_org(struct load *ld, struct cs_config *c, struct cs_mapping *m, struct f
 
 /* The rules that tie sections together: they run once the whole file is read, so the order of
  * the sections in the file does not matter. */
+/* Whether a record can be routed to both a and b (of one entity): unless both route on one field
+ * with value sets that cannot meet, it can. */
+static bool
+routes_meet(const struct cs_mapping *a, const struct cs_mapping *b)
+{
+	if (a->route.kind != CS_ROUTE_IN && b->route.kind != CS_ROUTE_IN)
+		return true;
+	if (a->route.kind == CS_ROUTE_ALL || b->route.kind == CS_ROUTE_ALL || a->route.field == NULL ||
+	    b->route.field == NULL || strcmp(a->route.field, b->route.field) != 0)
+		return true;
+	if (a->route.kind == CS_ROUTE_NOT_IN) {
+		const struct cs_mapping *t = a;
+		a = b;
+		b = t;
+	}
+	/* a routes in; b routes in or not in */
+	for (size_t i = 0; i < a->route.nin; i++) {
+		bool listed = false;
+		if (b->route.kind == CS_ROUTE_IN) {
+			for (size_t j = 0; j < b->route.nin && !listed; j++)
+				listed = strcmp(a->route.in[i], b->route.in[j]) == 0;
+			if (listed)
+				return true;
+		} else {
+			for (size_t j = 0; j < b->route.nnot_in && !listed; j++)
+				listed = strcmp(a->route.in[i], b->route.not_in[j]) == 0;
+			if (!listed)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A repository field owned by Salesforce in two mappings that a record can be routed to both of
+ * has two masters: each mapping takes its own Salesforce's value as the field's and sets the
+ * repository back when the other writes it, for ever. Reported on the later field. */
+static void
+check_two_masters(struct load *ld, const struct cs_config *c, size_t i, struct fy_node *mn, const char *mp)
+{
+	const struct cs_mapping *m = &c->mappings[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct cs_mapping *o = &c->mappings[j];
+
+		if (o->entity != m->entity || !routes_meet(m, o))
+			continue;
+		for (size_t k = 0; k < m->nfields; k++) {
+			const struct cs_field_map *f = &m->fields[k];
+			if (f->owner != CS_OWNER_SALESFORCE || f->clm == NULL)
+				continue;
+			for (size_t l = 0; l < o->nfields; l++) {
+				const struct cs_field_map *g = &o->fields[l];
+				char fp[96];
+				if (g->owner != CS_OWNER_SALESFORCE || g->clm == NULL || strcmp(g->clm, f->clm) != 0)
+					continue;
+				snprintf(fp, sizeof(fp), "%s.fields[%zu].owner", mp, k);
+				add_err(ld, line_of(item_of(mn, "fields", k), "owner"), fp, "%s is owned by Salesforce in "
+				        "mappings[%zu] (%s, org %s) too, and a record can be routed to both: it would have two "
+				        "masters, each setting it back when the other writes it. Give it one (owner: clm or "
+				        "both here), or route the mappings apart", f->clm, j, o->name ? o->name : "?",
+				        o->org ? o->org : "?");
+				break;
+			}
+		}
+	}
+}
+
 static void
 root_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, const char *path)
 {
@@ -3024,6 +3204,7 @@ root_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, cons
 			snprintf(fp, sizeof(fp), "%s.fields[%zu]", mp, j);
 			check_field(ld, c, m, &m->fields[j], item_of(mn, "fields", j), fp);
 		}
+		check_two_masters(ld, c, i, mn, mp);
 		/* Change events name the sObject only: two mappings of one would claim the same
 		 * events. */
 		for (size_t j = 0; j < i; j++) {

@@ -145,7 +145,7 @@ struct cs_org_auth {
 };
 
 /* One Salesforce org. login_url and instance_url have no trailing '/'; each is https://..., or
- * http:// to 127.0.0.1, localhost or [::1] (an emulator on this machine). instance_url is "" when
+ * http:// to a loopback address (an emulator on this machine). instance_url is "" when
  * the one in the token response is to be used. */
 struct cs_org {
 	char *name;                  /* [a-z][a-z0-9_-]*, unique; links and cursors are kept per name */
@@ -319,6 +319,17 @@ const struct cs_mapping *cs_config_mapping(const struct cs_config *c, const char
 /* The org named name in c, or NULL. Borrowed from c. */
 const struct cs_org *cs_config_org(const struct cs_config *c, const char *name);
 
+/* A listener's HTTPS. cert_file and key_file are as configured ("" both: plain HTTP). cert is
+ * the PEM text of the certificate (its chain after it) and key that of its private key, read at
+ * load ("" when plain, or when loaded with CS_CONFIG_NO_SECRETS); the loader has refused a key
+ * file its group or others may read. Never log key. */
+struct cs_tls {
+	char *cert_file;
+	char *key_file;
+	char *cert;
+	char *key;
+};
+
 /* A loaded, valid configuration. Read-only after load; share it between threads freely.
  * Every string is non-NULL. */
 struct cs_config {
@@ -332,6 +343,7 @@ struct cs_config {
 		size_t max_body;           /* bytes */
 		size_t max_document_size;  /* bytes */
 		unsigned scheduler_interval;  /* seconds */
+		struct cs_tls tls;
 	} repository;
 	struct {
 		bool enabled;
@@ -339,7 +351,18 @@ struct cs_config {
 		char host[CS_CONFIG_HOST_MAX];
 		uint16_t port;
 		unsigned stream_down_unready_s;
+		struct cs_tls tls;
 	} admin;
+	/* What every listener and the process itself are held to (docs/security.md). */
+	struct {
+		char *user;                /* drop to this user when started as root; "" none */
+		unsigned idle_timeout_s;   /* a connection quiet this long is closed */
+		unsigned header_timeout_s; /* a request's line and headers arrive within this */
+		unsigned max_connections;  /* per listener */
+		unsigned max_connections_per_ip; /* per listener and client address; 0 no limit */
+		unsigned auth_failures;    /* invalid tokens per client address in a window; 0 off */
+		unsigned auth_window_s;    /* the window, from the first failure in it */
+	} server;
 	/* The alert webhook (src/admin/alerts.c). webhook_url is "" when there is none; then
 	 * secret_file, secret_env and secret are "" too. Otherwise the loader has read the signing
 	 * key into secret (NUL-terminated, 16 to 4096 visible ASCII characters; "" when loaded with

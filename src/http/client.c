@@ -9,7 +9,63 @@
 
 struct http_client {
 	CURL *h;
+	const char *ca;            /* trusted certificates instead of the system's; NULL: the system's */
 };
+
+bool
+http_host_is_loopback(const char *h, size_t n)
+{
+	unsigned part = 0, parts = 0, digits = 0;
+
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return true;
+	if ((n == 5 && memcmp(h, "[::1]", 5) == 0) || (n == 3 && memcmp(h, "::1", 3) == 0))
+		return true;
+	if (n < 7 || memcmp(h, "127.", 4) != 0)
+		return false;
+	/* a dotted quad in 127.0.0.0/8, each part 0..255 without a leading zero (no octal) */
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || h[i] == '.') {
+			if (digits == 0 || part > 255)
+				return false;
+			parts++;
+			part = digits = 0;
+			continue;
+		}
+		if (h[i] < '0' || h[i] > '9' || (digits == 1 && part == 0))
+			return false;
+		part = part * 10 + (unsigned)(h[i] - '0');
+		if (++digits > 3)
+			return false;
+	}
+	return parts == 4;
+}
+
+bool
+http_url_allowed(const char *url)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	bool ok = false;
+
+	if (url == NULL || (u = curl_url()) == NULL)
+		return false;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		ok = strcasecmp(scheme, "https") == 0 ||
+		     (strcasecmp(scheme, "http") == 0 && http_host_is_loopback(host, strlen(host)));
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+void
+http_client_set_ca(struct http_client *c, const char *path)
+{
+	c->ca = path;
+}
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -91,14 +147,22 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 	cs_buf_reset(&rs->body);
 	cs_buf_reset(&rs->headers);
 	rs->body.max = rq->max_response ? rq->max_response : (64u << 20);
+	/* a token or a record must not cross a network in clear: plain http stays on this machine */
+	if (!http_url_allowed(rq->url))
+		return cs_error_set(e, CS_EINVAL, "%s %s: refused: https:// is required (plain http:// only to "
+		                    "127.0.0.0/8, ::1 or localhost)", rq->method, rq->url);
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms ? rq->timeout_ms : 30000L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	/* verification is never turned off: there is no option for it */
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (c->ca != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);

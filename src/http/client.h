@@ -2,6 +2,7 @@
 #ifndef CS_HTTP_CLIENT_H
 #define CS_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "util/buf.h"
 #include "util/err.h"
@@ -24,14 +25,28 @@ struct http_response {
 	struct cs_buf headers;         /* raw header block, "Name: value\r\n" lines */
 };
 
+/* Whether host[0..len) names this machine: localhost, an IPv4 address in 127.0.0.0/8, or ::1
+ * (bracketed or not). Plain http:// is allowed only to such a host. */
+bool http_host_is_loopback(const char *host, size_t len);
+/* Whether url may be fetched: https://, or http:// to a loopback host (http_host_is_loopback). */
+bool http_url_allowed(const char *url);
+
 /* Returns a new client in *out; caller frees with http_client_free(). Not thread-safe: use one
  * client per thread. Certificate verification is always on. */
 cs_err http_client_new(struct http_client **out);
 void http_client_free(struct http_client *c);
 
+/* Trusts the PEM certificates in path (a listener's own self-signed certificate, say) instead of
+ * the system's; NULL goes back to the system's. Verification stays on either way. Borrows path
+ * for the client's life. */
+void http_client_set_ca(struct http_client *c, const char *path);
+
 /* Performs rq and fills rs (caller-owned, cleaned with http_response_cleanup() even on error).
- * Errors: CS_ETIMEOUT, CS_ENET (connect/send/receive), CS_ETOOBIG (response over max),
- * CS_EINVAL (bad URL or scheme); any HTTP status is success at this level. */
+ * The peer's certificate and name are always verified; plain http:// is refused (CS_EINVAL)
+ * unless to a loopback host, and redirects are not followed.
+ * Errors: CS_ETIMEOUT, CS_ENET (connect/send/receive, a certificate that does not verify),
+ * CS_ETOOBIG (response over max), CS_EINVAL (bad URL or scheme); any HTTP status is success at
+ * this level. */
 cs_err http_client_do(struct http_client *c, const struct http_request *rq, struct http_response *rs,
     struct cs_error *e);
 

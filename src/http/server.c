@@ -1,20 +1,134 @@
-/* server.c - libmicrohttpd wrapper with a router and body limits. */
+/* server.c - libmicrohttpd wrapper with a router, body and header limits, a header deadline and TLS. */
 #include "http/server.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WATCH_TICK_MS 100          /* how often the header deadline is looked at */
+
+/* One open connection, as the header deadline watches it. fd stays valid while used: the slot is
+ * let go in the CLOSED notification, which libmicrohttpd sends before it closes the socket. */
+struct conn_slot {
+	bool used;
+	int fd;
+	int64_t deadline_ms;       /* 0: none (its headers are in; the handler or the body runs) */
+};
 
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_server_opts o;
 	int port;
+	char *cert, *key;          /* copies of the TLS PEM texts */
+	/* the header deadline: a watcher thread shuts down connections past their deadline */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t watcher;
+	bool watching, stopping;
+	struct conn_slot *slots;
+	size_t nslots;
+	unsigned long cut;
 };
+
+static struct conn_slot *
+slot_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Sets the slot's deadline to now + s seconds, or to none when s is 0; with sooner, only moves
+ * it closer. */
+static void
+slot_deadline(struct http_server *s, struct MHD_Connection *c, unsigned secs, bool sooner)
+{
+	struct conn_slot *k;
+	int64_t d;
+
+	if (!s->watching || (k = slot_of(c)) == NULL)
+		return;
+	d = secs ? cs_time_mono_ms() + (int64_t)secs * 1000 : 0;
+	pthread_mutex_lock(&s->mu);
+	if (k->used && (!sooner || k->deadline_ms == 0 || d < k->deadline_ms))
+		k->deadline_ms = d;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+notify_cb(void *cls, struct MHD_Connection *c, void **sock_ctx, enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+	struct conn_slot *k = *sock_ctx;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (ci == NULL)
+			return;
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < s->nslots; i++)
+			if (!s->slots[i].used) {
+				s->slots[i].used = true;
+				s->slots[i].fd = ci->connect_fd;
+				s->slots[i].deadline_ms = cs_time_mono_ms() + (int64_t)s->o.header_timeout_s * 1000;
+				*sock_ctx = &s->slots[i];
+				break;
+			}
+		pthread_mutex_unlock(&s->mu);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k != NULL) {
+		pthread_mutex_lock(&s->mu);
+		k->used = false;
+		k->fd = -1;
+		k->deadline_ms = 0;
+		pthread_mutex_unlock(&s->mu);
+		*sock_ctx = NULL;
+	}
+}
+
+/* Shuts down (never closes: the descriptor stays libmicrohttpd's) every connection whose request
+ * headers are late; its thread then sees the end of the stream and lets it go. */
+static void *
+watch_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		int64_t now = cs_time_mono_ms();
+		struct timespec ts;
+
+		for (size_t i = 0; i < s->nslots; i++) {
+			struct conn_slot *k = &s->slots[i];
+			if (k->used && k->deadline_ms != 0 && now >= k->deadline_ms) {
+				shutdown(k->fd, SHUT_RDWR);
+				k->deadline_ms = 0;
+				s->cut++;
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCH_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
 
 /* Per-request state, from the URI callback until the completion callback. */
 struct reqctx {
@@ -30,6 +144,8 @@ uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	struct http_server *s = cls;
 	struct reqctx *x = calloc(1, sizeof(*x));
 
+	/* the request line is in: its headers have header_timeout_s from now at most */
+	slot_deadline(s, c, s->o.header_timeout_s, true);
 	if (x == NULL)
 		return NULL;
 	x->uri = strdup(uri);
@@ -40,8 +156,12 @@ uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 static void
 completed_cb(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *s = cls;
 	struct reqctx *x = *con_cls;
 
+	/* a kept-alive connection has the idle timeout, in all, to send its next request: trickling
+	 * it a byte at a time does not buy more */
+	slot_deadline(s, c, s->o.conn_timeout_s ? s->o.conn_timeout_s : 300u, false);
 	if (x == NULL)
 		return;
 	free(x->uri);
@@ -162,6 +282,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	if (x == NULL)
 		return MHD_NO;
 	if (!x->started) {
+		/* the headers are in: the body has the idle timeout and max_body as its bounds */
+		slot_deadline(s, c, 0, false);
 		x->started = true;
 		return MHD_YES;
 	}
@@ -213,53 +335,180 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	return ret;
 }
 
+/* Fills ss from a numeric host and port; false when host is not a numeric address. */
+static bool
+sockaddr_of(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a6);
+		return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons((uint16_t)port);
+	*len = sizeof(*a4);
+	return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
+cs_err
+http_listen_open(const char *host, int port, int *fd, struct cs_error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, f;
+
+	*fd = -1;
+	if (port < 0 || port > 65535)
+		return cs_error_set(e, CS_EINVAL, "invalid port %d", port);
+	if (!sockaddr_of(host, port, &ss, &len))
+		return cs_error_set(e, CS_EINVAL, "invalid listen address '%s' (numeric IPv4 or IPv6 expected)", host);
+	if ((f = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return cs_error_set(e, CS_EIO, "cannot make a socket: %s", strerror(errno));
+	setsockopt(f, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(f, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(f, (struct sockaddr *)&ss, len) != 0 || listen(f, 512) != 0) {
+		int err = errno;
+		close(f);
+		return cs_error_set(e, CS_EIO, "cannot listen on %s:%d: %s", host, port, strerror(err));
+	}
+	*fd = f;
+	return CS_OK;
+}
+
+static void
+server_free(struct http_server *s)
+{
+	if (s->key != NULL) {
+		explicit_bzero(s->key, strlen(s->key));
+		free(s->key);
+	}
+	free(s->cert);
+	free(s->slots);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
 cs_err
 http_server_start(const struct http_server_opts *o, struct http_server **out, struct cs_error *e)
 {
 	struct http_server *s;
 	struct sockaddr_storage ss;
+	socklen_t sslen;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	unsigned maxc = o->max_connections ? o->max_connections : HTTP_MAX_CONNECTIONS_DEFAULT;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem ov[4];   /* where to listen, then TLS, then END */
+	size_t nov = 0;
+	int lfd = o->use_listen_fd ? o->listen_fd : -1;
+	cs_err rc;
 
 	*out = NULL;
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(o->host, ':') != NULL) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)o->port);
-		if (inet_pton(AF_INET6, o->host, &a6->sin6_addr) != 1)
-			return cs_error_set(e, CS_EINVAL, "invalid listen address '%s'", o->host);
-		flags |= MHD_USE_IPv6;
+	memset(ov, 0, sizeof(ov));
+	if (o->use_listen_fd) {
+		if (lfd < 0)
+			return cs_error_set(e, CS_EINVAL, "no listening socket");
+		ss.ss_family = AF_UNSPEC;
+		sslen = sizeof(ss);
+		if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_INET6)
+			flags |= MHD_USE_IPv6;
 	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)o->port);
-		if (inet_pton(AF_INET, o->host, &a4->sin_addr) != 1)
+		if (o->port < 0 || o->port > 65535)
+			return cs_error_set(e, CS_EINVAL, "invalid port %d", o->port);
+		if (!sockaddr_of(o->host, o->port, &ss, &sslen))
 			return cs_error_set(e, CS_EINVAL, "invalid listen address '%s' (numeric IPv4 or IPv6 expected)", o->host);
+		if (ss.ss_family == AF_INET6)
+			flags |= MHD_USE_IPv6;
 	}
-	if (o->port < 0 || o->port > 65535)
-		return cs_error_set(e, CS_EINVAL, "invalid port %d", o->port);
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		rc = cs_error_set(e, CS_EINVAL, "HTTPS needs both a certificate and its key");
+		goto fail_fd;
+	}
+	if (o->tls_cert != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		rc = cs_error_set(e, CS_EINVAL, "this libmicrohttpd was built without TLS: HTTPS cannot be served");
+		goto fail_fd;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+		goto fail_fd;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	s->o = *o;
-	s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, access_cb, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	s->o.tls_cert = s->o.tls_key = NULL;
+	if (o->tls_cert != NULL) {
+		if ((s->cert = strdup(o->tls_cert)) == NULL || (s->key = strdup(o->tls_key)) == NULL) {
+			server_free(s);
+			rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto fail_fd;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (o->use_listen_fd)
+		ov[nov++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, lfd, NULL };
+	else
+		ov[nov++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	if (s->cert != NULL) {
+		ov[nov++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert };
+		ov[nov++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key };
+	}
+	ov[nov] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	if (o->header_timeout_s > 0) {
+		/* one slot per connection the daemon may hold, so a started connection always has one */
+		if ((s->slots = calloc(maxc, sizeof(*s->slots))) == NULL) {
+			server_free(s);
+			rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+			goto fail_fd;
+		}
+		s->nslots = maxc;
+		s->watching = true;
+	}
+	s->d = MHD_start_daemon(flags, (uint16_t)(o->use_listen_fd ? 0 : o->port), NULL, NULL, access_cb, s,
+	    MHD_OPTION_ARRAY, ov,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, s,
 	    MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s ? o->conn_timeout_s : 300u,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	    MHD_OPTION_CONNECTION_LIMIT, 1000u,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MAX_HEADER,
+	    MHD_OPTION_CONNECTION_LIMIT, maxc,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
-		free(s);
-		return cs_error_set(e, CS_EIO, "cannot listen on %s:%d (address in use or not permitted)", o->host, o->port);
+		server_free(s);
+		/* whether a failed start closed the given socket is not documented: close it if open */
+		if (o->use_listen_fd && fcntl(lfd, F_GETFD) != -1)
+			close(lfd);
+		if (o->use_listen_fd)
+			return cs_error_set(e, CS_EIO, "cannot serve on %s:%d%s", o->host, o->port,
+			                    o->tls_cert ? " (is the certificate or key invalid?)" : "");
+		return cs_error_set(e, CS_EIO, "cannot listen on %s:%d (address in use or not permitted%s)", o->host,
+		                    o->port, o->tls_cert ? ", or the certificate or key invalid" : "");
+	}
+	if (s->watching && pthread_create(&s->watcher, NULL, watch_main, s) != 0) {
+		MHD_stop_daemon(s->d);
+		server_free(s);
+		return cs_error_set(e, CS_ENOMEM, "cannot start a thread");
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : o->port;
+	s->port = info && info->port ? info->port : o->port;
+	if (o->use_listen_fd) {
+		sslen = sizeof(ss);
+		if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
+			s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	}
 	*out = s;
 	return CS_OK;
+fail_fd:
+	if (lfd >= 0)
+		close(lfd);
+	return rc;
 }
 
 int
@@ -268,13 +517,70 @@ http_server_port(const struct http_server *s)
 	return s->port;
 }
 
+unsigned long
+http_server_cut_count(const struct http_server *s)
+{
+	unsigned long n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+	n = s->cut;
+	pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+	return n;
+}
+
 void
 http_server_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->watching) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->watcher, NULL);
+	}
 	MHD_stop_daemon(s->d);
-	free(s);
+	server_free(s);
+}
+
+bool
+http_req_peer(const struct http_req *rq, char *out, size_t cap, unsigned char *key)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (key != NULL)
+		memset(key, 0, 17);
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+		if (cap > 0)
+			inet_ntop(AF_INET, &a4->sin_addr, out, (socklen_t)cap);
+		if (key != NULL) {
+			key[0] = 4;
+			memcpy(key + 1, &a4->sin_addr, 4);
+		}
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+		static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (cap > 0)
+			inet_ntop(AF_INET6, &a6->sin6_addr, out, (socklen_t)cap);
+		if (key != NULL && memcmp(a6->sin6_addr.s6_addr, v4mapped, 12) == 0) {
+			key[0] = 4;
+			memcpy(key + 1, a6->sin6_addr.s6_addr + 12, 4);
+		} else if (key != NULL) {
+			key[0] = 6;
+			memcpy(key + 1, a6->sin6_addr.s6_addr, 8);
+		}
+		return true;
+	}
+	return false;
 }
 
 const char *

@@ -10,6 +10,10 @@
 
 #define HTTP_MAX_PARAMS 8
 #define HTTP_MAX_RESP_HEADERS 16
+/* Bytes a connection may hold for one request's line and headers (libmicrohttpd's per-connection
+ * memory pool); a larger request is answered 431 or 414 and the connection is closed. */
+#define HTTP_MAX_HEADER (64 * 1024)
+#define HTTP_MAX_CONNECTIONS_DEFAULT 1000u
 
 struct http_server;
 
@@ -51,7 +55,23 @@ struct http_server_opts {
 	const char *host;        /* numeric IPv4 or IPv6 address */
 	int port;                /* 0 picks a free port; see http_server_port() */
 	size_t max_body;         /* bytes; larger bodies are discarded and the request flagged */
-	unsigned conn_timeout_s; /* idle connection timeout */
+	unsigned conn_timeout_s; /* idle: a connection with no traffic this long is closed; 0: 300 */
+	/* A request's line and headers must have arrived this many seconds after the connection
+	 * opened (or after its request line, on a kept-alive connection, which must also send its
+	 * next request within conn_timeout_s of the previous answer); a slower client is cut off,
+	 * however steadily it trickles bytes. 0: no such deadline (libmicrohttpd's idle timeout only). */
+	unsigned header_timeout_s;
+	unsigned max_connections; /* open at once; more are closed as they arrive. 0: the default */
+	unsigned max_per_ip;      /* open at once from one address; 0: no limit of its own */
+	/* HTTPS: the PEM text of the certificate (its chain after it) and of its private key, both
+	 * or neither; copied, the copy of the key wiped when the server stops. */
+	const char *tls_cert;
+	const char *tls_key;
+	/* With use_listen_fd: serve listen_fd, a socket bound and listening already
+	 * (http_listen_open), instead of binding host:port; the server owns it from the call on,
+	 * even on failure. */
+	bool use_listen_fd;
+	int listen_fd;
 	const struct http_route *routes;
 	size_t nroutes;
 	/* Called before routing; return true when it answered the request itself. Optional. */
@@ -63,10 +83,23 @@ struct http_server_opts {
 /* Starts listening. On success *out is a new server, caller stops it with http_server_stop().
  * Errors: CS_EINVAL for a bad address, CS_EIO when the socket cannot be bound. */
 cs_err http_server_start(const struct http_server_opts *o, struct http_server **out, struct cs_error *e);
+/* Binds host:port (a numeric address; port 0 picks a free one) and listens, for a caller that
+ * must bind before giving up privileges and start serving after (use_listen_fd). On success *fd
+ * is the socket, the caller's to pass to http_server_start or close. Errors: CS_EINVAL for a bad
+ * address, CS_EIO when it cannot be bound (e says why). */
+cs_err http_listen_open(const char *host, int port, int *fd, struct cs_error *e);
 /* The bound port. */
 int http_server_port(const struct http_server *s);
+/* Connections cut so far because their request headers missed header_timeout_s. */
+unsigned long http_server_cut_count(const struct http_server *s);
 /* Stops accepting, waits for handler threads and frees s. NULL is a no-op. */
 void http_server_stop(struct http_server *s);
+
+/* The client's address into out (a numeric address, at most 46 bytes with its NUL) and, when key
+ * is not NULL, its throttling key into key[0..17) (http_throttle): an IPv4 address, or an IPv6
+ * address cut to its /64 network, since one client commonly holds a whole /64. False (out "",
+ * key zeroed) when unknown. */
+bool http_req_peer(const struct http_req *rq, char *out, size_t cap, unsigned char *key);
 
 /* Request accessors; NULL when absent. Header names are case-insensitive. */
 const char *http_req_header(const struct http_req *rq, const char *name);

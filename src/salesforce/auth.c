@@ -1,5 +1,6 @@
 /* auth.c - per-org settings, OAuth token acquisition (JWT bearer, client credentials, refresh token) and the token cache. */
 #include "salesforce/sf_int.h"
+#include "http/client.h"
 
 #include <errno.h>
 #include <openssl/bio.h>
@@ -33,11 +34,12 @@ wipe(char *s)
 	free(s);
 }
 
+/* https://, or http:// to this machine only (an emulator): a token must not cross a network in
+ * clear, not even when a token response names such an instance_url. */
 static bool
 url_ok(const char *u)
 {
-	return u != NULL && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
-	    strlen(u) < SF_URL_MAX - 256;
+	return u != NULL && strlen(u) < SF_URL_MAX - 256 && http_url_allowed(u);
 }
 
 static bool
@@ -74,9 +76,9 @@ sf_org_new(const struct sf_org_config *cfg, struct sf_org **out, struct sf_error
 	*out = NULL;
 	sf_error_clear(e);
 	if (cfg->name == NULL || !url_ok(cfg->login_url))
-		miss = cfg->name == NULL ? "name" : "login_url (http:// or https://)";
+		miss = cfg->name == NULL ? "name" : "login_url (https://, or http:// to a loopback address)";
 	else if (cfg->instance_url != NULL && !url_ok(cfg->instance_url))
-		miss = "instance_url (http:// or https://)";
+		miss = "instance_url (https://, or http:// to a loopback address)";
 	else if (!version_ok(cfg->api_version))
 		miss = "api_version (like 62.0)";
 	else if (cfg->client_name == NULL || cfg->client_name[0] == '\0' || strlen(cfg->client_name) > 64 ||
@@ -237,6 +239,64 @@ sf_org_count(struct sf_org *o, uint64_t requests, uint64_t retries)
 }
 
 void
+sf_org_auth(struct sf_org *o, struct sf_auth_state *out)
+{
+	pthread_mutex_lock(&o->mu);
+	*out = o->authn;
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Under o->mu. */
+static void
+auth_ok_locked(struct sf_org *o, bool login)
+{
+	o->authn.authenticated = true;
+	if (login)
+		o->authn.login_ms = cs_time_now_ms();
+	o->authn.failures = 0;
+	o->authn.error[0] = '\0';
+	atomic_store(&o->authed, true);
+}
+
+void
+sf_org_auth_ok(struct sf_org *o)
+{
+	if (atomic_load(&o->authed))
+		return;
+	pthread_mutex_lock(&o->mu);
+	auth_ok_locked(o, false);
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Not authenticated any more, because of why; login: a failed login, counted. */
+static void
+auth_failed(struct sf_org *o, const char *why, bool login)
+{
+	size_t n;
+
+	pthread_mutex_lock(&o->mu);
+	o->authn.authenticated = false;
+	o->authn.failed_ms = cs_time_now_ms();
+	if (login)
+		o->authn.failures++;
+	sf_copy(o->authn.error, sizeof(o->authn.error), why != NULL && why[0] != '\0' ? why : "refused");
+	/* a cut must not split a UTF-8 sequence: the reason is shown as JSON text */
+	if ((n = strlen(o->authn.error)) == sizeof(o->authn.error) - 1) {
+		while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+			n--;
+		o->authn.error[n] = '\0';
+	}
+	atomic_store(&o->authed, false);
+	pthread_mutex_unlock(&o->mu);
+}
+
+void
+sf_org_auth_failed(struct sf_org *o, const char *why)
+{
+	auth_failed(o, why, false);
+}
+
+void
 sf_org_stats(struct sf_org *o, struct sf_stats *out)
 {
 	pthread_mutex_lock(&o->mu);
@@ -345,8 +405,8 @@ scrub(char *msg, const char *secret)
 
 /* The same over raw bytes, for the secret as sent (form-encoded) and as it is. Done on the whole
  * response before any of it is copied, so a cut-off copy cannot keep a piece of a secret. */
-static void
-scrub_raw(char *p, size_t len, const char *secret)
+void
+sf_scrub(char *p, size_t len, const char *secret)
 {
 	struct cs_buf enc;
 	const char *forms[2];
@@ -372,9 +432,9 @@ scrub_raw(char *p, size_t len, const char *secret)
 static void
 scrub_body(struct sf_org *o, struct cs_buf *b, const char *assertion)
 {
-	scrub_raw(b->data, b->len, o->client_secret);
-	scrub_raw(b->data, b->len, o->refresh_token);
-	scrub_raw(b->data, b->len, assertion);
+	sf_scrub(b->data, b->len, o->client_secret);
+	sf_scrub(b->data, b->len, o->refresh_token);
+	sf_scrub(b->data, b->len, assertion);
 }
 
 static void
@@ -516,6 +576,9 @@ login_locked(struct sf_org *o, struct http_client *http, struct sf_error *e)
 		goto out;
 	}
 	inst = cs_json_get_str(v, "instance_url");
+	if (inst != NULL && !url_ok(inst))
+		log_warn("sf.login", "org=%s the token response's instance_url is not https:// (nor http:// to this "
+		         "machine); it is ignored and the configured one kept", o->name);
 	if ((ntok = strdup(tok)) == NULL || (inst != NULL && url_ok(inst) && (ninst = dup_url(inst)) == NULL)) {
 		err = sf_fail(e, CS_ENOMEM, false, "out of memory");
 		goto out;
@@ -531,12 +594,15 @@ login_locked(struct sf_org *o, struct http_client *http, struct sf_error *e)
 	}
 	o->token_gen++;
 	o->stats.logins++;
+	auth_ok_locked(o, true);
 	pthread_mutex_unlock(&o->mu);
 	log_info("sf.login", "org=%s acquired a token", o->name);
 out:
 	if (err != CS_OK) {
 		scrub_error(o, e, assertion);
 		log_warn("sf.login", "org=%s %s", o->name, e ? e->message : cs_strerror(err));
+		/* a failed login leaves no session: the token was dropped (or, fixed, refused) before */
+		auth_failed(o, e && e->message[0] ? e->message : cs_strerror(err), true);
 	}
 	if (v != NULL) {
 		/* the token response holds the token; jansson frees without wiping, which is as much as

@@ -24,10 +24,22 @@ result_from(struct sf_result *r, const json_t *o)
 {
 	json_t *errs = json_object_get(o, "errors");
 
+	const char *id = cs_json_get_str(o, "id");
+
 	result_clear(r);
-	sf_copy(r->id, sizeof(r->id), cs_json_get_str(o, "id"));
 	r->success = cs_json_get_bool(o, "success", false);
 	r->created = cs_json_get_bool(o, "created", false);
+	if (id != NULL && !sf_id_ok(id)) {
+		/* never cut to 18 characters, which could name another record: the result is not
+		 * usable, and says so */
+		r->success = false;
+		r->nerrors = 1;
+		sf_fail(&r->error, CS_EPARSE, false, "Salesforce answered a malformed record id");
+		sf_copy(r->error.code, sizeof(r->error.code), "MALFORMED_ID");
+		return;
+	}
+	if (id != NULL)
+		sf_copy(r->id, sizeof(r->id), id);
 	if (!r->success) {
 		json_t *first = json_array_get(errs, 0);
 

@@ -135,6 +135,17 @@ sf_stream_subscribe(struct sf_stream *s, const char *channel, long long replay_i
 	return CS_OK;
 }
 
+cs_err
+sf_stream_mark_resumed(struct sf_stream *s, const char *channel)
+{
+	struct chan *c = find_chan(s, channel);
+
+	if (c == NULL)
+		return CS_ENOTFOUND;
+	c->subscribed_once = true;
+	return CS_OK;
+}
+
 long long
 sf_stream_replay_id(struct sf_stream *s, const char *channel)
 {
@@ -278,6 +289,9 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		    true, "streaming %s: %s", url.data, curl_easy_strerror(rc));
 		goto out;
 	}
+	/* an answer may echo the request (an error page, a proxy): the token never reaches a
+	 * message or an event */
+	sf_scrub(resp.data, resp.len, s->sess.token);
 	if (status == 401) {
 		sf_error_parse(e, status, resp.data, resp.len);
 		err = e->err = CS_EAUTH;
@@ -303,8 +317,9 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		v = a;
 	}
 	if (!json_is_array(v) || json_array_size(v) > s->cfg.max_events + SUBS_PER_POST) {
-		json_decref(v);
+		/* the kind of failure is read before v is released */
 		err = sf_fail(e, json_is_array(v) ? CS_ETOOBIG : CS_EPARSE, true, "streaming: response not a message array or too long");
+		json_decref(v);
 		goto out;
 	}
 	*replies = v;
@@ -701,6 +716,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			break;
 		switch (f) {
 		case F_NONE:
+			sf_org_auth_ok(s->org);
 			if (st == ST_HANDSHAKE)
 				st = ST_SUBSCRIBE;
 			else if (st == ST_SUBSCRIBE) {
@@ -726,6 +742,7 @@ sf_stream_run(struct sf_stream *s, const atomic_int *stop, struct sf_error *e)
 			if (++auth_fails > AUTH_TRIES) {
 				ret = sf_fail(e, CS_EAUTH, false, "org %s: streaming refused our credentials: %s", s->org->name,
 				    e->message);
+				sf_org_auth_failed(s->org, e->message);
 				goto out;
 			}
 			STAT(s, auth_refreshes);

@@ -83,8 +83,8 @@ sf_name_ok(const char *s)
 	return true;
 }
 
-static bool
-id_ok(const char *s)
+bool
+sf_id_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	return (n == 15 || n == 18) && sf_name_ok(s) && strchr(s, '_') == NULL;
@@ -366,9 +366,13 @@ sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, 
 			else {
 				char li[256];
 
+				/* an answer may echo the request (an error page, a proxy): the token never
+				 * reaches a message or a record */
+				sf_scrub(rs->body.data, rs->body.len, s->token);
 				if (http_response_header(rs, "Sforce-Limit-Info", li, sizeof(li)))
 					sf_org_note_limits(o, li);
 				if (rs->status >= 200 && rs->status < 300) {
+					sf_org_auth_ok(o);
 					err = CS_OK;
 					goto out;
 				}
@@ -382,6 +386,12 @@ sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, 
 				}
 				sf_error_parse(e, rs->status, rs->body.data, rs->body.len);
 				err = e->err;
+				if (rs->status == 401) {
+					/* refused again after a new token, or a fixed token: no session works */
+					char why[sizeof(e->message) + 40];
+					snprintf(why, sizeof(why), "session refused (HTTP 401): %s", e->message);
+					sf_org_auth_failed(o, why);
+				}
 			}
 		}
 		if (err == CS_ELIMIT || !e->transient || n >= r.max_attempts || !(idem || no_effect(e)))
@@ -454,14 +464,21 @@ sf_rest(struct sf_client *c, const char *method, const char *path, const json_t 
 
 /* --- single records ---------------------------------------------------------------------- */
 
+/* Copies the answer's "id" into id when it is a well-formed record id: a longer or odd one is
+ * refused, never cut to 18 characters, which could name another record. id is "" otherwise. */
 static cs_err
 take_id(const json_t *v, char id[SF_ID_LEN + 1])
 {
 	const char *s = cs_json_get_str(v, "id");
 
+	if (s == NULL || !sf_id_ok(s)) {
+		if (id != NULL)
+			id[0] = '\0';
+		return CS_EPARSE;
+	}
 	if (id != NULL)
 		sf_copy(id, SF_ID_LEN + 1, s);
-	return s != NULL ? CS_OK : CS_EPARSE;
+	return CS_OK;
 }
 
 cs_err
@@ -490,7 +507,7 @@ sf_rest_retrieve(struct sf_client *c, const char *sobject, const char *id, const
 	cs_err err;
 
 	*rec = NULL;
-	if (!sf_name_ok(sobject) || !id_ok(id))
+	if (!sf_name_ok(sobject) || !sf_id_ok(id))
 		return sf_fail(e, CS_EINVAL, false, "invalid sObject name or id");
 	cs_buf_init(&p, 64u << 10);
 	err = cs_buf_printf(&p, "/sobjects/%s/%s", sobject, id);
@@ -512,7 +529,7 @@ sf_rest_update(struct sf_client *c, const char *sobject, const char *id, const j
 {
 	char path[160];
 
-	if (!sf_name_ok(sobject) || !id_ok(id))
+	if (!sf_name_ok(sobject) || !sf_id_ok(id))
 		return sf_fail(e, CS_EINVAL, false, "invalid sObject name or id");
 	snprintf(path, sizeof(path), "/sobjects/%s/%s", sobject, id);
 	/* writing the same values again leaves the same record: safe to retry */
@@ -547,6 +564,8 @@ sf_rest_upsert(struct sf_client *c, const char *sobject, const char *ext_field, 
 		cs_buf_cleanup(&p);
 		return sf_fail(e, err, false, "upsert %s: external id too long", sobject);
 	}
+	if (id != NULL)
+		id[0] = '\0';   /* an answer without a body names no id */
 	err = sf_rest(c, "PATCH", p.data, fields, SF_IDEMPOTENT, &st, &v, e);
 	if (err == CS_OK) {
 		if (v != NULL)
@@ -566,7 +585,7 @@ sf_rest_delete(struct sf_client *c, const char *sobject, const char *id, struct 
 	unsigned n = 0;
 	cs_err err;
 
-	if (!sf_name_ok(sobject) || !id_ok(id))
+	if (!sf_name_ok(sobject) || !sf_id_ok(id))
 		return sf_fail(e, CS_EINVAL, false, "invalid sObject name or id");
 	snprintf(path, sizeof(path), "/sobjects/%s/%s", sobject, id);
 	err = sf_call(c, "DELETE", path, NULL, 0, 0, NULL, NULL, NULL, &n, e);

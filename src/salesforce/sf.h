@@ -132,6 +132,18 @@ bool sf_org_budget_low(struct sf_org *org, int threshold_pct);
 /* Parses "api-usage=N/M[; ...]"; false when absent or malformed. Pure, for tests. */
 bool sf_limit_info_parse(const char *v, long long *used, long long *max);
 
+/* Whether the org holds a session Salesforce accepts, as its logins and answers tell. */
+struct sf_auth_state {
+	bool authenticated;           /* the last login succeeded (or an answer accepted the session) and
+	                               * nothing refused it since; false before the first login */
+	int64_t login_ms;             /* wall clock of the last successful login; 0: none yet */
+	int64_t failed_ms;            /* of the last failed login or refused session; 0: none */
+	uint64_t failures;            /* failed logins since the last success */
+	char error[256];              /* why the last one failed (never a secret); "" once authenticated */
+};
+/* Copies the org's authentication state into *out. Any thread. */
+void sf_org_auth(struct sf_org *org, struct sf_auth_state *out);
+
 /* Counters since sf_org_new(): HTTP requests sent (each attempt), retries, token acquisitions. */
 struct sf_stats {
 	uint64_t requests;
@@ -479,6 +491,11 @@ void sf_stream_free(struct sf_stream *s);
  * for new events only, -2 for all retained). Before sf_stream_run only. Errors: CS_EINVAL (bad
  * name), CS_ETOOBIG (over SF_MAX_STREAM_CHANNELS), CS_EEXIST. */
 cs_err sf_stream_subscribe(struct sf_stream *s, const char *channel, long long replay_id);
+/* channel (subscribed with -1) was followed by an earlier run that stored no position: changes
+ * made since may have been missed, so its first subscribe calls resumed_without_position, as a
+ * resubscribe after an outage does. Before sf_stream_run only. CS_ENOTFOUND for an unknown
+ * channel. */
+cs_err sf_stream_mark_resumed(struct sf_stream *s, const char *channel);
 
 /* The replay id the stream would resume channel from (the last one its callback stored). */
 long long sf_stream_replay_id(struct sf_stream *s, const char *channel);

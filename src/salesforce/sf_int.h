@@ -26,6 +26,8 @@ struct sf_org {
 	uint64_t token_gen;           /* bumped on every new token */
 	struct sf_limits limits;
 	struct sf_stats stats;
+	struct sf_auth_state authn;   /* what sf_org_auth reports */
+	atomic_bool authed;           /* authn.authenticated, read without the lock on each answer */
 };
 
 struct sf_client {
@@ -50,6 +52,13 @@ void sf_session_invalidate(struct sf_org *org, uint64_t gen);
 cs_err sf_session_get_with(struct sf_org *org, struct http_client *http, struct sf_session *s,
     struct sf_error *e);
 
+/* A session was accepted by an answer (a 2xx, a streaming handshake): authenticated. Cheap when
+ * it is already: one atomic load. Any thread. */
+void sf_org_auth_ok(struct sf_org *org);
+/* The session was refused for good, or a login failed: not authenticated, because of why (no
+ * secret in it). Any thread. */
+void sf_org_auth_failed(struct sf_org *org, const char *why);
+
 /* Records a Sforce-Limit-Info header value. */
 void sf_org_note_limits(struct sf_org *org, const char *v);
 void sf_org_count(struct sf_org *org, uint64_t requests, uint64_t retries);
@@ -66,6 +75,9 @@ cs_err sf_urlencode(struct cs_buf *b, const char *s);
 uint64_t sf_rand(uint64_t *state);
 /* Sleeps ms milliseconds, waking early (returning true) when stop becomes nonzero. */
 bool sf_sleep_ms(long ms, const atomic_int *stop);
+/* Overwrites with '*' every occurrence in p[0..len) of secret, as it is and percent-encoded: an
+ * answer may echo what it was sent. Secrets under 4 bytes are left alone. */
+void sf_scrub(char *p, size_t len, const char *secret);
 /* Copies at most cap-1 bytes of s into out, NUL-terminated. */
 void sf_copy(char *out, size_t cap, const char *s);
 
@@ -100,6 +112,8 @@ cs_err sf_call(struct sf_client *c, const char *method, const char *path, const 
 
 /* Checks an sObject or field name: 1..80 of [A-Za-z0-9_]. */
 bool sf_name_ok(const char *s);
+/* Checks a record id: 15 or 18 of [A-Za-z0-9]. */
+bool sf_id_ok(const char *s);
 
 /* --- Bulk API 2.0 parsers (bulk.c), pure, reached by tests and the fuzzer ------------------- */
 

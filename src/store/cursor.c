@@ -210,7 +210,8 @@ store_cursor_decode(uint32_t tag, const char *s, struct store_cursor *c, struct 
 		return cs_error_set(e, CS_EINVAL, "bad cursor: bad id");
 	memcpy(c->id, raw + HEAD, idlen);
 	c->id[idlen] = '\0';
-	if (!store_id_ok(c->id, STORE_ID_MAX))
+	/* a NUL inside would cut the id short and hide the bytes after it from the check */
+	if (memchr(c->id, '\0', idlen) != NULL || !store_id_ok(c->id, STORE_ID_MAX))
 		return cs_error_set(e, CS_EINVAL, "bad cursor: bad id");
 	vlen = (size_t)n - HEAD - idlen;
 	c->type = (enum store_ctype)raw[5];

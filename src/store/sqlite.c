@@ -90,7 +90,7 @@ static const char *const migrations[] = {
 enum qid {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVE, Q_RELEASE, Q_RBTO, Q_GET, Q_INS, Q_HINS, Q_UPD, Q_VER, Q_DEL, Q_HIST,
 	Q_CUP, Q_CGET, Q_CINS, Q_BPUT, Q_BGET, Q_CPUT, Q_CAFTER, Q_CHEAD,
-	Q_KGET, Q_KPUT, Q_KDEL, Q_KSCAN, Q_KCOUNT, Q_COUNT
+	Q_KGET, Q_KPUT, Q_KDEL, Q_KSCAN, Q_KCOUNT, Q_KCOUNTR, Q_COUNT
 };
 
 static const char *const sqls[Q_COUNT] = {
@@ -134,6 +134,7 @@ static const char *const sqls[Q_COUNT] = {
 	[Q_KDEL] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
 	[Q_KSCAN] = "SELECT key, doc FROM kv WHERE ns = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
 	[Q_KCOUNT] = "SELECT count(*) FROM kv WHERE ns = ?1",
+	[Q_KCOUNTR] = "SELECT count(*) FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?3",
 };
 
 struct dyn {
@@ -1716,8 +1717,9 @@ out:
 	return err;
 }
 
+/* count(*) of ns, or of its keys in [from, to) when from is not NULL. */
 static cs_err
-sq_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
+kv_count_of(struct store *s, const char *ns, const char *from, const char *to, long long *n, struct cs_error *e)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
@@ -1725,9 +1727,9 @@ sq_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
 	int rc;
 
 	*n = 0;
-	if ((err = prep(q, Q_KCOUNT, &st, e)) != CS_OK)
+	if ((err = prep(q, from ? Q_KCOUNTR : Q_KCOUNT, &st, e)) != CS_OK)
 		return err;
-	if (bt(st, 1, ns) != SQLITE_OK)
+	if (bt(st, 1, ns) != SQLITE_OK || (from && (bt(st, 2, from) != SQLITE_OK || bt(st, 3, to) != SQLITE_OK)))
 		err = dberr(q, SQLITE_NOMEM, e, "bind");
 	else if ((rc = step(q, st)) != SQLITE_ROW)
 		err = dberr(q, rc, e, "kv count");
@@ -1735,6 +1737,19 @@ sq_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
 		err = cs_error_set(e, CS_EIO, "kv %s: count is damaged", ns);
 	done(st);
 	return err;
+}
+
+static cs_err
+sq_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e)
+{
+	return kv_count_of(s, ns, NULL, NULL, n, e);
+}
+
+static cs_err
+sq_kv_count_range(struct store *s, const char *ns, const char *from, const char *to, long long *n,
+                  struct cs_error *e)
+{
+	return kv_count_of(s, ns, from, to, n, e);
 }
 
 /* ---- the checkpointer ---- */
@@ -2039,6 +2054,7 @@ static const struct store_ops sq_ops = {
 	.kv_del = sq_kv_del,
 	.kv_scan = sq_kv_scan,
 	.kv_count = sq_kv_count,
+	.kv_count_range = sq_kv_count_range,
 };
 
 /* Opens path as a store: see store_int.h. The file is created 0600 (it holds contracts); the

@@ -756,3 +756,20 @@ store_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e
 		*n = 0;
 	return err;
 }
+
+/* The number of entries of ns in [from, to). One thread. */
+cs_err
+store_kv_count_range(struct store *s, const char *ns, const char *from, const char *to, long long *n,
+                     struct cs_error *e)
+{
+	cs_err err;
+
+	*n = 0;
+	if ((err = check_ns_key(ns, from, e)) != CS_OK || (err = check_ns_key(ns, to, e)) != CS_OK)
+		return err;
+	if (strcmp(from, to) >= 0)
+		return CS_OK;
+	if ((err = s->ops->kv_count_range(s, ns, from, to, n, e)) != CS_OK)
+		*n = 0;
+	return err;
+}

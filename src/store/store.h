@@ -249,6 +249,11 @@ cs_err store_kv_scan(struct store *s, const char *ns, const char *after, int lim
                      struct cs_error *e);
 /* The number of entries in ns. */
 cs_err store_kv_count(struct store *s, const char *ns, long long *n, struct cs_error *e);
+/* The number of entries of ns with from <= key < to (both checked as keys; from >= to counts
+ * none): the entries under a key prefix "p/" are those from "p/" to "p0". Reads the key index
+ * only, never a document. */
+cs_err store_kv_count_range(struct store *s, const char *ns, const char *from, const char *to, long long *n,
+                            struct cs_error *e);
 
 /* A pool of connections to one URL for request threads: acquire blocks up to timeout_ms when all
  * are in use (CS_ETIMEOUT). The pool opens connections lazily, at most max (1..STORE_POOL_MAX);

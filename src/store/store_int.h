@@ -94,6 +94,9 @@ struct store_ops {
 	cs_err (*kv_scan)(struct store *s, const char *ns, const char *after, int limit, json_t **out,
 	                  struct cs_error *e);
 	cs_err (*kv_count)(struct store *s, const char *ns, long long *n, struct cs_error *e);
+	/* from <= key < to; both checked */
+	cs_err (*kv_count_range)(struct store *s, const char *ns, const char *from, const char *to, long long *n,
+	                         struct cs_error *e);
 };
 
 /* Every connection starts with this. */

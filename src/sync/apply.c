@@ -113,12 +113,15 @@ build_record(struct worker *w, struct group *g, bool *wait, char *why, size_t wh
 	return true;
 }
 
-/* Asks for the lookup targets of g to be planned (brought along) when they are not queued. */
-static void
+/* Asks for the lookup targets of g to be planned (brought along) when they are not queued.
+ * Returns true when every target g waits for has writes queued in the outbox (all, n): it is on
+ * its way, however long its own retries take. */
+static bool
 bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 {
 	const char *k;
 	json_t *v;
+	bool all_queued = true;
 
 	json_object_foreach(g->fields, k, v) {
 		const struct cs_field_map *f = field_of(g->m, k);
@@ -133,9 +136,11 @@ bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 		if (queued)
 			continue;
 		if (sync_link_get(w->st, f->lookup_to, json_string_value(v), &ln, &e) == CS_OK) {
+			/* linked, or its create in flight */
 			json_decref(ln);
 			continue;
 		}
+		all_queued = false;
 		/* a synthetic feed row for the target goes through the planner like any other */
 		doc = json_pack("{s:s, s:s, s:s}", "t", "plan", "mapping", f->lookup_to->name, "clm", json_string_value(v));
 		if (doc != NULL && store_begin(w->st, &e) == CS_OK && sync_queue_push(w->st, w->ns_inbox, doc, &e) == CS_OK &&
@@ -145,6 +150,22 @@ bring_along(struct worker *w, struct group *g, struct group *all, size_t n)
 		else
 			store_rollback(w->st);
 		json_decref(doc);
+	}
+	return all_queued;
+}
+
+/* The first n unanswered entries of sent were never sent and will not be: they go. */
+static void
+forget_unanswered(json_t *sent, size_t n)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < json_array_size(sent) && removed < n;) {
+		if (!json_is_true(json_object_get(json_array_get(sent, i), "ok"))) {
+			json_array_remove(sent, i);
+			removed++;
+		} else
+			i++;
 	}
 }
 
@@ -183,16 +204,8 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 		 * and a Salesforce edit of their fields made later would have passed for one our
 		 * write had already overwritten: a repository-owned field was not reverted. */
 		sync_sent_answer(sent, nkeys, json_array_get(g->keys, 0), cs_time_now_ms());
-	} else if (permanent && g->link != NULL) {
-		size_t removed = 0;
-		for (i = 0; i < json_array_size(sent) && removed < nkeys;) {
-			if (!json_is_true(json_object_get(json_array_get(sent, i), "ok"))) {
-				json_array_remove(sent, i);
-				removed++;
-			} else
-				i++;
-		}
-	}
+	} else if (permanent && g->link != NULL)
+		forget_unanswered(sent, nkeys);
 	if (permanent) {
 		json_t *item = json_pack("{s:s, s:s, s:s, s:O, s:i, s:I, s:I, s:s}", "mapping", g->m->name, "clm", g->clm_id,
 		    "op", g->del ? "delete" : "write", "fields", g->fields, "attempts", 0, "due_ms", (json_int_t)0,
@@ -250,6 +263,37 @@ settle(struct worker *w, struct group *g, bool permanent, const char *code, cons
 	         g->clm_id, e.msg);
 }
 
+/* Takes out of g's write the fields a manual conflict holds: a write planned before Salesforce's
+ * own change of the field was seen would overwrite the value the conflict keeps for a person to
+ * choose (the planner withdrew it from the link's writes in flight). Only fields that can hold a
+ * manual conflict are looked up. Returns false on a store error. */
+static bool
+withhold(struct worker *w, struct group *g, struct cs_error *e)
+{
+	for (size_t i = 0; i < g->m->nfields; i++) {
+		const struct cs_field_map *f = &g->m->fields[i];
+		char key[STORE_KV_KEY_MAX];
+		json_t *d = NULL;
+		cs_err rc;
+		int n;
+
+		if (f->owner != CS_OWNER_BOTH || f->conflict != CS_CONFLICT_MANUAL || json_object_get(g->fields, f->sf) == NULL)
+			continue;
+		n = snprintf(key, sizeof(key), "%s/%s/%s", g->m->name, g->clm_id, f->sf);
+		if (n < 0 || (size_t)n >= sizeof(key))
+			continue;
+		rc = store_kv_get(w->st, "conflict", key, &d, e);
+		json_decref(d);
+		if (rc == CS_OK) {
+			log_info("sync.apply", "org %s: %s %s: %s left out of the write: a conflict holds it", w->org->name,
+			         g->m->name, g->clm_id, f->sf);
+			json_object_del(g->fields, f->sf);
+		} else if (rc != CS_ENOTFOUND)
+			return false;
+	}
+	return true;
+}
+
 /* Drops the writes of g, whose link is gone: the record was deleted on either side or routed
  * out of g->m after they were planned. Sending them would upsert by external id and so make
  * again, unlinked, a record the engine has let go. An audit row says so. */
@@ -278,6 +322,35 @@ fail:
 	store_rollback(w->st);
 	log_warn("sync.apply", "org %s: %s %s: cannot drop writes for a record no longer linked: %s", w->org->name,
 	         g->m->name, g->clm_id, e.msg);
+}
+
+/* Every field of g's write is held by a conflict (withhold): nothing is sent; its queued writes
+ * and their entries in flight go, with an audit row. */
+static void
+held(struct worker *w, struct group *g)
+{
+	struct cs_error e = { 0 };
+	struct sync_audit_row r = { .org = w->org->name, .mapping = g->m->name, .entity = cs_entity_name(g->m->entity),
+		.clm_id = g->clm_id, .sf_id = g->sf_id[0] ? g->sf_id : NULL, .side = "salesforce", .decision = "held",
+		.event = "outbox", .detail = "an open conflict holds every field of this write: it is not made" };
+	size_t i;
+	json_t *k;
+
+	if (store_begin(w->st, &e) != CS_OK)
+		goto fail;
+	json_array_foreach(g->keys, i, k) {
+		if (store_kv_del(w->st, w->ns_outbox, json_string_value(k), NULL, &e) != CS_OK)
+			goto fail;
+	}
+	forget_unanswered(json_object_get(g->link, "sent"), json_array_size(g->keys));
+	if (sync_link_put(w->st, g->m, g->clm_id, g->link, &e) != CS_OK || sync_audit_append(w->st, &r, NULL, &e) != CS_OK ||
+	    store_commit(w->st, &e) != CS_OK)
+		goto fail;
+	return;
+fail:
+	store_rollback(w->st);
+	log_warn("sync.apply", "org %s: %s %s: cannot drop a write a conflict holds: %s", w->org->name, g->m->name,
+	         g->clm_id, e.msg);
 }
 
 static int64_t
@@ -479,6 +552,16 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			}
 			if (g->link != NULL && g->sf_id[0] == '\0')
 				snprintf(g->sf_id, sizeof(g->sf_id), "%s", json_string_value(json_object_get(g->link, "sf")) ?: "");
+			if (!withhold(w, g, &e)) {
+				g->ready = false;
+				any_fail = true;
+				continue;
+			}
+			if (json_object_size(g->fields) == 0 && g->link != NULL) {
+				held(w, g);
+				g->ready = false;
+				continue;
+			}
 			if (g->sf_id[0] == '\0' && g->m->external_id_field[0] == '\0') {
 				char msg[256];
 				snprintf(msg, sizeof(msg), "%s %s is not linked to a %s record", g->m->name, g->clm_id,
@@ -490,10 +573,13 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			if (!build_record(w, g, &wait, why, sizeof(why))) {
 				g->ready = false;
 				if (wait) {
-					/* its lookup target goes first; this record waits for the link */
-					bring_along(w, g, gs, n);
-					g->attempts++;
-					if (g->attempts > SYNC_LOOKUP_WAIT_MAX)
+					/* Its lookup target goes first; this record waits for the link. While the
+					 * target's own writes are queued (backing off from an API limit, say) it
+					 * is on its way and the wait is not counted: only a target that nothing
+					 * brings (refused into the DLQ, never routed) dead-letters this record. */
+					if (bring_along(w, g, gs, n))
+						settle(w, g, false, "", "", SYNC_LOOKUP_QUEUED_MS);
+					else if (++g->attempts > SYNC_LOOKUP_WAIT_MAX)
 						settle(w, g, true, "LOOKUP_NOT_LINKED", why, 0);
 					else
 						settle(w, g, false, "", "", 20 * g->attempts);

@@ -435,6 +435,34 @@ worker_cleanup(struct worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
+/* Channel ch has no stored replay id, so it is followed from new events only. The first run
+ * that does so marks it (cursor "followed:<org>:<channel>"); a later run that finds the mark has
+ * been down without a position, and what changed meanwhile is reconciled once the stream is up
+ * (on_resumed). Worker's connection, before the threads start. */
+static cs_err
+without_position(struct worker *w, const char *ch, struct cs_error *e)
+{
+	char key[STORE_KV_KEY_MAX];
+	long long since = 0;
+	cs_err rc;
+
+	snprintf(key, sizeof(key), "followed:%s:%s", w->org->name, ch);
+	rc = sync_cursor_get(w->st, key, "followed_ms", &since, e);
+	if (rc == CS_OK)
+		return sf_stream_mark_resumed(w->stream, ch) == CS_OK ? CS_OK :
+		    cs_error_set(e, CS_EIO, "org %s: %s is not subscribed", w->org->name, ch);
+	if (rc != CS_ENOTFOUND)
+		return rc;
+	if ((rc = store_begin(w->st, e)) != CS_OK)
+		return rc;
+	if ((rc = sync_cursor_put(w->st, key, "followed_ms", cs_time_now_ms(), e)) != CS_OK ||
+	    (rc = store_commit(w->st, e)) != CS_OK) {
+		store_rollback(w->st);
+		return rc;
+	}
+	return CS_OK;
+}
+
 static cs_err
 worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, const struct cs_org *org,
             struct cs_error *e)
@@ -501,6 +529,8 @@ worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, 
 			return rc;
 		if ((rc = sf_stream_subscribe(w->stream, ch, replay)) != CS_OK)
 			return cs_error_set(e, rc, "org %s: cannot subscribe to %s", org->name, ch);
+		if (replay == -1 && (rc = without_position(w, ch, e)) != CS_OK)
+			return rc;
 	}
 	return CS_OK;
 }
@@ -648,8 +678,16 @@ sync_engine_status(struct sync_engine *g)
 		    "expected", (json_int_t)atomic_load(&w->rec_expected),
 		    "latency_ms", "to_salesforce", histogram(w, SYNC_TO_SF), "to_clm", histogram(w, SYNC_TO_CLM),
 		    "mappings", maps);
-		if (o != NULL)
+		if (o != NULL) {
+			struct sf_auth_state as;
+			sf_org_auth(w->sfo, &as);
+			json_t *why = json_string(as.error);   /* NULL for text that is not UTF-8 */
+			sf_org_auth(w->sfo, &as);
+			json_object_set_new(o, "auth", json_pack("{s:b, s:I, s:I, s:I, s:o}", "authenticated", as.authenticated,
+			    "login_ms", (json_int_t)as.login_ms, "failed_ms", (json_int_t)as.failed_ms,
+			    "failures", (json_int_t)as.failures, "error", why ? why : json_string("(not printable)")));
 			json_array_append_new(orgs, o);
+		}
 	}
 	return json_pack("{s:o, s:o}", "latency_le_ms", le, "orgs", orgs);
 }

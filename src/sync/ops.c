@@ -2,6 +2,7 @@
  * requests, worked directly on the store (a running engine takes requests from its inbox). */
 #include "sync/sync_int.h"
 #include "sync/audit.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +86,18 @@ ns_of(char ns[STORE_KV_NS_MAX], const char *prefix, const char *name, struct cs_
 	return CS_OK;
 }
 
+/* Ends the transaction the caller began on s: commits when rc is CS_OK, else (or when the commit
+ * fails) rolls back. Returns the outcome. */
+static cs_err
+txn_end(struct store *s, cs_err rc, struct cs_error *e)
+{
+	if (rc == CS_OK)
+		rc = store_commit(s, e);
+	if (rc != CS_OK)
+		store_rollback(s);
+	return rc;
+}
+
 cs_err
 sync_dlq_list(struct store *s, const char *after, int limit, json_t **out, struct cs_error *e)
 {
@@ -156,9 +169,121 @@ dlq_remove(struct store *s, const char *key, const json_t *doc, const char *deci
 	};
 	cs_err rc;
 
-	if ((rc = store_kv_del(s, DLQ_NS, key, NULL, e)) != CS_OK)
+	if ((rc = store_kv_del(s, DLQ_NS, key, NULL, e)) != CS_OK ||
+	    (rc = sync_dlq_count_add(s, str_of(doc, "mapping"), -1, e)) != CS_OK)
 		return rc;
 	return sync_audit_append(s, &r, NULL, e);
+}
+
+/* Counts every dead-letter entry into the counters, once per store: the first reader of a store
+ * written before the counters existed. Under the write lock, so that no entry is added or removed
+ * meanwhile; another process that counted first leaves nothing to do. */
+static cs_err
+dlq_recount(struct store *s, struct cs_error *e)
+{
+	char after[STORE_KV_KEY_MAX] = "";
+	json_t *d = NULL, *page = NULL, *by = json_object(), *it, *v;
+	const char *k;
+	size_t i, got;
+	long long seen = 0;
+	cs_err rc;
+
+	if (by == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	if ((rc = store_begin(s, e)) != CS_OK) {
+		json_decref(by);
+		return rc;
+	}
+	rc = store_kv_get(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, &d, e);
+	json_decref(d);
+	if (rc == CS_OK) {
+		/* another connection counted while this one waited for the lock */
+		store_rollback(s);
+		json_decref(by);
+		return CS_OK;
+	}
+	if (rc != CS_ENOTFOUND)
+		goto out;
+	/* counters some writer kept before this count are replaced by it */
+	do {
+		if ((rc = store_kv_scan(s, SYNC_DLQ_COUNT_NS, NULL, STORE_LIST_MAX, &page, e)) != CS_OK)
+			goto out;
+		got = json_array_size(page);
+		json_array_foreach(page, i, it)
+			if ((rc = store_kv_del(s, SYNC_DLQ_COUNT_NS, json_string_value(json_object_get(it, "key")), NULL, e)) != CS_OK)
+				goto out;
+		json_decref(page);
+		page = NULL;
+	} while (got > 0);
+	do {
+		if ((rc = store_kv_scan(s, DLQ_NS, after, STORE_LIST_MAX, &page, e)) != CS_OK)
+			goto out;
+		got = json_array_size(page);
+		json_array_foreach(page, i, it) {
+			const char *key = sync_dlq_count_key(str_of(json_object_get(it, "doc"), "mapping"));
+			if (json_object_set_new(by, key, json_integer(json_integer_value(json_object_get(by, key)) + 1)) != 0) {
+				rc = cs_error_set(e, CS_ENOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(it, "key")));
+		}
+		seen += (long long)got;
+		json_decref(page);
+		page = NULL;
+	} while (got == STORE_LIST_MAX);
+	json_object_foreach(by, k, v)
+		if ((rc = store_kv_put(s, SYNC_DLQ_COUNT_NS, k, v, e)) != CS_OK)
+			goto out;
+	if ((rc = store_kv_put(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, json_true(), e)) != CS_OK)
+		goto out;
+	if ((rc = store_commit(s, e)) == CS_OK && seen > 0)
+		log_info("sync.dlq", "%lld dead-letter entries counted per mapping (once: kept up to date from now on)", seen);
+	json_decref(by);
+	return rc;
+out:
+	store_rollback(s);
+	json_decref(page);
+	json_decref(by);
+	return rc;
+}
+
+cs_err
+sync_dlq_counts(struct store *s, json_t **out, long long *total, struct cs_error *e)
+{
+	char after[STORE_KV_KEY_MAX] = "";
+	json_t *d = NULL, *page = NULL, *by, *it;
+	size_t i, got;
+	cs_err rc;
+
+	*out = NULL;
+	*total = 0;
+	if ((rc = store_kv_get(s, SYNC_DLQ_COUNT_NS, SYNC_DLQ_COUNT_READY, &d, e)) == CS_ENOTFOUND)
+		rc = dlq_recount(s, e);
+	json_decref(d);
+	if (rc != CS_OK)
+		return rc;
+	if ((by = json_object()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	/* one row per mapping with entries: a page or two, however long the queue */
+	do {
+		if ((rc = store_kv_scan(s, SYNC_DLQ_COUNT_NS, after, STORE_LIST_MAX, &page, e)) != CS_OK) {
+			json_decref(by);
+			return rc;
+		}
+		got = json_array_size(page);
+		json_array_foreach(page, i, it) {
+			const char *key = json_string_value(json_object_get(it, "key"));
+			json_int_t n = json_integer_value(json_object_get(it, "doc"));
+			snprintf(after, sizeof(after), "%s", key);
+			if (strcmp(key, SYNC_DLQ_COUNT_READY) == 0 || n <= 0)
+				continue;
+			json_object_set_new(by, key, json_integer(n));
+			*total += n;
+		}
+		json_decref(page);
+	} while (got == STORE_LIST_MAX);
+	*out = by;
+	return CS_OK;
 }
 
 cs_err
@@ -195,13 +320,10 @@ sync_dlq_replay(struct store *s, const char *id, struct cs_error *e)
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "back onto %s", queue);
-	if ((rc = sync_queue_push(s, queue, item, e)) != CS_OK ||
-	    (rc = dlq_remove(s, key, doc, "replayed", detail, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	if ((rc = sync_queue_push(s, queue, item, e)) == CS_OK)
+		rc = dlq_remove(s, key, doc, "replayed", detail, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(item);
 	json_decref(doc);
 	return rc;
@@ -232,12 +354,9 @@ sync_dlq_discard(struct store *s, const char *id, const char *reason, struct cs_
 		goto out;
 	}
 	/* no dlq_check: a damaged entry can only be discarded, so that must keep working */
-	if ((rc = dlq_remove(s, key, json_is_object(doc) ? doc : NULL, "discarded", reason, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	rc = dlq_remove(s, key, json_is_object(doc) ? doc : NULL, "discarded", reason, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(doc);
 	return rc;
 }
@@ -286,19 +405,61 @@ out:
 }
 
 cs_err
+sync_conflict_count(struct store *s, const char *mapping, long long *n, struct cs_error *e)
+{
+	char from[STORE_KV_KEY_MAX], to[STORE_KV_KEY_MAX];
+	int len;
+
+	*n = 0;
+	if (mapping == NULL)
+		return store_kv_count(s, CONFLICT_NS, n, e);
+	/* its conflicts' keys are "<mapping>/...": from "<mapping>/" up to "<mapping>0" ('/' + 1) */
+	len = snprintf(from, sizeof(from), "%s/", mapping);
+	if (mapping[0] == '\0' || len < 0 || (size_t)len >= sizeof(from))
+		return cs_error_set(e, CS_EINVAL, "a mapping name of 1..%d bytes", STORE_KV_KEY_MAX - 2);
+	snprintf(to, sizeof(to), "%s0", mapping);
+	return store_kv_count_range(s, CONFLICT_NS, from, to, n, e);
+}
+
+/* A kind of row the operator's calls read by id, and how their messages name it. */
+struct row_kind {
+	const char *ns;
+	const char *no_id;      /* the message for an empty id */
+	const char *missing;    /* "<missing> <id>" when there is none */
+	const char *damaged;    /* "<damaged> <id> is damaged" when it is not an object */
+};
+static const struct row_kind conflict_row = { CONFLICT_NS, "no conflict id", "no open conflict", "conflict" };
+static const struct row_kind result_row = { RECONCILE_NS, "no request id", "no result yet for request",
+                                            "the result of request" };
+
+/* The object at (k->ns, id): *doc a new reference, NULL after an error. Errors: CS_EINVAL (empty
+ * id), CS_ENOTFOUND, CS_EIO (not an object), the store's; e says which in k's words. */
+static cs_err
+row_get(struct store *s, const struct row_kind *k, const char *id, json_t **doc, struct cs_error *e)
+{
+	cs_err rc;
+
+	*doc = NULL;
+	if (id == NULL || id[0] == '\0')
+		return cs_error_set(e, CS_EINVAL, "%s", k->no_id);
+	if ((rc = store_kv_get(s, k->ns, id, doc, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "%s %s", k->missing, id) : rc;
+	if (!json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+		return cs_error_set(e, CS_EIO, "%s %s is damaged", k->damaged, id);
+	}
+	return CS_OK;
+}
+
+cs_err
 sync_conflict_get(struct store *s, const char *id, json_t **out, struct cs_error *e)
 {
 	json_t *doc = NULL;
 	cs_err rc;
 
 	*out = NULL;
-	if (id == NULL || id[0] == '\0')
-		return cs_error_set(e, CS_EINVAL, "no conflict id");
-	if ((rc = store_kv_get(s, CONFLICT_NS, id, &doc, e)) != CS_OK)
-		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no open conflict %s", id) : rc;
-	if (!json_is_object(doc))
-		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
-	else if ((*out = with_id(id, doc)) == NULL)
+	if ((rc = row_get(s, &conflict_row, id, &doc, e)) == CS_OK && (*out = with_id(id, doc)) == NULL)
 		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
 	json_decref(doc);
 	return rc;
@@ -321,15 +482,8 @@ sync_conflict_resolve_request(struct store *s, const char *id, const char *choic
 		return cs_error_set(e, CS_EINVAL, "no conflict id");
 	if ((rc = store_begin(s, e)) != CS_OK)
 		return rc;
-	if ((rc = store_kv_get(s, CONFLICT_NS, id, &c, e)) != CS_OK) {
-		if (rc == CS_ENOTFOUND)
-			cs_error_set(e, rc, "no open conflict %s", id);
+	if ((rc = row_get(s, &conflict_row, id, &c, e)) != CS_OK)
 		goto out;
-	}
-	if (!json_is_object(c)) {
-		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged", id);
-		goto out;
-	}
 	if (ns_of(ns, "inbox", str_of(c, "org"), NULL) != CS_OK) {
 		rc = cs_error_set(e, CS_EIO, "conflict %s is damaged: it names no org", id);
 		goto out;
@@ -340,12 +494,9 @@ sync_conflict_resolve_request(struct store *s, const char *id, const char *choic
 		rc = cs_error_set(e, CS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK)
-		goto out;
-	rc = store_commit(s, e);
+	rc = sync_queue_push(s, ns, req, e);
 out:
-	if (rc != CS_OK)
-		store_rollback(s);
+	rc = txn_end(s, rc, e);
 	json_decref(req);
 	json_decref(c);
 	return rc;
@@ -394,10 +545,8 @@ sync_reconcile_request(struct store *s, const char *org, const char *mapping, bo
 		return cs_error_set(e, CS_ENOMEM, "out of memory (or a mapping name that is not UTF-8)");
 	if ((rc = store_begin(s, e)) != CS_OK)
 		goto out;
-	if ((rc = sync_queue_push(s, ns, req, e)) != CS_OK || (rc = store_commit(s, e)) != CS_OK) {
-		store_rollback(s);
+	if ((rc = txn_end(s, sync_queue_push(s, ns, req, e), e)) != CS_OK)
 		goto out;
-	}
 	memcpy(request_id, id, sizeof(id));
 out:
 	json_decref(req);
@@ -411,12 +560,10 @@ sync_reconcile_result(struct store *s, const char *request_id, json_t **out, str
 	cs_err rc;
 
 	*out = NULL;
-	if (request_id == NULL || request_id[0] == '\0')
-		return cs_error_set(e, CS_EINVAL, "no request id");
-	if ((rc = store_kv_get(s, RECONCILE_NS, request_id, &doc, e)) != CS_OK)
-		return rc == CS_ENOTFOUND ? cs_error_set(e, rc, "no result yet for request %s", request_id) : rc;
-	if (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "checked")) ||
-	    !json_is_integer(json_object_get(doc, "drift")) || !json_is_boolean(json_object_get(doc, "ok"))) {
+	if ((rc = row_get(s, &result_row, request_id, &doc, e)) != CS_OK)
+		return rc;
+	if (!json_is_integer(json_object_get(doc, "checked")) || !json_is_integer(json_object_get(doc, "drift")) ||
+	    !json_is_boolean(json_object_get(doc, "ok"))) {
 		json_decref(doc);
 		return cs_error_set(e, CS_EIO, "the result of request %s is damaged", request_id);
 	}

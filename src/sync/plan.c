@@ -28,6 +28,8 @@ struct plan {
 	const char *event;
 	int64_t s_ms, c_ms;     /* when each side's value was committed, for last_writer_wins */
 	bool dirty;             /* the link row changed */
+	bool unit_open;         /* its unit is open already (a record created in it): commit_plan
+	                         * joins it instead of beginning one */
 };
 
 static void
@@ -186,6 +188,23 @@ conflict_open(struct plan *p, const struct cs_field_map *f)
 	return true;
 }
 
+/* A side changed f again while its conflict is open: the parked row shows the side's value now
+ * (what = "clm_value" or "sf_value"), so that choosing that side takes its latest value. */
+static void
+conflict_follow(struct plan *p, const struct cs_field_map *f, const char *what, json_t *v)
+{
+	struct cs_error e = { 0 };
+	char key[STORE_KV_KEY_MAX];
+	json_t *d = NULL;
+
+	conflict_key(p, f, key, sizeof(key));
+	if (store_kv_get(p->w->st, "conflict", key, &d, &e) != CS_OK)
+		return;
+	if (json_object_set(d, what, v ? v : json_null()) == 0)
+		json_array_append_new(p->conflicts, json_pack("[s, O]", key, d));
+	json_decref(d);
+}
+
 /* A change the repository made to f (C), Salesforce holding S (the shadow, or what we last sent). */
 static void
 clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
@@ -194,6 +213,7 @@ clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
 
 	if (conflict_open(p, f)) {
 		audit(p, "salesforce", f, S, C, "held", "an open conflict holds this field");
+		conflict_follow(p, f, "clm_value", C);
 		return;
 	}
 	if (f->owner != CS_OWNER_SALESFORCE || f->non_owner_write == CS_NON_OWNER_ACCEPT) {
@@ -228,8 +248,10 @@ sf_change(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, bo
 		audit(p, "salesforce", f, C, S, "ignored", "the field is owned by the repository");
 		return;
 	}
-	/* revert: Salesforce must hold C again, unless a write of C is already on its way */
-	if (!pending || !sync_value_equal(pending_of(p, f), C))
+	/* revert: Salesforce must hold C again, unless a write of C is still to come. A write of C
+	 * that has landed already (answered, or its own event seen) was overwritten by this edit:
+	 * it is reverted again. */
+	if (!pending || !sync_sent_queued(json_object_get(p->link, "sent"), f->sf, C))
 		write_sf(p, f, C);
 	audit(p, "salesforce", f, S, C, "reverted", "the field is owned by the repository");
 }
@@ -262,6 +284,10 @@ conflict(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, boo
 		    key, "org", p->w->org->name, "mapping", p->m->name, "clm", p->clm_id, "sf", p->sf_id,
 		    "field", f->clm, "sf_field", f->sf, "base", base_of(p, f), "clm_value", C, "sf_value", S, "ts", ts));
 		audit(p, NULL, f, C, S, "conflict", "manual: parked until resolved");
+		/* a write of the repository's value planned before Salesforce's change was seen is
+		 * not made: the applier leaves out a field a conflict holds (apply.c withhold) */
+		if (pending && sync_sent_withdraw(json_object_get(p->link, "sent"), f->sf))
+			p->dirty = true;
 		return;
 	case CS_CONFLICT_CLM_WINS:
 		W = C;
@@ -400,7 +426,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(S);
 			continue;
 		}
-		if (B != NULL && sync_value_equal(S, B) && pend == NULL) {
+		/* Salesforce holds the value both sides last agreed on: it has not changed it, even
+		 * when a write of ours is still on its way (a whole-record read, a gap or a reconcile,
+		 * made before our write landed, shows the old value; it is no edit to weigh against
+		 * the repository's) */
+		if (B != NULL && sync_value_equal(S, B)) {
 			json_decref(S);
 			continue;
 		}
@@ -409,11 +439,14 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(S);
 			continue;
 		}
-		if (sync_value_equal(S, C) && pend == NULL) {
+		/* both sides hold the same value: nothing to weigh, also while a write of that very
+		 * value is still on its way (its answer lost, say) */
+		if (sync_value_equal(S, C) && (pend == NULL || sync_value_equal(pend, C))) {
 			if (B == NULL || !sync_value_equal(B, S))
 				set_base(p, f, S);
 		} else if (conflict_open(p, f)) {
 			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
+			conflict_follow(p, f, "sf_value", S);
 		} else if (B == NULL && (all || p->rec != NULL) && f->owner == CS_OWNER_CLM) {
 			/* never compared: the owner's value counts; that Salesforce holds another is no
 			 * edit by a non-owner (there was nothing to edit), so no non_owner_write policy */
@@ -453,8 +486,9 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	size_t i;
 	cs_err rc;
 
-	if ((rc = sync_txn_begin(w, &e)) != CS_OK)
+	if (!p->unit_open && (rc = sync_txn_begin(w, &e)) != CS_OK)
 		goto fail;
+	p->unit_open = false;      /* whatever happens below ends the unit */
 	if (json_object_size(p->patch) > 0) {
 		long long seq = 0;
 
@@ -888,7 +922,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
                const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn)
 {
 	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext, *marker = NULL;
-	struct clm_new item = { 0 };
+	bool created = false;
 	struct clm_fail cf;
 	struct cs_error e = { 0 };
 	char mns[STORE_KV_NS_MAX], parent[CLM_ID_MAX] = "";
@@ -1017,57 +1051,43 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			goto out;
 		}
 	}
-	/* Idempotent across a crash: the new record's id is chosen and recorded first, so a replan
-	 * of the same event finds the record made before the crash instead of making another. The
-	 * repository's writer makes it: the plans grouped so far commit first (a lookup target made
-	 * above is one of them), and so does the marker, alone. */
-	if (sync_txn_flush(w, &e) != CS_OK) {
+	/* Idempotent across a crash and a failed commit: the record is created in the plan's own
+	 * unit, with its link, its shadows and the removal of the event, so that either all of it
+	 * commits or none does and a replan makes it once. (A marker "creating:<mapping>" written by
+	 * an earlier version, which created first and linked after, still names a record made
+	 * before a crash: that record is linked instead.) */
+	snprintf(mns, sizeof(mns), "creating:%s", m->name);
+	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
+	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
+		memset(&cf, 0, sizeof(cf));
+		if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, json_string_value(json_object_get(marker, "clm")),
+		               &out, &cf) == CS_OK)
+			goto made;
+	}
+	if (sync_txn_begin(w, &e) != CS_OK) {
 		snprintf(err, errn, "%s", e.msg);
 		rc = CS_ETIMEOUT;
 		goto out;
 	}
-	snprintf(mns, sizeof(mns), "creating:%s", m->name);
-	if (store_kv_get(w->st, mns, sf_id, &marker, &e) == CS_OK &&
-	    json_is_string(json_object_get(marker, "clm")) && strlen(json_string_value(json_object_get(marker, "clm"))) < CLM_ID_MAX) {
-		snprintf(item.id, sizeof(item.id), "%s", json_string_value(json_object_get(marker, "clm")));
-		memset(&cf, 0, sizeof(cf));
-		if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, item.id, &out, &cf) == CS_OK)
-			goto made;
-	} else {
-		json_t *mk;
-		if (clm_id_new(sync_kind_of(m->entity), item.id) != CS_OK ||
-		    (mk = json_pack("{s:s}", "clm", item.id)) == NULL) {
-			rc = CS_ETIMEOUT;
-			goto out;
-		}
-		if (sync_txn_begin(w, &e) != CS_OK || store_kv_put(w->st, mns, sf_id, mk, &e) != CS_OK ||
-		    sync_txn_commit(w, &e) != CS_OK || sync_txn_flush(w, &e) != CS_OK) {
-			sync_txn_rollback(w);
-			json_decref(mk);
-			rc = CS_ETIMEOUT;
-			goto out;
-		}
-		json_decref(mk);
-	}
-	item.kind = sync_kind_of(m->entity);
-	item.parent_id = parent[0] ? parent : NULL;
-	item.body = body;
 	memset(&cf, 0, sizeof(cf));
-	if (clm_create_many(w->clm, &item, 1, w->actor, NULL, &cf) != CS_OK ||
-	    clm_get_in(w->clm, w->st, item.kind, NULL, item.id, &out, &cf) != CS_OK) {
-		snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject, sf_id,
-		         cf.code, cf.msg);
-		rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
-		if (rc == CS_EINVAL && sync_txn_begin(w, &e) == CS_OK) {
-			if (store_kv_del(w->st, mns, sf_id, NULL, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK)
-				sync_txn_rollback(w);
+	{
+		long long seq = 0;
+		if (clm_create_in(w->clm, w->st, sync_kind_of(m->entity), parent[0] ? parent : NULL, body, w->actor, &out, &seq,
+		                  &cf) != CS_OK) {
+			sync_txn_rollback(w);
+			snprintf(err, errn, "cannot create a %s from %s %s: %s: %s", cs_entity_name(m->entity), m->sobject,
+			         sf_id, cf.code, cf.msg);
+			rc = cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
+			goto out;
 		}
-		goto out;
+		sync_txn_clm(w, seq);
 	}
+	created = true;
 made:
 	atomic_fetch_add(&w->n_clm_writes, 1);
 	snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(json_object_get(out, "id")));
 	plan_init(&p, w, m, clm_id, event);
+	p.unit_open = created;
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	p.rec = out;
 	p.link = sync_link_new(sf_id);
@@ -1077,9 +1097,11 @@ made:
 	audit(&p, "clm", NULL, NULL, NULL, "created", m->sobject);
 	/* what Salesforce sent and the record now holds is the shadow; the rest (the repository's
 	 * defaults, its id in the external id field) goes back to Salesforce */
-	if (!plan_sf_side(&p, values, false, true, err, errn))
+	if (!plan_sf_side(&p, values, false, true, err, errn)) {
 		rc = CS_EINVAL;
-	else {
+		if (p.unit_open)
+			sync_txn_rollback(w);     /* the record goes with the plan that made it */
+	} else {
 		plan_clm_side(&p, true);
 		struct marker_ud mu = { w, mns, sf_id };
 		if (m->external_id_field[0] != '\0')

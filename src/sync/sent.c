@@ -30,6 +30,21 @@ sync_sent_has(const json_t *sent, const char *field, const json_t *v)
 	return false;
 }
 
+bool
+sync_sent_queued(const json_t *sent, const char *field, const json_t *v)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		json_t *x = json_object_get(json_object_get(it, "f"), field);
+		if (x != NULL && !json_is_true(json_object_get(it, "ok")) && !json_is_true(json_object_get(it, "seen")) &&
+		    sync_value_equal(x, v))
+			return true;
+	}
+	return false;
+}
+
 /* Removes the entries of sent named wid. */
 static void
 drop_write(json_t *sent, const json_t *wid)
@@ -121,6 +136,22 @@ sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms)
 			changed = true;
 		} else
 			i++;
+	}
+	return changed;
+}
+
+bool
+sync_sent_withdraw(json_t *sent, const char *field)
+{
+	json_t *it;
+	size_t i;
+	bool changed = false;
+
+	json_array_foreach(sent, i, it) {
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		if (json_object_del(json_object_get(it, "f"), field) == 0)
+			changed = true;
 	}
 	return changed;
 }

@@ -29,6 +29,9 @@ json_t *sync_sent_pending(const json_t *sent, const char *field);
 
 /* Whether an entry in flight carries v for field. */
 bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
+/* Whether an entry not yet known to have landed (unanswered, and not shown by our own change
+ * event) carries v for field: a write of v still to come. */
+bool sync_sent_queued(const json_t *sent, const char *field, const json_t *v);
 
 /* Salesforce answered the write that carried the first n unanswered entries: they are
  * answered, named by wid (borrowed, e.g. the write's first outbox key), at now_ms. When our
@@ -43,6 +46,11 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * marked seen, to be retired on its answer. Returns whether sent changed. */
 bool sync_sent_retire(json_t *sent, const json_t *shown);
 
+/* A write of field that is planned and not yet answered will not be made after all (a manual
+ * conflict holds the field, apply.c takes it out of the queued write): field leaves every
+ * unanswered entry, which stay (the applier answers entries by count). Returns whether sent
+ * changed. */
+bool sync_sent_withdraw(json_t *sent, const char *field);
 /* Forgets answered entries older than keep_ms whose event never came (lost in a gap, or a
  * write that changed nothing). Returns whether sent changed. */
 bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms);

@@ -251,7 +251,15 @@ sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, s
 			goto out;
 	}
 	ns_of(ns, "link", m->name);
-	rc = store_kv_del(s, ns, clm_id, NULL, e);
+	if ((rc = store_kv_del(s, ns, clm_id, NULL, e)) != CS_OK)
+		goto out;
+	/* a conflict parked on a field of the pair has nothing left to settle: the pair is gone */
+	for (size_t i = 0; i < m->nfields && rc == CS_OK; i++) {
+		char key[STORE_KV_KEY_MAX];
+		int n = snprintf(key, sizeof(key), "%s/%s/%s", m->name, clm_id, m->fields[i].sf);
+		if (n > 0 && (size_t)n < sizeof(key) && (rc = store_kv_del(s, "conflict", key, NULL, e)) == CS_ENOTFOUND)
+			rc = CS_OK;
+	}
 out:
 	json_decref(d);
 	return rc;
@@ -320,6 +328,45 @@ sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const
 	if (d == NULL)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");
 	rc = sync_queue_push(s, "dlq", d, e);
+	json_decref(d);
+	if (rc == CS_OK)
+		rc = sync_dlq_count_add(s, mapping, 1, e);
+	return rc;
+}
+
+const char *
+sync_dlq_count_key(const char *mapping)
+{
+	size_t n = mapping != NULL ? strlen(mapping) : 0;
+
+	/* a mapping's name as the configuration allows it, [a-z][a-z0-9_-]*: never one of the
+	 * counters' own keys, which start with '#' */
+	if (n == 0 || n >= CS_CONFIG_NAME_MAX || mapping[0] < 'a' || mapping[0] > 'z' ||
+	    strspn(mapping, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return SYNC_DLQ_COUNT_OTHER;
+	return mapping;
+}
+
+cs_err
+sync_dlq_count_add(struct store *s, const char *mapping, long long delta, struct cs_error *e)
+{
+	const char *key = sync_dlq_count_key(mapping);
+	json_t *d = NULL;
+	long long n = 0;
+	cs_err rc;
+
+	rc = store_kv_get(s, SYNC_DLQ_COUNT_NS, key, &d, e);
+	if (rc == CS_OK)
+		n = json_is_integer(d) ? (long long)json_integer_value(d) : 0;
+	else if (rc != CS_ENOTFOUND)
+		return rc;
+	json_decref(d);
+	n += delta;
+	if (n <= 0)
+		return store_kv_del(s, SYNC_DLQ_COUNT_NS, key, NULL, e);
+	if ((d = json_integer(n)) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	rc = store_kv_put(s, SYNC_DLQ_COUNT_NS, key, d, e);
 	json_decref(d);
 	return rc;
 }

@@ -146,6 +146,20 @@ struct store;
  * NULL. Reads only. */
 cs_err sync_dlq_list(struct store *s, const char *after, int limit, json_t **out, struct cs_error *e);
 
+/* The dead-letter entries per mapping: *out is a new object {mapping: entries} of the mappings
+ * that have any ("#other" for entries without a mapping's name), *total their sum. It reads the
+ * counters that sync_dlq_put, sync_dlq_replay and sync_dlq_discard keep in their transactions, a
+ * row per mapping, so its cost does not grow with the queue; the first call on a store written
+ * before the counters existed counts the queue once, under the write lock (s must then not be in
+ * a transaction: CS_ESTATE). Exact as long as every writer of the store keeps the counters (this
+ * version and later). Errors: CS_EIO, CS_ETIMEOUT (the write lock, for that first count),
+ * CS_ENOMEM; *out is then NULL. */
+cs_err sync_dlq_counts(struct store *s, json_t **out, long long *total, struct cs_error *e);
+
+/* The open conflicts of mapping (borrowed; NULL: of every mapping) into *n, counted on the
+ * store's key index without reading them. Errors: CS_EINVAL (an over-long name), the store's. */
+cs_err sync_conflict_count(struct store *s, const char *mapping, long long *n, struct cs_error *e);
+
 /* One dead-letter entry, as sync_dlq_list gives it: *out is a new object. id is 1..20 decimal
  * digits ("17" is "00000000000000000017"). Errors: CS_EINVAL (id), CS_ENOTFOUND, CS_EIO
  * (damaged), CS_ENOMEM; *out is then NULL. Reads only. */

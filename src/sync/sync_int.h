@@ -22,6 +22,8 @@
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
+#define SYNC_LOOKUP_QUEUED_MS 500 /* ... looking again this often, uncounted, while the target's
+                                   * own writes are queued */
 #define SYNC_RECONCILE_IDS_MAX 5000000  /* Salesforce ids a full reconcile remembers (95 MB) to
                                         * find linked records gone from Salesforce */
 #define SYNC_ABSENT_BATCH 200     /* ids asked after in one queryAll (Id IN (...)) */
@@ -47,6 +49,7 @@
  *                     "attempts", "due_ms", "born_ms", "event"}
  *   dlq               20-digit keys: a write that failed for good, with the exact error and the
  *                     item to put back on replay
+ *   dlqcount          mapping -> the number of its dlq entries, kept with them (SYNC_DLQ_COUNT_NS)
  *   conflict          "<mapping>/<clm id>/<sf field>": an open manual conflict
  *   pause, heldc:<mapping>, helds:<mapping>: a paused mapping and the records it holds (pause.c)
  */
@@ -165,16 +168,30 @@ json_t *sync_link_new(const char *sf_id);
  * writes need an open transaction. Errors: those of store_kv_*. */
 cs_err sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc,
                      struct cs_error *e);
+/* Removes the pair, both ways, and the conflicts parked on its fields. */
 cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
 /* Appends doc (borrowed) to queue ns under the next 20-digit key of counter ns. */
 cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
 cs_err sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e);
 cs_err sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e);
-/* Puts item into the dead-letter queue with its reason. */
+/* Puts item into the dead-letter queue with its reason, and counts it for its mapping (in the
+ * same transaction). */
 cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const char *clm_id,
                     const char *sf_id, const char *direction, const char *queue, const json_t *item,
                     const char *code, const char *message, struct cs_error *e);
-/* The repository kind of a mapping's entity. */
+/* The dead-letter queue's entries per mapping, kept by every call that adds or removes one, in
+ * its transaction: ns SYNC_DLQ_COUNT_NS, one row per mapping with entries, the key the mapping's
+ * name (SYNC_DLQ_COUNT_OTHER for an entry without one, or with a name no mapping can have), the
+ * document the number. SYNC_DLQ_COUNT_READY is there once the rows count every entry (a store
+ * written before they existed is counted once, by sync_dlq_counts). */
+#define SYNC_DLQ_COUNT_NS "dlqcount"
+#define SYNC_DLQ_COUNT_OTHER "#other"
+#define SYNC_DLQ_COUNT_READY "#counted"
+/* The counter key of an entry of mapping (borrowed; NULL or "": none). Pure. */
+const char *sync_dlq_count_key(const char *mapping);
+/* Adds delta to mapping's count (a count that would fall to 0 or below goes). In a transaction.
+ * Errors: the store's. */
+cs_err sync_dlq_count_add(struct store *s, const char *mapping, long long delta, struct cs_error *e);
 
 /* plan.c: which repository records mapping m syncs (its route). Pure. */
 bool sync_routed(const struct cs_mapping *m, const json_t *rec);

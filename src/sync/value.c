@@ -390,7 +390,8 @@ money_from_clm(const struct cs_field_map *f, const json_t *v, json_t **out, char
 		part = json_object_get(v, "currency");
 		if (!json_is_string(part))
 			return fail(f, err, errn, "the money in the repository has no currency");
-		return give(f, json_deep_copy(part), out, err, errn);
+		/* "" is no value, as for any text: null, which is what Salesforce gives back */
+		return give(f, text_value(part), out, err, errn);
 	}
 	part = json_object_get(v, "amount");
 	if (!json_is_string(part))

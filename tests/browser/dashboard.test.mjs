@@ -91,6 +91,7 @@ const dialogs = [];            // alert/confirm/prompt: the page itself never op
 const pageErrors = [];         // uncaught exceptions in the page
 const statusCalls = [];        // times of the page's /admin/v1/status requests
 let A, B, C;                   // the contracts: A meets a conflict, B carries hostile text, C a DLQ entry
+let openedAt = 0;              // when the page was first opened
 
 before(async () => {
   const launching = chromium.launch({ executablePath: CHROMIUM, headless: true,
@@ -181,6 +182,7 @@ test('the page is static, served with a strict policy, and opens no door to the 
 });
 
 test('sign-in asks for the token once and keeps it for the tab only', { timeout: 60000 }, async () => {
+  openedAt = Date.now();
   await page.goto(`${ADMIN_URL}/`);
   await signIn('not-the-token-at-all-0000000');
   await waitFor(async () => (await text('#login-error'))?.includes('Not accepted'), 'the refusal', UI_WAIT_MS);
@@ -209,6 +211,28 @@ test('org and mapping health renders from /admin/v1/status', { timeout: 60000 },
   await waitFor(async () => (await page.locator('#lag-chart svg path').count()) >= 1, 'a lag line', UI_WAIT_MS);
   // the feed shows the contracts created before the page opened
   await waitFor(async () => (await text('#feed-table'))?.includes(A.clm), 'A in recent syncs', UI_WAIT_MS);
+});
+
+test('the lag chart opens with the server\'s history and goes on with the page\'s own samples', { timeout: 60000 }, async () => {
+  const hist = (await admin('GET', '/admin/v1/lag?window=3600')).json;
+  assert.equal(hist.interval_s, 10);
+  const samples = hist.orgs.find((o) => o.org === 'sf').samples;
+  assert.ok(samples.length >= 1, 'the server has samples');
+  const first = samples[0];
+  for (const k of ['lag_ms', 'lag_to_salesforce_ms', 'lag_to_clm_ms', 'inbox', 'outbox', 'feed_backlog']) {
+    assert.equal(typeof first[k], 'number', `a sample has ${k}`);
+  }
+  assert.ok(first.t < openedAt, `the server sampled before the page opened (${first.t} < ${openedAt})`);
+  const chart = page.locator('#lag-chart svg');
+  await waitFor(async () => Number(await chart.getAttribute('data-server-points')) >= 1, 'server points in the chart', UI_WAIT_MS);
+  const since = Number(await chart.getAttribute('data-since'));
+  assert.ok(since <= first.t, `the chart starts at the server's first sample (${since} <= ${first.t})`);
+  assert.match(await text('#lag-chart .legend'), /sampled by the server every 10 s/);
+  // live polls append to it
+  const before = Number(await chart.getAttribute('data-page-points'));
+  await waitFor(async () => Number(await page.locator('#lag-chart svg').getAttribute('data-page-points')) > before,
+    'a live point after the history', UI_WAIT_MS);
+  assert.equal(Number(await page.locator('#lag-chart svg').getAttribute('data-since')), since, 'the history stays');
 });
 
 test('pause and resume by clicking; a manual conflict appears live with base and both values', { timeout: 90000 }, async () => {

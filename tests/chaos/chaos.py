@@ -140,9 +140,13 @@ def contract_fields_yaml():
 
 def write_config(path, store, urls):
     maps = ""
-    for org in ORGS:
+    for k, org in enumerate(ORGS):
+        # a counterparty is routed to both orgs: custom.revenue has one master (the first org's
+        # Salesforce); a field owned by Salesforce in both would have two, which the
+        # configuration refuses
         maps += sync_lib.standard_mappings(org, route=[REGION[org]], suffix="-" + org, special_terms_owner="clm",
-                                           contract_fields=contract_fields_yaml())
+                                           contract_fields=contract_fields_yaml(),
+                                           revenue_owner="salesforce" if k == 0 else "clm")
     # max_attempts at its bound: transient faults must be retried through, never dead-lettered
     text = sync_lib.config_yaml(store, [(o, urls[o]) for o in ORGS], maps, max_attempts=1000,
                                 custom_attrs=sync_lib.CUSTOM_ATTRS)

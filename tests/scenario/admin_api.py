@@ -78,6 +78,34 @@ check(all(k in org for k in ("inbox", "outbox", "feed_backlog", "lag_ms", "oldes
 check(isinstance(org["stream"].get("positions"), dict), "status: replay positions with their retention left",
       org["stream"])
 
+# --- the lag history the server keeps ------------------------------------------------------
+st, lg = a("GET", "/admin/v1/lag")
+check(st == 200 and lg["interval_s"] == 10 and lg["window_s"] == 3600 and [o["org"] for o in lg["orgs"]] == ["sf"]
+      and len(lg["orgs"][0]["samples"]) >= 1, "lag: the server's history, sampled from its start", lg)
+smp = lg["orgs"][0]["samples"][0] if st == 200 and lg["orgs"][0]["samples"] else {}
+check(sorted(smp) == sorted(["t", "lag_ms", "lag_to_salesforce_ms", "lag_to_clm_ms", "inbox", "outbox", "feed_backlog",
+                             "to_salesforce", "to_clm"]) and smp["t"] <= lg["now_ms"],
+      "lag: a sample's figures", smp)
+for bad in ("0", "3601", "ten"):
+    st, b = a("GET", "/admin/v1/lag?window=" + bad)
+    check(st == 400 and b["error"]["code"] == "invalid", "lag: window=%s is refused" % bad, (st, b))
+st, b = a("GET", "/admin/v1/lag", token=None)
+check(st == 401, "lag without a token: 401", st)
+st, b = a("GET", "/admin/v1/lag?window=1")
+check(st == 200 and all(x["t"] >= b["now_ms"] - 1000 for x in b["orgs"][0]["samples"]), "lag: a window of 1 s", b)
+
+
+def written_to_sf():
+    st, b = a("GET", "/admin/v1/lag")
+    ss = b["orgs"][0]["samples"] if st == 200 else []
+    n = sum(x["to_salesforce"] for x in ss if x["to_salesforce"] is not None)
+    return ss if n >= 2 else None
+
+
+ss = wait_for(written_to_sf, 30, "a sample after the writes")
+check(ss is not None and len(ss) >= 2 and all(ss[i]["t"] - ss[i - 1]["t"] >= 9000 for i in range(1, len(ss))),
+      "lag: a sample every 10 s, counting the records written to Salesforce between them", ss)
+
 st, b = a("GET", "/admin/v1/links?clm=" + q(ct["id"]))
 check(st == 200 and [l["sf"] for l in b["links"] if l["mapping"] == "contracts"] == [sfc],
       "links by repository id", (st, b))
@@ -183,6 +211,15 @@ d = wait_for(dlq_entry, 20, "DLQ entry")
 check(d is not None and d["direction"] == "clm" and "transition" in (d["error"]["message"] + d["error"]["code"]).lower(),
       "a refused lifecycle move lands in the DLQ with the reason", d)
 check(clm.get("contracts", ct["id"])["status"] == "draft", "the repository record is unchanged")
+
+
+def dlq_figures():
+    st, b = a("GET", "/admin/v1/status")
+    m = {x["name"]: x for x in b["orgs"][0]["mappings"]}
+    return b.get("dlq"), m["contracts"].get("dlq"), m["counterparties"].get("dlq")
+
+
+check(dlq_figures() == (1, 1, 0), "status: the entry counted, for its mapping only", dlq_figures())
 if d:
     st, b = a("GET", "/admin/v1/dlq/" + d["id"])
     check(st == 200 and b["id"] == d["id"], "dlq: one entry", (st, b))
@@ -197,6 +234,7 @@ if d:
         check(st == 400, "discard without a reason: 400", (st, b))
         st, b = a("POST", "/admin/v1/dlq/" + d2["id"] + "/discard", {"reason": "expired by mistake in Salesforce"})
         check(st == 200 and b["result"] == "discarded", "discard with a reason", (st, b))
+        check(dlq_figures() == (0, 0, 0), "status: no entry counted once it is discarded", dlq_figures())
         st, b = a("GET", "/admin/v1/audit?decision=discarded&record=" + q(ct["id"]))
         check(st == 200 and any(r["detail"] == "expired by mistake in Salesforce" for r in b["rows"]),
               "audit: the discard and its reason", (st, b))
@@ -248,6 +286,25 @@ check(st == 200 and "mappings:" in body, "config: the running configuration", st
 leaks = [v for v in (ADMIN, READ, os.environ["CLMSYNC_TEST_SECRET"]) if v in body]
 check(not leaks, "config: no secret in it", leaks)
 
+# --- the lag history follows a write Salesforce is slow to take -------------------------------
+st, _ = sf.emu("POST", "faults", {"latency_ms": 12000, "latency_rate": 1000})
+check(st == 200, "sfemu: every call answers after 12 s")
+clm.patch("contracts", ct["id"], {"title": "Admin MSA, edited while Salesforce is slow"})
+
+
+def lagging():
+    st, b = a("GET", "/admin/v1/lag?window=60")
+    ss = b["orgs"][0]["samples"] if st == 200 else []
+    return ss[-1] if ss and ss[-1]["lag_to_salesforce_ms"] > 0 and ss[-1]["outbox"] >= 1 else None
+
+
+lg = wait_for(lagging, 30, "a sample with the lag to Salesforce")
+check(lg is not None and lg["lag_ms"] >= lg["lag_to_salesforce_ms"] > 0 and lg["lag_to_clm_ms"] == 0,
+      "lag: the samples follow a change waiting for Salesforce, in its direction", lg)
+sf.emu("POST", "faults", {"latency_ms": 0, "latency_rate": 0})
+check(wait_for(lambda: a("GET", "/admin/v1/status")[1]["orgs"][0]["outbox"] == 0, 40, "the write made"),
+      "the slow write is made, the outbox empty again")
+
 # --- readiness follows the stream ------------------------------------------------------------
 sfport = urllib.parse.urlparse(os.environ["SF_URL"]).port
 os.kill(int(os.environ["SF_PID"]), signal.SIGKILL)
@@ -263,6 +320,7 @@ check(u is not None and any(c["check"] == "stream" and not c["ok"] for c in u["c
       "/readyz: 503 once the stream has been down past the threshold", u)
 st, b = a("GET", "/healthz", token=None)
 check(st == 200, "/healthz: still alive", st)
+
 emu = subprocess.Popen([os.environ["SFEMU"], "--listen", "127.0.0.1:%d" % sfport], stdout=subprocess.DEVNULL,
                        stderr=open(os.path.join(os.environ["WORK"], "sf2.log"), "w"))
 try:

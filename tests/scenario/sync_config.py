@@ -26,8 +26,11 @@ maps = ""
 if "route" in opts:
     # two orgs: contracts routed by region, a counterparty mapping in each
     routes = opts.pop("route").split(";")
-    for (name, _), r in zip(orgs, routes):
-        maps += sync_lib.standard_mappings(name, route=r.split("|"), suffix="-" + name, **org_opts(name))
+    for k, ((name, _), r) in enumerate(zip(orgs, routes)):
+        o = org_opts(name)
+        if k > 0:
+            o.setdefault("revenue_owner", "clm")    # one master for a field of a shared counterparty
+        maps += sync_lib.standard_mappings(name, route=r.split("|"), suffix="-" + name, **o)
 elif custom:
     maps = sync_lib.standard_mappings(orgs[0][0], contract_fields=sync_lib.CUSTOM_CONTRACT_FIELDS,
                                       **org_opts(orgs[0][0]))

@@ -23,13 +23,17 @@ ops = ["--config", cfg, "--admin-url", os.environ["ADMIN_URL"]]
 
 cp = clm.create("counterparties", {"legal_name": "Conflict Corp", "custom": {"industry": "Software"}})
 ct = clm.create("contracts", {"title": "Conflicted", "type": "msa", "counterparty_id": cp["id"], "description": "base"})
+# a second contract whose manual conflict outlives nothing: its Salesforce record is deleted
+ct2 = clm.create("contracts", {"title": "Conflicted, then deleted", "type": "msa", "counterparty_id": cp["id"],
+                               "description": "base"})
 def ids():
     a = sf.by_ext("Account", "CLM_Id__c", cp["id"])
     c = sf.by_ext("Contract", "CLM_Id__c", ct["id"])
-    return (a[0]["Id"], c[0]["Id"]) if a and c else None
+    c2 = sf.by_ext("Contract", "CLM_Id__c", ct2["id"])
+    return (a[0]["Id"], c[0]["Id"], c2[0]["Id"]) if a and c and c2 else None
 got = wait_for(ids, 20)
 check(got is not None, "records linked")
-sfa, sfc = got
+sfa, sfc, sfc2 = got
 
 # a second repository-only server on the same store, for edits while the engine is stopped
 side = subprocess.Popen([cli, "serve", "--config", cfg, "--no-sync", "--data", os.environ["CLM_DATA"], "--listen", "127.0.0.1:0"], env=senv,
@@ -43,12 +47,15 @@ try:
         st1, b1 = side_clm.patch("contracts", ct["id"], {"description": "repository side", "customer_signed_date": "2026-01-10"})
         st2, b2 = side_clm.patch("counterparties", cp["id"], {"legal_name": "Conflict Corp (repository)",
                                                              "custom": {"industry": "Healthcare"}})
+        st3, b3 = side_clm.patch("contracts", ct2["id"], {"description": "repository side 2"})
         time.sleep(0.01)  # the Salesforce edits commit strictly later than the repository's
         sf.update("Contract", sfc, {"Description": "salesforce side", "CustomerSignedDate": "2026-01-20"})
         sf.update("Account", sfa, {"Name": "Conflict Corp (salesforce)", "Industry": "Manufacturing"})
+        sf.update("Contract", sfc2, {"Description": "salesforce side 2"})
     finally:
         os.kill(pid, signal.SIGCONT)
-    check(st1 == 200 and st2 == 200, "both sides edited while the engine was stopped", (st1, b1, st2, b2))
+    check(st1 == 200 and st2 == 200 and st3 == 200, "both sides edited while the engine was stopped",
+          (st1, b1, st2, b2, st3, b3))
 finally:
     side.terminate()
     side.wait()
@@ -86,4 +93,23 @@ if mine:
     r = subprocess.run([cli, "conflicts", "list", "--json"] + ops, capture_output=True, text=True, env=senv)
     check(r.returncode == 0 and not [x for x in json.loads(r.stdout)["conflicts"] if x.get("clm") == ct["id"]],
           "and the conflict is gone", r.stdout)
+
+# a pair that goes away takes its parked conflicts with it: the Salesforce Contract is deleted
+# (on_delete.clm terminate), and nothing is left for an operator to settle
+def parked2():
+    r = subprocess.run([cli, "conflicts", "list", "--json"] + ops, capture_output=True, text=True, env=senv)
+    return r.returncode == 0 and [x for x in json.loads(r.stdout)["conflicts"] if x.get("clm") == ct2["id"]]
+check(wait_for(parked2, 10), "the second contract's conflict is parked")
+# whichever the engine saw first after it continued (the repository's edit or Salesforce's), a
+# manual conflict keeps both sides as they are: a write planned before Salesforce's change was
+# seen is not made
+c2 = parked2()[0]
+check(sf.get("Contract", sfc2)["Description"] == "salesforce side 2"
+      and clm.get("contracts", ct2["id"])["description"] == "repository side 2"
+      and c2["sf_value"] == "salesforce side 2" and c2["clm_value"] == "repository side 2" and c2["base"] == "base",
+      "manual, second contract: both sides keep their value", (sf.get("Contract", sfc2)["Description"], c2))
+sf.delete("Contract", sfc2)
+got = wait_for(lambda: clm.get("contracts", ct2["id"]).get("status") == "terminated" and not parked2(), 15)
+check(got, "deleted in Salesforce: the contract is terminated and its conflict is gone",
+      (clm.get("contracts", ct2["id"]).get("status"), parked2()))
 finish()

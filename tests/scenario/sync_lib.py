@@ -261,10 +261,12 @@ log:
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
                       name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
                       suffix="", title_owner="clm", contract_sf_delete="delete", contract_fields="",
-                      special_terms_owner="salesforce"):
+                      special_terms_owner="salesforce", revenue_owner="salesforce"):
     """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them.
     special_terms_owner=clm makes SpecialTerms (custom.opportunity_stage) a field the repository
-    writes, so that a repository value can meet sfemu's validation rule on it."""
+    writes, so that a repository value can meet sfemu's validation rule on it. A second org's
+    counterparties take revenue_owner=clm: a field owned by Salesforce in two orgs a counterparty
+    is routed to would have two masters, which the configuration refuses."""
     route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
     special_terms = "owner: salesforce, non_owner_write: ignore" if special_terms_owner == "salesforce" \
         else "owner: %s" % special_terms_owner
@@ -280,7 +282,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
     fields:
       - {clm: legal_name, sf: Name, owner: both, conflict: %(nc)s}
       - {clm: registration_number, sf: CLM_Registration_Number__c, owner: clm, non_owner_write: ignore}
-      - {clm: custom.revenue, sf: AnnualRevenue, owner: salesforce, transform: decimal_to_currency, scale: 2}
+      - {clm: custom.revenue, sf: AnnualRevenue, owner: %(ro)s, transform: decimal_to_currency, scale: 2}
       - clm: status
         sf: CLM_Status__c
         owner: clm
@@ -327,7 +329,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         non_owner_write: revert
         value_map: {draft: Draft, in_review: Draft, in_approval: In Approval Process, approved: In Approval Process, in_signature: In Approval Process, signed: In Approval Process, active: Activated}
         not_synced: [expired, terminated, renewed]
-%(cf)s""" % {"org": org, "cf": contract_fields, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
+%(cf)s""" % {"org": org, "ro": revenue_owner, "cf": contract_fields, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
        "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
        "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete, "st": special_terms}
 

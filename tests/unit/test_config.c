@@ -308,7 +308,7 @@ static const struct err_case {
 	{ "alerts:\n  webhook_url: ftp://127.0.0.1/x\n  secret_env: K\n", 2, "alerts.webhook_url",
 	  "expected https://HOST[:PORT]/PATH" },
 	{ "alerts:\n  webhook_url: http://10.1.2.3/hook\n  secret_env: K\n", 2, "alerts.webhook_url",
-	  "plain http is allowed only to 127.0.0.1" },
+	  "plain http is allowed only to a loopback address" },
 	{ "alerts:\n  webhook_url: https://u:pw@hooks.example.com/x\n  secret_env: K\n", 2,
 	  "alerts.webhook_url", "must not carry a user or password" },
 	{ "alerts:\n  webhook_url: 'https://hooks.example.com/a b'\n  secret_env: K\n", 2,
@@ -497,8 +497,10 @@ secret_files(void **state)
 		const char *msg;   /* NULL: accepted */
 	} cases[] = {
 		{ TOKEN_A "\n", 0600, NULL },
-		{ TOKEN_A "\r\n", 0640, NULL },
+		{ TOKEN_A "\r\n", 0600, NULL },
 		{ TOKEN_A, 0400, NULL },
+		{ TOKEN_A "\n", 0640, "accessible to its group (mode 0640); restrict it with chmod 600" },
+		{ TOKEN_A "\n", 0620, "accessible to its group" },
 		{ TOKEN_A "\n", 0644, "accessible to every user (mode 0644)" },
 		{ TOKEN_A "\n", 0602, "accessible to every user" },
 		{ TOKEN_A "\n", 0604, "accessible to every user" },
@@ -574,7 +576,7 @@ alerts_section(void **state)
 		const char *msg;   /* NULL: accepted */
 	} cases[] = {
 		{ TOKEN_A "\n", 0600, NULL },
-		{ TOKEN_A "\n", 0640, NULL },
+		{ TOKEN_A "\n", 0640, "accessible to its group (mode 0640)" },
 		{ TOKEN_A "\n", 0644, "accessible to every user (mode 0644)" },
 		{ TOKEN_A "\n", 0606, "accessible to every user" },
 		{ "short\n", 0600, "16 to 4096" },
@@ -920,10 +922,20 @@ static const struct err_case sync_err_cases[] = {
 	/* orgs */
 	{ "orgs:\n  - name: main\n    login_url: http://login.example.com\n"
 	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
-	  "orgs[0].login_url", "plain http is allowed only to 127.0.0.1, localhost or [::1]" },
-	{ "orgs:\n  - name: main\n    login_url: http://127.0.0.2:80\n"
+	  "orgs[0].login_url", "plain http is allowed only to a loopback address" },
+	{ "orgs:\n  - name: main\n    login_url: http://127.0.0.1.example.com:80\n"
 	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
 	  "orgs[0].login_url", "plain http" },
+	{ "orgs:\n  - name: main\n    login_url: http://0177.0.0.1\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "plain http" },
+	{ "orgs:\n  - name: main\n    login_url: http://[::2]:80\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
+	  "orgs[0].login_url", "plain http" },
+	{ "orgs:\n  - name: main\n    login_url: https://x.example.com\n"
+	  "    instance_url: http://na1.example.com\n"
+	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 4,
+	  "orgs[0].instance_url", "plain http is allowed only to a loopback address" },
 	{ "orgs:\n  - name: main\n    login_url: https://u:pw@x.example.com\n"
 	  "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", 3,
 	  "orgs[0].login_url", "user or password" },
@@ -1018,6 +1030,13 @@ static const struct err_case sync_err_cases[] = {
 	  "    entity: contract\n    sobject: contract\n    external_id_field: CLM_Id__c\n"
 	  "    fields: [" "{clm: title, sf: Name, owner: clm}]\n", 25, "mappings[2].sobject",
 	  "one mapping per sObject and org" },
+	/* a repository field owned by Salesforce in two mappings a record can be routed to both of */
+	{ HEAD("contract", "Contract") TITLE "  - name: cps\n    org: main\n    entity: counterparty\n"
+	  "    sobject: Account\n    external_id_field: CLM_Id__c\n"
+	  "    fields: [{clm: legal_name, sf: Name, owner: salesforce}]\n"
+	  "  - name: cps2\n    org: main\n    entity: counterparty\n    sobject: Lead\n"
+	  "    external_id_field: CLM_Id__c\n    fields: [{clm: legal_name, sf: Company, owner: salesforce}]\n", 27,
+	  "mappings[2].fields[0].owner", "owned by Salesforce in mappings[1] (cps, org main) too" },
 	/* fields: names */
 	{ HEAD("contract", "Contract") "      - {clm: titel, sf: Name, owner: clm}\n", 15,
 	  "mappings[0].fields[0].clm", "titel is not a field of contract (did you mean title?)" },
@@ -1684,6 +1703,14 @@ sync_secrets(void **state)
 	         "      type: client_credentials\n      client_id: cid\n"
 	         "      client_secret_file: %s\n", sf);
 	write_file(sf, "s3cr3t-client-value\n", 0640);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.v[0].line, 7);
+	assert_non_null(strstr(errs.v[0].msg, "accessible to its group (mode 0640); restrict it with chmod 600"));
+	assert_non_null(strstr(errs.v[0].msg, sf));
+	assert_null(strstr(errs.v[0].text, "s3cr3t-client-value"));
+	cs_error_list_cleanup(&errs);
+	unlink(sf);
+	write_file(sf, "s3cr3t-client-value\n", 0600);
 	assert_int_equal(load(text, 0, &c, &errs), CS_OK);
 	assert_string_equal(c->orgs[0].auth.client_secret, "s3cr3t-client-value");
 	cs_config_free(c);
@@ -1847,6 +1874,101 @@ sync_examples_pass(void **state)
 	assert_non_null(strstr(out, "CLMSYNC_DEMO_SECRET is not set"));
 }
 
+#define TEST_CERT \
+	"-----BEGIN CERTIFICATE-----\n" \
+	"MIIBszCCAVmgAwIBAgIUtest0nly0000000000000000000000000000000000000\n" \
+	"-----END CERTIFICATE-----\n"
+
+/* The server section's defaults and bounds, each listener's HTTPS files (both or neither, the key
+ * held to a private key's rules), and plain http to any loopback address. */
+static void
+security_settings(void **state)
+{
+	struct cs_config *c;
+	struct cs_error_list errs;
+	char cf[128], kf[128], text[1024];
+
+	assert_int_equal(load("log: {level: info}\n", 0, &c, &errs), CS_OK);
+	assert_string_equal(c->server.user, "");
+	assert_int_equal(c->server.idle_timeout_s, 60);
+	assert_int_equal(c->server.header_timeout_s, 10);
+	assert_int_equal(c->server.max_connections, 512);
+	assert_int_equal(c->server.max_connections_per_ip, 64);
+	assert_int_equal(c->server.auth_failures, 10);
+	assert_int_equal(c->server.auth_window_s, 60);
+	assert_string_equal(c->repository.tls.cert, "");
+	assert_string_equal(c->admin.tls.key, "");
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+
+	assert_int_equal(load("server:\n  user: nobody\n  header_timeout_s: 3\n  auth_failures: 0\n", 0, &c, &errs),
+	                 CS_OK);
+	assert_string_equal(c->server.user, "nobody");
+	assert_int_equal(c->server.header_timeout_s, 3);
+	assert_int_equal(c->server.auth_failures, 0);
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	assert_int_equal(load("server:\n  header_timeout_s: 0\n", 0, &c, &errs), CS_EINVAL);
+	assert_string_equal(errs.v[0].key, "server.header_timeout_s");
+	cs_error_list_cleanup(&errs);
+	assert_int_equal(load("server:\n  user: 'root; rm'\n", 0, &c, &errs), CS_EINVAL);
+	assert_string_equal(errs.v[0].key, "server.user");
+	cs_error_list_cleanup(&errs);
+
+	/* HTTPS: both files read; the key never printed */
+	snprintf(cf, sizeof(cf), "%s/tls.crt", tmpdir);
+	snprintf(kf, sizeof(kf), "%s/tls.key", tmpdir);
+	write_file(cf, TEST_CERT, 0644);
+	write_file(kf, TEST_KEY, 0600);
+	snprintf(text, sizeof(text), "log: {level: info}\nadmin:\n  tls_cert_file: %s\n  tls_key_file: %s\n", cf, kf);
+	assert_int_equal(load(text, 0, &c, &errs), CS_OK);
+	assert_string_equal(c->admin.tls.cert, TEST_CERT);
+	assert_string_equal(c->admin.tls.key, TEST_KEY);
+	assert_string_equal(c->repository.tls.cert, "");
+	{
+		struct cs_buf b;
+		cs_buf_init(&b, 1 << 20);
+		assert_int_equal(cs_config_dump(c, &b), CS_OK);
+		assert_null(memmem(b.data, b.len, "test0nly", 8));
+		cs_buf_cleanup(&b);
+	}
+	cs_config_free(c);
+	cs_error_list_cleanup(&errs);
+	/* a key its group may read: refused, naming the file, the key and the fix */
+	write_file(kf, TEST_KEY, 0640);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(errs.v[0].line, 4);
+	assert_string_equal(errs.v[0].key, "admin.tls_key_file");
+	assert_non_null(strstr(errs.v[0].msg, kf));
+	assert_non_null(strstr(errs.v[0].msg, "chmod 600"));
+	cs_error_list_cleanup(&errs);
+	/* a certificate that is not one; a certificate without its key */
+	write_file(kf, TEST_KEY, 0600);
+	write_file(cf, "not a certificate, just words in a file, long enough to be read\n", 0644);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_string_equal(errs.v[0].key, "admin.tls_cert_file");
+	assert_non_null(strstr(errs.v[0].msg, "BEGIN CERTIFICATE"));
+	cs_error_list_cleanup(&errs);
+	snprintf(text, sizeof(text), "repository:\n  tls_cert_file: %s\n", cf);
+	assert_int_equal(load(text, 0, &c, &errs), CS_EINVAL);
+	assert_int_equal(errs.v[0].line, 2);
+	assert_non_null(strstr(errs.v[0].msg, "both tls_cert_file and tls_key_file"));
+	cs_error_list_cleanup(&errs);
+
+	/* plain http: any 127.0.0.0/8 address, localhost and [::1]; nothing else */
+	static const char *const loop[] = { "http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost:1",
+		                            "http://[::1]:443", "https://login.example.com" };
+	for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+		snprintf(text, sizeof(text), "orgs:\n  - name: main\n    login_url: %s\n"
+		         "    auth: {type: client_credentials, client_id: c, client_secret_env: S}\n", loop[i]);
+		print_message("login_url %s\n", loop[i]);
+		assert_int_equal(load(text, CS_CONFIG_NO_SECRETS, &c, &errs), CS_OK);
+		cs_config_free(c);
+		cs_error_list_cleanup(&errs);
+	}
+}
+
 int
 main(void)
 {
@@ -1859,6 +1981,7 @@ main(void)
 		cmocka_unit_test(bounds_accepted),
 		cmocka_unit_test(too_many),
 		cmocka_unit_test(secret_files),
+		cmocka_unit_test(security_settings),
 		cmocka_unit_test(secret_env),
 		cmocka_unit_test(alerts_section),
 		cmocka_unit_test(check_command),

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "clm/clm.h"
@@ -292,6 +293,18 @@ tokens(void **state)
 	assert_int_equal(clm_auth_check(a, "s3cret-s3cret-s3cre", 19, name), CLM_ROLE_NONE);
 	assert_string_equal(name, "");
 	assert_int_equal(clm_auth_check(a, "", 0, name), CLM_ROLE_NONE);
+	/* what is kept is the SHA-256 of the token (computed here independently), not the token */
+	{
+		unsigned char kept[32], want[32];
+		unsigned int wl = 0;
+		assert_true(clm_auth_digest(a, 0, kept));
+		assert_int_equal(EVP_Digest("s3cret-s3cret-s3cret", 20, want, &wl, EVP_sha256(), NULL), 1);
+		assert_memory_equal(kept, want, 32);
+		assert_true(clm_auth_digest(a, 1, kept));
+		assert_int_equal(EVP_Digest("another-long-secret", 19, want, &wl, EVP_sha256(), NULL), 1);
+		assert_memory_equal(kept, want, 32);
+		assert_false(clm_auth_digest(a, 2, kept));
+	}
 	assert_int_equal(clm_role_parse("write"), CLM_ROLE_WRITE);
 	assert_int_equal(clm_role_parse("root"), CLM_ROLE_NONE);
 	assert_int_equal(clm_secret_generate(secret, sizeof(secret), &e), CS_OK);

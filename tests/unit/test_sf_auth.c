@@ -1,4 +1,5 @@
-/* test_sf_auth.c - JWT bearer assertions (checked with OpenSSL) and secrets kept out of login errors. */
+/* test_sf_auth.c - JWT bearer assertions (checked with OpenSSL), secrets kept out of login errors, and
+ * the authentication state an org reports. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +214,153 @@ test_login_error_has_no_secret(void **state)
 	http_server_stop(srv);
 }
 
+/* --- the authentication state an org reports (sf_org_auth) ------------------------------------ */
+
+static struct {
+	bool accept_login;     /* the token endpoint grants a token */
+	bool accept_session;   /* the data API takes the token it granted */
+	bool long_reason;      /* a refusal with a reason longer than the state keeps */
+	int granted;
+} fake;
+
+static void
+fake_token(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	char tok[32], why[600];
+
+	(void)rq;
+	(void)ud;
+	if (!fake.accept_login) {
+		snprintf(why, sizeof(why), "%s", "client secret does not match");
+		if (fake.long_reason) {
+			/* "x" and 3-byte characters: behind the 36 bytes of "org acme: login refused (HTTP
+			 * 400): ", a cut at 255 bytes falls inside one */
+			why[0] = 'x';
+			for (size_t i = 0; i < 150; i++)
+				memcpy(why + 1 + 3 * i, "\xe2\x82\xac", 3);
+			why[451] = '\0';
+		}
+		http_resp_json(rs, 400, json_pack("{s:s,s:s}", "error", "invalid_client", "error_description", why));
+		return;
+	}
+	snprintf(tok, sizeof(tok), "tok-%d", ++fake.granted);
+	http_resp_json(rs, 200, json_pack("{s:s,s:s}", "access_token", tok, "token_type", "Bearer"));
+}
+
+static void
+fake_limits(struct http_req *rq, struct http_resp *rs, void *ud)
+{
+	const char *a = http_req_header(rq, "Authorization");
+
+	(void)ud;
+	if (!fake.accept_session || a == NULL || strncmp(a, "Bearer ", 7) != 0) {
+		http_resp_json(rs, 401, json_pack("[{s:s,s:s}]", "message", "Session expired or invalid", "errorCode",
+		    "INVALID_SESSION_ID"));
+		return;
+	}
+	http_resp_json(rs, 200, json_pack("{s:{s:i,s:i}}", "DailyApiRequests", "Max", 15000, "Remaining", 14999));
+}
+
+static const struct http_route fake_routes[] = {
+	{ "POST", "/services/oauth2/token", fake_token },
+	{ "GET", "/services/data/v62.0/limits", fake_limits },
+};
+
+static void
+test_auth_state(void **state)
+{
+	struct http_server_opts so = { .host = "127.0.0.1", .max_body = 1 << 16, .routes = fake_routes, .nroutes = 2 };
+	struct http_server *srv;
+	struct cs_error he;
+	char url[64];
+	struct sf_org_config c = { .name = "acme", .login_url = url, .api_version = "62.0", .client_name = "clmsync",
+		.auth = SF_AUTH_CLIENT_CREDENTIALS, .client_id = "consumer-key", .client_secret = "TopSecretClientSecret42",
+		.retry = { .max_attempts = 1 } };
+	struct sf_auth_state as;
+	struct sf_org *o;
+	struct sf_client *cl;
+	struct sf_error e;
+	json_t *j;
+	int64_t first;
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	assert_int_equal(http_server_start(&so, &srv, &he), CS_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(srv));
+	assert_int_equal(sf_org_new(&c, &o, &e), CS_OK);
+	assert_int_equal(sf_client_new(o, &cl), CS_OK);
+
+	/* before any login: not authenticated, nothing failed yet */
+	sf_org_auth(o, &as);
+	assert_false(as.authenticated);
+	assert_true(as.login_ms == 0 && as.failed_ms == 0 && as.failures == 0);
+	assert_string_equal(as.error, "");
+
+	/* refused logins are counted, with Salesforce's reason and no secret */
+	assert_int_equal(sf_login(cl, &e), CS_EAUTH);
+	assert_int_equal(sf_login(cl, &e), CS_EAUTH);
+	sf_org_auth(o, &as);
+	assert_false(as.authenticated);
+	assert_int_equal(as.failures, 2);
+	assert_true(as.failed_ms > 0);
+	assert_non_null(strstr(as.error, "login refused (HTTP 400): client secret does not match"));
+	assert_null(strstr(as.error, "TopSecretClientSecret42"));
+
+	/* a login that succeeds: authenticated, the failures forgotten */
+	fake.accept_login = fake.accept_session = true;
+	assert_int_equal(sf_login(cl, &e), CS_OK);
+	sf_org_auth(o, &as);
+	assert_true(as.authenticated);
+	assert_true(as.login_ms > 0);
+	assert_int_equal(as.failures, 0);
+	assert_string_equal(as.error, "");
+	first = as.login_ms;
+	assert_int_equal(sf_rest(cl, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_OK);
+	sf_org_auth(o, &as);
+	assert_true(as.authenticated && as.login_ms == first);
+
+	/* the session expires and the new login is refused: no longer authenticated. The reason is
+	 * cut to what the state keeps, never inside a UTF-8 sequence */
+	fake.accept_session = fake.accept_login = false;
+	fake.long_reason = true;
+	assert_int_equal(sf_rest(cl, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_EAUTH);
+	sf_org_auth(o, &as);
+	assert_false(as.authenticated);
+	assert_int_equal(as.failures, 1);
+	assert_true(strlen(as.error) < sizeof(as.error) - 1);
+	assert_non_null(j = json_string(as.error));
+	json_decref(j);
+
+	/* the credential is fixed: the next login and request work again */
+	fake.accept_session = fake.accept_login = true;
+	assert_int_equal(sf_rest(cl, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_OK);
+	sf_org_auth(o, &as);
+	assert_true(as.authenticated && as.login_ms >= first && as.failures == 0);
+	sf_client_free(cl);
+	sf_org_free(o);
+
+	/* a fixed token: unproven until an answer accepts it; refused, it cannot be renewed */
+	c.auth = SF_AUTH_ACCESS_TOKEN;
+	c.access_token = "fixed-token-000";
+	c.instance_url = url;
+	assert_int_equal(sf_org_new(&c, &o, &e), CS_OK);
+	assert_int_equal(sf_client_new(o, &cl), CS_OK);
+	sf_org_auth(o, &as);
+	assert_false(as.authenticated);
+	assert_int_equal(sf_rest(cl, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_OK);
+	sf_org_auth(o, &as);
+	assert_true(as.authenticated);
+	assert_int_equal(as.login_ms, 0);
+	fake.accept_session = false;
+	assert_int_equal(sf_rest(cl, "GET", "/limits", NULL, 0, NULL, NULL, &e), CS_EAUTH);
+	sf_org_auth(o, &as);
+	assert_false(as.authenticated);
+	assert_non_null(strstr(as.error, "HTTP 401"));
+	sf_client_free(cl);
+	sf_org_free(o);
+	http_server_stop(srv);
+}
+
 int
 main(void)
 {
@@ -220,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_jwt_verifies),
 		cmocka_unit_test(test_jwt_bad_keys),
 		cmocka_unit_test(test_login_error_has_no_secret),
+		cmocka_unit_test(test_auth_state),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -413,6 +413,45 @@ counts(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* Counting a range of keys: a prefix's entries, bounds included and excluded, the namespace
+ * alone, and what is refused. */
+static void
+count_ranges(void **state)
+{
+	static const char *const keys[] = { "contracts/a/Name", "contracts/b/Name", "contracts/b/Status", "contracts0",
+	                                    "contracts", "contracts-x/a/Name", "counterparties/a/Name", "é/1" };
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	long long n = -1;
+
+	assert_int_equal(store_begin(f->s, &e), CS_OK);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_integer((json_int_t)i);
+		assert_int_equal(store_kv_put(f->s, "conflict", keys[i], v, &e), CS_OK);
+		assert_int_equal(store_kv_put(f->s, "other", keys[i], v, &e), CS_OK);
+		json_decref(v);
+	}
+	assert_int_equal(store_commit(f->s, &e), CS_OK);
+	/* the keys under "contracts/": not "contracts", "contracts0" or "contracts-x/..." */
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "contracts/", "contracts0", &n, &e), CS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "counterparties/", "counterparties0", &n, &e), CS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "é/", "é0", &n, &e), CS_OK);
+	assert_int_equal(n, 1);
+	/* from is in, to is out */
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "contracts/b/Name", "contracts/b/Status", &n, &e), CS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "nothing/", "nothing0", &n, &e), CS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "z", "a", &n, &e), CS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_kv_count_range(f->s, "bad ns", "a", "b", &n, &e), CS_EINVAL);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "", "b", &n, &e), CS_EINVAL);
+	assert_int_equal(store_kv_count_range(f->s, "conflict", "a", "b\n", &n, &e), CS_EINVAL);
+	assert_int_equal(n, 0);
+}
+
 /* ---- transactions ---- */
 
 static void
@@ -760,6 +799,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(scan_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(namespaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(count_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(outside_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(visibility, setup, teardown),

@@ -404,9 +404,11 @@ dlq_replay_faults(void **state)
 		assert_int_equal(count(f->s, "dlq"), 1);
 		assert_int_equal(count(f->s, "outbox:prod"), 0);
 		assert_int_equal(count(f->s, "audit"), 0);
+		assert_int_equal(count(f->s, SYNC_DLQ_COUNT_NS), 1);      /* contracts: 1, kept with the entry */
 	}
 	assert_int_equal(rc, CS_OK);
 	assert_true(nth > 3);   /* the faults did hit the replay's statements */
+	assert_int_equal(count(f->s, SYNC_DLQ_COUNT_NS), 0);
 	q = scan(f->s, "outbox:prod");
 	assert_int_equal(json_array_size(q), 1);
 	assert_int_equal(iget(json_object_get(json_array_get(q, 0), "doc"), "attempts"), 0);
@@ -414,6 +416,131 @@ dlq_replay_faults(void **state)
 	assert_int_equal(count(f->s, "dlq"), 0);
 	assert_chain(f->s, 1);
 	json_decref(it);
+}
+
+/* sync_dlq_counts into a new object; *total its sum. */
+static json_t *
+dlq_counts(struct store *s, long long *total)
+{
+	struct cs_error e = { 0 };
+	json_t *c = NULL;
+
+	if (sync_dlq_counts(s, &c, total, &e) != CS_OK)
+		fail_msg("sync_dlq_counts: %s", e.msg);
+	return c;
+}
+
+/* The counts per mapping follow every entry put, replayed and discarded, in the same
+ * transactions, without reading the queue. */
+static void
+dlq_counts_follow_the_queue(void **state)
+{
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	json_t *it = outbox_item("ct_A", 1, 0), *c;
+	long long total = -1;
+
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(json_object_size(c), 0);
+	assert_int_equal(total, 0);
+	json_decref(c);
+	for (int i = 0; i < 3; i++)
+		put_dlq(f->s, "prod", "contracts", "ct_A", "", "salesforce", "outbox:prod", it, "X", "y");
+	put_dlq(f->s, "prod", "counterparties", "cp_A", "", "salesforce", "outbox:prod", it, "X", "y");
+	put_dlq(f->s, "prod", NULL, "ct_B", "", "clm", "inbox:prod", it, "X", "y");
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(iget(c, "contracts"), 3);
+	assert_int_equal(iget(c, "counterparties"), 1);
+	assert_int_equal(iget(c, "#other"), 1);
+	assert_int_equal(total, 5);
+	json_decref(c);
+	/* the count is of rows the queue's writers keep: damage the queue's rows and the count does
+	 * not read them */
+	put_raw(f->s, "dlq", "00000000000000000005", "\"not an entry\"");
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(total, 5);
+	json_decref(c);
+	assert_int_equal(sync_dlq_replay(f->s, "1", &e), CS_OK);
+	assert_int_equal(sync_dlq_discard(f->s, "4", "gone", &e), CS_OK);      /* counterparties */
+	assert_int_equal(sync_dlq_discard(f->s, "5", "damaged", &e), CS_OK);   /* no mapping: #other */
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(iget(c, "contracts"), 2);
+	assert_null(json_object_get(c, "counterparties"));
+	assert_null(json_object_get(c, "#other"));
+	assert_int_equal(total, 2);
+	json_decref(c);
+	/* a failed replay changes no count */
+	store_fault_inject(4);
+	assert_int_not_equal(sync_dlq_replay(f->s, "3", &e), CS_OK);
+	store_fault_inject(0);
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(iget(c, "contracts"), 2);
+	assert_int_equal(total, 2);
+	json_decref(c);
+	json_decref(it);
+}
+
+/* A store whose entries were written before the counters existed is counted once, exactly,
+ * over several pages, whatever the counters held; later changes count on from there. */
+static void
+dlq_counts_of_an_older_store(void **state)
+{
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	json_t *it = outbox_item("ct_A", 1, 0), *c, *d;
+	long long total = -1;
+	int n = 0;
+
+	assert_int_equal(store_begin(f->s, &e), CS_OK);
+	for (; n < 2300; n++) {
+		d = json_pack("{s:s, s:s, s:s, s:O}", "org", "prod", "mapping", n % 3 ? "contracts" : "counterparties", "queue",
+		    "outbox:prod", "item", it);
+		assert_int_equal(sync_queue_push(f->s, "dlq", d, &e), CS_OK);
+		json_decref(d);
+	}
+	d = json_pack("{s:s, s:s}", "mapping", "No Such/Name", "queue", "outbox:prod");
+	assert_int_equal(sync_queue_push(f->s, "dlq", d, &e), CS_OK);
+	json_decref(d);
+	/* a counter an older entry never had, as a writer that started first might leave */
+	assert_int_equal(sync_dlq_count_add(f->s, "contracts", 7, &e), CS_OK);
+	assert_int_equal(store_commit(f->s, &e), CS_OK);
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(iget(c, "counterparties"), 767);
+	assert_int_equal(iget(c, "contracts"), 1533);
+	assert_int_equal(iget(c, "#other"), 1);
+	assert_int_equal(total, 2301);
+	json_decref(c);
+	put_dlq(f->s, "prod", "contracts", "ct_A", "", "salesforce", "outbox:prod", it, "X", "y");
+	assert_int_equal(sync_dlq_discard(f->s, "2301", "odd", &e), CS_OK);
+	c = dlq_counts(f->s, &total);
+	assert_int_equal(iget(c, "contracts"), 1534);
+	assert_null(json_object_get(c, "#other"));
+	assert_int_equal(total, 2301);
+	json_decref(c);
+	json_decref(it);
+}
+
+/* Open conflicts counted per mapping on the key index: a mapping whose name another one's
+ * starts with is not counted with it. */
+static void
+conflict_counts(void **state)
+{
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	long long n = -1;
+
+	put_conflict(f->s, "prod", "contracts", "ct_A", "title", "Name", "a", "b");
+	put_conflict(f->s, "prod", "contracts", "ct_A", "status", "Status", "a", "b");
+	put_conflict(f->s, "prod", "contracts-emea", "ct_B", "title", "Name", "a", "b");
+	assert_int_equal(sync_conflict_count(f->s, "contracts", &n, &e), CS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(sync_conflict_count(f->s, "contracts-emea", &n, &e), CS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(sync_conflict_count(f->s, "counterparties", &n, &e), CS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(sync_conflict_count(f->s, NULL, &n, &e), CS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(sync_conflict_count(f->s, "", &n, &e), CS_EINVAL);
 }
 
 static void
@@ -646,6 +773,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(dlq_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_replay_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(dlq_counts_follow_the_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(dlq_counts_of_an_older_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(conflict_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(ops_refuse_open_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflict_list_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflict_list_pages, setup, teardown),

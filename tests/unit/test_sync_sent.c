@@ -221,6 +221,53 @@ test_prune(void **state)
 	json_decref(sent);
 }
 
+/* A planned write of a field withdrawn before it was sent: no longer in flight; the entries stay
+ * for the answer of the write that carries the rest; an answered entry keeps its value. */
+static void
+test_withdraw(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Description\": \"a\"}");
+	answer(sent, 1, "w1", 10);
+	plan(sent, "{\"Description\": \"b\", \"Name\": \"n\"}");
+	assert_pending(sent, "Description", "b");
+	assert_true(sync_sent_withdraw(sent, "Description"));
+	assert_pending(sent, "Description", "a");     /* the answered write's value is still awaited */
+	assert_pending(sent, "Name", "n");
+	assert_int_equal(json_array_size(sent), 2);
+	assert_false(sync_sent_withdraw(sent, "Description"));
+	answer(sent, 1, "w2", 20);
+	assert_true(event(sent, "{\"Name\": \"n\"}"));
+	assert_pending(sent, "Name", NULL);
+	json_decref(sent);
+}
+
+/* A write still to come: unanswered and not shown by our own event; one answered, or seen, has
+ * landed. */
+static void
+test_queued(void **state)
+{
+	json_t *sent = json_array(), *v = json_string("Draft");
+
+	(void)state;
+	plan(sent, "{\"Status\": \"Draft\"}");
+	assert_true(sync_sent_queued(sent, "Status", v));
+	assert_true(event(sent, "{\"Status\": \"Draft\"}"));    /* seen before its answer: marked, kept */
+	assert_false(sync_sent_queued(sent, "Status", v));
+	assert_true(sync_sent_has(sent, "Status", v));
+	answer(sent, 1, "w1", 10);                      /* seen, then answered: retired */
+	assert_false(sync_sent_has(sent, "Status", v));
+	plan(sent, "{\"Status\": \"Draft\"}");
+	assert_true(sync_sent_queued(sent, "Status", v));
+	answer(sent, 1, "w2", 20);                      /* answered, its event still to come */
+	assert_false(sync_sent_queued(sent, "Status", v));
+	assert_true(sync_sent_has(sent, "Status", v));
+	json_decref(v);
+	json_decref(sent);
+}
+
 int
 main(void)
 {
@@ -233,6 +280,8 @@ main(void)
 		cmocka_unit_test(test_earlier_answered_writes_go_with_a_later_one),
 		cmocka_unit_test(test_unnamed_entries),
 		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test(test_queued),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

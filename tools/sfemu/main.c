@@ -1,23 +1,14 @@
 /* main.c - sfemu: a Salesforce API emulator for tests, benchmarks and the demo. */
 #include "emu.h"
 #include "util/log.h"
+#include "util/sig.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void
 usage(FILE *f)
@@ -68,8 +59,9 @@ main(int argc, char **argv)
 	char host[64] = "";
 	long long port = -1, v;
 	int level = CS_LOG_INFO, json = 0;
-	struct sigaction sa;
 
+	/* before any thread starts: SIGINT and SIGTERM go to this thread only, in cs_sig_wait */
+	cs_sig_block();
 	memset(&o, 0, sizeof(o));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -172,13 +164,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 	log_info("sfemu.listen", "serving %s (API v%d.0 to v%d.0)", emu->base_url, EMU_MIN_VERSION, EMU_MAX_VERSION);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	while (!stop)
-		pause();
+	cs_sig_wait();
 	log_info("sfemu.stop", "shutting down");
 	/* wake long polls so that their threads can finish */
 	emu_lock(emu);

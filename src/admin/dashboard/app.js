@@ -1,6 +1,6 @@
 // app.js - the dashboard's entry: sign-in, polling the admin API, the operator's actions.
 import { api, ApiError, AuthError, clearToken, enc, getToken, setToken } from './api.js';
-import { renderChart, recordLag } from './chart.js';
+import { loadHistory, renderChart, recordLag } from './chart.js';
 import { el, fill, fmtDuration, fmtNumber } from './dom.js';
 import { pollFeed, renderFeed } from './feed.js';
 import { renderMappings, renderOrgs, renderTiles } from './health.js';
@@ -15,6 +15,7 @@ let timer = null;
 let inflight = false;
 let again = false;            // an action asked for a refresh while a poll was running
 let lastStatus = null;
+let historyStale = true;      // the lag history is asked of the server with the next poll
 
 // --- the live indicator, toasts ---------------------------------------------------------------
 
@@ -224,16 +225,25 @@ async function poll() {
   if (inflight || !getToken() || document.hidden) return;
   inflight = true;
   again = false;
+  const wantHistory = historyStale;
+  historyStale = false;
   try {
-    const [st, cf, dq] = await Promise.all([
+    const [st, cf, dq, , hist] = await Promise.all([
       api('GET', 'admin/v1/status'),
       api('GET', 'admin/v1/conflicts'),
       api('GET', 'admin/v1/dlq?limit=100'),
       pollFeed(api),
+      // the chart's last hour; without it (an older server) the page's own samples still draw
+      wantHistory ? api('GET', 'admin/v1/lag?window=3600').catch((e) => {
+        if (e instanceof AuthError) throw e;
+        return null;
+      }) : null,
     ]);
+    if (hist) loadHistory(hist);
     render(st, cf.conflicts || [], dq.entries || []);
     setLive('ok', `Live · ${new Date().toLocaleTimeString('en-GB', { hour12: false })}`);
   } catch (e) {
+    if (wantHistory) historyStale = true;
     if (e instanceof AuthError) {
       inflight = false;
       askToken(`Signed out: ${e.message}. Enter an admin token again.`);
@@ -262,13 +272,16 @@ function stopPolling() {
   timer = null;
 }
 
-// A hidden tab asks nothing: the chart shows the gap when it comes back.
+// A hidden tab asks nothing; shown again, it fills the chart's gap from the server's history.
 function onVisibility() {
   if (!getToken()) return;
   if (document.hidden) {
     stopPolling();
     setLive('paused', 'Paused while the tab is hidden');
-  } else pollNow();
+  } else {
+    historyStale = true;     // the server kept sampling meanwhile: fill the gap
+    pollNow();
+  }
 }
 
 // --- lineage --------------------------------------------------------------------------------

@@ -1,23 +1,48 @@
-// chart.js - sync lag over the last hour as an inline SVG line per org. The samples are kept by
-// the page from its own polls: the history starts when the page was opened.
+// chart.js - sync lag over the last hour as an inline SVG line per org. The history comes from
+// the server (GET /admin/v1/lag: a sample every 10 s, kept for an hour) when the page opens and
+// each time it is shown again; the page's own polls add a point every 1.5 s in between.
 import { el, fill, fmtDuration, svg } from './dom.js';
 
 const WINDOW_MS = 3600 * 1000;
-const GAP_MS = 15000;          // a longer silence (tab hidden, listener down) breaks the line
+const GAP_MS = 15000;          // a longer silence (server or page down, tab hidden) breaks the line
 const HEIGHT = 190;
 const M = { top: 14, right: 14, bottom: 26, left: 64 };
 const COLORS = ['#2563eb', '#d97706', '#059669', '#7c3aed', '#db2777', '#0891b2'];
 
-const series = new Map();      // org -> [{t, v}], oldest first
+const series = new Map();      // org -> [{t, v, server}], oldest first
+
+function seriesOf(org) {
+  if (!series.has(org)) series.set(org, []);
+  return series.get(org);
+}
+
+function trim(s, now) {
+  while (s.length && s[0].t < now - WINDOW_MS) s.shift();
+}
 
 // Adds one sample per org from a status document (its now_ms is the time of all of them).
 export function recordLag(st) {
   const t = st.now_ms || Date.now();
   for (const o of st.orgs || []) {
-    if (!series.has(o.org)) series.set(o.org, []);
-    const s = series.get(o.org);
-    s.push({ t, v: Math.max(0, o.lag_ms || 0) });
-    while (s.length && s[0].t < t - WINDOW_MS) s.shift();
+    const s = seriesOf(o.org);
+    if (s.length && s[s.length - 1].t >= t) continue;
+    s.push({ t, v: Math.max(0, o.lag_ms || 0), server: false });
+    trim(s, t);
+  }
+}
+
+// Merges the server's history (GET /admin/v1/lag) into the series: its samples fill what the
+// page did not see (before it opened, while it was hidden), in time order.
+export function loadHistory(doc) {
+  const now = doc.now_ms || Date.now();
+  for (const o of doc.orgs || []) {
+    const s = seriesOf(o.org);
+    const have = new Set(s.map((p) => p.t));
+    for (const p of o.samples || []) {
+      if (typeof p.t === 'number' && !have.has(p.t)) s.push({ t: p.t, v: Math.max(0, p.lag_ms || 0), server: true });
+    }
+    s.sort((a, b) => a.t - b.t);
+    trim(s, now);
   }
 }
 
@@ -67,12 +92,15 @@ export function renderChart(node) {
       el('span', { class: 'muted' }, ` now ${fmtDuration(last ? last.v : 0)} · peak ${fmtDuration(top)}`)));
   }
   const since = all.length ? Math.min(...all.map((p) => p.t)) : now;
+  const fromServer = all.filter((p) => p.server).length;
   const label = `Sync lag over the last hour; ${legend.length ? legend.map((li) => li.textContent).join('; ') : 'no samples yet'}`;
   fill(node,
-    svg('svg', { class: 'chart', width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-label': label },
-      grid, xticks,
-      svg('rect', { class: 'nodata', x: M.left, y: M.top, width: Math.max(0, x(since) - M.left), height: h }),
-      lines),
+    svg('svg', { class: 'chart', width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-label': label,
+      'data-server-points': fromServer, 'data-page-points': all.length - fromServer, 'data-since': since },
+    grid, xticks,
+    svg('rect', { class: 'nodata', x: M.left, y: M.top, width: Math.max(0, x(since) - M.left), height: h }),
+    lines),
     el('ul', { class: 'legend' }, legend,
-      el('li', { class: 'muted small' }, `history since ${new Date(since).toLocaleTimeString('en-GB', { hour12: false })} (when this page opened)`)));
+      el('li', { class: 'muted small' }, `history since ${new Date(since).toLocaleTimeString('en-GB', { hour12: false })}${
+        fromServer ? ' (sampled by the server every 10 s)' : ' (when this page opened)'}`)));
 }

@@ -68,16 +68,23 @@ function orgCard(o, now) {
   const conn = !engine ? badge('engine off', 'neutral', 'clmsync serve --no-sync: nothing is synced')
     : s.connected ? badge('connected', 'ok') : badge('disconnected', 'bad');
   const since = s.since_ms > 0 ? fmtDuration(now - s.since_ms) : null;
+  const au = o.auth || null;
   const rc = o.reconcile || {};
   const positions = Object.entries(s.positions || {});
   return el('article', { class: 'card org', 'aria-label': `org ${o.org}`, dataset: { org: o.org } },
     el('header', { class: 'card-head' },
       el('h3', null, o.org),
       conn,
+      au && !au.authenticated ? badge('not logged in', 'bad', au.error || 'not logged in yet') : null,
       since && engine ? el('span', { class: 'muted small' }, `${s.connected ? 'for' : 'down for'} ${since}`) : null),
     el('dl', { class: 'kv' },
       kv('Last event', engine ? fmtAge(o.last_event_age_ms) : '—'),
-      kv('Lag', el('span', { class: `tone-${lagTone(o.lag_ms || 0)}` }, fmtDuration(o.lag_ms || 0))),
+      kv('Login', !au ? '—' : au.authenticated
+        ? el('span', null, 'ok', au.login_ms > 0 ? el('span', { class: 'muted' }, ' · ', timeEl(au.login_ms)) : null)
+        : el('span', { class: 'tone-bad' }, au.error || 'not logged in yet')),
+      kv('Lag', el('span', { class: `tone-${lagTone(o.lag_ms || 0)}` }, fmtDuration(o.lag_ms || 0)),
+        typeof o.lag_to_salesforce_ms === 'number' ? el('span', { class: 'muted small' },
+          ` · to Salesforce ${fmtDuration(o.lag_to_salesforce_ms)}, to the repository ${fmtDuration(o.lag_to_clm_ms || 0)}`) : null),
       kv('Inbox', fmtNumber(o.inbox)),
       kv('Outbox', fmtNumber(o.outbox)),
       kv('Feed backlog', fmtNumber(o.feed_backlog)),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# conflict_after_delete.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# conflict_after_delete.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.conflict_after_delete, it exits 1 should the bug come back.
 #
 # A manual conflict on a record then deleted in Salesforce stays open for good: the delete
 # terminates the contract and lets go of the link, the conflict stays in `clmsync conflicts

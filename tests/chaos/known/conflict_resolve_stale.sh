@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# conflict_resolve_stale.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# conflict_resolve_stale.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.conflict_resolve_stale, it exits 1 should the bug come back.
 #
 # `clmsync conflicts resolve --take salesforce` writes the value Salesforce had when the conflict
 # was parked, not the value it has now: a Salesforce edit of the field while the conflict is open
@@ -30,27 +30,18 @@ check(code == 0, "clmsync conflicts resolve --take salesforce", out + err)
 got = wait_for(lambda: clm.get("contracts", ct)["description"] == "sf 2" == sf.get("Contract", sid)["Description"], 10)
 check(got, "resolved: Salesforce's value as it is now ('sf 2') on both sides",
       (clm.get("contracts", ct)["description"], sf.get("Contract", sid)["Description"]))
-# a conflict parked with the same value on both sides (equal_value_conflict.sh makes one): once
-# Salesforce moves on, a resolution with that value writes nothing to Salesforce
-ct = clm.create("contracts", {"title": "Equal", "counterparty_id": clm.get("contracts", ct)["counterparty_id"],
-                              "description": "v1"})["id"]
-sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)))
-sf.emu("POST", "faults", {"rate_lost": 1000})
-clm.patch("contracts", ct, {"description": "v2"})
-wait_for(lambda: sf.get("Contract", sid)["Description"] == "v2", 10)
-cli("reconcile", "--repair", "--wait", "60")
-sf.emu("POST", "faults", {"rate_lost": 0})
-c = wait_for(lambda: [x for x in conflicts() if x["clm"] == ct], 10)
-check(c and c[0]["clm_value"] == c[0]["sf_value"] == "v2", "a conflict parked with v2 on both sides", c)
-sf.update("Contract", sid, {"Description": "v3"})
+# a resolution with a value equal to the one parked for Salesforce is still written to Salesforce
+# once Salesforce has moved on while the conflict was open
+ct, sid, c = make_conflict()
+sf.update("Contract", sid, {"Description": "sf 3"})
 held = lambda: [r for r in json.loads(cli("audit", "search", ct, "--decision", "held", "--json")[1])["rows"]
-                if r["new"] == "v3"]
-check(wait_for(held, 10), "Salesforce moves on to v3; the conflict holds it")
-code, out, err = cli("conflicts", "resolve", c[0]["id"], "--value", '"v2"', "--wait", "30")
-check(code == 0, "clmsync conflicts resolve --value '\"v2\"'", out + err)
-got = wait_for(lambda: clm.get("contracts", ct)["description"] == "v2" == sf.get("Contract", sid)["Description"], 10)
-check(got, "resolved: the value given (v2) on both sides", (clm.get("contracts", ct)["description"],
-                                                             sf.get("Contract", sid)["Description"]))
+                if r["new"] == "sf 3"]
+check(wait_for(held, 10), "Salesforce moves on to 'sf 3'; the conflict holds it")
+code, out, err = cli("conflicts", "resolve", c["id"], "--value", '"sf 1"', "--wait", "30")
+check(code == 0, "clmsync conflicts resolve --value '\"sf 1\"' (the value parked for Salesforce)", out + err)
+got = wait_for(lambda: clm.get("contracts", ct)["description"] == "sf 1" == sf.get("Contract", sid)["Description"], 10)
+check(got, "resolved: the value given ('sf 1') on both sides", (clm.get("contracts", ct)["description"],
+                                                              sf.get("Contract", sid)["Description"]))
 finish()
 PY
 finish

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# equal_value_conflict.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# equal_value_conflict.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.equal_value_conflict, it exits 1 should the bug come back.
 #
 # A field mapped `owner: both, conflict: manual` (Contract.Description) is parked as a conflict
 # although both sides hold the same value, when Salesforce's record is compared while a write of

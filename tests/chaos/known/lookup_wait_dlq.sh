@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# lookup_wait_dlq.sh BUILD - a known engine bug the chaos soak found (not in `make check`; exits
-# 1 while the bug is there, 0 once it is fixed).
+# lookup_wait_dlq.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.lookup_wait_dlq, it exits 1 should the bug come back.
 #
 # A contract whose counterparty is not linked in the org yet waits for it at most
 # SYNC_LOOKUP_WAIT_MAX rounds (src/sync/apply.c, about 25 s in all), then goes to the

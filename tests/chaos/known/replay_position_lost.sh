@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# replay_position_lost.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# replay_position_lost.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check`
+# as chaos.found.replay_position_lost, it exits 1 should the bug come back.
 #
 # A change-event channel with no stored replay id - none of its events has come yet, or the last
 # one was refused (the replay window passed) and none came since - is subscribed with new events

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# revert_suppressed.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# revert_suppressed.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.revert_suppressed, it exits 1 should the bug come back.
 #
 # A Salesforce edit of a field the repository owns (non_owner_write: revert) is not reverted
 # while a write of the repository's value is counted as "in flight" (plan.c sf_change: "unless a

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# stale_read_in_flight.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# stale_read_in_flight.sh BUILD - engine bugs the chaos soak found; the first is fixed, the second
+# is open (not in `make check`; exits 1 while it is there).
 #
-# While a repository change of a `both` field is on its way to Salesforce (here the write is
-# refused with UNABLE_TO_LOCK_ROW and retried), anything that makes the engine read the
-# Salesforce record whole - a gap event, a reconcile - finds Salesforce still holding the old
-# value (the base) and plans a conflict (plan_sf_side, src/sync/plan.c: a pending write sends
-# every differing field to conflict(), even when Salesforce's value is the base, i.e. Salesforce
-# did not change it). With `last_writer_wins` the record's LastModifiedDate (moved by an edit of
-# another field) beats the repository's change: the repository is set back to the old value and
-# that is written to Salesforce. The repository's edit is lost. With `manual` the same read parks
-# a conflict nobody made. The mirror case too: while the repository's create is on its way (its
-# answer lost, the write repeated), a Salesforce edit of the new record read whole meets a field
-# never compared and is parked as a manual conflict, though only Salesforce changed it.
+# Fixed: while a repository change of a `both` field was on its way to Salesforce (here refused
+# with UNABLE_TO_LOCK_ROW and retried), a whole-record read (a gap event, a reconcile) found
+# Salesforce still holding the base and planned a conflict; with `last_writer_wins` the record's
+# newer LastModifiedDate won and the repository's change was lost on both sides.
+#
+# Open: a write whose answer is lost is made again (sent.h), and an upsert repeated after a
+# Salesforce edit of the same record overwrites that edit. Here the repository's create is
+# answered with a closed connection each time; Salesforce's user edits Description in between
+# (a gap); the repeated create writes the repository's Description over it, and our own change
+# event for it is all the engine sees (traced: the gap's whole-record read already shows the
+# repository's value). A write whose own change event has come back (its sent entries are
+# "seen") has landed and should be settled, not repeated; and our own CREATE event could link
+# the record (its id is in the event) before the answer comes.
 . "$(dirname "$0")/../../scenario/lib.sh"
 
 start_sfemu sf

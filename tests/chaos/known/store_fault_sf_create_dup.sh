@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# store_fault_sf_create_dup.sh BUILD - a known engine bug the chaos soak found (not in `make
-# check`; exits 1 while the bug is there, 0 once it is fixed).
+# store_fault_sf_create_dup.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.store_fault_sf_create_dup, it exits 1 should the bug come back.
 #
 # A Contract created in Salesforce becomes a repository contract (through the repository's
 # writer) and then its link commits with the plan's group. When a store statement of that commit

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# two_org_owner_pingpong.sh BUILD - a known engine bug the chaos soak found (not in `make check`;
-# exits 1 while the bug is there, 0 once it is fixed).
+# two_org_owner_pingpong.sh BUILD - an engine bug the chaos soak found, now fixed: run by `make check` as
+# chaos.found.two_org_owner_pingpong, it exits 1 should the bug come back.
 #
 # A field owned by `salesforce` on a mapping that exists for two orgs (here custom.revenue <->
 # Account.AnnualRevenue on counterparties, routed to both orgs as tests/scenario/sync_lib.py's
