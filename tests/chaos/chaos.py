@@ -263,6 +263,10 @@ FIXED = {
                                  "original's CLM_Id__c write is dead-lettered as DUPLICATE_VALUE",
 }
 OPEN = {
+    "stale_event_after_delete": "a change event of a Salesforce record planned after a reconcile found the record "
+                                "deleted and let go of its link: a second repository contract is made from it "
+                                "(dead-lettered ENTITY_IS_DELETED, then terminated). Seen once in the full soak "
+                                "(seed 46859485); not reproduced on its own yet",
     "stale_read_in_flight": "a write whose answer was lost is made again, and the repeated upsert overwrites a "
                             "Salesforce edit made in between (the second case of known/stale_read_in_flight.sh): "
                             "the soak sees an older value back on both sides, or a manual conflict where only "
@@ -1412,6 +1416,7 @@ def made_by(kind, clm_id):
     st, b = repo.call("GET", "/%s/%s/history" % ("contracts" if kind == "contract" else "counterparties", clm_id))
     return ((b or {}).get("data") or [{}])[0].get("updated_by") if st == 200 else None
 differing = set()      # (org, record) pairs the last compare found different in some field
+resurrected = set()    # repository contracts made again from a Salesforce record deleted meanwhile
 known_ids = set()      # records whose differences a known engine bug explains
 
 
@@ -1516,6 +1521,18 @@ def compare(snap, dlq, conflicts):
         P["records"].append("%d records made in Salesforce never got a repository id: %s" % (
             len(unknown), [(r.origin, r.sf, r.name) for r in unknown[:5]]))
     extra = [i for i in repo_cp if i not in want_cp] + [i for i in repo_ct if i not in want_ct]
+    # a second repository contract made from a Salesforce Contract deleted meanwhile, terminated
+    # since: stale_event_after_delete (open; seen once in 50,000 changes, no reproduction of its own)
+    for i in list(extra):
+        c = repo_ct.get(i)
+        twin = [r for r in contracts() if c and r.origin in ORGS and r.deleted and r.name == c["title"]]
+        if c and c["status"] == "terminated" and len(twin) == 1 and twin[0].clm != i:
+            Kn["stale_event_after_delete"].append("contract %s: a second repository contract for %s %s (deleted in "
+                                                  "Salesforce, first made as %s)" % (i, twin[0].origin,
+                                                                                    twin[0].sf.get(twin[0].origin),
+                                                                                    twin[0].clm))
+            resurrected.add(i)
+            extra.remove(i)
     if extra:
         P["records"].append("%d repository records the workload did not make (a duplicate create?): %s" % (
             len(extra), [(i, (repo_ct.get(i) or {}).get("title") or (repo_cp.get(i) or {}).get("legal_name"))
@@ -1626,6 +1643,8 @@ def dlq_problems(dlq):
             continue
         elif r is not None and r.deleted and err["code"] in ("ENTITY_IS_DELETED", "NOT_FOUND"):
             continue
+        elif d.get("clm") in resurrected and err["code"] == "ENTITY_IS_DELETED":
+            Kn["stale_event_after_delete"].append(text)
         elif err["code"] == "LOOKUP_NOT_LINKED":
             Kn["lookup_wait_dlq"].append(text)
         elif err["code"] == "DUPLICATE_VALUE" and r is not None and r.twin:
@@ -1765,7 +1784,9 @@ try:
             P["regressions"].extend("%s: %s" % (k, h) for h in hits)
             continue
         known.add(k, len(hits))
-        print("KNOWN %s (tests/chaos/known/%s.sh, open), %d: %s" % (k, k, len(hits), hits[:3]), flush=True)
+        repro = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known", k + ".sh")
+        print("KNOWN %s (%s, open), %d: %s" % (k, "tests/chaos/known/%s.sh" % k if os.path.exists(repro) else
+                                                "no reproduction of its own yet", len(hits), hits[:3]), flush=True)
         if STRICT:
             P["known"].extend("%s: %s" % (k, h) for h in hits)
     cpl, ctl, sfd = last["snap"]
