@@ -265,8 +265,8 @@ FIXED = {
 OPEN = {
     "stale_event_after_delete": "a change event of a Salesforce record planned after a reconcile found the record "
                                 "deleted and let go of its link: a second repository contract is made from it "
-                                "(dead-lettered ENTITY_IS_DELETED, then terminated). Seen once in the full soak "
-                                "(seed 46859485); not reproduced on its own yet",
+                                "(dead-lettered ENTITY_IS_DELETED, then terminated). Seen in both full soaks "
+                                "(seeds 46859485, 712489304: once each); not reproduced on its own yet",
     "stale_read_in_flight": "a write whose answer was lost is made again, and the repeated upsert overwrites a "
                             "Salesforce edit made in between (the second case of known/stale_read_in_flight.sh): "
                             "the soak sees an older value back on both sides, or a manual conflict where only "
@@ -1522,7 +1522,7 @@ def compare(snap, dlq, conflicts):
             len(unknown), [(r.origin, r.sf, r.name) for r in unknown[:5]]))
     extra = [i for i in repo_cp if i not in want_cp] + [i for i in repo_ct if i not in want_ct]
     # a second repository contract made from a Salesforce Contract deleted meanwhile, terminated
-    # since: stale_event_after_delete (open; seen once in 50,000 changes, no reproduction of its own)
+    # since: stale_event_after_delete (open; about once in 50,000 changes, no reproduction of its own)
     for i in list(extra):
         c = repo_ct.get(i)
         twin = [r for r in contracts() if c and r.origin in ORGS and r.deleted and r.name == c["title"]]
@@ -1936,7 +1936,7 @@ try:
             kills=server.killed, starts=server.starts, counters=counters, store_logged=store_logged, dlq=dlq,
             conflicts=conf, resolved=resolved, results=results, findings=findings, wall=wall, t_load=t_load,
             known={name: (n, KNOWN[name]) for name, n in known.n.items()}, strict=STRICT,
-            twins=twins, lost=lost,
+            twins=twins, lost=lost, resurrected=len(resurrected),
             t_conv=t_conv, total_changes=total_changes, records={"counterparties": len(cpl), "contracts": len(ctl),
                                                                   "sf": n_sf},
             reconcile={"checked": checked, "drift": drift, "expected": expected, "repair_rows": len(rows),
