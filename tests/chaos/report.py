@@ -42,11 +42,10 @@ def write_report(path, d):
           d["t_load"], d["wall"] - d["t_load"]))
     w("")
     w("Outcome against the target (0 lost, 0 duplicated, 0 unexplained drift): %d Salesforce records "
-      "duplicated, every one by the known bug store_fault_sf_create_dup; %d changes lost to known bugs (%s), "
-      "plus %d conflict resolutions that left the two sides different (conflict_resolve_stale); anything not "
-      "explained by the dead-letter queue, a conflict or a known bug fails a check below." % (
-          d["twins"], sum(d["lost"].values()), ", ".join("%s %d" % kv for kv in sorted(d["lost"].items()) if kv[1])
-          or "none", d["stale_resolutions"]))
+      "duplicated; %d changes lost to the open engine bug stale_read_in_flight (an older value back on both "
+      "sides); %d traces of bugs fixed since the soak found them. Anything not explained by the dead-letter "
+      "queue, a conflict or an open bug fails a check below." % (
+          d["twins"], d["lost"], sum(1 for ok, what in d["results"] if not ok and "fixed since" in what)))
     w("")
     w("Machine: %s, Python %s. Written by `tests/chaos/chaos.py` (`make chaos`)." % (
         platform.platform(), platform.python_version()))
@@ -161,10 +160,12 @@ def write_report(path, d):
         w("- %s %s" % ("[x]" if ok else "[ ] **FAILED**", what))
     w("")
     if d["known"]:
-        w("## Known engine bugs met")
+        w("## Open engine bugs met")
         w("")
         w("Each has a reproduction under `tests/chaos/known/` that fails while the bug is there; the soak "
-          "reports them without failing%s." % ("" if not d["strict"] else " (this run had CHAOS_STRICT=1: they fail it)"))
+          "reports them without failing%s. Bugs the soak found that are fixed since fail it when they come back "
+          "(and their reproductions run in `make check` as chaos.found.*)." % (
+              "" if not d["strict"] else " (this run had CHAOS_STRICT=1: they fail it)"))
         w("")
         for name, (n, what) in sorted(d["known"].items()):
             w("- %s: %d times. %s" % (name, n, what))
