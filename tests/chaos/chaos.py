@@ -1132,7 +1132,10 @@ REPO_ONLY = {op_repo_cp, op_repo_contract, op_repo_update_contract, op_repo_upda
 
 def choose_op(down):
     """A weighted choice; while clmsync is down only Salesforce's changes can be made, while an
-    org is at its limit only the other org's (and the repository's)."""
+    org is at its limit only the other org's (and the repository's). None when nothing can be
+    made (down, and both orgs at their limit)."""
+    if down and not any(usable_org(o) for o in ORGS):
+        return None
     while True:
         x = rng.random() * sum(w for w, _ in MIX)
         for w, fn in MIX:
@@ -1238,7 +1241,8 @@ def kill_and_restart(k, expire_events):
     DOWN[0] = True
     for j in range(n):
         fn = choose_op(down=True)
-        fn(next(K))
+        if fn is not None:
+            fn(next(K))
     DOWN[0] = False
     if expire_events:
         for org in ORGS:
