@@ -95,17 +95,6 @@ build_record(struct worker *w, struct group *g, bool *wait, char *why, size_t wh
 			json_decref(ln);
 			continue;
 		}
-		if (f->owner == CS_OWNER_BOTH && f->conflict == CS_CONFLICT_MANUAL) {
-			/* a conflict parked after this write was planned holds the field: both sides keep
-			 * their values until a person decides */
-			char ck[STORE_KV_KEY_MAX];
-			json_t *c = NULL;
-			snprintf(ck, sizeof(ck), "%s/%s/%s", g->m->name, g->clm_id, f->sf);
-			if (store_kv_get(w->st, "conflict", ck, &c, &e) == CS_OK) {
-				json_decref(c);
-				continue;
-			}
-		}
 		if ((out = sync_value_to_sf(f, v)) == NULL)
 			return false;
 		json_object_set_new(g->rec, k, out);
@@ -263,10 +252,11 @@ settle(struct worker *w, struct group *g, bool permanent, const char *code, cons
 	         g->clm_id, e.msg);
 }
 
-/* Takes out of g's write the fields a manual conflict holds: a write planned before Salesforce's
- * own change of the field was seen would overwrite the value the conflict keeps for a person to
- * choose (the planner withdrew it from the link's writes in flight). Only fields that can hold a
- * manual conflict are looked up. Returns false on a store error. */
+/* Takes out of g's write the fields a manual conflict holds, before the record is built: a write
+ * planned before Salesforce's own change of the field was seen would overwrite the value the
+ * conflict keeps for a person to choose, and its answer would make that value the field's base
+ * (the planner withdrew it from the link's writes in flight). Only fields that can hold a manual
+ * conflict are looked up. Returns false on a store error. */
 static bool
 withhold(struct worker *w, struct group *g, struct cs_error *e)
 {
@@ -275,12 +265,9 @@ withhold(struct worker *w, struct group *g, struct cs_error *e)
 		char key[STORE_KV_KEY_MAX];
 		json_t *d = NULL;
 		cs_err rc;
-		int n;
 
-		if (f->owner != CS_OWNER_BOTH || f->conflict != CS_CONFLICT_MANUAL || json_object_get(g->fields, f->sf) == NULL)
-			continue;
-		n = snprintf(key, sizeof(key), "%s/%s/%s", g->m->name, g->clm_id, f->sf);
-		if (n < 0 || (size_t)n >= sizeof(key))
+		if (f->owner != CS_OWNER_BOTH || f->conflict != CS_CONFLICT_MANUAL || json_object_get(g->fields, f->sf) == NULL ||
+		    !sync_conflict_key(g->m, g->clm_id, f, key, sizeof(key)))
 			continue;
 		rc = store_kv_get(w->st, "conflict", key, &d, e);
 		json_decref(d);

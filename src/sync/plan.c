@@ -169,7 +169,8 @@ policy_name(enum cs_conflict c)
 static void
 conflict_key(struct plan *p, const struct cs_field_map *f, char *out, size_t n)
 {
-	snprintf(out, n, "%s/%s/%s", p->m->name, p->clm_id, f->sf);
+	if (!sync_conflict_key(p->m, p->clm_id, f, out, n))
+		out[0] = '\0';
 }
 
 static bool

@@ -20,6 +20,14 @@ sync_kind_of(enum cs_entity en)
 	return CLM_CONTRACT;
 }
 
+bool
+sync_conflict_key(const struct cs_mapping *m, const char *clm_id, const struct cs_field_map *f, char *out, size_t n)
+{
+	int k = snprintf(out, n, "%s/%s/%s", m->name, clm_id, f->sf);
+
+	return k > 0 && (size_t)k < n;
+}
+
 /* --- grouped commits (sync_int.h) ------------------------------------------------------- */
 
 void
@@ -256,8 +264,8 @@ sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, s
 	/* a conflict parked on a field of the pair has nothing left to settle: the pair is gone */
 	for (size_t i = 0; i < m->nfields && rc == CS_OK; i++) {
 		char key[STORE_KV_KEY_MAX];
-		int n = snprintf(key, sizeof(key), "%s/%s/%s", m->name, clm_id, m->fields[i].sf);
-		if (n > 0 && (size_t)n < sizeof(key) && (rc = store_kv_del(s, "conflict", key, NULL, e)) == CS_ENOTFOUND)
+		if (sync_conflict_key(m, clm_id, &m->fields[i], key, sizeof(key)) &&
+		    (rc = store_kv_del(s, "conflict", key, NULL, e)) == CS_ENOTFOUND)
 			rc = CS_OK;
 	}
 out:

@@ -168,6 +168,10 @@ json_t *sync_link_new(const char *sf_id);
  * writes need an open transaction. Errors: those of store_kv_*. */
 cs_err sync_link_put(struct store *s, const struct cs_mapping *m, const char *clm_id, json_t *doc,
                      struct cs_error *e);
+/* The key of the manual conflict on field f of the pair (m, clm_id) in the store's "conflict"
+ * rows: "<mapping>/<clm id>/<sf field>". False when it does not fit n (then out is unusable). */
+bool sync_conflict_key(const struct cs_mapping *m, const char *clm_id, const struct cs_field_map *f, char *out,
+                       size_t n);
 /* Removes the pair, both ways, and the conflicts parked on its fields. */
 cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
 /* Appends doc (borrowed) to queue ns under the next 20-digit key of counter ns. */

@@ -442,41 +442,17 @@ def tail(path, n):
 
 # --- clients that outlast the faults ------------------------------------------------------------
 
-class Org:
+class Org(sync_lib.OneAttempt):
     """One org's Salesforce, as a person or another integration uses it: calls repeated through
     the faults sfemu injects (each counted), sessions renewed, creates looked for by their unique
     Name before being made again when an answer was lost."""
 
     def __init__(self, name, base):
+        sync_lib.OneAttempt.__init__(self, base, timeout=120)
         self.name, self.base = name, base
-        u = urllib.parse.urlparse(base)
-        self.host, self.port = u.hostname, u.port
-        self.c = None
         self.token = None
         self.limited = False          # the daily limit is reached: this script makes no call
         self.ctl = sync_lib.Http(base)
-
-    def once(self, method, path, body=None, headers=None):
-        h = dict(headers or {})
-        data = body
-        if body is not None and not isinstance(body, str):
-            data = json.dumps(body)
-            h["Content-Type"] = "application/json"
-        try:
-            if self.c is None:
-                self.c = http.client.HTTPConnection(self.host, self.port, timeout=120)
-            self.c.request(method, path, body=data, headers=h)
-            r = self.c.getresponse()
-            text = r.read()
-        except (OSError, http.client.HTTPException):
-            if self.c is not None:
-                self.c.close()
-            self.c = None
-            return None, None
-        try:
-            return r.status, json.loads(text) if text else None
-        except ValueError:
-            return r.status, text
 
     def login(self):
         form = "grant_type=client_credentials&client_id=%s&client_secret=%s" % (CLIENT_ID, SECRET)

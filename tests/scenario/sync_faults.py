@@ -21,7 +21,6 @@ The test's own Salesforce calls meet the same faults; they are repeated until an
 whose answer may have been lost is looked for first), and counted, so that the engine's share of
 sfemu's fault counters is known.
 """
-import http.client
 import json
 import os
 import random
@@ -30,7 +29,7 @@ import time
 import urllib.parse
 from decimal import Decimal
 
-from sync_lib import API, CLIENT_ID, CLM, SECRET, SF, check, env, finish, wait_for
+from sync_lib import API, CLIENT_ID, CLM, SECRET, SF, OneAttempt, check, env, finish, wait_for
 
 sf_url, clm_url, token = env()
 sf, clm = SF(sf_url), CLM(clm_url, token)
@@ -56,39 +55,14 @@ CONTRACT_FIELDS = ["Id", "CLM_Id__c", "Name", "CLM_Number__c", "AccountId", "CLM
 ACCOUNT_FIELDS = ["Id", "CLM_Id__c", "Name", "CLM_Registration_Number__c", "AnnualRevenue", "CLM_Status__c", "Industry"]
 
 
-class Faulty:
+class Faulty(OneAttempt):
     """The test's own Salesforce client while sfemu injects faults (see the module's comment)."""
 
     def __init__(self, base):
-        u = urllib.parse.urlparse(base)
-        self.host, self.port = u.hostname, u.port
-        self.c = None
+        OneAttempt.__init__(self, base, timeout=60)
         self.token = None
         self.met = {"503": 0, "lock": 0, "closed": 0, "401": 0}
         self.login()
-
-    def once(self, method, path, body=None, headers=None):
-        """One attempt: (status, parsed body), or (None, None) when the connection failed."""
-        h = dict(headers or {})
-        data = body
-        if body is not None and not isinstance(body, str):
-            data = json.dumps(body)
-            h["Content-Type"] = "application/json"
-        try:
-            if self.c is None:
-                self.c = http.client.HTTPConnection(self.host, self.port, timeout=60)
-            self.c.request(method, path, body=data, headers=h)
-            r = self.c.getresponse()
-            text = r.read()
-        except (OSError, http.client.HTTPException):
-            if self.c is not None:
-                self.c.close()
-            self.c = None
-            return None, None
-        try:
-            return r.status, json.loads(text) if text else None
-        except ValueError:
-            return r.status, text
 
     def login(self):
         form = "grant_type=client_credentials&client_id=%s&client_secret=%s" % (CLIENT_ID, SECRET)

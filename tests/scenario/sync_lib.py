@@ -55,6 +55,39 @@ def wait_for(pred, timeout=15.0, what="condition"):
         time.sleep(0.05)
 
 
+
+class OneAttempt:
+    """A keep-alive connection to base for clients that outlast injected faults: once() makes
+    one attempt, with no retry, and says when the connection failed."""
+
+    def __init__(self, base, timeout=60):
+        u = urllib.parse.urlparse(base)
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.c = None
+
+    def once(self, method, path, body=None, headers=None):
+        """One attempt: (status, parsed body), or (None, None) when the connection failed."""
+        h = dict(headers or {})
+        data = body
+        if body is not None and not isinstance(body, str):
+            data = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        try:
+            if self.c is None:
+                self.c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.c.request(method, path, body=data, headers=h)
+            r = self.c.getresponse()
+            text = r.read()
+        except (OSError, http.client.HTTPException):
+            if self.c is not None:
+                self.c.close()
+            self.c = None
+            return None, None
+        try:
+            return r.status, json.loads(text) if text else None
+        except ValueError:
+            return r.status, text
+
 class Http:
     def __init__(self, base):
         u = urllib.parse.urlparse(base)
