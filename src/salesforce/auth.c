@@ -712,6 +712,12 @@ sf_client_new(struct sf_org *org, struct sf_client **out)
 }
 
 void
+sf_client_caller_retries(struct sf_client *c)
+{
+	c->caller_retries = true;
+}
+
+void
 sf_client_free(struct sf_client *c)
 {
 	if (c == NULL)

@@ -307,8 +307,8 @@ sf_send(struct sf_client *c, const struct sf_req *rq, struct http_response *rs, 
 	struct cs_error he;
 	const char *hdrs[7];
 	const char *method = rq->method, *path = rq->path;
-	bool idem = (rq->flags & SF_IDEMPOTENT) || strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0 ||
-	    strcmp(method, "HEAD") == 0;
+	bool reads = strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0 || strcmp(method, "HEAD") == 0;
+	bool idem = reads || ((rq->flags & SF_IDEMPOTENT) && !c->caller_retries);
 	bool refreshed = false;
 	int64_t deadline = cs_time_mono_ms() + r.max_total_ms;
 	unsigned n = 0, retries = 0;

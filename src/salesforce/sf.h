@@ -156,6 +156,13 @@ void sf_org_stats(struct sf_org *org, struct sf_stats *out);
  * Errors: CS_ENOMEM. */
 cs_err sf_client_new(struct sf_org *org, struct sf_client **out);
 void sf_client_free(struct sf_client *c);
+/* From now on c leaves to its caller every write (PATCH, POST) whose effect is uncertain: a
+ * timeout or a connection dropped after the request was sent is returned, not retried, even for
+ * an idempotent call. The sync engine retries such a write itself, once it has looked whether
+ * its own change event shows that the write landed: repeated blindly, a write that landed
+ * overwrites what Salesforce's users changed after it. Writes that provably had no effect are
+ * still retried here. */
+void sf_client_caller_retries(struct sf_client *c);
 
 /* Builds a signed RS256 JWT bearer assertion (header.claims.signature, base64url) from the PEM
  * private key in key_file: iss, sub, aud and exp (seconds since the epoch). Returns a new string
@@ -176,7 +183,8 @@ cs_err sf_jwt_build(const char *key_file, const char *iss, const char *sub, cons
  *     had no effect: the connection could not be made, or Salesforce answered 503, 420, 429 or
  *     UNABLE_TO_LOCK_ROW (a whole-request error, nothing committed);
  *   - a timeout or dropped connection after a non-idempotent POST is not retried: the write may
- *     have happened, and the caller (who should have used upsert) decides.
+ *     have happened, and the caller (who should have used upsert) decides; nor after any write
+ *     of a client whose caller retries (sf_client_caller_retries).
  * 403 REQUEST_LIMIT_EXCEEDED is never retried here: it returns CS_ELIMIT (transient) at once so
  * the caller can back off.
  */

@@ -34,6 +34,7 @@ struct sf_client {
 	struct sf_org *org;
 	struct http_client *http;
 	uint64_t rnd;                 /* jitter state */
+	bool caller_retries;          /* sf_client_caller_retries() */
 };
 
 /* A snapshot of the credentials a request uses. */

@@ -340,6 +340,33 @@ fail:
 	         g->clm_id, e.msg);
 }
 
+/* g's write landed before (its answer was lost) and our own change event has shown it since
+ * (sync_sent_landed): it is recorded as answered, not made again. Repeated, it would write its
+ * values over whatever Salesforce's users changed after it landed, and their change would be
+ * lost on both sides. An audit row says so. */
+static void
+landed(struct worker *w, struct group *g)
+{
+	struct cs_error e = { 0 };
+	struct sf_error se;
+	struct sync_audit_row r = { .org = w->org->name, .mapping = g->m->name, .entity = cs_entity_name(g->m->entity),
+		.clm_id = g->clm_id, .sf_id = g->sf_id, .side = "salesforce", .decision = "landed", .event = "outbox",
+		.detail = "its answer was lost; our own change event shows it landed: it is not made again" };
+
+	sf_error_clear(&se);
+	if (store_begin(w->st, &e) != CS_OK || record_result(w, g, true, false, &se, 0, &e) != CS_OK ||
+	    sync_audit_append(w->st, &r, NULL, &e) != CS_OK || store_commit(w->st, &e) != CS_OK) {
+		store_rollback(w->st);
+		log_warn("sync.apply", "org %s: %s %s: cannot settle a write that landed: %s", w->org->name, g->m->name,
+		         g->clm_id, e.msg);
+		return;
+	}
+	atomic_fetch_add(&w->n_sf_records, 1);
+	sync_count(w, g->m, SYNC_MC_TO_SF);
+	log_info("sync.apply", "org %s: %s %s -> %s: landed before its answer was lost; not made again", w->org->name,
+	         g->m->name, g->clm_id, g->sf_id);
+}
+
 static int64_t
 backoff(struct worker *w, int attempts)
 {
@@ -546,6 +573,12 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			}
 			if (json_object_size(g->fields) == 0 && g->link != NULL) {
 				held(w, g);
+				g->ready = false;
+				continue;
+			}
+			if (g->attempts > 0 && g->sf_id[0] != '\0' && g->link != NULL &&
+			    sync_sent_landed(json_object_get(g->link, "sent"), json_array_size(g->keys))) {
+				landed(w, g);
 				g->ready = false;
 				continue;
 			}

@@ -506,6 +506,9 @@ worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, 
 		return cs_error_set(e, rc, "org %s: %s", org->name, se.message);
 	if (sf_client_new(w->sfo, &w->sc) != CS_OK)
 		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	/* a write whose answer is lost is retried by the applier, which first looks whether our own
+	 * change event shows it landed (apply.c landed()) */
+	sf_client_caller_retries(w->sc);
 	memset(&h, 0, sizeof(h));
 	h.event = on_event;
 	h.replay_invalid = on_replay_invalid;

@@ -1507,6 +1507,30 @@ unlink_done(void *ud, struct cs_error *e)
 /* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later).
  * item is an inbox entry (key names it; only with last is it removed), or a delete a reconcile
  * found (key NULL, last false, "event" and "drift" set). */
+/* Whether our own change event (values) is of a record whose create is still unanswered: its
+ * external id names a repository record linked in m with no Salesforce id yet. Then clm_id is
+ * that record, and the event links it (sent.h: a create whose answer was lost is then settled,
+ * not made again over what Salesforce's users have changed since). */
+static bool
+link_own_create(struct worker *w, const struct cs_mapping *m, const json_t *values, char clm_id[CLM_ID_MAX])
+{
+	const json_t *ext = m->external_id_field[0] ? json_object_get(values, m->external_id_field) : NULL;
+	struct cs_error e = { 0 };
+	json_t *ln = NULL;
+	const char *sf;
+	bool yes;
+
+	if (!json_is_string(ext) || json_string_length(ext) == 0 || json_string_length(ext) >= CLM_ID_MAX ||
+	    sync_link_get(w->st, m, json_string_value(ext), &ln, &e) != CS_OK)
+		return false;
+	sf = json_string_value(json_object_get(ln, "sf"));
+	yes = sf == NULL || sf[0] == '\0';
+	if (yes)
+		snprintf(clm_id, CLM_ID_MAX, "%s", json_string_value(ext));
+	json_decref(ln);
+	return yes;
+}
+
 static cs_err
 plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
                bool last)
@@ -1514,7 +1538,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
 	bool ours = json_is_true(json_object_get(item, "ours"));
-	bool del = type != NULL && strcmp(type, "DELETE") == 0;
+	bool del = type != NULL && strcmp(type, "DELETE") == 0, own_create = false;
 	struct inbox_ud iu = { w, key };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
@@ -1535,9 +1559,11 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	rc = sync_link_by_sf(w->st, m, sf_id, clm_id, &e);
 	if (rc != CS_OK && rc != CS_ENOTFOUND)
 		return CS_ETIMEOUT;
+	if (rc == CS_ENOTFOUND && ours && !del && link_own_create(w, m, values, clm_id))
+		rc = CS_OK, own_create = true;
 	if (rc == CS_ENOTFOUND) {
 		if (ours || del)
-			goto skip;     /* our own create (linked when its response is recorded), or gone */
+			goto skip;     /* our own write of a record not linked here, or gone */
 		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch"))) {
 			rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
 			if (rc == CS_ETIMEOUT)
@@ -1561,6 +1587,11 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	if (sync_link_get(w->st, m, clm_id, &p.link, &e) != CS_OK) {
 		plan_cleanup(&p);
 		return CS_ETIMEOUT;
+	}
+	if (own_create) {
+		json_object_set_new(p.link, "sf", json_string(sf_id));
+		p.dirty = true;
+		audit(&p, NULL, NULL, NULL, NULL, "linked", "our own create's change event names the record");
 	}
 	memset(&cf, 0, sizeof(cf));
 	if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {

@@ -108,9 +108,15 @@ sync_sent_retire(json_t *sent, const json_t *shown)
 	if (at == json_array_size(sent))
 		return false;      /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
-	if (!json_is_true(json_object_get(hit, "ok")))
+	if (!json_is_true(json_object_get(hit, "ok"))) {
+		/* the write carried every unanswered entry up to the newest one it shows */
 		json_object_set_new(hit, "seen", json_true());
-	else
+		for (i = at + 1; i < json_array_size(sent); i++) {
+			json_t *s = json_array_get(sent, i);
+			if (!json_is_true(json_object_get(s, "ok")) && shows(shown, s))
+				json_object_set_new(s, "seen", json_true());
+		}
+	} else
 		wid = json_incref(json_object_get(hit, "w"));
 	for (i = n = 0; i < json_array_size(sent); n++) {
 		json_t *s = json_array_get(sent, i);
@@ -122,6 +128,24 @@ sync_sent_retire(json_t *sent, const json_t *shown)
 	}
 	json_decref(wid);
 	return true;
+}
+
+bool
+sync_sent_landed(const json_t *sent, size_t n)
+{
+	json_t *it;
+	size_t i, k = 0;
+
+	json_array_foreach(sent, i, it) {
+		if (k == n)
+			break;
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		if (!json_is_true(json_object_get(it, "seen")))
+			return false;
+		k++;
+	}
+	return n > 0 && k == n;
 }
 
 bool

@@ -43,8 +43,14 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * the write it comes from: the oldest entry it shows, with the entries that write carried,
  * and every answered entry before it (Salesforce commits our writes in order, so their events
  * came first, or never come because they changed nothing). An unanswered entry it shows is
- * marked seen, to be retired on its answer. Returns whether sent changed. */
+ * marked seen, to be retired on its answer, with every later unanswered entry it shows (the
+ * write that carried them all). Returns whether sent changed. */
 bool sync_sent_retire(json_t *sent, const json_t *shown);
+
+/* Whether the first n unanswered entries (a record's queued write, apply.c) have all been shown
+ * by our own change events: the write landed though its answer was lost, and making it again
+ * would overwrite what Salesforce's users changed since. */
+bool sync_sent_landed(const json_t *sent, size_t n);
 
 /* A write of field that is planned and not yet answered will not be made after all (a manual
  * conflict holds the field, apply.c takes it out of the queued write): field leaves every

@@ -268,6 +268,30 @@ test_queued(void **state)
 	json_decref(sent);
 }
 
+/* A write whose answer was lost has landed once our own event shows every entry it carried
+ * (sync_sent_landed): the applier settles it instead of making it again. An entry planned after
+ * that write, and not shown, keeps it unsettled. */
+static void
+test_landed(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	assert_false(sync_sent_landed(sent, 0));
+	plan(sent, "{\"Name\": \"A\", \"Description\": \"x\"}");
+	plan(sent, "{\"Description\": \"y\"}");     /* coalesced into the same write */
+	assert_false(sync_sent_landed(sent, 2));
+	assert_true(event(sent, "{\"Name\": \"A\", \"Description\": \"y\"}"));
+	assert_true(sync_sent_landed(sent, 2));     /* both entries shown by the one event */
+	plan(sent, "{\"Name\": \"B\"}");            /* planned while the write backed off */
+	assert_false(sync_sent_landed(sent, 3));
+	assert_true(sync_sent_landed(sent, 2));
+	answer(sent, 2, "w1", 10);                  /* settled: the seen entries are retired */
+	assert_int_equal(json_array_size(sent), 1);
+	assert_false(sync_sent_landed(sent, 1));
+	json_decref(sent);
+}
+
 int
 main(void)
 {
@@ -282,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
+		cmocka_unit_test(test_landed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
-# stale_read_in_flight.sh BUILD - engine bugs the chaos soak found; the first is fixed, the second
-# is open (not in `make check`; exits 1 while it is there).
+# stale_read_in_flight.sh BUILD - two engine bugs the chaos soak found, both fixed.
 #
-# Fixed: while a repository change of a `both` field was on its way to Salesforce (here refused
+# First: while a repository change of a `both` field was on its way to Salesforce (here refused
 # with UNABLE_TO_LOCK_ROW and retried), a whole-record read (a gap event, a reconcile) found
 # Salesforce still holding the base and planned a conflict; with `last_writer_wins` the record's
 # newer LastModifiedDate won and the repository's change was lost on both sides.
 #
-# Open: a write whose answer is lost is made again (sent.h), and an upsert repeated after a
-# Salesforce edit of the same record overwrites that edit. Here the repository's create is
-# answered with a closed connection each time; Salesforce's user edits Description in between
-# (a gap); the repeated create writes the repository's Description over it, and our own change
-# event for it is all the engine sees (traced: the gap's whole-record read already shows the
-# repository's value). A write whose own change event has come back (its sent entries are
-# "seen") has landed and should be settled, not repeated; and our own CREATE event could link
-# the record (its id is in the event) before the answer comes.
+# Second: a write whose answer was lost used to be made again blindly (the connector retried
+# it, being idempotent), and an upsert repeated after a Salesforce edit of the same record
+# overwrote that edit: here the repository's create is answered with a closed connection each
+# time, Salesforce's user edits Description in between (a gap), and the repeated create wrote
+# the repository's Description over it. Now the engine's connector leaves such a write to the
+# applier (sf_client_caller_retries), our own CREATE event links the record, and a write whose
+# own change event has come back is settled as landed instead of repeated (apply.c landed()).
 . "$(dirname "$0")/../../scenario/lib.sh"
 
 start_sfemu sf
