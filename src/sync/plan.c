@@ -1489,6 +1489,18 @@ unlink_done(void *ud, struct cs_error *e)
 
 	if ((rc = sync_link_del(u->w->st, u->m, u->clm_id, e)) != CS_OK)
 		return rc;
+	/* and under the Salesforce id: a change event of the record still to come (the stream lags
+	 * behind a reconcile) is not taken for a new record (sf_was_deleted) */
+	if (u->sf_id != NULL && u->sf_id[0] != '\0') {
+		json_t *d = json_pack("{s:s, s:I}", "clm", u->clm_id, "ms", (json_int_t)cs_time_now_ms());
+		if (d == NULL)
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		snprintf(ns, sizeof(ns), "sfdeleted:%s", u->m->name);
+		rc = store_kv_put(u->w->st, ns, u->sf_id, d, e);
+		json_decref(d);
+		if (rc != CS_OK)
+			return rc;
+	}
 	if (u->tombstone) {
 		char ts[32];
 		json_t *d;
@@ -1504,9 +1516,22 @@ unlink_done(void *ud, struct cs_error *e)
 	return u->iu != NULL ? inbox_done(u->iu, e) : CS_OK;
 }
 
-/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later).
- * item is an inbox entry (key names it; only with last is it removed), or a delete a reconcile
- * found (key NULL, last false, "event" and "drift" set). */
+/* Whether Salesforce record sf_id of m was linked once and let go of because Salesforce deleted
+ * it (unlink_done). A store error counts as yes: the caller then reads the record afresh. */
+static bool
+sf_was_deleted(struct worker *w, const struct cs_mapping *m, const char *sf_id)
+{
+	char ns[STORE_KV_NS_MAX];
+	struct cs_error e = { 0 };
+	json_t *d = NULL;
+	cs_err rc;
+
+	snprintf(ns, sizeof(ns), "sfdeleted:%s", m->name);
+	rc = store_kv_get(w->st, ns, sf_id, &d, &e);
+	json_decref(d);
+	return rc != CS_ENOTFOUND;
+}
+
 /* Whether our own change event (values) is of a record whose create is still unanswered: its
  * external id names a repository record linked in m with no Salesforce id yet. Then clm_id is
  * that record, and the event links it (sent.h: a create whose answer was lost is then settled,
@@ -1531,6 +1556,9 @@ link_own_create(struct worker *w, const struct cs_mapping *m, const json_t *valu
 	return yes;
 }
 
+/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later).
+ * item is an inbox entry (key names it; only with last is it removed), or a delete a reconcile
+ * found (key NULL, last false, "event" and "drift" set). */
 static cs_err
 plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
                bool last)
@@ -1564,7 +1592,11 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	if (rc == CS_ENOTFOUND) {
 		if (ours || del)
 			goto skip;     /* our own write of a record not linked here, or gone */
-		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch"))) {
+		/* A CREATE event carries the record as made; but one of a record that was linked and
+		 * let go of since, deleted in Salesforce, is stale (the stream lagged behind a
+		 * reconcile): the record is read afresh, and found gone */
+		if (strcmp(type, "CREATE") != 0 || json_is_true(json_object_get(item, "fetch")) ||
+		    sf_was_deleted(w, m, sf_id)) {
 			rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
 			if (rc == CS_ETIMEOUT)
 				return rc;      /* the change waits in the inbox, not lost */

@@ -262,16 +262,16 @@ FIXED = {
                                  "engine upserts the repository's copy as a second Salesforce record, and the "
                                  "original's CLM_Id__c write is dead-lettered as DUPLICATE_VALUE",
 }
-OPEN = {
-    "stale_event_after_delete": "a change event of a Salesforce record planned after a reconcile found the record "
-                                "deleted and let go of its link: a second repository contract is made from it "
-                                "(dead-lettered ENTITY_IS_DELETED, then terminated). Seen in both full soaks "
-                                "(seeds 46859485, 712489304: once each); not reproduced on its own yet",
-    "stale_read_in_flight": "a write whose answer was lost is made again, and the repeated upsert overwrites a "
-                            "Salesforce edit made in between (the second case of known/stale_read_in_flight.sh): "
-                            "the soak sees an older value back on both sides, or a manual conflict where only "
-                            "Salesforce changed the field",
-}
+OPEN = {}
+FIXED.update({
+    "stale_event_after_delete": "(fixed) a stale CREATE event of a Salesforce record that a reconcile brought in "
+                                "and then found deleted made a second repository contract (the stream lagged "
+                                "behind the reconcile)",
+    "stale_read_in_flight": "(fixed) a write whose answer was lost was made again, and the repeated upsert "
+                            "overwrote a Salesforce edit made in between (the second case of "
+                            "known/stale_read_in_flight.sh): an older value back on both sides, or a manual "
+                            "conflict where only Salesforce changed the field",
+})
 KNOWN = dict(FIXED, **OPEN)
 
 
@@ -1498,7 +1498,7 @@ def compare(snap, dlq, conflicts):
             len(unknown), [(r.origin, r.sf, r.name) for r in unknown[:5]]))
     extra = [i for i in repo_cp if i not in want_cp] + [i for i in repo_ct if i not in want_ct]
     # a second repository contract made from a Salesforce Contract deleted meanwhile, terminated
-    # since: stale_event_after_delete (open; about once in 50,000 changes, no reproduction of its own)
+    # since: stale_event_after_delete (fixed; known/stale_event_after_delete.sh)
     for i in list(extra):
         c = repo_ct.get(i)
         twin = [r for r in contracts() if c and r.origin in ORGS and r.deleted and r.name == c["title"]]
@@ -1650,6 +1650,12 @@ def conflict_problems(conflicts):
         elif sv == base:
             Kn["stale_read_in_flight_first"].append("conflict %s: Salesforce still holds the base %r, the repository "
                                                     "%r" % (c.get("id"), sv, cv))
+        elif cv in (r.writes.get(f, {}).get("clm"), r.writes.get(f, {}).get("create")) and \
+                any(sv == r.writes.get(f, {}).get(o) for o in ORGS) and cv == base:
+            # each side's last write, Salesforce's committed before the repository's write landed
+            # over it (its own change event not yet seen, so the base is already the repository's):
+            # a true conflict, the edits being concurrent in Salesforce's commit order
+            continue
         elif cv == base:
             Kn["stale_read_in_flight"].append("conflict %s: the repository still holds the base %r, Salesforce %r" % (
                 c.get("id"), cv, sv))

@@ -43,9 +43,9 @@ def write_report(path, d):
     w("")
     w("Outcome against the target (0 lost, 0 duplicated, 0 unexplained drift): %d Salesforce records "
       "duplicated; %d repository contracts made a second time from a Salesforce Contract deleted meanwhile "
-      "(the open engine bug stale_event_after_delete); %d changes lost to the open engine bug "
-      "stale_read_in_flight (an older value back on both sides); %d traces of bugs fixed since the soak found "
-      "them. Anything not explained by the dead-letter queue, a conflict or an open bug fails a check below." % (
+      "(stale_event_after_delete); %d changes lost (an older value back on both sides: stale_read_in_flight); "
+      "%d traces of bugs fixed since the soak found them. Anything not explained by the dead-letter queue, a "
+      "conflict or an open bug fails a check below." % (
           d["twins"], d.get("resurrected", 0), d["lost"],
           sum(1 for ok, what in d["results"] if not ok and "fixed since" in what)))
     w("")

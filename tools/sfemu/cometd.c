@@ -42,6 +42,7 @@ struct cometd {
 	size_t nclients;
 	long long hold_ms;       /* settings: see the table below */
 	long long ttl_ms;
+	long long deliver;       /* 0: events are kept back from every subscriber (a slow delivery) */
 };
 
 /* The registry's settings, declared once: name, default, bounds. */
@@ -52,6 +53,7 @@ static const struct setting {
 } settings[] = {
 	{ "hold_ms", offsetof(struct cometd, hold_ms), COMETD_HOLD_MS_DEFAULT, 0, COMETD_HOLD_MS_MAX },
 	{ "client_ttl_ms", offsetof(struct cometd, ttl_ms), COMETD_TTL_MS_DEFAULT, 1, COMETD_TTL_MS_MAX },
+	{ "deliver", offsetof(struct cometd, deliver), 1, 0, 1 },
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -261,6 +263,8 @@ pending(struct emu *emu, struct client *cl)
 {
 	long long low = LLONG_MAX;
 
+	if (!emu->cometd->deliver)
+		return false;
 	for (size_t i = 0; i < cl->nsubs; i++)
 		if (cl->subs[i].cursor < low)
 			low = cl->subs[i].cursor;
@@ -295,7 +299,7 @@ deliver(struct emu *emu, struct client *cl, json_t *out)
 	long long low = LLONG_MAX, *cur;
 	size_t count = 0;
 
-	if (cl->nsubs == 0)
+	if (cl->nsubs == 0 || !emu->cometd->deliver)
 		return CS_OK;
 	if ((cur = malloc(cl->nsubs * sizeof(*cur))) == NULL)
 		return CS_ENOMEM;

@@ -45,7 +45,7 @@ cs_err cometd_process(struct emu *emu, json_t *msgs, json_t **replies);
 
 /* ---- operator controls (for /__emu/ endpoints and tests); all with the lock held ---- */
 
-/* Applies settings from a JSON object {"hold_ms":n,"client_ttl_ms":n}; every key is checked
+/* Applies settings from a JSON object {"hold_ms":n,"client_ttl_ms":n,"deliver":0/1}; every key is checked
  * against its bounds before any is applied. CS_EINVAL (e says which key) changes nothing.
  * Wakes held connects so that a shorter hold takes effect at once. */
 cs_err cometd_configure(struct emu *emu, const json_t *settings, struct cs_error *e);
