@@ -35,8 +35,9 @@ struct sync_audit_row {
 	const json_t *old_value;
 	const json_t *new_value;
 	const char *decision;      /* applied, reverted, ignored, conflict, resolved, dlq, created,
-	                            * linked, deleted, drift; the stream's facts: gap (a GAP_* event,
-	                            * per record), overflow (GAP_OVERFLOW), replay_invalid (a stored
+	                            * linked, deleted, drift, held, dropped, landed (a write whose
+	                            * answer was lost, shown landed by its own change event); the
+	                            * stream's facts: gap (a GAP_* event, per record), overflow (GAP_OVERFLOW), replay_invalid (a stored
 	                            * replay id refused), stream_resumed; reconcile (one mapping's
 	                            * pass: what it checked and the drift it found) */
 	const char *event;         /* what caused it: "cdc:/data/ContractChangeEvent:1234" (also the

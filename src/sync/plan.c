@@ -2058,6 +2058,23 @@ struct rec_ud {
 	bool announced;               /* total was added to the worker's rec_expected */
 };
 
+/* A drift a reconcile without repair found: only its audit row is written (a repairing
+ * reconcile writes it with the plan that heals it). */
+static void
+drift_reported(struct rec_ud *r, const char *clm_id, const char *sf_id, const char *detail)
+{
+	struct worker *w = r->w;
+	struct cs_error e = { 0 };
+	struct sync_audit_row row = { .org = w->org->name, .mapping = r->m->name, .entity = cs_entity_name(r->m->entity),
+		.clm_id = clm_id, .sf_id = sf_id, .decision = "drift", .event = r->event, .detail = detail };
+
+	if (sync_txn_begin(w, &e) != CS_OK || sync_audit_append(w->st, &row, NULL, &e) != CS_OK ||
+	    sync_txn_commit(w, &e) != CS_OK) {
+		sync_txn_rollback(w);
+		log_warn("sync.reconcile", "org %s: %s %s: cannot audit a drift: %s", w->org->name, r->m->name, sf_id, e.msg);
+	}
+}
+
 /* Salesforce no longer has record sf_id (in the recycle bin, or purged): if it is linked, that
  * is drift, healed as its DELETE event would have been (the mapping's on_delete.clm). */
 static void
@@ -2088,8 +2105,10 @@ reconcile_gone(struct rec_ud *r, const char *sf_id)
 	r->drift++;
 	log_info("sync.reconcile", "org %s: %s %s (%s) is gone from Salesforce%s", w->org->name, r->m->name, clm_id,
 	         sf_id, r->repair ? ": planned as its delete" : "");
-	if (!r->repair)
+	if (!r->repair) {
+		drift_reported(r, clm_id, sf_id, "deleted in Salesforce; reported");
 		return;
+	}
 	item = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:b}", "t", "cdc", "type", "DELETE", "entity", r->m->sobject,
 	    "ids", sf_id, "event", r->event, "drift", 1);
 	if (item == NULL || plan_sf_record(w, r->m, sf_id, item, NULL, false) != CS_OK)
@@ -2137,7 +2156,9 @@ reconcile_one(void *ud, const json_t *sfrec)
 			                    sizeof(why));
 			if (rc != CS_OK && rc != CS_ENOTFOUND)
 				log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, sf_id, why);
-		}
+		} else
+			drift_reported(r, json_is_string(ext) ? json_string_value(ext) : NULL, sf_id,
+			               "not linked; reported");
 		return 0;
 	}
 	if (rc != CS_OK) {
@@ -2156,7 +2177,10 @@ reconcile_one(void *ud, const json_t *sfrec)
 	if (plan_sf_side(&p, sfrec, false, true, why, sizeof(why)) &&
 	    (json_object_size(p.patch) > 0 || json_object_size(p.sfw) > 0 || json_array_size(p.conflicts) > 0)) {
 		r->drift++;
-		audit(&p, NULL, NULL, NULL, NULL, "drift", r->repair ? "repaired" : "reported");
+		if (r->repair)
+			audit(&p, NULL, NULL, NULL, NULL, "drift", "repaired");
+		else
+			drift_reported(r, clm_id, sf_id, "reported");
 	}
 	if (r->repair || (p.dirty && json_object_size(p.patch) == 0 && json_object_size(p.sfw) == 0 &&
 	                  json_array_size(p.conflicts) == 0)) {

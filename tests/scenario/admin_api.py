@@ -252,6 +252,10 @@ if st == 202:
                    "reconcile done")
     check(res is not None and res["done"] is True and res["checked"] >= 1 and res["ok"] is True,
           "reconcile: done, with what it compared", res)
+    # without --repair the drift is only reported: an audit row says so, and nothing is written
+    st, b = a("GET", "/admin/v1/audit?decision=drift&record=" + q(ct["id"]))
+    check(st == 200 and any(r.get("detail") == "reported" for r in b["rows"]),
+          "reconcile without repair: the drift it found has its audit row", b)
     # the drift it found (Salesforce's Expired against the repository's draft), now repaired
     st, b = a("POST", "/admin/v1/reconcile", {"mapping": "contracts", "repair": True})
     rid = b["requests"][0]["id"] if st == 202 else ""
