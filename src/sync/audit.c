@@ -235,9 +235,10 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 	/* a head moved back or removed would have this append overwrite a row: the evidence a
 	 * verify needs. One key lookup per append is cheap insurance. */
 	if ((rc = store_kv_get(s, NS_ROWS, key, &old, e)) != CS_ENOTFOUND) {
-		if (rc == CS_OK || rc == CS_EIO)
+		if (rc == CS_OK)
 			rc = cs_error_set(e, CS_EIO, "audit: row %lld exists past the head; run `clmsync audit verify`",
 			                  last + 1);
+		/* else the store's own error (an I/O error, say) stands, as the store said it */
 		goto out;
 	}
 	if ((rc = store_kv_put(s, NS_ROWS, key, row, e)) != CS_OK ||
