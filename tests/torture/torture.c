@@ -257,6 +257,10 @@ repo_run(struct trial *t)
 		err = (expr);                                                                     \
 		if (err == CS_OK)                                                                 \
 			okflag = true;                                                            \
+		else if (strstr(f.msg, "the change was made") != NULL) {                          \
+			okflag = true;                                                            \
+			snprintf(t->note, sizeof(t->note), "%s: %s", what, f.msg);                \
+		}                                                                                 \
 		else if (rc == 0 && clean_fail(t, what, err, &f) != 0)                            \
 			rc = -1;                                                                  \
 		json_decref(body);                                                                \
@@ -265,21 +269,21 @@ repo_run(struct trial *t)
 
 	body = J("{\"legal_name\":\"Acme GmbH\",\"country\":\"DE\"}");
 	STEP(clm_create(c, CLM_COUNTERPARTY, NULL, body, "api:torture", &out, &f), "create counterparty", t->cp_ok);
-	if (t->cp_ok)
+	if (t->cp_ok && out != NULL)
 		snprintf(t->cp, sizeof(t->cp), "%s", json_string_value(json_object_get(out, "id")));
 	json_decref(out);
 	out = NULL;
-	if (t->cp_ok) {
+	if (t->cp_ok && t->cp[0] != '\0') {
 		snprintf(text, sizeof(text), "{\"title\":\"MSA\",\"type\":\"msa\",\"counterparty_id\":\"%s\","
 		         "\"total_value\":{\"amount\":\"1200.5\",\"currency\":\"EUR\"}}", t->cp);
 		body = J(text);
 		STEP(clm_create(c, CLM_CONTRACT, NULL, body, "api:torture", &out, &f), "create contract", t->ct_ok);
-		if (t->ct_ok)
+		if (t->ct_ok && out != NULL)
 			snprintf(t->ct, sizeof(t->ct), "%s", json_string_value(json_object_get(out, "id")));
 		json_decref(out);
 		out = NULL;
 	}
-	if (t->ct_ok) {
+	if (t->ct_ok && t->ct[0] != '\0') {
 		body = J("{\"title\":\"MSA v2\"}");
 		STEP(clm_update(c, CLM_CONTRACT, NULL, t->ct, body, -1, "api:torture", NULL, &f), "update contract",
 		     t->upd_ok);
@@ -288,7 +292,7 @@ repo_run(struct trial *t)
 		body = J("{\"description\":\"Quarterly report\",\"due_date\":\"2026-03-31\",\"recurrence\":\"quarterly\"}");
 		STEP(clm_create(c, CLM_OBLIGATION, t->ct, body, "api:torture", NULL, &f), "create obligation", t->ob_ok);
 	}
-	if (t->ct_ok && store_open(t->url, &s, &e) == CS_OK) {
+	if (t->ct_ok && t->ct[0] != '\0' && store_open(t->url, &s, &e) == CS_OK) {
 		/* the sync engine's path: a repository change committed with the engine's own state */
 		long long seq = 0;
 		bool in_ok = false;
@@ -305,7 +309,7 @@ repo_run(struct trial *t)
 		}
 		store_close(s);
 	}
-	if (t->ct_ok) {
+	if (t->ct_ok && t->ct[0] != '\0') {
 		memset(&f, 0, sizeof(f));
 		if ((err = clm_get(c, CLM_CONTRACT, NULL, t->ct, &out, &f)) == CS_OK) {
 			const char *title = json_string_value(json_object_get(out, "title"));
@@ -443,7 +447,7 @@ repo_check(struct trial *t)
 		failf(t, "the store does not open again: %s", e.msg);
 		goto out;
 	}
-	if (t->ct_ok) {
+	if (t->ct_ok && t->ct[0] != '\0') {
 		const char *title, *st, *desc;
 
 		memset(&f, 0, sizeof(f));
@@ -1152,6 +1156,10 @@ main(int argc, char **argv)
 		for (int k = 0; k < K_COUNT; k++) {
 			if (!(sc->kinds & KB(k)) || (only_kind != NULL && strcmp(only_kind, kind_names[k]) != 0))
 				continue;
+#ifdef __SANITIZE_ADDRESS__
+			if (k == K_ALLOC)
+				continue;        /* no malloc replacement under ASan (alloc_fault.c) */
+#endif
 			failures += walk(sc, (enum kind)k, only_n, max_trials);
 		}
 	}
