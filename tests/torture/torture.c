@@ -741,7 +741,7 @@ sf_run(struct trial *t)
 	for (int i = 0; i < 2; i++) {
 		t->c_ok[i] = err == CS_OK && res[i].success;
 		if (t->c_ok[i])
-			snprintf(t->c[i], sizeof(t->c[i]), "%s", res[i].id);
+			memcpy(t->c[i], res[i].id, sizeof(t->c[i]));   /* both SF_ID_LEN + 1, NUL-ended */
 	}
 	json_decref(v);
 
