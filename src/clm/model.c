@@ -589,15 +589,22 @@ custom_check(const struct clm_schema *sc, enum clm_kind k, const json_t *v, bool
 				json_decref(res);
 				return clm_fail_set(f, 422, "required", path, "%s is required", path);
 			}
-			if (patch)
-				json_object_set_new(res, key, json_null());
+			if (patch && json_object_set_new(res, key, json_null()) != 0) {
+				json_decref(res);
+				return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+			}
 			continue;
 		}
 		if ((rc = custom_value(a, val, &cv, f, path)) != CS_OK) {
 			json_decref(res);
 			return rc;
 		}
-		json_object_set_new(res, key, cv);
+		/* a value that could not be kept must not vanish from the change: the write would
+		 * then succeed without it */
+		if (json_object_set_new(res, key, cv) != 0) {
+			json_decref(res);
+			return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+		}
 	}
 	for (size_t i = 0; !patch && i < n; i++)
 		if (sc->attrs[k][i].required && json_object_get(res, sc->attrs[k][i].name) == NULL) {
@@ -774,13 +781,20 @@ validate_obj(const struct clm_schema *sc, enum clm_kind k, const json_t *in, boo
 				rc = clm_fail_set(f, 422, "required", key, "%s cannot be null", key);
 				goto fail;
 			}
-			if (patch)
-				json_object_set_new(res, key, json_null());
+			if (patch && json_object_set_new(res, key, json_null()) != 0) {
+				rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+				goto fail;
+			}
 			continue;
 		}
 		if ((rc = field_value(sc, k, fd, val, patch, &cv, f)) != CS_OK)
 			goto fail;
-		json_object_set_new(res, key, cv);
+		/* a value that could not be kept must not vanish from the change: the update would
+		 * then succeed without it (found by the torture run: an edit reported done, not made) */
+		if (json_object_set_new(res, key, cv) != 0) {
+			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+			goto fail;
+		}
 	}
 	if (!patch) {
 		for (const struct field *fd = tables[k]; fd->name; fd++)

@@ -1472,8 +1472,20 @@ scalar_text(struct load *ld, struct fy_node *n, const char *path, size_t *len)
 	size_t rl, k = 0;
 	char *out;
 
-	if (fy_node_get_style(n) != FYNS_SINGLE_QUOTED)
-		return fy_node_get_scalar(n, len);
+	if (fy_node_get_style(n) != FYNS_SINGLE_QUOTED) {
+		enum fy_node_style st = fy_node_get_style(n);
+		const char *v = fy_node_get_scalar(n, len);
+
+		/* No text is an empty value, or libfyaml could not allocate the text of one that is
+		 * not (it builds the text on demand, and answers "" when that fails): out of memory,
+		 * not "needs a value". A plain scalar taking up input always has text; a double-quoted
+		 * one longer than its two quotes has too. */
+		if ((v == NULL || *len == 0) && (st == FYNS_PLAIN || st == FYNS_DOUBLE_QUOTED) &&
+		    (t = fy_node_get_scalar_token(n)) != NULL && (s = fy_token_start_mark(t)) != NULL &&
+		    (e = fy_token_end_mark(t)) != NULL && e->input_pos > s->input_pos + (st == FYNS_PLAIN ? 0 : 2))
+			ld->nomem = true;
+		return v;
+	}
 	t = fy_node_get_scalar_token(n);
 	s = t != NULL ? fy_token_start_mark(t) : NULL;
 	e = t != NULL ? fy_token_end_mark(t) : NULL;

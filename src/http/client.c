@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -67,6 +68,42 @@ http_client_set_ca(struct http_client *c, const char *path)
 	c->ca = path;
 }
 
+static atomic_long fault_at;
+static atomic_long fault_counted;
+static atomic_int fault_kind;
+
+void
+http_fault_inject(long nth, enum http_fault kind)
+{
+	atomic_store(&fault_kind, (int)kind);
+	atomic_store(&fault_counted, 0);
+	atomic_store(&fault_at, nth > 0 ? nth : 0);
+}
+
+long
+http_fault_counted(void)
+{
+	return atomic_load(&fault_counted);
+}
+
+/* Counts one request; true exactly once, for the armed one, with its kind in *kind. */
+static bool
+fault_fire(enum http_fault *kind)
+{
+	long was;
+
+	if (atomic_load_explicit(&fault_at, memory_order_relaxed) <= 0)
+		return false;
+	was = atomic_fetch_sub(&fault_at, 1);
+	if (was <= 0)
+		return false;
+	atomic_fetch_add(&fault_counted, 1);
+	if (was != 1)
+		return false;
+	*kind = (enum http_fault)atomic_load(&fault_kind);
+	return true;
+}
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void
@@ -118,21 +155,34 @@ http_response_cleanup(struct http_response *rs)
 	cs_buf_cleanup(&rs->headers);
 }
 
+/* Where a callback puts what it receives, and why it stopped taking it (CS_ETOOBIG past the
+ * buffer's maximum, CS_ENOMEM): curl reports both as one CURLE_WRITE_ERROR. */
+struct sink {
+	struct cs_buf *b;
+	cs_err err;
+};
+
 static size_t
 body_cb(char *p, size_t sz, size_t n, void *ud)
 {
-	struct cs_buf *b = ud;
-	return cs_buf_append(b, p, sz * n) == CS_OK ? sz * n : 0;
+	struct sink *k = ud;
+
+	if ((k->err = cs_buf_append(k->b, p, sz * n)) != CS_OK)
+		return 0;
+	return sz * n;
 }
 
 static size_t
 header_cb(char *p, size_t sz, size_t n, void *ud)
 {
-	struct cs_buf *b = ud;
+	struct sink *k = ud;
+
 	/* a new status line (after 100-continue or a redirect) starts a new header block */
 	if (sz * n > 5 && memcmp(p, "HTTP/", 5) == 0)
-		cs_buf_reset(b);
-	return cs_buf_append(b, p, sz * n) == CS_OK ? sz * n : 0;
+		cs_buf_reset(k->b);
+	if ((k->err = cs_buf_append(k->b, p, sz * n)) != CS_OK)
+		return 0;
+	return sz * n;
 }
 
 cs_err
@@ -143,6 +193,9 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 	CURL *h = c->h;
 	CURLcode rc;
 	cs_err err = CS_OK;
+	enum http_fault fk;
+	bool faulted;
+	struct sink body = { &rs->body, CS_OK }, head = { &rs->headers, CS_OK };
 
 	cs_buf_reset(&rs->body);
 	cs_buf_reset(&rs->headers);
@@ -151,6 +204,10 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 	if (!http_url_allowed(rq->url))
 		return cs_error_set(e, CS_EINVAL, "%s %s: refused: https:// is required (plain http:// only to "
 		                    "127.0.0.0/8, ::1 or localhost)", rq->method, rq->url);
+	faulted = fault_fire(&fk);
+	if (faulted && fk == HTTP_FAULT_CONNECT)
+		return cs_error_set(e, CS_ENET, "%s %s: %s (injected fault)", rq->method, rq->url,
+		                    curl_easy_strerror(CURLE_COULDNT_CONNECT));
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -165,9 +222,9 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &rs->headers);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &head);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	if (strcmp(rq->method, "HEAD") == 0)
@@ -184,12 +241,33 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 		}
 		hl = n;
 	}
-	/* curl sends "Expect: 100-continue" for large bodies; it costs a round trip */
-	hl = curl_slist_append(hl, "Expect:");
+	/* curl sends "Expect: 100-continue" for large bodies; it costs a round trip. A failed append
+	 * returns NULL and leaves the list as it was: without this check the list leaked and the
+	 * request went out with no header at all (no Authorization, no Content-Type). */
+	{
+		struct curl_slist *n = curl_slist_append(hl, "Expect:");
+		if (n == NULL) {
+			curl_slist_free_all(hl);
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
+		}
+		hl = n;
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+	if (faulted && rc == CURLE_OK) {
+		/* the server has acted on the request; what the caller gets of its answer is damaged */
+		if (fk == HTTP_FAULT_TIMEOUT) {
+			rs->status = 0;
+			rc = CURLE_OPERATION_TIMEDOUT;
+		} else {
+			rs->body.len /= 2;
+			if (rs->body.data != NULL)
+				rs->body.data[rs->body.len] = '\0';
+			rc = CURLE_PARTIAL_FILE;
+		}
+	}
 	switch (rc) {
 	case CURLE_OK:
 		break;
@@ -197,7 +275,14 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 		err = cs_error_set(e, CS_ETIMEOUT, "%s %s: timed out", rq->method, rq->url);
 		break;
 	case CURLE_WRITE_ERROR:
-		err = cs_error_set(e, CS_ETOOBIG, "%s %s: response over %zu bytes", rq->method, rq->url, rs->body.max);
+		if (body.err == CS_ENOMEM || head.err == CS_ENOMEM)
+			err = cs_error_set(e, CS_ENOMEM, "%s %s: out of memory reading the response", rq->method, rq->url);
+		else
+			err = cs_error_set(e, CS_ETOOBIG, "%s %s: response over %zu bytes", rq->method, rq->url,
+			                   head.err != CS_OK ? rs->headers.max : rs->body.max);
+		break;
+	case CURLE_OUT_OF_MEMORY:
+		err = cs_error_set(e, CS_ENOMEM, "%s %s: out of memory", rq->method, rq->url);
 		break;
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:

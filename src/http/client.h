@@ -50,6 +50,23 @@ void http_client_set_ca(struct http_client *c, const char *path);
 cs_err http_client_do(struct http_client *c, const struct http_request *rq, struct http_response *rs,
     struct cs_error *e);
 
+/* Fault simulation for tests (curl's torture mode, SQLite's fault simulation): the nth request
+ * http_client_do performs from now on, in any client of the process, fails once, as kind says:
+ *   HTTP_FAULT_CONNECT  nothing is sent; CS_ENET with curl's "Couldn't connect to server", the
+ *                       message of a connection refused (callers may retry any request then);
+ *   HTTP_FAULT_TIMEOUT  the request is sent and the server acts on it, but its answer is lost:
+ *                       CS_ETIMEOUT, rs->status 0 (the worst moment for a timeout to come);
+ *   HTTP_FAULT_SHORT_READ  the request is sent and answered, but only the first half of the
+ *                       body arrives before the connection closes: CS_ENET ("transfer closed"),
+ *                       as curl reports a body shorter than its Content-Length; rs->body holds
+ *                       the partial bytes, which the caller must never take for the answer.
+ * 0 turns it off. Costs one relaxed load per request when off. Thread-safe. */
+enum http_fault { HTTP_FAULT_CONNECT, HTTP_FAULT_TIMEOUT, HTTP_FAULT_SHORT_READ };
+void http_fault_inject(long nth, enum http_fault kind);
+/* The requests counted since the last http_fault_inject(), up to the one that failed; a torture
+ * run arms LONG_MAX to learn how many requests a scenario makes. Thread-safe. */
+long http_fault_counted(void);
+
 void http_response_init(struct http_response *rs);
 void http_response_cleanup(struct http_response *rs);
 /* Looks up a response header (case-insensitive) into out; returns false when absent. */

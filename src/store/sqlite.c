@@ -180,7 +180,7 @@ struct sq {
 	struct dyn dyn[DYN_MAX];     /* least recently used goes first */
 	unsigned long tick;
 	int depth;                   /* open savepoints, 0 outside a transaction */
-	bool fault;                  /* the last failed step was an injected fault */
+	int fault;                   /* the last failed step was an injected fault: its SQLite code */
 	bool gated;                  /* this connection holds its file's write gate */
 };
 
@@ -197,8 +197,10 @@ dberr(struct sq *q, int rc, struct cs_error *e, const char *what)
 	cs_err code;
 
 	if (q->fault) {
-		q->fault = false;
-		return cs_error_set(e, CS_EIO, "%s: injected fault", what);
+		code = q->fault == SQLITE_BUSY ? CS_ETIMEOUT : CS_EIO;
+		q->fault = 0;
+		return cs_error_set(e, code, "%s: %s (injected fault)", what,
+		                    code == CS_ETIMEOUT ? "database is locked" : "disk I/O error");
 	}
 	switch (rc & 0xFF) {
 	case SQLITE_BUSY:
@@ -217,12 +219,21 @@ dberr(struct sq *q, int rc, struct cs_error *e, const char *what)
 	return cs_error_set(e, code, "%s: %s", what, sqlite3_errmsg(q->db));
 }
 
+/* The SQLite code an injected fault of kind k stands for. */
+static int
+fault_rc(enum store_fault k)
+{
+	return k == STORE_FAULT_BUSY ? SQLITE_BUSY : SQLITE_IOERR;
+}
+
 static int
 step(struct sq *q, sqlite3_stmt *st)
 {
-	if (store_fault_fire()) {
-		q->fault = true;
-		return SQLITE_IOERR;
+	enum store_fault k;
+
+	if (store_fault_fire(&k)) {
+		q->fault = fault_rc(k);
+		return q->fault;
 	}
 	return sqlite3_step(st);
 }
@@ -296,11 +307,12 @@ dynprep(struct sq *q, const char *sql, sqlite3_stmt **st, struct cs_error *e)
 static cs_err
 exec(struct sq *q, const char *sql, struct cs_error *e)
 {
+	enum store_fault k;
 	int rc;
 
-	if (store_fault_fire()) {
-		q->fault = true;
-		return dberr(q, SQLITE_IOERR, e, "exec");
+	if (store_fault_fire(&k)) {
+		q->fault = fault_rc(k);
+		return dberr(q, q->fault, e, "exec");
 	}
 	rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? CS_OK : dberr(q, rc, e, "exec");
@@ -1246,11 +1258,14 @@ sq_index(struct store *s, const char *kind, const char *field, bool uniq, struct
 	if (!store_name_ok(kind, STORE_KIND_MAX))
 		return cs_error_set(e, CS_EINVAL, "bad index kind");
 	cs_buf_init(&b, SQL_MAX);
-	if (cs_buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS \"%s:%s:%s\" ON records (",
-	                  uniq ? "UNIQUE " : "", uniq ? "u" : "i", kind, field) != CS_OK ||
-	    colsql(&b, STORE_COL_DOC, field) != CS_OK ||
-	    cs_buf_printf(&b, "%s) WHERE kind = '%s'", uniq ? "" : ", id", kind) != CS_OK) {
+	if ((err = cs_buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS \"%s:%s:%s\" ON records (",
+	                         uniq ? "UNIQUE " : "", uniq ? "u" : "i", kind, field)) != CS_OK ||
+	    (err = colsql(&b, STORE_COL_DOC, field)) != CS_OK ||
+	    (err = cs_buf_printf(&b, "%s) WHERE kind = '%s'", uniq ? "" : ", id", kind)) != CS_OK) {
 		cs_buf_cleanup(&b);
+		/* building the text can run out of memory, which is not the caller's mistake */
+		if (err == CS_ENOMEM)
+			return cs_error_set(e, CS_ENOMEM, "out of memory");
 		return cs_error_set(e, CS_EINVAL, "bad index field");
 	}
 	err = exec(q, b.data, e);

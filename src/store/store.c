@@ -13,22 +13,48 @@
 #define OP_MAX 32                /* bytes in a change op, NUL included */
 
 static atomic_long fault_at;
+static atomic_long fault_counted;
+static atomic_int fault_kind;
 
 /* Arms the fault simulation; see store.h. Thread-safe. */
 void
-store_fault_inject(long nth)
+store_fault_inject_kind(long nth, enum store_fault kind)
 {
+	atomic_store(&fault_kind, (int)kind);
+	atomic_store(&fault_counted, 0);
 	atomic_store(&fault_at, nth > 0 ? nth : 0);
 }
 
-/* Counts one statement; true exactly once, for the armed one. Thread-safe. */
-bool
-store_fault_fire(void)
+void
+store_fault_inject(long nth)
 {
+	store_fault_inject_kind(nth, STORE_FAULT_IO);
+}
+
+long
+store_fault_counted(void)
+{
+	return atomic_load(&fault_counted);
+}
+
+/* Counts one statement; true exactly once, for the armed one, with its kind in *kind. Costs one
+ * relaxed load when disarmed. Thread-safe. */
+bool
+store_fault_fire(enum store_fault *kind)
+{
+	long was;
+
 	if (atomic_load_explicit(&fault_at, memory_order_relaxed) <= 0)
 		return false;
 	/* several threads may race past zero: only the one that takes it from 1 fires */
-	return atomic_fetch_sub(&fault_at, 1) == 1;
+	was = atomic_fetch_sub(&fault_at, 1);
+	if (was <= 0)
+		return false;
+	atomic_fetch_add(&fault_counted, 1);
+	if (was != 1)
+		return false;
+	*kind = (enum store_fault)atomic_load(&fault_kind);
+	return true;
 }
 
 /* Returns true when s is 1..max-1 bytes of [a-z0-9_]. Pure. */

@@ -271,5 +271,16 @@ void store_pool_free(struct store_pool *p);
  * any connection of the process, fails as an I/O error (CS_EIO, "injected fault"); once. 0 turns
  * it off. Thread-safe. Has no effect unless called. */
 void store_fault_inject(long nth);
+/* The kinds of failure store_fault_inject_kind can simulate: an I/O error (CS_EIO), or the
+ * database staying locked past the busy timeout (SQLITE_BUSY, so CS_ETIMEOUT, as a writer of
+ * another process holding the lock would cause). Short writes are simulated below the store, at
+ * SQLite's VFS layer, by the torture run (tests/torture/). */
+enum store_fault { STORE_FAULT_IO, STORE_FAULT_BUSY };
+/* store_fault_inject with a kind. Thread-safe. */
+void store_fault_inject_kind(long nth, enum store_fault kind);
+/* The statements counted since the last store_fault_inject*() call, up to the one that failed
+ * (counting stops when the fault fires or when disarmed): a torture run arms LONG_MAX, runs a
+ * scenario and reads here how many statements it made. Thread-safe. */
+long store_fault_counted(void);
 
 #endif

@@ -113,8 +113,9 @@ bool store_name_ok(const char *s, size_t max);
 /* True when s is 1..max-1 bytes of [A-Za-z0-9._:-] (ids, counter names). */
 bool store_id_ok(const char *s, size_t max);
 
-/* Counts a statement for store_fault_inject(); true when this one must fail. Thread-safe. */
-bool store_fault_fire(void);
+/* Counts a statement for store_fault_inject(); true when this one must fail, with the kind of
+ * failure to simulate in *kind. Thread-safe. */
+bool store_fault_fire(enum store_fault *kind);
 
 /* Writes "2026-11-27T00:19:07.123Z" for ms into a new JSON string (NULL when out of memory). */
 json_t *store_json_time(int64_t ms);
