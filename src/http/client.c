@@ -193,7 +193,7 @@ http_client_do(struct http_client *c, const struct http_request *rq, struct http
 	CURL *h = c->h;
 	CURLcode rc;
 	cs_err err = CS_OK;
-	enum http_fault fk;
+	enum http_fault fk = HTTP_FAULT_CONNECT;
 	bool faulted;
 	struct sink body = { &rs->body, CS_OK }, head = { &rs->headers, CS_OK };
 
