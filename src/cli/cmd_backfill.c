@@ -144,14 +144,14 @@ summary(const struct ui *u, const struct cs_mapping *m, bool to_sf, bool dry, co
         double secs, cs_err rc, const struct cs_error *e, int code, bool json)
 {
 	if (json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, "
-		    "s:f, s:i, s:s?}",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:i, s:f, s:i, s:s?}",
 		    "mapping", m->name, "org", m->org, "direction", to_sf ? "to-salesforce" : "from-salesforce", "dry_run", dry,
 		    "seen", (json_int_t)r->seen, "not_routed", (json_int_t)r->not_routed, "already_linked", (json_int_t)r->already,
 		    "ignored", (json_int_t)r->ignored, "written", (json_int_t)r->written, "created", (json_int_t)r->created,
 		    "matched", (json_int_t)r->matched, "linked", (json_int_t)r->linked, "sf_updates", (json_int_t)r->sf_updates,
 		    "failed", (json_int_t)r->failed, "field_errors", (json_int_t)r->field_errors,
-		    "api_calls", (json_int_t)r->api_calls, "jobs", (int)r->jobs, "seconds", secs, "exit", code,
+		    "replanned", (json_int_t)r->replanned, "api_calls", (json_int_t)r->api_calls, "jobs", (int)r->jobs, "seconds", secs, "exit", code,
 		    "error", rc != CS_OK ? e->msg : NULL);
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (s != NULL)
@@ -175,6 +175,8 @@ summary(const struct ui *u, const struct cs_mapping *m, bool to_sf, bool dry, co
 		       r->matched, r->linked, r->sf_updates);
 	if (!to_sf && r->ignored > 0)
 		printf("  %lld not created: the mapping's on_create.clm is ignore\n", r->ignored);
+	if (!to_sf && r->replanned > 0)
+		printf("  %lld changed in Salesforce while being made: handed to the engine to read again\n", r->replanned);
 	printf("  %lld refused", r->failed);
 	if (u->failures > FAILURES_SHOWN)
 		printf(" (the first %d listed on stderr)", FAILURES_SHOWN);

@@ -31,8 +31,10 @@
  *     Salesforce values as base, so the engine's feed never sees an unlinked new record (it would
  *     upsert it into Salesforce a second time); the record's id is chosen and kept under
  *     "creating:<mapping>" as the engine does, so a crash or a concurrent create makes no second
- *     record. A Salesforce edit to a record in the middle of its backfill can be missed by the
- *     engine (the link exists, the record not yet); a reconcile heals it.
+ *     record. A Salesforce change the engine plans while the record is linked and not made yet
+ *     marks the link "missed" (it cannot be applied to a record that is not there, and the
+ *     record is being made from what was read before it); the link's finish queues that record
+ *     on the org's inbox to be read afresh (replan), so the change is not lost.
  * The repository's change feed cursor of the org, when the engine never ran, is set to the feed's
  * head before anything is read: changes made during and after the backfill are then planned
  * when the engine starts, instead of being skipped as history.
@@ -900,6 +902,30 @@ push_items(struct bf *b, struct item *its, size_t n, struct cs_error *e)
 	return crc;
 }
 
+/* Queues on the org's inbox a change of Salesforce record sf_id to be read afresh, as a gap's is:
+ * the engine plans it when it next reads its inbox. In the caller's transaction. */
+static cs_err
+replan(struct bf *b, const char *sf_id, struct cs_error *e)
+{
+	char inbox[STORE_KV_NS_MAX];
+	json_t *item = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:[s], s:{}, s:b, s:I, s:I}", "t", "cdc", "channel",
+	    "backfill", "replay", (json_int_t)0, "entity", b->m->sobject, "type", "UPDATE", "ours", 0, "ids", sf_id,
+	    "values", "fetch", 1, "commit_ms", (json_int_t)0, "recv_ms", (json_int_t)cs_time_now_ms());
+	cs_err rc;
+
+	if (item == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
+	snprintf(inbox, sizeof(inbox), "inbox:%s", b->org->name);
+	rc = sync_queue_push(b->st, inbox, item, e);
+	json_decref(item);
+	if (rc == CS_OK)
+		b->r->replanned++;
+	if (rc == CS_OK)
+		log_info("sync.backfill", "%s %s: changed in Salesforce while it was being made: planned again", b->m->name,
+		         sf_id);
+	return rc;
+}
+
 /* Step 6: the links with their final shadows; the markers go. */
 static cs_err
 finish_links(struct bf *b, struct item *its, size_t n, struct cs_error *e)
@@ -931,7 +957,13 @@ finish_links(struct bf *b, struct item *its, size_t n, struct cs_error *e)
 			json_object_foreach(it->base, f, v)
 				json_object_set(base, f, v);
 			json_object_del(doc, "backfill");
-			rc = sync_link_put(b->st, b->m, it->clm_id, doc, e);
+			/* the engine saw a change of the record before it was made: planned again now */
+			if (json_is_true(json_object_get(doc, "missed"))) {
+				json_object_del(doc, "missed");
+				rc = replan(b, it->sf_id, e);
+			}
+			if (rc == CS_OK)
+				rc = sync_link_put(b->st, b->m, it->clm_id, doc, e);
 			json_decref(doc);
 			if (rc == CS_OK && (it->how == HOW_CREATE || it->how == HOW_MADE))
 				rc = store_kv_del(b->st, b->marker_ns, it->sf_id, NULL, e);

@@ -1627,9 +1627,21 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	}
 	memset(&cf, 0, sizeof(cf));
 	if (clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
-		plan_cleanup(&p);
-		if (cf.status >= 500)
+		if (cf.status >= 500) {
+			plan_cleanup(&p);
 			return CS_ETIMEOUT;
+		}
+		if (json_is_string(json_object_get(p.link, "backfill")) && !del) {
+			/* a backfill linked the record and is making it from what it read before this
+			 * change: marked, the backfill has it planned again once it is made (backfill.c
+			 * finish_links) instead of this change being lost until a reconcile */
+			json_object_set_new(p.link, "missed", json_true());
+			p.dirty = true;
+			rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
+			plan_cleanup(&p);
+			return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+		}
+		plan_cleanup(&p);
 		goto skip;      /* deleted in the repository meanwhile: its delete is planned from the feed */
 	}
 	p.rec = rec;

@@ -98,6 +98,8 @@ struct sync_backfill_result {
 	long long sf_updates;          /* from Salesforce: records given the repository's id and values back */
 	long long failed;              /* records refused; failure() was called for each */
 	long long field_errors;        /* field values that could not be converted (the field is left out) */
+	long long replanned;           /* from Salesforce: changed there while being made; queued for the
+	                                * engine to read afresh */
 	long long api_calls;           /* HTTP requests to Salesforce's API (token requests aside) */
 	unsigned jobs;                 /* Bulk API jobs */
 };

@@ -463,6 +463,40 @@ def from_salesforce(sf_url):
     stop(p)
     check(count(sf, "SELECT COUNT() FROM Contract") == N and count(sf, "SELECT COUNT() FROM Account") == PARTIES + 1,
           "no Salesforce record was duplicated")
+    made_while_linked(sf, cfg, data)
+
+
+def made_while_linked(sf, cfg, data):
+    """A Salesforce change the engine plans while a backfill has linked a record and not made it yet
+    (written here as the backfill writes it between its pre-link and its create): the engine cannot
+    apply it to a record that is not there, so it marks the link; the backfill's finish has the
+    record planned again from Salesforce, and the mark goes."""
+    acc = sf.query("SELECT Id FROM Account LIMIT 1")[0]["Id"]
+    x = sf.create("Contract", {"Name": "Made during a backfill", "AccountId": acc, "StartDate": "2026-02-01",
+                               "Description": "as the backfill read it"})
+    cid = "ct_" + "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(i * 7 + 3) % 32] for i in range(26))
+    db = sqlite3.connect(store_path(cfg), timeout=10)
+    with db:
+        db.execute("INSERT INTO kv (ns, key, doc) VALUES ('link:contracts', ?, ?)",
+                   (cid, json.dumps({"sf": x, "base": {}, "sent": [], "backfill": "pending"})))
+        db.execute("INSERT INTO kv (ns, key, doc) VALUES ('linkr:contracts', ?, ?)", (x, json.dumps({"clm": cid})))
+    db.close()
+    link = "SELECT doc FROM kv WHERE ns = 'link:contracts' AND key = '%s'" % cid
+    p, clm = serve(cfg, data)
+    sf.update("Contract", x, {"Description": "edited while it was being made"})
+    marked = wait_for(lambda: '"missed"' in (store_read(cfg, link) or ""), 20)
+    check(marked, "the engine marks the link of a record a backfill has not made yet when it changes",
+          store_read(cfg, link))
+    code, s, _ = run("backfill", "--config", cfg, "--mapping", "contracts", "--direction", "from-salesforce", "--json")
+    check(code == 0 and s and s.get("created") == 1, "the backfill makes the record", (code, s))
+    check(s and s.get("replanned") == 1, "its finish has the record planned again from Salesforce", s)
+    doc = json.loads(store_read(cfg, link))
+    check("missed" not in doc and "backfill" not in doc and doc.get("sf") == x, "the mark and the pending state go", doc)
+    got = wait_for(lambda: (lambda c: c if c.get("description") == "edited while it was being made" else None)(
+        clm.get("contracts", cid)), 20)
+    check(got is not None, "the repository holds the change made in Salesforce meanwhile")
+    no_conflicts(cfg)
+    stop(p)
 
 
 try:
