@@ -145,12 +145,41 @@ write_sf(struct plan *p, const struct cs_field_map *f, json_t *v)
 	json_object_set_new(p->sfw, f->sf, v ? json_incref(v) : json_null());
 }
 
+/* When the repository's value of f was last written: the record's updated_at, unless the value
+ * it holds is one the engine brought from Salesforce (apply_clm), which dates from Salesforce's
+ * commit of it. Planned behind a stream, the engine writes a Salesforce value into the repository
+ * later than Salesforce made it; a later Salesforce edit of the same field, already made when
+ * that value reached the repository, must still count as the later one for last_writer_wins.
+ * *from_sf says which: a value from Salesforce loses a tie to a later Salesforce change (the
+ * stream's order is Salesforce's own). */
+static int64_t
+clm_time(struct plan *p, const struct cs_field_map *f, const json_t *C, bool *from_sf)
+{
+	json_t *t = json_object_get(json_object_get(p->link, "vt"), f->sf);
+
+	*from_sf = t != NULL && json_integer_value(json_object_get(t, "ms")) > 0 && C != NULL &&
+	    sync_value_equal(json_object_get(t, "v"), C);
+	return *from_sf ? json_integer_value(json_object_get(t, "ms")) : p->c_ms;
+}
+
 static bool
 apply_clm(struct plan *p, const struct cs_field_map *f, json_t *v, char *err, size_t errn)
 {
+	json_t *vt;
+
 	if (sync_value_to_clm(f, v, p->rec, p->patch, err, errn) != SYNC_VAL_OK)
 		return false;
 	set_base(p, f, v);
+	/* a value from Salesforce, with the time Salesforce committed it (clm_time) */
+	vt = json_object_get(p->link, "vt");
+	if (p->s_ms > 0) {
+		if (vt == NULL) {
+			json_object_set_new(p->link, "vt", json_object());
+			vt = json_object_get(p->link, "vt");
+		}
+		json_object_set_new(vt, f->sf, json_pack("{s:O?, s:I}", "v", v, "ms", (json_int_t)p->s_ms));
+	} else
+		json_object_del(vt, f->sf);
 	return true;
 }
 
@@ -212,6 +241,9 @@ clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
 {
 	char err[256];
 
+	/* the repository's own change: its value no longer dates from Salesforce (clm_time) */
+	if (json_object_del(json_object_get(p->link, "vt"), f->sf) == 0)
+		p->dirty = true;
 	if (conflict_open(p, f)) {
 		audit(p, "salesforce", f, S, C, "held", "an open conflict holds this field");
 		conflict_follow(p, f, "clm_value", C);
@@ -296,9 +328,12 @@ conflict(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, boo
 	case CS_CONFLICT_SALESFORCE_WINS:
 		W = S;
 		break;
-	default:
-		W = p->s_ms > p->c_ms ? S : C;
+	default: {
+		bool from_sf;
+		int64_t c_ms = clm_time(p, f, C, &from_sf);
+		W = p->s_ms > c_ms || (from_sf && p->s_ms == c_ms) ? S : C;
 		break;
+	}
 	}
 	if (!sync_value_equal(W, C) && !apply_clm(p, f, W, err, sizeof(err))) {
 		audit(p, "clm", f, C, W, "error", err);

@@ -267,10 +267,11 @@ FIXED.update({
     "stale_event_after_delete": "(fixed) a stale CREATE event of a Salesforce record that a reconcile brought in "
                                 "and then found deleted made a second repository contract (the stream lagged "
                                 "behind the reconcile)",
-    "stale_read_in_flight": "(fixed) a write whose answer was lost was made again, and the repeated upsert "
-                            "overwrote a Salesforce edit made in between (the second case of "
-                            "known/stale_read_in_flight.sh): an older value back on both sides, or a manual "
-                            "conflict where only Salesforce changed the field",
+    "stale_read_in_flight": "(fixed) an older value back on both sides (a lost change), or a manual conflict "
+                            "where only Salesforce changed the field: a write whose answer was lost made again "
+                            "over a Salesforce edit made in between (known/stale_read_in_flight.sh, second case), "
+                            "or last_writer_wins dating a value the engine brought from Salesforce by the time it "
+                            "wrote it, so that a newer Salesforce edit lost (known/lww_engine_time.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 

@@ -114,20 +114,41 @@ limit_header(struct emu *emu, struct http_resp *rs)
 	http_resp_header(rs, "Sforce-Limit-Info", v);
 }
 
+/* Whether the faults apply to rq: always, unless they are scoped to one client (faults.client),
+ * which rq's Sforce-Call-Options must then name ("client=name", ";" or "," between options). */
+static bool
+faults_for(const struct emu *emu, struct http_req *rq)
+{
+	const char *h, *c;
+	size_t n = strlen(emu->faults.client);
+
+	if (n == 0)
+		return true;
+	if ((h = http_req_header(rq, "Sforce-Call-Options")) == NULL)
+		return false;
+	for (c = strstr(h, "client="); c != NULL; c = strstr(c + 1, "client="))
+		if ((c == h || c[-1] == ' ' || c[-1] == ';' || c[-1] == ',') && strncmp(c + 7, emu->faults.client, n) == 0 &&
+		    (c[7 + n] == '\0' || c[7 + n] == ';' || c[7 + n] == ',' || c[7 + n] == ' '))
+			return true;
+	return false;
+}
+
 bool
 emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const char *endpoint, int ncalls)
 {
 	int64_t now = cs_time_now_ms();
 	int latency = 0;
 	bool write = strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0;
+	struct faults none = { 0 }, *fl;
 
 	emu_lock(emu);
 	count(emu, endpoint, 1);
 	count(emu, "total", 1);
-	if (emu->faults.latency_ms > 0 &&
-	    (emu->faults.latency_rate <= 0 || (int)(rnd(emu) % 1000) < emu->faults.latency_rate))
-		latency = emu->faults.latency_ms;
-	if (emu->faults.rate_drop > 0 && (int)(rnd(emu) % 1000) < emu->faults.rate_drop) {
+	fl = faults_for(emu, rq) ? &emu->faults : &none;
+	if (fl->latency_ms > 0 &&
+	    (fl->latency_rate <= 0 || (int)(rnd(emu) % 1000) < fl->latency_rate))
+		latency = fl->latency_ms;
+	if (fl->rate_drop > 0 && (int)(rnd(emu) % 1000) < fl->rate_drop) {
 		count(emu, "fault.drop", 1);
 		emu_unlock(emu);
 		rs->drop = true;
@@ -153,20 +174,20 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 	}
 	emu->api_used += ncalls;
 	limit_header(emu, rs);
-	if (emu->faults.rate_503 > 0 && (int)(rnd(emu) % 1000) < emu->faults.rate_503) {
+	if (fl->rate_503 > 0 && (int)(rnd(emu) % 1000) < fl->rate_503) {
 		count(emu, "fault.503", 1);
 		emu_unlock(emu);
 		emu_fail(rs, 503, "SERVER_UNAVAILABLE", "Service temporarily unavailable, please retry");
 		return false;
 	}
-	if (write && emu->faults.rate_lock > 0 && (int)(rnd(emu) % 1000) < emu->faults.rate_lock &&
+	if (write && fl->rate_lock > 0 && (int)(rnd(emu) % 1000) < fl->rate_lock &&
 	    strstr(endpoint, "cometd") == NULL) {
 		count(emu, "fault.lock", 1);
 		emu_unlock(emu);
 		emu_fail(rs, 400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: 001000000000000AAA");
 		return false;
 	}
-	if (write && emu->faults.rate_lost > 0 && (int)(rnd(emu) % 1000) < emu->faults.rate_lost &&
+	if (write && fl->rate_lost > 0 && (int)(rnd(emu) % 1000) < fl->rate_lost &&
 	    strstr(endpoint, "cometd") == NULL) {
 		/* the request is served and commits; only its answer is lost on the way back (the
 		 * server closes the connection instead of sending what the handler wrote) */
@@ -1663,21 +1684,27 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 				if (strcmp(k, keys[i]) == 0)
 					known = json_is_integer(v) && json_integer_value(v) >= 0 &&
 					    json_integer_value(v) <= (i == latency ? 600000 : 1000);
+			if (strcmp(k, "client") == 0)
+				known = json_is_string(v) && json_string_length(v) < sizeof(emu->faults.client) &&
+				    strpbrk(json_string_value(v), ";, ") == NULL;
 			if (!known && strcmp(k, "seed") != 0)
 				ok = false;
 		}
 		if (!ok)
-			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, rate_lost, latency_rate (per mille, 0-1000), latency_ms (0-600000), seed"));
+			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, rate_lost, latency_rate (per mille, 0-1000), latency_ms (0-600000), seed; client (a client name, \"\" for every caller)"));
 		else {
 			for (size_t i = 0; i < nkeys; i++)
 				if (json_object_get(body, keys[i]))
 					*dst[i] = (int)json_integer_value(json_object_get(body, keys[i]));
 			if (json_is_integer(json_object_get(body, "seed")))
 				emu->faults.rng = (unsigned long long)json_integer_value(json_object_get(body, "seed")) | 1;
-			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "rate_503", emu->faults.rate_503,
+			if (json_is_string(json_object_get(body, "client")))
+				snprintf(emu->faults.client, sizeof(emu->faults.client), "%s",
+				         json_string_value(json_object_get(body, "client")));
+			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "rate_503", emu->faults.rate_503,
 			    "rate_lock", emu->faults.rate_lock, "rate_drop", emu->faults.rate_drop,
 			    "rate_lost", emu->faults.rate_lost, "latency_ms", emu->faults.latency_ms,
-			    "latency_rate", emu->faults.latency_rate));
+			    "latency_rate", emu->faults.latency_rate, "client", emu->faults.client));
 		}
 	} else if (strcmp(what, "validation") == 0 && strcmp(rq->method, "POST") == 0) {
 		/* an admin deactivating (or activating) an object's validation rules */
