@@ -337,7 +337,7 @@ static const struct choice delete_sf[] = {
 	{ "delete", CS_DELETE_DELETE }, { "ignore", CS_DELETE_IGNORE }, { NULL, 0 },
 };
 
-static const struct choice route_words[] = { { "all", CS_ROUTE_ALL }, { NULL, 0 } };
+static const struct choice route_words[] = { { "all", CS_ROUTE_ALL }, { "parent", CS_ROUTE_PARENT }, { NULL, 0 } };
 
 static void token_finish(struct load *, void *, struct fy_node *, uint32_t, const char *);
 static void tokens_finish(struct load *, void *, size_t, struct fy_node *, const char *);
@@ -870,7 +870,9 @@ static const struct opt mapping_opts[] = {
 	  .help = "Which records this mapping syncs: `all`, or `{field: custom.region, in: [EMEA]}` "
 	          "(or not_in) to send records to different orgs. A record whose field changes moves: "
 	          "the mapping that routes it now makes its record, this one lets go of its own "
-	          "(on_delete.salesforce says how)." },
+	          "(on_delete.salesforce says how). `parent`, for records under a contract (an "
+	          "obligation, ...): a record goes where its contract goes (the contract mapping its "
+	          "contract_id lookup names), and moves with it." },
 	{ .key = "on_create", .type = OT_SECTION, .sub = &on_create_sec,
 	  .help = "What a create on one side does on the other." },
 	{ .key = "on_delete", .type = OT_SECTION, .sub = &on_delete_sec,
@@ -3009,7 +3011,7 @@ check_route(struct load *ld, const struct cs_config *c, const struct cs_mapping 
 	size_t n = m->route.kind == CS_ROUTE_IN ? m->route.nin : m->route.nnot_in;
 	const char *key = m->route.kind == CS_ROUTE_IN ? "in" : "not_in";
 
-	if (m->route.kind == CS_ROUTE_ALL || m->route.field == NULL)
+	if (m->route.kind == CS_ROUTE_ALL || m->route.kind == CS_ROUTE_PARENT || m->route.field == NULL)
 		return;
 	snprintf(p, sizeof(p), "%s.route.field", mp);
 	if (!resolve_field(ld, c, m->entity, m->route.field, line_of(rn, "field"), p, &r))
@@ -3024,6 +3026,38 @@ check_route(struct load *ld, const struct cs_config *c, const struct cs_mapping 
 		snprintf(p, sizeof(p), "%s.route.%s[%zu]", mp, key, i);
 		check_value(ld, &r, m->route.field, v[i], list_item_line(rn, key, i), p);
 	}
+}
+
+/* route: parent, once the fields' lookups are resolved: the contract mapping that the mapping's
+ * contract_id lookup names is the one its records follow. */
+static void
+check_route_parent(struct load *ld, const struct cs_config *c, struct cs_mapping *m, struct fy_node *mn,
+                   const char *mp)
+{
+	char p[PATH_TEXT_MAX + 32];
+
+	if (m->route.kind != CS_ROUTE_PARENT)
+		return;
+	snprintf(p, sizeof(p), "%s.route", mp);
+	if (m->entity == CS_ENTITY_COUNTERPARTY || m->entity == CS_ENTITY_CONTRACT) {
+		add_err(ld, line_of(mn, "route"), p, "route: parent is for records under a contract (amendment, "
+		        "obligation, ...); a %s has no parent to follow", cs_entity_name(m->entity));
+		return;
+	}
+	/* by name: lookups resolve after every mapping is read (resolve_lookup checks the rest) */
+	for (size_t i = 0; i < m->nfields; i++) {
+		const struct cs_field_map *f = &m->fields[i];
+		if (f->clm == NULL || strcmp(f->clm, "contract_id") != 0 || f->lookup_mapping == NULL)
+			continue;
+		for (size_t j = 0; j < c->nmappings; j++)
+			if (c->mappings[j].name != NULL && strcmp(c->mappings[j].name, f->lookup_mapping) == 0 &&
+			    c->mappings[j].entity == CS_ENTITY_CONTRACT) {
+				m->route.parent = &c->mappings[j];
+				return;
+			}
+	}
+	add_err(ld, line_of(mn, "route"), p, "route: parent follows the contract mapping that contract_id's lookup "
+	        "names: map contract_id with lookup: {mapping: <the contracts mapping>}");
 }
 
 static void
@@ -3133,6 +3167,14 @@ resolve_org(struct load *ld, struct cs_config *c, struct cs_mapping *m, struct f
 static bool
 routes_meet(const struct cs_mapping *a, const struct cs_mapping *b)
 {
+	/* records that follow their contract meet where their contracts' mappings do */
+	if (a->route.kind == CS_ROUTE_PARENT || b->route.kind == CS_ROUTE_PARENT) {
+		const struct cs_mapping *pa = a->route.kind == CS_ROUTE_PARENT ? a->route.parent : NULL;
+		const struct cs_mapping *pb = b->route.kind == CS_ROUTE_PARENT ? b->route.parent : NULL;
+		if (pa == NULL || pb == NULL || pa->route.kind == CS_ROUTE_PARENT || pb->route.kind == CS_ROUTE_PARENT)
+			return true;
+		return routes_meet(pa, pb);
+	}
 	if (a->route.kind != CS_ROUTE_IN && b->route.kind != CS_ROUTE_IN)
 		return true;
 	if (a->route.kind == CS_ROUTE_ALL || b->route.kind == CS_ROUTE_ALL || a->route.field == NULL ||
@@ -3216,6 +3258,7 @@ root_finish(struct load *ld, void *obj, struct fy_node *map, uint32_t seen, cons
 			snprintf(fp, sizeof(fp), "%s.fields[%zu]", mp, j);
 			check_field(ld, c, m, &m->fields[j], item_of(mn, "fields", j), fp);
 		}
+		check_route_parent(ld, c, m, mn, mp);
 		check_two_masters(ld, c, i, mn, mp);
 		/* Change events name the sObject only: two mappings of one would claim the same
 		 * events. */

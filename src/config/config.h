@@ -207,7 +207,7 @@ enum cs_transform {
 enum cs_match_by { CS_MATCH_EXTERNAL_ID = 1, CS_MATCH_KEYS };
 enum cs_create_policy { CS_CREATE_CREATE = 1, CS_CREATE_IGNORE };
 enum cs_delete_policy { CS_DELETE_DELETE = 1, CS_DELETE_IGNORE, CS_DELETE_TERMINATE };
-enum cs_route_kind { CS_ROUTE_ALL = 1, CS_ROUTE_IN, CS_ROUTE_NOT_IN };
+enum cs_route_kind { CS_ROUTE_ALL = 1, CS_ROUTE_IN, CS_ROUTE_NOT_IN, CS_ROUTE_PARENT };
 
 /* A repository name and a Salesforce name: a value map entry (repository value, picklist value)
  * or a match key (repository field, Salesforce field). */
@@ -271,9 +271,12 @@ struct cs_mapping {
 		size_t nkeys;
 	} match;
 	/* Which records of the entity this mapping syncs: all, or those whose route.field is (in) or
-	 * is not (not_in) one of the values. A record without a value is routed by not_in only. */
+	 * is not (not_in) one of the values. A record without a value is routed by not_in only. A
+	 * record under a contract (an obligation, ...) may follow its contract (parent): it is
+	 * routed here when its contract is routed to the mapping its contract_id lookup names. */
 	struct {
 		enum cs_route_kind kind;
+		const struct cs_mapping *parent;   /* parent: the contract mapping followed */
 		char *field;             /* "" for all */
 		char **in;
 		size_t nin;

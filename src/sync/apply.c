@@ -429,7 +429,11 @@ send_batch(struct worker *w, struct group **gs, size_t n, int kind)
 			sync_observe(w, SYNC_TO_SF, cs_time_now_ms() - g->born_ms);
 		} else if (crc == CS_ELIMIT || (er->transient && strcmp(er->code, "REQUEST_LIMIT_EXCEEDED") == 0)) {
 			wait = 30000 + backoff(w, 4);   /* back-pressure, not a failure: no attempt counted */
-		} else if (er->transient || crc != CS_OK) {
+		} else if (er->transient || crc != CS_OK ||
+		           (kind == 2 && strcmp(er->code, "DELETE_FAILED") == 0)) {
+			/* a delete refused because other records still refer to this one (their own
+			 * deletes, such as the records that follow a contract out of the org, queued
+			 * after it) is tried again, as long as attempts remain */
 			g->attempts++;
 			atomic_fetch_add(&w->n_retries, 1);
 			if ((unsigned)g->attempts >= w->cfg->sync.retry.max_attempts)

@@ -395,7 +395,7 @@ to_salesforce(struct bf *b, struct cs_error *e)
 					continue;
 				}
 				b->r->seen++;
-				if (!sync_routed(m, row)) {
+				if (sync_route_of(b->o->clm, b->st, m, row, NULL) != 1) {
 					b->r->not_routed++;
 					b->done++;
 					continue;

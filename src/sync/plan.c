@@ -957,6 +957,7 @@ static cs_err
 create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *values, const char *event,
                const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn)
 {
+	int routed = 1;
 	json_t *fetched = NULL, *body = json_object(), *out = NULL, *ext, *marker = NULL;
 	bool created = false;
 	struct clm_fail cf;
@@ -999,7 +1000,13 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		memset(&cf, 0, sizeof(cf));
 		if (mid[0] != '\0' && clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, mid, &r, &cf) == CS_OK &&
-		    !sync_routed(m, r)) {
+		    (routed = sync_route_of(w->clm, w->st, m, r, NULL)) < 0) {
+			json_decref(r);
+			snprintf(err, errn, "cannot read the contract %s %s follows", cs_entity_name(m->entity), mid);
+			rc = CS_ETIMEOUT;
+			goto out;
+		}
+		if (r != NULL && routed == 0) {
 			/* the record it names is routed elsewhere (it moved to another org, say): this
 			 * one stays unlinked, or it would flow into the record through two orgs */
 			snprintf(err, errn, "%s %s names %s %s, which the mapping %s does not route (%s)", m->sobject, sf_id,
@@ -1069,7 +1076,19 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	/* A record made from this org must route back to it, or its first plan would route it out
 	 * again: a route field Salesforce left empty takes the route's first value; one it set to
 	 * a value routed elsewhere is refused. */
-	if (!sync_routed(m, body)) {
+	routed = sync_route_of(w->clm, w->st, m, body, parent[0] ? parent : NULL);
+	if (routed < 0) {
+		snprintf(err, errn, "cannot read the contract %s %s names", m->sobject, sf_id);
+		rc = CS_ETIMEOUT;
+		goto out;
+	}
+	if (routed == 0 && m->route.kind == CS_ROUTE_PARENT) {
+		snprintf(err, errn, "%s %s is under contract %s, which the mapping %s does not route", m->sobject, sf_id,
+		         parent, m->route.parent->name);
+		rc = CS_EINVAL;
+		goto out;
+	}
+	if (routed == 0) {
 		if (m->route.kind == CS_ROUTE_IN && route_value(m, body) == NULL && m->route.nin > 0) {
 			json_t *at = body;
 			const char *name = m->route.field;
@@ -1177,6 +1196,27 @@ sync_routed(const struct cs_mapping *m, const json_t *rec)
 	return true;
 }
 
+int
+sync_route_of(struct clm *clm, struct store *st, const struct cs_mapping *m, const json_t *rec, const char *parent_id)
+{
+	struct clm_fail cf;
+	json_t *pr = NULL;
+	int r;
+
+	if (m->route.kind != CS_ROUTE_PARENT)
+		return sync_routed(m, rec) ? 1 : 0;
+	if (parent_id == NULL)
+		parent_id = json_string_value(json_object_get(rec, "contract_id"));
+	if (parent_id == NULL || m->route.parent == NULL)
+		return 0;
+	memset(&cf, 0, sizeof(cf));
+	if (clm_get_in(clm, st, CLM_CONTRACT, NULL, parent_id, &pr, &cf) != CS_OK)
+		return cf.status >= 500 ? -1 : 0;
+	r = sync_routed(m->route.parent, pr) ? 1 : 0;
+	json_decref(pr);
+	return r;
+}
+
 struct cursor_ud {
 	struct worker *w;
 	long long seq;
@@ -1213,6 +1253,81 @@ run_done(struct worker *w, cs_err (*done_fn)(void *, struct cs_error *), void *u
  * applier, which sends nothing for a record without a link. The mapping that routes the record
  * now (another org's, often) makes or finds its own record there. done_fn runs in the same
  * transaction. CS_OK or CS_ETIMEOUT. */
+/* The records that follow contract id of m (route: parent), planned again when the contract
+ * enters or leaves m: their plans, queued on the inbox in the contract's own unit. */
+struct follow_ud {
+	struct worker *w;
+	json_t *items;          /* the inbox items to queue; NULL when m has no follower */
+	cs_err (*done_fn)(void *, struct cs_error *);
+	void *ud;
+};
+
+static cs_err
+children_done(void *ud, struct cs_error *e)
+{
+	struct follow_ud *u = ud;
+	json_t *it;
+	size_t i;
+	cs_err rc;
+
+	json_array_foreach(u->items, i, it) {
+		if ((rc = sync_queue_push(u->w->st, u->w->ns_inbox, it, e)) != CS_OK)
+			return rc;
+	}
+	return u->done_fn != NULL ? u->done_fn(u->ud, e) : CS_OK;
+}
+
+/* Lists the records under contract id of every mapping of this org that follows m, as plan
+ * items in u->items (left NULL when no mapping follows m); u keeps done_fn and ud for after them.
+ * CS_ETIMEOUT when the repository cannot be listed now. */
+static cs_err
+follow_children(struct worker *w, const struct cs_mapping *m, const char *id, struct follow_ud *u,
+                cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+{
+	u->w = w;
+	u->done_fn = done_fn;
+	u->ud = ud;
+	json_decref(u->items);
+	u->items = NULL;
+	for (size_t k = 0; k < w->nmaps; k++) {
+		const struct cs_mapping *c = w->maps[k];
+		char cursor[STORE_CURSOR_MAX] = "";
+
+		if (c->route.kind != CS_ROUTE_PARENT || c->route.parent != m)
+			continue;
+		if (u->items == NULL && (u->items = json_array()) == NULL)
+			return CS_ETIMEOUT;
+		for (;;) {
+			struct clm_list_q lq = { .kind = sync_kind_of(c->entity), .parent_id = id,
+			                         .cursor = cursor[0] ? cursor : NULL, .limit = CLM_LIST_MAX };
+			struct clm_fail cf;
+			json_t *page = NULL, *row, *nx;
+			size_t i;
+
+			memset(&cf, 0, sizeof(cf));
+			if (clm_list(w->clm, &lq, &page, &cf) != CS_OK) {
+				log_warn("sync.route", "org %s: %s %s: cannot list its %s: %s", w->org->name, m->name, id,
+				         c->name, cf.msg);
+				return CS_ETIMEOUT;
+			}
+			json_array_foreach(json_object_get(page, "data"), i, row) {
+				const char *cid = json_string_value(json_object_get(row, "id"));
+				if (cid != NULL)
+					json_array_append_new(u->items, json_pack("{s:s, s:s, s:s, s:s, s:s}", "t", "plan",
+					    "mapping", c->name, "clm", cid, "op", "update", "why", "its contract moved"));
+			}
+			nx = json_object_get(page, "next_cursor");
+			if (!json_is_string(nx) || json_string_length(nx) == 0 || json_string_length(nx) >= sizeof(cursor)) {
+				json_decref(page);
+				break;
+			}
+			snprintf(cursor, sizeof(cursor), "%s", json_string_value(nx));
+			json_decref(page);
+		}
+	}
+	return CS_OK;
+}
+
 static cs_err
 route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud)
 {
@@ -1225,7 +1340,10 @@ route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud
 	char why[256];
 	cs_err rc;
 
-	if (json_is_string(rv))
+	if (m->route.kind == CS_ROUTE_PARENT)
+		snprintf(why, sizeof(why), "no longer routed here: its contract is not routed to %s",
+		         m->route.parent != NULL ? m->route.parent->name : "its mapping");
+	else if (json_is_string(rv))
 		snprintf(why, sizeof(why), "no longer routed here: %s is %.80s", m->route.field, json_string_value(rv));
 	else
 		snprintf(why, sizeof(why), "no longer routed here: %s has no value", m->route.field);
@@ -1260,6 +1378,8 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	json_t *rec = NULL;
 	char why[512];
 	bool created = false, gone = false;
+	struct follow_ud fu = { w, NULL, NULL, NULL };
+	int routed;
 	cs_err rc;
 
 	plan_init(&p, w, m, id, event);
@@ -1294,13 +1414,22 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		return CS_ETIMEOUT;
 	}
 	p.rec = rec;
-	if (rec != NULL && p.link != NULL && !sync_routed(m, rec)) {
-		rc = route_out(&p, done_fn, ud);
+	routed = rec != NULL ? sync_route_of(w->clm, w->st, m, rec, NULL) : 0;
+	if (routed < 0) {
 		plan_cleanup(&p);
 		json_decref(rec);
-		return rc;
+		return CS_ETIMEOUT;
 	}
-	if (rec != NULL && (p.link != NULL || sync_routed(m, rec))) {
+	if (rec != NULL && p.link != NULL && routed == 0) {
+		/* the records that follow it go with it (route: parent) */
+		if ((rc = follow_children(w, m, id, &fu, done_fn, ud)) == CS_OK)
+			rc = route_out(&p, fu.items != NULL ? children_done : done_fn, fu.items != NULL ? (void *)&fu : ud);
+		json_decref(fu.items);
+		plan_cleanup(&p);
+		json_decref(rec);
+		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+	}
+	if (rec != NULL && (p.link != NULL || routed == 1)) {
 		int k = p.link == NULL && m->match.by == CS_MATCH_KEYS ? match_sf(w, m, rec, id, p.sf_id, why, sizeof(why)) : 0;
 		bool ext_missing = false;
 		if (k == -2) {
@@ -1339,6 +1468,16 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 				created = true;
 				audit(&p, "salesforce", NULL, NULL, NULL, "created", m->sobject);
 				plan_clm_side(&p, true);
+				/* routed here now (made, or moved in): the records that follow it come along */
+				if (follow_children(w, m, id, &fu, done_fn, ud) != CS_OK) {
+					plan_cleanup(&p);
+					json_decref(rec);
+					return CS_ETIMEOUT;
+				}
+				if (fu.items != NULL) {
+					done_fn = children_done;
+					ud = &fu;
+				}
 			}
 		}
 		/* a stored link, or one just matched by key whose comparison wrote nothing back:
@@ -1360,6 +1499,7 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	}
 	plan_cleanup(&p);
 	json_decref(rec);
+	json_decref(fu.items);
 	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 }
 
@@ -2455,7 +2595,8 @@ reconcile_mapping(struct worker *w, const struct cs_mapping *m, int64_t since_ms
 				r.checked++;
 				link = NULL;
 				/* not linked: a create that was missed, unless Salesforce deleted it */
-				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND && sync_routed(m, row) &&
+				if (sync_link_get(w->st, m, id, &link, e) == CS_ENOTFOUND &&
+				    sync_route_of(w->clm, w->st, m, row, NULL) == 1 &&
 				    sf_deleted(w, m, id, &gone, e) == CS_OK && !gone) {
 					r.drift++;
 					if (repair)

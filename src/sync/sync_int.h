@@ -199,6 +199,11 @@ cs_err sync_dlq_count_add(struct store *s, const char *mapping, long long delta,
 
 /* plan.c: which repository records mapping m syncs (its route). Pure. */
 bool sync_routed(const struct cs_mapping *m, const json_t *rec);
+/* Whether rec is routed to m, a record under a contract that follows it (route: parent)
+ * included: 1, 0, or -1 when that cannot be told now (reading the contract failed). parent_id:
+ * the contract of a create body that does not name it (NULL: rec's contract_id). */
+int sync_route_of(struct clm *clm, struct store *st, const struct cs_mapping *m, const json_t *rec,
+                  const char *parent_id);
 /* True when field i of m names a Salesforce field that neither an earlier field of m, nor Id,
  * nor the external id field names: the fields a query or retrieve lists once each. Pure. */
 bool sync_sf_field_first(const struct cs_mapping *m, size_t i);

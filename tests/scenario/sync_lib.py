@@ -393,14 +393,15 @@ CUSTOM_CONTRACT_FIELDS = """      - clm: custom.region
 """
 
 
-def obligation_mapping(org, suffix=""):
+def obligation_mapping(org, suffix="", follow=False):
     """Obligations <-> the custom object Obligation__c (tests/scenario/sync_custom_schema.json),
-    each under its contract through the lookup Contract__c."""
+    each under its contract through the lookup Contract__c; follow: routed with their contract
+    (route: parent)."""
     return """  - name: obligations%(s)s
     org: %(org)s
     entity: obligation
     sobject: Obligation__c
-    external_id_field: CLM_Id__c
+    external_id_field: CLM_Id__c%(route)s
     on_create: {clm: create, salesforce: create}
     on_delete: {clm: delete, salesforce: delete}
     fields:
@@ -419,7 +420,7 @@ def obligation_mapping(org, suffix=""):
         value_map: {none: None, monthly: Monthly, quarterly: Quarterly, semiannual: Semi-annual, annual: Annual}
       - {clm: custom.penalty, sf: Penalty__c, owner: both, conflict: last_writer_wins, transform: decimal_to_currency, scale: 2}
       - {clm: custom.effort_hours, sf: Effort_Hours__c, owner: both, conflict: last_writer_wins}
-""" % {"org": org, "s": suffix}
+""" % {"org": org, "s": suffix, "route": "\n    route: parent" if follow else ""}
 
 
 def env():

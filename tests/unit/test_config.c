@@ -1053,6 +1053,12 @@ static const struct err_case sync_err_cases[] = {
 	{ HEAD("obligation", "Obligation__c")
 	  "      - {clm: description, sf: Name, owner: clm}\n    on_create: {clm: create}\n", 16,
 	  "mappings[0].on_create.clm", "obligation records made from Salesforce need their contract" },
+	/* route: parent */
+	{ HEAD("contract", "Contract") TITLE "    route: parent\n", 16, "mappings[0].route",
+	  "route: parent is for records under a contract" },
+	{ HEAD("obligation", "Obligation__c")
+	  "      - {clm: description, sf: Name, owner: clm}\n    on_create: {clm: ignore}\n    route: parent\n", 17,
+	  "mappings[0].route", "route: parent follows the contract mapping that contract_id's lookup names" },
 	{ HEAD("contract", "Contract") TITLE "    on_delete: {clm: delete}\n", 16,
 	  "mappings[0].on_delete.clm", "the repository does not delete a contract: use ignore or terminate" },
 	{ HEAD("contract", "Contract") TITLE "      - {clm: number, sf: name, owner: clm}\n", 16,
@@ -1215,7 +1221,7 @@ static const struct err_case sync_err_cases[] = {
 	{ HEAD("contract", "Contract") TITLE "    match: {by: keys, keys: [[total_value, V__c]]}\n",
 	  16, "mappings[0].match.keys[0]", "matching on money" },
 	{ HEAD("contract", "Contract") TITLE "    route: everything\n", 16, "mappings[0].route",
-	  "expected all, or a section" },
+	  "expected all or parent, or a section" },
 	{ HEAD("contract", "Contract") TITLE "    route: {field: custom.region, in: [EMEA], "
 	  "not_in: [AMER]}\n", 16, "mappings[0].route", "exactly one of in and not_in" },
 	{ HEAD("contract", "Contract") TITLE "    route: {field: custom.region, in: [emea]}\n", 16,
