@@ -188,10 +188,26 @@ store_close(struct store *s)
 		s->ops->close(s);
 }
 
+/* A new epoch for s, unique among every connection of the process (store_epoch). */
+static void
+new_epoch(struct store *s)
+{
+	static atomic_uint_fast64_t next;
+
+	s->epoch = (uint64_t)atomic_fetch_add(&next, 1) + 1;
+}
+
+uint64_t
+store_epoch(const struct store *s)
+{
+	return s->epoch;
+}
+
 /* Begins a write transaction; see store.h. One thread. */
 cs_err
 store_begin(struct store *s, struct cs_error *e)
 {
+	new_epoch(s);
 	return s->ops->begin(s, e);
 }
 
@@ -199,6 +215,7 @@ store_begin(struct store *s, struct cs_error *e)
 cs_err
 store_commit(struct store *s, struct cs_error *e)
 {
+	new_epoch(s);
 	return s->ops->commit(s, e);
 }
 
@@ -206,6 +223,7 @@ store_commit(struct store *s, struct cs_error *e)
 void
 store_rollback(struct store *s)
 {
+	new_epoch(s);
 	s->ops->rollback(s);
 }
 
@@ -234,6 +252,7 @@ store_release(struct store *s, struct cs_error *e)
 cs_err
 store_rollback_to(struct store *s, struct cs_error *e)
 {
+	new_epoch(s);
 	return s->ops->rollback_to(s, e);
 }
 

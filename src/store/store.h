@@ -58,6 +58,12 @@ cs_err store_commit(struct store *s, struct cs_error *e);
 void store_rollback(struct store *s);
 /* True while a transaction is open on s. */
 bool store_in_transaction(struct store *s);
+/* A number that changes whenever what the connection wrote in its open transaction may have been
+ * undone, or a transaction begins or ends (begin, commit, rollback, rollback to a savepoint); no
+ * two connections of the process share one. While it stays the same, a value the caller read or
+ * wrote in the transaction is still what the store holds, as no other connection writes then: a
+ * cache of such a value is good for as long. One thread. */
+uint64_t store_epoch(const struct store *s);
 
 /* Savepoints: a part of the open transaction that can be undone alone (SQL SAVEPOINT, the same in
  * SQLite and PostgreSQL). Several writes share one transaction, and so one commit, when each runs

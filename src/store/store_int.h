@@ -102,6 +102,7 @@ struct store_ops {
 /* Every connection starts with this. */
 struct store {
 	const struct store_ops *ops;
+	uint64_t epoch;               /* store_epoch() */
 };
 
 /* The SQLite back end: opens path (a file name, or ":memory:"), configures and migrates it.

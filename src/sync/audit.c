@@ -152,18 +152,30 @@ set_val(json_t *o, const char *key, const json_t *v, struct cs_error *e)
 	return CS_OK;
 }
 
+/* The head an append of this thread last wrote, good while its connection's epoch holds
+ * (store_epoch: nothing was undone, no other transaction began): later appends of the same
+ * transaction, a group of plans, then neither read the head again nor look for a row past it
+ * (the first append of the transaction did), nor for the index's start. */
+static _Thread_local struct {
+	const struct store *s;
+	uint64_t epoch;
+	long long seq;
+	char hash[HASH_HEX + 1];
+} held;
+
 /* The row's entries in the index by record id, in the append's transaction; the first append
  * that indexes records where the index starts (a log begun before it is searched by scanning
- * up to there). The index is derived: it is not part of the chain. */
+ * up to there; known already when this transaction appended before). The index is derived: it
+ * is not part of the chain. */
 static cs_err
-index_row(struct store *s, const struct sync_audit_row *r, long long seq, struct cs_error *e)
+index_row(struct store *s, const struct sync_audit_row *r, long long seq, bool started, struct cs_error *e)
 {
 	const char *ids[2] = { r->clm_id, r->sf_id };
 	char key[STORE_KV_KEY_MAX];
 	json_t *d = NULL, *empty;
-	cs_err rc;
+	cs_err rc = CS_OK;
 
-	if ((rc = store_kv_get(s, NS_HEAD, IX_KEY, &d, e)) == CS_ENOTFOUND) {
+	if (!started && (rc = store_kv_get(s, NS_HEAD, IX_KEY, &d, e)) == CS_ENOTFOUND) {
 		if ((d = json_pack("{s:I}", "from", (json_int_t)seq)) == NULL)
 			return cs_error_set(e, CS_ENOMEM, "audit: out of memory");
 		rc = store_kv_put(s, NS_HEAD, IX_KEY, d, e);
@@ -191,14 +203,17 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], ts[32], key[KEY_DIGITS + 1];
 	json_t *row = NULL, *head = NULL, *old = NULL;
 	long long last;
-	bool found;
+	bool found, cached;
 	cs_err rc;
 
 	/* the row must commit or vanish with the change it describes, and the read of the head
 	 * below is only stable under the write lock a transaction holds */
 	if (!store_in_transaction(s))
 		return cs_error_set(e, CS_ESTATE, "audit: append outside a transaction");
-	if ((rc = head_get(s, &last, prev, &found, e)) != CS_OK) {
+	if ((cached = held.s == s && held.epoch == store_epoch(s))) {
+		last = held.seq;
+		memcpy(prev, held.hash, sizeof(prev));
+	} else if ((rc = head_get(s, &last, prev, &found, e)) != CS_OK) {
 		/* a damaged head: appending would extend a chain that no longer verifies */
 		if (rc == CS_EPARSE)
 			rc = cs_error_set(e, CS_EIO, "audit: the head is malformed; run `clmsync audit verify`");
@@ -234,7 +249,7 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 	row_key(last + 1, key, sizeof(key));
 	/* a head moved back or removed would have this append overwrite a row: the evidence a
 	 * verify needs. One key lookup per append is cheap insurance. */
-	if ((rc = store_kv_get(s, NS_ROWS, key, &old, e)) != CS_ENOTFOUND) {
+	if (!cached && (rc = store_kv_get(s, NS_ROWS, key, &old, e)) != CS_ENOTFOUND) {
 		if (rc == CS_OK)
 			rc = cs_error_set(e, CS_EIO, "audit: row %lld exists past the head; run `clmsync audit verify`",
 			                  last + 1);
@@ -242,11 +257,18 @@ sync_audit_append(struct store *s, const struct sync_audit_row *r, long long *se
 		goto out;
 	}
 	if ((rc = store_kv_put(s, NS_ROWS, key, row, e)) != CS_OK ||
-	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK || (rc = index_row(s, r, last + 1, e)) != CS_OK)
+	    (rc = store_kv_put(s, NS_HEAD, HEAD_KEY, head, e)) != CS_OK ||
+	    (rc = index_row(s, r, last + 1, cached, e)) != CS_OK)
 		goto out;
 	if (seq != NULL)
 		*seq = last + 1;
+	held.s = s;
+	held.epoch = store_epoch(s);
+	held.seq = last + 1;
+	memcpy(held.hash, hash, sizeof(held.hash));
 out:
+	if (rc != CS_OK)
+		held.s = NULL;
 	json_decref(row);
 	json_decref(head);
 	json_decref(old);

@@ -517,7 +517,7 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	struct worker *w = p->w;
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
-	json_t *it, *out = NULL;
+	json_t *it;
 	bool wrote_clm = false;
 	size_t i;
 	cs_err rc;
@@ -529,14 +529,14 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		long long seq = 0;
 
 		memset(&cf, 0, sizeof(cf));
-		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch, -1, w->actor, &out,
+		/* the record written is not needed back: no answer is built for it */
+		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch, -1, w->actor, NULL,
 		                   &seq, &cf);
 		if (rc != CS_OK) {
 			sync_txn_rollback(w);
 			snprintf(why, whyn, "%s: %s", cf.code, cf.msg);
 			return cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
 		}
-		json_decref(out);
 		sync_txn_clm(w, seq);
 		wrote_clm = true;
 	}

@@ -296,6 +296,26 @@ rollback_keeps_chain(void **state)
 	append_rows(f->s, 4, 4, 1);
 	expect_verify(f->s, CS_OK, 4, 0, NULL);
 
+	/* appends of one transaction share the head they wrote; a savepoint rolled back in between
+	 * takes its rows with it, and the next append continues from the row before them */
+	assert_int_equal(store_begin(f->s, &e), CS_OK);
+	append_one(f->s, 5, &seq);
+	assert_int_equal(seq, 5);
+	assert_int_equal(store_savepoint(f->s, &e), CS_OK);
+	append_one(f->s, 6, &seq);
+	append_one(f->s, 7, &seq);
+	assert_int_equal(seq, 7);
+	assert_int_equal(store_rollback_to(f->s, &e), CS_OK);
+	append_one(f->s, 6, &seq);
+	assert_int_equal(seq, 6);
+	assert_int_equal(store_savepoint(f->s, &e), CS_OK);
+	append_one(f->s, 7, &seq);
+	assert_int_equal(store_release(f->s, &e), CS_OK);
+	append_one(f->s, 8, &seq);
+	assert_int_equal(seq, 8);
+	assert_int_equal(store_commit(f->s, &e), CS_OK);
+	expect_verify(f->s, CS_OK, 8, 0, NULL);
+
 	/* fail each store statement of an append in turn until one gets through: after each
 	 * failure the caller rolls back and the chain holds */
 	for (long n = 1;; n++) {
@@ -310,7 +330,7 @@ rollback_keeps_chain(void **state)
 		store_fault_inject(0);
 		if (rc == CS_OK) {
 			assert_int_equal(store_commit(f->s, &e), CS_OK);
-			assert_int_equal(seq, 5);
+			assert_int_equal(seq, 9);
 			break;
 		}
 		assert_int_equal(rc, CS_EIO);
@@ -318,12 +338,12 @@ rollback_keeps_chain(void **state)
 		assert_null(strstr(e.msg, "past the head"));
 		failed = true;
 		store_rollback(f->s);
-		expect_verify(f->s, CS_OK, 4, 0, NULL);
+		expect_verify(f->s, CS_OK, 8, 0, NULL);
 	}
 	assert_true(failed);
-	expect_verify(f->s, CS_OK, 5, 0, NULL);
-	append_rows(f->s, 6, 7, 2);
-	expect_verify(f->s, CS_OK, 7, 0, NULL);
+	expect_verify(f->s, CS_OK, 9, 0, NULL);
+	append_rows(f->s, 10, 11, 2);
+	expect_verify(f->s, CS_OK, 11, 0, NULL);
 }
 
 /* A changed value in a row: its hash no longer matches. Rehashing that row moves the break to
