@@ -385,7 +385,7 @@ def main():
         ids.append(c["id"])
         seedvals.append(v)
     t1 = now()
-    n = arr.wait_all("sf", seedvals, o.deadline + o.contracts * 0.5)
+    n = arr.wait_all("sf", seedvals, 2 * o.deadline)
     t2 = max([arr.seen["sf"][v] for v in seedvals if v in arr.seen["sf"]] or [t1])
     res["seed"] = {"n": o.contracts, "created_s": t1 - t0, "arrived": n, "last_visible_s": t2 - t0}
     recs = sf.query("SELECT Id, CLM_Id__c FROM Contract WHERE CLM_Id__c != null")
@@ -462,7 +462,7 @@ def main():
             t.join()
         t1 = now()
         side = "sf" if direction == "to_sf" else "repo"
-        n = arr.wait_all(side, vals, o.deadline + len(vals) * 0.5)
+        n = arr.wait_all(side, vals, o.deadline)
         last = max([arr.seen[side][v] for v in vals if v in arr.seen[side]] or [t1])
         # the sync's calls for the burst: until its last change is visible, and 5 s more for its tail
         end = now() + 5
