@@ -174,9 +174,14 @@ run_n8n() {
 }
 
 node --version >"$tmp/node.version"
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev (with uncommitted changes)"
+echo "$rev" >"$tmp/tree.rev"
 for s in $SYSTEMS; do
 	echo "peers: === $s ==="
 	"run_$s"
 done
-python3 "$HERE/report.py" --dir "$tmp" --out "$OUT" --systems "$SYSTEMS" --command "bash bench/peers/run.sh ${1:-build}"
-echo "peers: report in $OUT"
+python3 "$HERE/report.py" --dir "$tmp" --out "$OUT" --systems "$SYSTEMS" --command "bash bench/peers/run.sh ${1:-build}" \
+	--summary "$tmp/summary.md"
+echo "peers: report in $OUT; README.md's summary rows:"
+cat "$tmp/summary.md"
