@@ -314,7 +314,7 @@ def main():
     ap.add_argument("--token-file", required=True)
     ap.add_argument("--pid", type=int, required=True, help="the sync process (root of its tree)")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--contracts", type=int, default=500)
+    ap.add_argument("--contracts", type=int, default=0, help="default: one per change of the phases below")
     ap.add_argument("--lat-n", type=int, default=30)
     ap.add_argument("--lat-interval-ms", type=int, default=1000)
     ap.add_argument("--burst", type=int, default=500)
@@ -324,8 +324,12 @@ def main():
     ap.add_argument("--deadline", type=float, default=180.0, help="longest wait for any arrival, s")
     ap.add_argument("--quiet", type=float, default=75.0, help="the quiet window after convergence, s")
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--age", type=float, default=0.0,
+                    help="before the first Salesforce edit, wait until the contracts are this old, s")
     o = ap.parse_args()
-    assert o.burst <= o.contracts and o.lat_n + o.pairs + o.interleaved <= o.contracts
+    # each phase edits contracts of its own, so that no phase's edit is a record's second one
+    o.contracts = o.contracts or o.lat_n + o.burst + o.pairs + o.interleaved
+    assert o.lat_n + o.burst + o.pairs + o.interleaved <= o.contracts
 
     token = open(o.token_file).read().split()[0]
     sf = SF(o.sf)
@@ -391,6 +395,7 @@ def main():
     recs = sf.query("SELECT Id, CLM_Id__c FROM Contract WHERE CLM_Id__c != null")
     sfid = {r["CLM_Id__c"]: r["Id"] for r in recs}
     res["seed"]["api_calls"] = win.close()
+    t_sf_created = t2           # the last Contract's CreatedDate, near enough
     log("  %d/%d in Salesforce after %.1f s" % (n, o.contracts, t2 - t0))
     missing = [i for i in ids if i not in sfid]
     if missing:
@@ -431,12 +436,13 @@ def main():
             (direction, n, len(vals), r["p50_ms"] and round(r["p50_ms"]), r["p99_ms"] and round(r["p99_ms"]), calls))
         return r
 
-    log("%s: latency" % o.system)
-    res["latency"] = {"to_sf": latency("to_sf", "L1"), "to_repo": latency("to_repo", "L2")}
+    # repository -> Salesforce first, then (after the age wait, when asked for) Salesforce -> repository
+    log("%s: repository -> Salesforce" % o.system)
+    res["latency"] = {"to_sf": latency("to_sf", "L1")}
 
     # ---- throughput: a burst of changes, each on its own contract --------------------------------
     def burst(direction, tag):
-        idx = [i for i in ids[:o.burst] if i in sfid]
+        idx = [i for i in ids[o.lat_n:o.lat_n + o.burst] if i in sfid]
         vals = ["%s-%d-%s" % (tag, k, run) for k in range(len(idx))]
         win = Window()
         t0 = now()
@@ -476,13 +482,21 @@ def main():
             (direction, n, len(vals), last - t0, r["per_s"] or 0, calls))
         return r
 
-    log("%s: throughput" % o.system)
-    res["burst"] = {"to_sf": burst("to_sf", "T1"), "to_repo": burst("to_repo", "T2")}
+    res["burst"] = {"to_sf": burst("to_sf", "T1")}
+    if o.age > 0:
+        log("%s: waiting until the contracts are %.0f s old" % (o.system, o.age))
+        while now() < t_sf_created + o.age:
+            time.sleep(min(1.0, max(0.01, t_sf_created + o.age - now())))
+    res["age_s"] = now() - t_sf_created
+    log("%s: Salesforce -> repository" % o.system)
+    res["latency"]["to_repo"] = latency("to_repo", "L2")
+    res["burst"]["to_repo"] = burst("to_repo", "T2")
 
     # ---- concurrent edits --------------------------------------------------------------------------
     log("%s: concurrent edits" % o.system)
     win_conc = Window()
-    pair_ids = [i for i in ids[o.lat_n:o.lat_n + o.pairs] if i in sfid]
+    b0 = o.lat_n + o.burst
+    pair_ids = [i for i in ids[b0:b0 + o.pairs] if i in sfid]
     pairs = {}
     sc2, rc2 = SF(o.sf), Repo(o.clm, token)
     for k, cid in enumerate(pair_ids):
@@ -506,7 +520,7 @@ def main():
         b_.join()
         pairs[cid] = {"repo": vr, "sf": vs, "repo_updated_at": out["repo"][1]}
         time.sleep(0.1)     # pace between pairs (not a wait for a condition)
-    inter_ids = [i for i in ids[o.lat_n + o.pairs:o.lat_n + o.pairs + o.interleaved] if i in sfid]
+    inter_ids = [i for i in ids[b0 + o.pairs:b0 + o.pairs + o.interleaved] if i in sfid]
     inter = {cid: [] for cid in inter_ids}
     base = now()
     for rnd in range(4):

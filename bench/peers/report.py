@@ -124,13 +124,22 @@ def main():
     w("")
     w("| phase | what |")
     w("|---|---|")
-    w("| seed | one counterparty and %d contracts created in the repository (title, description, payment terms, value); each must appear as a Contract under the counterparty's Account |" % sz["contracts"])
+    w("| seed | one counterparty and %d contracts created in the repository (title, description, payment terms, value); each must appear as a Contract under the counterparty's Account; every phase below edits contracts of its own |" % sz["contracts"])
     w("| latency | %d changes of `description` each way, one every %d ms; arrival = the value seen on the other side |" % (sz["lat_n"], sz["lat_interval_ms"]))
     w("| throughput | a burst of %d changes each way, each on its own contract (repository: %d writers PATCHing; Salesforce: sObject Collections updates of 200); time until the last is visible |" % (sz["burst"], sz["threads"]))
     w("| concurrent pairs | %d contracts: the same field written on both sides at once (two threads released together), one pair every 100 ms |" % sz["pairs"])
     w("| interleaved | %d contracts written 4 times, alternating repository, Salesforce, repository, Salesforce, %d ms between rounds |" % (sz["interleaved"], sz["round_gap_ms"]))
     w("| converge | until both sides hold the same value on every contract of the two phases above (deadline %.0f s) |" % sz["deadline"])
     w("| quiet | %.0f s with no workload: every write then is a loop |" % sz["quiet"])
+    w("")
+    w("The phases run in this order: seed, repository → Salesforce (latency, then burst), Salesforce →")
+    w("repository (latency, then burst), the concurrent edits, convergence, the quiet window.")
+    aged = [s for s in ran if R[s].get("age_s", 0) > 60]
+    if aged:
+        w("For %s, the Salesforce edits waited until the contracts were %s old (an idle wait, the edits" %
+          (", ".join(NAMES.get(s, s) for s in aged), ", ".join("%.0f s" % R[s]["age_s"] for s in aged)))
+        w("themselves unchanged): n8n's Salesforce Trigger reports no update of a record created less than")
+        w("15 minutes before its previous poll (see the discussion), which would otherwise hide every edit.")
     w("")
     w("Arrivals are seen by events, not by periodic reads: Salesforce through the driver's own CometD")
     w("subscription (streaming costs no API call), the repository through a long poll of its change feed.")
