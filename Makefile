@@ -33,7 +33,8 @@ bench: all
 
 # clmsync beside the alternatives (a jsforce script, n8n) on the same workload, one after the other
 # on fresh servers; installs jsforce and n8n from npm on first use into ignored folders under
-# bench/peers/, takes about 25 minutes, writes bench/results/peers.md. Not part of `make check`.
+# bench/peers/, takes about 40 minutes (n8n needs its contracts 16 minutes old before Salesforce edits
+# reach it), writes bench/results/peers.md. Not part of `make check`.
 # PEERS="clmsync jsforce" runs a subset; bench/peers/run.sh lists the size variables.
 peers: all
 	@bash bench/peers/run.sh $(BUILD)

@@ -17,6 +17,8 @@ NAMES = {"clmsync": "clmsync", "jsforce": "jsforce DIY", "n8n": "n8n"}
 def ms(v):
     if v is None:
         return "—"
+    if v >= 10000:
+        return "%.1f s" % (v / 1000.0)
     return "%.0f ms" % v if v >= 10 else "%.1f ms" % v
 
 
@@ -118,7 +120,8 @@ def main():
     w("  would have left it. Settings besides the loopback ones: `N8N_CONCURRENCY_PRODUCTION_LIMIT=1`")
     w("  (without it, a burst's execution outlasts the 1 s schedule and the next ones start from the same")
     w("  feed position: a trial run made 1,137 REST calls where 126 upserts were needed) and")
-    w("  `EXECUTIONS_DATA_SAVE_ON_SUCCESS=none` (n8n's advice for high volumes).")
+    w("  `EXECUTIONS_DATA_SAVE_ON_SUCCESS=none` (no execution data kept for successful runs, as n8n's guide to")
+    w("  execution data suggests for busy instances).")
     w("")
     w("The workload, the same for every system (driver defaults, changed by `PEERS_*` variables):")
     w("")
@@ -288,7 +291,7 @@ def main():
                  if r["burst"][d]["arrived"] == r["burst"][d]["n"] else "%d arrived" % r["burst"][d]["arrived"])
         srow("Salesforce API calls per 1,000 changes (burst to Salesforce / whole run)", lambda r: "%s / %s" % (
             num(r["burst"]["to_sf"]["api_per_1000"]), num(r["total"]["api_calls"] * 1000.0 / changes)))
-        srow("peak memory of the sync", lambda r: "%.0f MiB" % (r["memory"]["peak_rss_kib"] / 1024.0))
+        srow("peak memory of the sync (clmsync: with its repository)", lambda r: "%.0f MiB" % (r["memory"]["peak_rss_kib"] / 1024.0))
         srow("lost updates: %d simultaneous pairs / %d interleaved" % (sz["pairs"], sz["interleaved"]),
              lambda r: "%d / %d" % (r["correctness"]["pairs"]["lost"], r["correctness"]["interleaved"]["lost"]))
         srow("loops (writes in a quiet %.0f s) / duplicate Contracts" % sz["quiet"], lambda r: "%d / %d" % (
