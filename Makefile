@@ -3,7 +3,7 @@ BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure check check-asan demo bench fuzz chaos clean
+.PHONY: all deps configure check check-asan demo bench peers fuzz chaos clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -30,6 +30,14 @@ demo: all
 
 bench: all
 	@./bench/run.sh $(BUILD)
+
+# clmsync beside the alternatives (a jsforce script, n8n) on the same workload, one after the other
+# on fresh servers; installs jsforce and n8n from npm on first use into ignored folders under
+# bench/peers/, takes about 40 minutes (n8n needs its contracts 16 minutes old before Salesforce edits
+# reach it), writes bench/results/peers.md. Not part of `make check`.
+# PEERS="clmsync jsforce" runs a subset; bench/peers/run.sh lists the size variables.
+peers: all
+	@bash bench/peers/run.sh $(BUILD)
 
 # The chaos soak (tests/chaos/): a long two-way workload across two orgs while clmsync is killed
 # and restarted, sfemu injects every fault it has and the store fails statements; then the
