@@ -1809,7 +1809,32 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		if (json_is_string(json_object_get(p.link, "backfill")) && !del) {
 			/* a backfill linked the record and is making it from what it read before this
 			 * change: marked, the backfill has it planned again once it is made (backfill.c
-			 * finish_links) instead of this change being lost until a reconcile */
+			 * finish_links) instead of this change being lost until a reconcile. Read again
+			 * under the write lock first: the backfill, another process, may have made the
+			 * record and finished the link since; the change is then planned anew. */
+			json_t *ln = NULL, *again = NULL;
+			bool still;
+
+			if (sync_txn_begin(w, &e) != CS_OK) {
+				plan_cleanup(&p);
+				return CS_ETIMEOUT;
+			}
+			p.unit_open = true;
+			memset(&cf, 0, sizeof(cf));
+			still = sync_link_get(w->st, m, clm_id, &ln, &e) == CS_OK &&
+			    json_is_string(json_object_get(ln, "backfill")) &&
+			    clm_get_in(w->clm, w->st, sync_kind_of(m->entity), NULL, clm_id, &again, &cf) != CS_OK &&
+			    cf.status < 500;
+			json_decref(again);
+			if (!still) {
+				json_decref(ln);
+				sync_txn_rollback(w);
+				p.unit_open = false;
+				plan_cleanup(&p);
+				return CS_ETIMEOUT;
+			}
+			json_decref(p.link);
+			p.link = ln;
 			json_object_set_new(p.link, "missed", json_true());
 			p.dirty = true;
 			rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
