@@ -149,9 +149,9 @@ if [ "$RESULTS" != "none" ]; then
 		echo "  servers' routing and handlers whole, without a socket (fuzz_repo_api, fuzz_admin_api,"
 		echo "  fuzz_sfemu_api); the repository is opened once per run (fuzz_import and the API targets); the"
 		echo "  connector's retry, reconnect and poll waits return at once in the fuzz build (fuzz_sf_stream,"
-		echo "  fuzz_sf_client, fuzz_sf_bulk). The slowest still run a whole path per input (a login, a"
-		echo "  handshake and a stream; a repository query; an emulator reset and a SOQL query; a YAML load),"
-		echo "  a few thousand inputs a second on one core."
+		echo "  fuzz_sf_client). The slowest still run a whole path per input (a login, a handshake and a"
+		echo "  stream; a repository query; an emulator reset and a SOQL query; a YAML load), about a"
+		echo "  thousand to a few thousand inputs a second on one core."
 		# a section written by hand (the bugs found, say) is kept
 		[ -f "$RESULTS" ] && sed -n '/^## Findings/,$p' "$RESULTS" | sed '1s/^/\n/'
 	} >"$RESULTS.tmp"
