@@ -1326,6 +1326,12 @@ admin_port(const struct admin *a)
 }
 
 void
+admin_dispatch(struct admin *a, const struct http_local_req *lr, struct http_resp *rs)
+{
+	http_server_dispatch(a->srv, lr, rs);
+}
+
+void
 admin_stop(struct admin *a)
 {
 	if (a == NULL)

@@ -41,6 +41,11 @@ struct admin_opts {
  * which), CS_EINVAL, CS_ENOMEM. */
 cs_err admin_start(const struct admin_opts *o, struct admin **out, struct cs_error *e);
 int admin_port(const struct admin *a);
+struct http_local_req;
+struct http_resp;
+/* Answers lr as the listener answers a request it receives, without a connection, in the
+ * calling thread (http_server_dispatch): for tests. rs is released with http_resp_cleanup(). */
+void admin_dispatch(struct admin *a, const struct http_local_req *lr, struct http_resp *rs);
 /* Stops serving and frees a. NULL is a no-op. */
 void admin_stop(struct admin *a);
 

@@ -31,6 +31,12 @@ struct clm_schema *cli_schema_of(const struct cs_config *cfg, struct cs_error *e
 /* Closes what cli_repo_open opened; safe on an empty or closed r. */
 void cli_repo_close(struct cli_repo *r);
 
+/* `clmsync import` (cmd_import's arguments, without --config or --data: a usage error, 2) on
+ * repo, open already (cli_repo_open) and borrowed for the call: for a caller that imports many
+ * files into one repository without opening it each time (the fuzz target). Returns as
+ * cmd_import. */
+int cli_import_on(int argc, char **argv, struct cli_repo *repo);
+
 /* How a CSV column of a contract is read and written. */
 enum cli_col_type {
 	CLI_COL_TEXT,          /* a JSON string */

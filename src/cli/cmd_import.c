@@ -911,8 +911,10 @@ out:
 	return rc;
 }
 
-int
-cmd_import(int argc, char **argv)
+/* cmd_import on the repository given, open already (borrowed), or, when NULL, on the one that
+ * --config and --data name, opened and closed here. */
+static int
+import_cmd(int argc, char **argv, struct cli_repo *given)
 {
 	const char *cfg_path = NULL, *data = NULL, *what = NULL, *as = NULL;
 	char *maps[MAP_MAX];
@@ -978,6 +980,10 @@ cmd_import(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (given != NULL && (cfg_path != NULL || data != NULL)) {
+		fprintf(stderr, "clmsync import: the repository is open already: no --config or --data\n");
+		return 2;
+	}
 	if (what == NULL || strcmp(what, "contracts") != 0 || x.file == NULL) {
 		fprintf(stderr, "clmsync import: usage: clmsync import contracts FILE.csv [options] (see --help)\n");
 		return 2;
@@ -1011,10 +1017,10 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	madvise(p, len, MADV_SEQUENTIAL);
-	if (cli_repo_open("import", cfg_path, data, &repo) != 0)
+	if (given == NULL && cli_repo_open("import", cfg_path, data, &repo) != 0)
 		goto out;
-	x.repo = &repo;
-	x.clm = repo.clm;
+	x.repo = given != NULL ? given : &repo;
+	x.clm = x.repo->clm;
 	if ((x.names = strmap_new(LOOKUP_MAX)) == NULL || (x.ids = strmap_new(LOOKUP_MAX)) == NULL ||
 	    (x.numbers = strmap_new(LOOKUP_MAX)) == NULL || cs_id_new("cp", x.placeholder_cp) != CS_OK ||
 	    cs_id_new("ct", x.placeholder_ct) != CS_OK) {
@@ -1040,4 +1046,16 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	return import_cmd(argc, argv, NULL);
+}
+
+int
+cli_import_on(int argc, char **argv, struct cli_repo *repo)
+{
+	return import_cmd(argc, argv, repo);
 }

@@ -256,8 +256,8 @@ send_resp(struct MHD_Connection *c, struct http_resp *rs)
 	return ret;
 }
 
-static void
-resp_cleanup(struct http_resp *rs)
+void
+http_resp_cleanup(struct http_resp *rs)
 {
 	cs_buf_cleanup(&rs->body);
 	for (size_t i = 0; i < rs->nheaders; i++) {
@@ -265,6 +265,36 @@ resp_cleanup(struct http_resp *rs)
 		free(rs->headers[i].value);
 	}
 	rs->nheaders = 0;
+}
+
+/* Answers rq into rs (initialised here): the pre hook, then the first route that matches, then
+ * the not-found handler. The one path of every request, from a connection or handed over. */
+static void
+route(const struct http_server_opts *o, struct http_req *rq, struct http_resp *rs)
+{
+	char segbuf[8192];
+	bool handled = false;
+
+	memset(rs, 0, sizeof(*rs));
+	cs_buf_init(&rs->body, (size_t)1 << 31);
+	rs->status = 200;
+	if (o->pre != NULL)
+		handled = o->pre(rq, rs, o->ud);
+	for (size_t i = 0; !handled && i < o->nroutes; i++) {
+		const struct http_route *rt = &o->routes[i];
+		if (rt->method != NULL && strcmp(rt->method, rq->method) != 0)
+			continue;
+		if (!route_match(rt->pattern, rq->path, rq, segbuf, sizeof(segbuf)))
+			continue;
+		rt->fn(rq, rs, o->ud);
+		handled = true;
+	}
+	if (!handled) {
+		if (o->not_found)
+			o->not_found(rq, rs, o->ud);
+		else
+			http_resp_text(rs, 404, "text/plain", "not found\n", 10);
+	}
 }
 
 static enum MHD_Result
@@ -275,9 +305,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	struct reqctx *x = *con_cls;
 	struct http_req rq;
 	struct http_resp rs;
-	char path[8192], segbuf[8192];
+	char path[8192];
 	enum MHD_Result ret;
-	bool handled = false;
 
 	if (x == NULL)
 		return MHD_NO;
@@ -297,8 +326,6 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	}
 
 	memset(&rq, 0, sizeof(rq));
-	memset(&rs, 0, sizeof(rs));
-	cs_buf_init(&rs.body, (size_t)1 << 31);
 	normalise_path(url, path, sizeof(path));
 	rq.method = method;
 	rq.path = path;
@@ -307,32 +334,41 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	rq.body_len = x->body.len;
 	rq.body_too_big = x->too_big;
 	rq.conn = c;
-	rs.status = 200;
-
-	if (s->o.pre != NULL)
-		handled = s->o.pre(&rq, &rs, s->o.ud);
-	for (size_t i = 0; !handled && i < s->o.nroutes; i++) {
-		const struct http_route *rt = &s->o.routes[i];
-		if (rt->method != NULL && strcmp(rt->method, method) != 0)
-			continue;
-		if (!route_match(rt->pattern, path, &rq, segbuf, sizeof(segbuf)))
-			continue;
-		rt->fn(&rq, &rs, s->o.ud);
-		handled = true;
-	}
-	if (!handled) {
-		if (s->o.not_found)
-			s->o.not_found(&rq, &rs, s->o.ud);
-		else
-			http_resp_text(&rs, 404, "text/plain", "not found\n", 10);
-	}
+	route(&s->o, &rq, &rs);
 	if (rs.drop) {
-		resp_cleanup(&rs);
+		http_resp_cleanup(&rs);
 		return MHD_NO;
 	}
 	ret = send_resp(c, &rs);
-	resp_cleanup(&rs);
+	http_resp_cleanup(&rs);
 	return ret;
+}
+
+void
+http_server_dispatch(struct http_server *s, const struct http_local_req *lr, struct http_resp *rs)
+{
+	struct http_req rq;
+	struct cs_buf body;
+	char path[8192];
+	bool too_big = false;
+
+	/* as the connection path collects the body: bounded by max_body, dropped whole past it */
+	cs_buf_init(&body, s->o.max_body);
+	if (lr->body_len > 0 && cs_buf_append(&body, lr->body, lr->body_len) != CS_OK) {
+		too_big = true;
+		cs_buf_cleanup(&body);
+	}
+	memset(&rq, 0, sizeof(rq));
+	normalise_path(lr->path, path, sizeof(path));
+	rq.method = lr->method;
+	rq.path = path;
+	rq.raw_uri = lr->raw_uri;
+	rq.body = body.data ? body.data : "";
+	rq.body_len = body.len;
+	rq.body_too_big = too_big;
+	rq.local = lr;
+	route(&s->o, &rq, rs);
+	cs_buf_cleanup(&body);
 }
 
 /* Fills ss from a numeric host and port; false when host is not a numeric address. */
@@ -547,8 +583,16 @@ http_server_stop(struct http_server *s)
 bool
 http_req_peer(const struct http_req *rq, char *out, size_t cap, unsigned char *key)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	const union MHD_ConnectionInfo *ci = NULL;
+	const struct sockaddr *sa = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (rq->local != NULL) {
+		if (rq->local->peer != NULL && sockaddr_of(rq->local->peer, 0, &ss, &sslen))
+			sa = (const struct sockaddr *)&ss;
+	} else if ((ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL)
+		sa = ci->client_addr;
 
 	if (cap > 0)
 		out[0] = '\0';
@@ -583,15 +627,30 @@ http_req_peer(const struct http_req *rq, char *out, size_t cap, unsigned char *k
 	return false;
 }
 
+/* The value of the first pair of kv[0..2n) named name, as libmicrohttpd looks its values up
+ * (names in any case), or NULL. */
+static const char *
+local_lookup(const char *const *kv, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (kv[2 * i] != NULL && strcasecmp(kv[2 * i], name) == 0)
+			return kv[2 * i + 1];
+	return NULL;
+}
+
 const char *
 http_req_header(const struct http_req *rq, const char *name)
 {
+	if (rq->local != NULL)
+		return local_lookup(rq->local->headers, rq->local->nheaders, name);
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
 const char *
 http_req_query(const struct http_req *rq, const char *name)
 {
+	if (rq->local != NULL)
+		return local_lookup(rq->local->query, rq->local->nquery, name);
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -611,6 +670,13 @@ void
 http_req_query_each(const struct http_req *rq, bool (*fn)(const char *, const char *, void *), void *ud)
 {
 	struct each_ctx x = { fn, ud };
+
+	if (rq->local != NULL) {
+		for (size_t i = 0; i < rq->local->nquery; i++)
+			if (!fn(rq->local->query[2 * i], rq->local->query[2 * i + 1] ? rq->local->query[2 * i + 1] : "", ud))
+				return;
+		return;
+	}
 	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, each_cb, &x);
 }
 

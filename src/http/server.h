@@ -29,6 +29,7 @@ struct http_req {
 	size_t nparams;
 	bool body_too_big;       /* body exceeded the server's max_body and was discarded */
 	void *conn;              /* private */
+	const struct http_local_req *local; /* private: set for a request handed over whole */
 };
 
 /* Response under construction. Handlers fill it with the http_resp_* calls. */
@@ -95,6 +96,29 @@ unsigned long http_server_cut_count(const struct http_server *s);
 /* Stops accepting, waits for handler threads and frees s. NULL is a no-op. */
 void http_server_stop(struct http_server *s);
 
+/* A request handed to http_server_dispatch whole, as libmicrohttpd would give it after reading
+ * it off a connection. Everything is borrowed for the call. */
+struct http_local_req {
+	const char *method;
+	const char *path;              /* decoded, without the query */
+	const char *raw_uri;           /* as received: path and query, not decoded */
+	const char *const *headers;    /* nheaders name, value pairs */
+	size_t nheaders;
+	const char *const *query;      /* nquery name, value pairs, decoded; a value is NULL for a
+	                                * name without '=' */
+	size_t nquery;
+	const char *body;              /* body_len bytes, any content */
+	size_t body_len;
+	const char *peer;              /* the client's numeric address; NULL: unknown */
+};
+
+/* Answers lr with s's handlers, without a connection: the same pre hook, routes, not-found
+ * handler and body limit (max_body) as a request received, read through the same accessors,
+ * in the calling thread. For tests that feed requests without a socket (the fuzz targets of
+ * the HTTP APIs). rs is filled here (a handler's rs->drop included, which a connection would
+ * close on); the caller releases it with http_resp_cleanup(). */
+void http_server_dispatch(struct http_server *s, const struct http_local_req *lr, struct http_resp *rs);
+
 /* The client's address into out (a numeric address, at most 46 bytes with its NUL) and, when key
  * is not NULL, its throttling key into key[0..17) (http_throttle): an IPv4 address, or an IPv6
  * address cut to its /64 network, since one client commonly holds a whole /64. False (out "",
@@ -112,6 +136,8 @@ void http_resp_header(struct http_resp *rs, const char *name, const char *value)
 /* Sets status and a JSON body; takes ownership of v (may be NULL for an empty body). */
 void http_resp_json(struct http_resp *rs, int status, json_t *v);
 void http_resp_text(struct http_resp *rs, int status, const char *ctype, const char *s, size_t n);
+/* Frees what rs holds (its body and headers); rs may then be filled again. */
+void http_resp_cleanup(struct http_resp *rs);
 
 /* Splits a URL-encoded form (application/x-www-form-urlencoded) body, decoding each key and
  * value, and calls fn for each pair; stops when fn returns false. */

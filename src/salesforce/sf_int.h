@@ -74,7 +74,9 @@ cs_err sf_fail_http(struct sf_error *e, const struct cs_error *he);
 cs_err sf_urlencode(struct cs_buf *b, const char *s);
 /* A random 64-bit value from the client's generator. */
 uint64_t sf_rand(uint64_t *state);
-/* Sleeps ms milliseconds, waking early (returning true) when stop becomes nonzero. */
+/* Sleeps ms milliseconds, waking early (returning true) when stop becomes nonzero. In a fuzz
+ * build (CS_FUZZ) it returns at once, as if the time had passed: a retry, reconnect or poll
+ * interval only makes a fuzz run slower, and every path around the wait stays the same. */
 bool sf_sleep_ms(long ms, const atomic_int *stop);
 /* Overwrites with '*' every occurrence in p[0..len) of secret, as it is and percent-encoded: an
  * answer may echo what it was sent. Secrets under 4 bytes are left alone. */

@@ -2,9 +2,10 @@
  * targets and query strings (the audit log's filters, times, after and limit; the DLQ's after and
  * limit; link lookups by either id; lineage paths; conflict ids that hold '/'), headers
  * (Authorization, If-None-Match of the dashboard's files) and request bodies (DLQ replay and
- * discard, conflict resolution, audit verification), through the real server and handlers
- * (src/admin/admin.c) on 127.0.0.1, without a sync engine (as `serve --no-sync` runs it), on a
- * store holding a few records, a link, audit rows and a paused mapping (http_fixture.h).
+ * discard, conflict resolution, audit verification), through the admin listener's routing and
+ * handlers (src/admin/admin.c, handed each request whole: admin_dispatch, http_fixture.h),
+ * without a sync engine (as `serve --no-sync` runs it), on a store holding a few records, a
+ * link, audit rows and a paused mapping (repo_fixture.h).
  *
  * The first byte picks the method (GET, HEAD or POST) and the token the request carries by
  * default; the rest is the request (http_fixture.h). The two calls that change what the store
@@ -108,6 +109,12 @@ seed_engine_rows(void)
 }
 
 static void
+answer(void *srv, const struct http_local_req *lr, struct http_resp *rs)
+{
+	admin_dispatch(srv, lr, rs);
+}
+
+static void
 start(void)
 {
 	struct cs_error_list errs;
@@ -134,7 +141,8 @@ start(void)
 	o.port = 0;
 	if (admin_start(&o, &adm, &e) != CS_OK)
 		fix_die("admin_start", e.msg);
-	cli.port = admin_port(adm);
+	cli.dispatch = answer;
+	cli.srv = adm;
 }
 
 /* The calls whose writes would change the store for the inputs after: a path (before any '?')

@@ -2,8 +2,9 @@
  * targets and query strings (list filters, sort, limit, pagination cursors, the change feed's
  * after/limit/wait, document upload's file_name/executed), headers (Authorization, If-Match,
  * X-Clm-User, Content-Type, X-File-Name) and request bodies of every write, through the real
- * server (libmicrohttpd, src/http/server.c) and handlers (src/clm/api.c) on 127.0.0.1, on a
- * repository in a temporary directory with a few fixed records (http_fixture.h).
+ * server's routing (src/http/server.c, handed each request whole: http_fixture.h) and handlers
+ * (src/clm/api.c), on a repository in a temporary directory with a few fixed records
+ * (repo_fixture.h).
  *
  * The first byte picks the method and the token the request carries by default; the rest is the
  * request (http_fixture.h). GET and HEAD go to the target as written. A write (POST, PATCH, PUT,
@@ -63,7 +64,8 @@ start(void)
 	so.ud = &api;
 	if (http_server_start(&so, &srv, &e) != CS_OK)
 		fix_die("http_server_start", e.msg);
-	cli.port = http_server_port(srv);
+	cli.dispatch = fix_server_dispatch;
+	cli.srv = srv;
 }
 
 int

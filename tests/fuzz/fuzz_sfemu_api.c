@@ -3,7 +3,8 @@
  * ?q= SOQL, ?fields=, ?ids=), request bodies of record writes, sObject Collections, Composite and
  * Bulk API 2.0 jobs, the OAuth token endpoint's form bodies (password, client credentials, refresh
  * token and JWT bearer assertions), the CometD endpoint, and the emulator's own control API
- * (/__emu/...), through its real server and handlers on 127.0.0.1.
+ * (/__emu/...), through its real server's routing and handlers, handed each request whole
+ * (http_fixture.h).
  *
  * Every input is one request to an emulator reset to its seed data just before (emu_reset), so
  * runs are deterministic; long polls answer at once (hold_ms 0). The first byte picks the method
@@ -63,8 +64,9 @@ start(void)
 		fprintf(stderr, "fuzz_sfemu_api: %s\n", e.msg);
 		abort();
 	}
-	cli.port = http_server_port(srv);
-	snprintf(emu->base_url, sizeof(emu->base_url), "http://127.0.0.1:%d", cli.port);
+	cli.dispatch = fix_server_dispatch;
+	cli.srv = srv;
+	snprintf(emu->base_url, sizeof(emu->base_url), "http://127.0.0.1:%d", http_server_port(srv));
 }
 
 int

@@ -1,5 +1,6 @@
 /* test_http.c - the server wrapper (router, path normalising, body limits, chunked bodies)
- * and the client wrapper (keep-alive, headers, errors), talking over loopback. */
+ * and the client wrapper (keep-alive, headers, errors), talking over loopback; and a request
+ * handed to the server whole (http_server_dispatch), answered as one received. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -125,6 +126,48 @@ body_limits(void **state)
 	http_response_cleanup(&rs);
 }
 
+/* The same requests handed over whole give the answers they get over a connection. */
+static void
+dispatch_whole(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hdrs[] = { "X-Thing", "one", "x-thing", "two" };
+	static const char *const query[] = { "p", NULL, "Q", "x y", "q", "z" };
+	struct http_local_req lr = { .method = "GET", .path = "//echo//a/b", .raw_uri = "//echo//a/b?p&Q=x+y&q=z",
+		.headers = hdrs, .nheaders = 2, .query = query, .nquery = 3, .peer = "127.0.0.1" };
+	struct http_resp rs;
+	char big[4000];
+
+	http_server_dispatch(f->srv, &lr, &rs);
+	assert_int_equal(rs.status, 200);
+	/* query names in any case, the first of a name wins, as libmicrohttpd looks them up */
+	assert_string_equal(rs.body.data, "GET|/echo/a/b|0|a/b|x y|0");
+	assert_string_equal(rs.headers[0].name, "X-Test");
+	http_resp_cleanup(&rs);
+	lr.path = "/things/Account/001xx";
+	lr.nquery = 0;
+	http_server_dispatch(f->srv, &lr, &rs);
+	assert_int_equal(rs.status, 201);
+	assert_string_equal(rs.body.data, "{\"obj\":\"Account\",\"id\":\"001xx\"}");
+	http_resp_cleanup(&rs);
+	lr.method = "POST";
+	http_server_dispatch(f->srv, &lr, &rs);
+	assert_int_equal(rs.status, 404);
+	http_resp_cleanup(&rs);
+	lr.path = "/echo/x";
+	lr.body = "hello";
+	lr.body_len = 5;
+	http_server_dispatch(f->srv, &lr, &rs);
+	assert_string_equal(rs.body.data, "POST|/echo/x|5|x|-|0");
+	http_resp_cleanup(&rs);
+	memset(big, 'a', sizeof(big));
+	lr.body = big;
+	lr.body_len = sizeof(big);
+	http_server_dispatch(f->srv, &lr, &rs);
+	assert_string_equal(rs.body.data, "POST|/echo/x|0|x|-|1");   /* over max_body: flagged, discarded */
+	http_resp_cleanup(&rs);
+}
+
 static void
 client_errors(void **state)
 {
@@ -163,6 +206,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(routes_and_captures),
 		cmocka_unit_test(body_limits),
+		cmocka_unit_test(dispatch_whole),
 		cmocka_unit_test(client_errors),
 		cmocka_unit_test(bad_listen),
 	};

@@ -1468,6 +1468,9 @@ emu_events_expire(struct emu *emu, int64_t now_ms)
 
 	while (n < emu->nevents && emu->events[n].published_ms < now_ms - emu->o.retention_ms)
 		n++;
+	/* nothing to expire: events may be NULL (none published yet), which no offset may move */
+	if (n == 0)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		free(emu->events[i].entity);
 		json_decref(emu->events[i].payload);
