@@ -525,6 +525,23 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	if (!p->unit_open && (rc = sync_txn_begin(w, &e)) != CS_OK)
 		goto fail;
 	p->unit_open = false;      /* whatever happens below ends the unit */
+	/* A link a backfill has not finished is the one link another process writes: read before
+	 * this unit began, it may have been finished since (backfill.c finish_links), and writing
+	 * it back would undo that. The plan is then made again from what is stored. */
+	if (p->link != NULL && json_object_get(p->link, "backfill") != NULL) {
+		json_t *now = NULL;
+		cs_err g = sync_link_get(w->st, p->m, p->clm_id, &now, &e);
+		bool finished = g == CS_ENOTFOUND || (g == CS_OK && json_object_get(now, "backfill") == NULL);
+
+		json_decref(now);
+		if (g != CS_OK && g != CS_ENOTFOUND)
+			goto fail;
+		if (finished) {
+			sync_txn_rollback(w);
+			snprintf(why, whyn, "the backfill finished this link meanwhile: planned again");
+			return CS_ETIMEOUT;
+		}
+	}
 	if (json_object_size(p->patch) > 0) {
 		long long seq = 0;
 
