@@ -158,14 +158,38 @@ forget_unanswered(json_t *sent, size_t n)
 	}
 }
 
+/* In the open transaction, before g's link is written back: a link a backfill had not finished
+ * when g read it (outside a transaction, before its call to Salesforce) is read again. The
+ * backfill is another process and may have finished it meanwhile (backfill.c finish_links);
+ * what this write records then goes onto the finished link instead of writing the pending one
+ * back over it. */
+static cs_err
+fresh_link(struct worker *w, struct group *g, struct cs_error *e)
+{
+	json_t *now = NULL;
+	cs_err rc;
+
+	if (g->link == NULL || json_object_get(g->link, "backfill") == NULL)
+		return CS_OK;
+	if ((rc = sync_link_get(w->st, g->m, g->clm_id, &now, e)) != CS_OK)
+		return rc == CS_ENOTFOUND ? CS_OK : rc;
+	json_decref(g->link);
+	g->link = now;
+	return CS_OK;
+}
+
 /* Records the outcome of g in the open transaction. ok: the write landed (sf_id set). */
 static cs_err
 record_result(struct worker *w, struct group *g, bool ok, bool permanent, const struct sf_error *err,
               int64_t retry_ms, struct cs_error *e)
 {
-	json_t *sent = json_object_get(g->link, "sent"), *k;
+	json_t *sent, *k;
 	size_t i, nkeys = json_array_size(g->keys);
 	cs_err rc;
+
+	if ((rc = fresh_link(w, g, e)) != CS_OK)
+		return rc;
+	sent = json_object_get(g->link, "sent");
 
 	if (ok || permanent) {
 		json_array_foreach(g->keys, i, k) {
@@ -323,7 +347,7 @@ held(struct worker *w, struct group *g)
 	size_t i;
 	json_t *k;
 
-	if (store_begin(w->st, &e) != CS_OK)
+	if (store_begin(w->st, &e) != CS_OK || fresh_link(w, g, &e) != CS_OK)
 		goto fail;
 	json_array_foreach(g->keys, i, k) {
 		if (store_kv_del(w->st, w->ns_outbox, json_string_value(k), NULL, &e) != CS_OK)
