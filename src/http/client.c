@@ -1,9 +1,9 @@
 /* client.c - libcurl easy-handle wrapper with keep-alive and bounded responses. */
 #include "http/client.h"
+#include "util/fault.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,39 +68,29 @@ http_client_set_ca(struct http_client *c, const char *path)
 	c->ca = path;
 }
 
-static atomic_long fault_at;
-static atomic_long fault_counted;
-static atomic_int fault_kind;
+static struct cs_fault fault;
 
 void
 http_fault_inject(long nth, enum http_fault kind)
 {
-	atomic_store(&fault_kind, (int)kind);
-	atomic_store(&fault_counted, 0);
-	atomic_store(&fault_at, nth > 0 ? nth : 0);
+	cs_fault_arm(&fault, nth, (int)kind);
 }
 
 long
 http_fault_counted(void)
 {
-	return atomic_load(&fault_counted);
+	return cs_fault_counted(&fault);
 }
 
 /* Counts one request; true exactly once, for the armed one, with its kind in *kind. */
 static bool
 fault_fire(enum http_fault *kind)
 {
-	long was;
+	int k;
 
-	if (atomic_load_explicit(&fault_at, memory_order_relaxed) <= 0)
+	if (!cs_fault_fire(&fault, &k))
 		return false;
-	was = atomic_fetch_sub(&fault_at, 1);
-	if (was <= 0)
-		return false;
-	atomic_fetch_add(&fault_counted, 1);
-	if (was != 1)
-		return false;
-	*kind = (enum http_fault)atomic_load(&fault_kind);
+	*kind = (enum http_fault)k;
 	return true;
 }
 

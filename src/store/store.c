@@ -7,22 +7,19 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/json.h"
 #include "util/timeutil.h"
 
 #define OP_MAX 32                /* bytes in a change op, NUL included */
 
-static atomic_long fault_at;
-static atomic_long fault_counted;
-static atomic_int fault_kind;
+static struct cs_fault fault;
 
 /* Arms the fault simulation; see store.h. Thread-safe. */
 void
 store_fault_inject_kind(long nth, enum store_fault kind)
 {
-	atomic_store(&fault_kind, (int)kind);
-	atomic_store(&fault_counted, 0);
-	atomic_store(&fault_at, nth > 0 ? nth : 0);
+	cs_fault_arm(&fault, nth, (int)kind);
 }
 
 void
@@ -34,7 +31,7 @@ store_fault_inject(long nth)
 long
 store_fault_counted(void)
 {
-	return atomic_load(&fault_counted);
+	return cs_fault_counted(&fault);
 }
 
 /* Counts one statement; true exactly once, for the armed one, with its kind in *kind. Costs one
@@ -42,18 +39,11 @@ store_fault_counted(void)
 bool
 store_fault_fire(enum store_fault *kind)
 {
-	long was;
+	int k;
 
-	if (atomic_load_explicit(&fault_at, memory_order_relaxed) <= 0)
+	if (!cs_fault_fire(&fault, &k))
 		return false;
-	/* several threads may race past zero: only the one that takes it from 1 fires */
-	was = atomic_fetch_sub(&fault_at, 1);
-	if (was <= 0)
-		return false;
-	atomic_fetch_add(&fault_counted, 1);
-	if (was != 1)
-		return false;
-	*kind = (enum store_fault)atomic_load(&fault_kind);
+	*kind = (enum store_fault)k;
 	return true;
 }
 
