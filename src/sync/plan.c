@@ -106,8 +106,9 @@ base_of(struct plan *p, const struct cs_field_map *f)
 	return json_object_get(json_object_get(p->link, "base"), f->sf);
 }
 
+/* The base of Salesforce field sf (a mapped field's f->sf) becomes v. */
 static void
-set_base(struct plan *p, const struct cs_field_map *f, json_t *v)
+set_base_sf(struct plan *p, const char *sf, json_t *v)
 {
 	json_t *b = json_object_get(p->link, "base");
 
@@ -115,8 +116,14 @@ set_base(struct plan *p, const struct cs_field_map *f, json_t *v)
 		json_object_set_new(p->link, "base", json_object());
 		b = json_object_get(p->link, "base");
 	}
-	json_object_set_new(b, f->sf, v ? json_incref(v) : json_null());
+	json_object_set_new(b, sf, v ? json_incref(v) : json_null());
 	p->dirty = true;
+}
+
+static void
+set_base(struct plan *p, const struct cs_field_map *f, json_t *v)
+{
+	set_base_sf(p, f->sf, v);
 }
 
 /* The value of f in flight to Salesforce (the latest one), or NULL. */
@@ -499,9 +506,18 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		json_decref(C);
 		json_decref(S);
 	}
-	/* our own change event: the write it comes from is no longer awaited (sent.h) */
-	if (shown != NULL)
-		p->dirty |= sync_sent_retire(json_object_get(p->link, "sent"), shown);
+	/* our own change event: the write it comes from is no longer awaited (sent.h); a write
+	 * still unanswered (its answer lost) landed, and its values are the base from here on */
+	if (shown != NULL) {
+		json_t *landed = json_object();
+		const char *k;
+		json_t *v;
+
+		p->dirty |= sync_sent_retire(json_object_get(p->link, "sent"), shown, landed);
+		json_object_foreach(landed, k, v)
+			set_base_sf(p, k, v);
+		json_decref(landed);
+	}
 	json_decref(shown);
 	return true;
 }

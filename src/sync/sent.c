@@ -11,7 +11,7 @@ sync_sent_pending(const json_t *sent, const char *field)
 	json_array_foreach(sent, i, it) {
 		json_t *v = json_object_get(json_object_get(it, "f"), field);
 		if (v != NULL)
-			last = v;
+			last = json_is_true(json_object_get(it, "seen")) ? NULL : v;
 	}
 	return last;
 }
@@ -96,8 +96,21 @@ shows(const json_t *shown, const json_t *s)
 	return false;
 }
 
+/* Entry s is shown by our event: it landed, and its values are what Salesforce held then. */
+static void
+mark_seen(json_t *s, json_t *landed)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_set_new(s, "seen", json_true());
+	if (landed != NULL)
+		json_object_foreach(json_object_get(s, "f"), k, v)
+			json_object_set(landed, k, v);
+}
+
 bool
-sync_sent_retire(json_t *sent, const json_t *shown)
+sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 {
 	json_t *hit, *wid = NULL;
 	size_t at, i, n;
@@ -110,11 +123,11 @@ sync_sent_retire(json_t *sent, const json_t *shown)
 	hit = json_array_get(sent, at);
 	if (!json_is_true(json_object_get(hit, "ok"))) {
 		/* the write carried every unanswered entry up to the newest one it shows */
-		json_object_set_new(hit, "seen", json_true());
+		mark_seen(hit, landed);
 		for (i = at + 1; i < json_array_size(sent); i++) {
 			json_t *s = json_array_get(sent, i);
 			if (!json_is_true(json_object_get(s, "ok")) && shows(shown, s))
-				json_object_set_new(s, "seen", json_true());
+				mark_seen(s, landed);
 		}
 	} else
 		wid = json_incref(json_object_get(hit, "w"));
@@ -128,6 +141,24 @@ sync_sent_retire(json_t *sent, const json_t *shown)
 	}
 	json_decref(wid);
 	return true;
+}
+
+bool
+sync_sent_seen(const json_t *sent, size_t n)
+{
+	json_t *it;
+	size_t i, k = 0;
+
+	json_array_foreach(sent, i, it) {
+		if (k == n)
+			break;
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		if (json_is_true(json_object_get(it, "seen")))
+			return true;
+		k++;
+	}
+	return false;
 }
 
 bool

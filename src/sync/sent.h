@@ -24,7 +24,9 @@
  * Worker thread only, like the link row it belongs to.
  */
 
-/* The value of field in flight (the latest entry's, borrowed), or NULL. */
+/* The value of field in flight (the latest entry's, borrowed), or NULL, also when the latest
+ * entry carrying field has been shown by our own change event: that value landed, and
+ * sync_sent_retire handed it to the link's base. */
 json_t *sync_sent_pending(const json_t *sent, const char *field);
 
 /* Whether an entry in flight carries v for field. */
@@ -44,8 +46,15 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * and every answered entry before it (Salesforce commits our writes in order, so their events
  * came first, or never come because they changed nothing). An unanswered entry it shows is
  * marked seen, to be retired on its answer, with every later unanswered entry it shows (the
- * write that carried them all). Returns whether sent changed. */
-bool sync_sent_retire(json_t *sent, const json_t *shown);
+ * write that carried them all); the values of the entries it marks go into landed (sfField ->
+ * canonical, later entries over earlier ones; may be NULL): Salesforce held them as of this
+ * event, which makes them the base both sides agree on. Returns whether sent changed. */
+bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed);
+
+/* Whether one of the first n unanswered entries has been shown by our own change event: the
+ * base took its values then (sync_sent_retire), and an answer coming after must not set the
+ * base back over a Salesforce change planned since. */
+bool sync_sent_seen(const json_t *sent, size_t n);
 
 /* Whether the first n unanswered entries (a record's queued write, apply.c) have all been shown
  * by our own change events: the write landed though its answer was lost, and making it again

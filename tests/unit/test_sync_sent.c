@@ -41,7 +41,7 @@ event(json_t *sent, const char *shown)
 	bool changed;
 
 	assert_non_null(v);
-	changed = sync_sent_retire(sent, v);
+	changed = sync_sent_retire(sent, v, NULL);
 	json_decref(v);
 	return changed;
 }
@@ -133,7 +133,8 @@ test_event_before_answer(void **state)
 	assert_true(event(sent, "{\"Name\": \"A\"}"));
 	assert_int_equal(json_array_size(sent), 1);
 	assert_true(json_is_true(json_object_get(json_array_get(sent, 0), "seen")));
-	assert_pending(sent, "Name", "A");
+	assert_pending(sent, "Name", NULL);         /* landed: no longer a value on its way */
+	assert_true(sync_sent_seen(sent, 1));
 	assert_false(event(sent, "{}"));            /* the repeat's event */
 	answer(sent, 1, "00000000000000000003", 100);
 	assert_int_equal(json_array_size(sent), 0);
@@ -292,6 +293,38 @@ test_landed(void **state)
 	json_decref(sent);
 }
 
+/* An event that marks entries seen hands their values, later over earlier, to the base
+ * (landed); a field whose latest entry is seen is no longer in flight, while one planned after
+ * it is; an answer after the event finds the write seen. */
+static void
+test_seen_values_land(void **state)
+{
+	json_t *sent = json_array(), *landed = json_object(), *shown = json_loads(
+	    "{\"Name\": \"A\", \"Description\": \"y\"}", 0, NULL), *v;
+
+	(void)state;
+	assert_non_null(shown);
+	plan(sent, "{\"Name\": \"A\", \"Description\": \"x\"}");
+	plan(sent, "{\"Description\": \"y\"}");
+	assert_false(sync_sent_seen(sent, 2));
+	assert_true(sync_sent_retire(sent, shown, landed));
+	assert_int_equal(json_object_size(landed), 2);
+	assert_string_equal(json_string_value(json_object_get(landed, "Name")), "A");
+	assert_string_equal(json_string_value(json_object_get(landed, "Description")), "y");
+	assert_pending(sent, "Description", NULL);
+	plan(sent, "{\"Description\": \"z\"}");  /* planned after: on its way */
+	assert_pending(sent, "Description", "z");
+	assert_pending(sent, "Name", NULL);
+	v = json_string("y");
+	assert_true(sync_sent_has(sent, "Description", v));  /* a repeat's echo is still ours */
+	json_decref(v);
+	assert_true(sync_sent_seen(sent, 2));
+	assert_false(sync_sent_seen(sent, 0));
+	json_decref(shown);
+	json_decref(landed);
+	json_decref(sent);
+}
+
 int
 main(void)
 {
@@ -307,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
+		cmocka_unit_test(test_seen_values_land),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,10 @@
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf python3 - <<'PY' || FAILS=$((FAILS + 1))
+PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
+	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
 import os
+from conflict_common import conflicts
 from sync_lib import CLM, SF, check, finish, wait_for
 clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
 sf = SF(os.environ["SF_URL"])
@@ -54,6 +56,29 @@ sf.emu("POST", "faults", {"rate_lost": 0})
 got = wait_for(lambda: clm.get("contracts", ct2)["description"] == "edited in Salesforce", 15)
 check(got, "Salesforce's edit of the new record reaches the repository (no conflict: only Salesforce changed it)",
       clm.get("contracts", ct2)["description"])
+# the same, with the order forced: our own CREATE event is planned (the write is seen to have
+# landed) and the whole-record read follows it before the applier settles the write. The
+# landed values are the base from that event on: Salesforce's later edit is an edit, not a
+# conflict, and settling the write afterwards does not set the base back.
+sf.emu("POST", "streaming", {"deliver": 0})            # events held back
+sf.emu("POST", "faults", {"rate_lost": 1000})
+ct3 = clm.create("contracts", {"title": "Stale 3", "counterparty_id": cp, "description": "from the repository"})["id"]
+sid3 = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct3)), 10)
+check(sid3 is not None, "a third create committed in Salesforce, its answer lost")
+sf.emu("POST", "faults", {"rate_lost": 0, "rate_lock": 1000})   # repeats refused: none commits
+sf.emu("POST", "gap", {"entity": "Contract", "changeType": "GAP_UPDATE", "recordId": sid3,
+                       "apply": {"Description": "edited in Salesforce"}})
+sf.emu("POST", "streaming", {"deliver": 1})            # our CREATE event, then the gap
+got = wait_for(lambda: clm.get("contracts", ct3)["description"] == "edited in Salesforce", 15)
+check(got, "Salesforce's edit reaches the repository when the gap is read after our own event",
+      clm.get("contracts", ct3)["description"])
+sf.emu("POST", "faults", {"rate_lock": 0})
+ok = wait_for(lambda: sf.get("Contract", sid3)["Description"] == "edited in Salesforce"
+              and clm.get("contracts", ct3)["description"] == "edited in Salesforce", 5)
+check(ok, "both sides keep Salesforce's edit once the write is settled",
+      (clm.get("contracts", ct3)["description"], sf.get("Contract", sid3)["Description"]))
+parked = [c for c in conflicts() if c["clm"] in (ct2, ct3)]
+check(not parked, "no conflict was parked for either new record", parked)
 finish()
 PY
 finish
