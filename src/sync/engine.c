@@ -361,6 +361,37 @@ wait_for_work(struct worker *w, int64_t ms)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Idle work: one chunk of the marks of records Salesforce deleted that are older than any
+ * event of theirs can be (SYNC_MARK_KEEP_MS). Returns whether there is more to look at now. */
+static bool
+prune_marks(struct worker *w)
+{
+	char ns[STORE_KV_NS_MAX], next[STORE_KV_KEY_MAX];
+	struct cs_error e = { 0 };
+	long long n = 0;
+
+	if (w->prune_map >= w->nmaps) {
+		w->prune_map = 0;
+		w->prune_after[0] = '\0';
+		w->next_prune_ms = cs_time_mono_ms() + SYNC_MARK_PRUNE_MS;
+		return false;
+	}
+	snprintf(ns, sizeof(ns), "sfdeleted:%s", w->maps[w->prune_map]->name);
+	if (sync_marks_prune(w->st, ns, w->prune_after, 200, cs_time_now_ms() - SYNC_MARK_KEEP_MS, next, &n, &e) !=
+	    CS_OK) {
+		log_warn("sync.prune", "org %s: old marks of deleted records not removed: %s", w->org->name, e.msg);
+		w->next_prune_ms = cs_time_mono_ms() + SYNC_IDLE_MS;   /* the store is busy: later */
+		return false;
+	}
+	if (n > 0)
+		log_info("sync.prune", "org %s: %s: %lld marks of records deleted in Salesforce over %lld hours ago removed",
+		         w->org->name, w->maps[w->prune_map]->name, n, SYNC_MARK_KEEP_MS / 3600000);
+	if (next[0] == '\0')
+		w->prune_map++;
+	memcpy(w->prune_after, next, sizeof(next));
+	return true;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -406,6 +437,8 @@ worker_main(void *arg)
 			w->next_reconcile_ms = now + (int64_t)interval * 1000;
 		}
 		if (a > 0 || b > 0 || c > 0)
+			continue;
+		if (a == 0 && b == 0 && c == 0 && now >= w->next_prune_ms && prune_marks(w))
 			continue;
 		if (a < 0 || b < 0 || c < 0)
 			wait_for_work(w, 200);

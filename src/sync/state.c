@@ -287,6 +287,48 @@ sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_er
 }
 
 cs_err
+sync_marks_prune(struct store *s, const char *ns, const char *after, int limit, int64_t before_ms,
+                 char next[STORE_KV_KEY_MAX], long long *pruned, struct cs_error *e)
+{
+	json_t *rows = NULL, *it;
+	size_t i;
+	long long n = 0;
+	cs_err rc;
+
+	next[0] = '\0';
+	if ((rc = store_kv_scan(s, ns, after, limit, &rows, e)) != CS_OK)
+		return rc;
+	if ((rc = store_begin(s, e)) != CS_OK) {
+		json_decref(rows);
+		return rc;
+	}
+	json_array_foreach(rows, i, it) {
+		const char *key = json_string_value(json_object_get(it, "key"));
+		json_t *ms = json_object_get(json_object_get(it, "doc"), "ms");
+
+		/* a mark without a time is kept: it cannot be dated */
+		if (key == NULL || !json_is_integer(ms) || json_integer_value(ms) >= before_ms)
+			continue;
+		if ((rc = store_kv_del(s, ns, key, NULL, e)) != CS_OK)
+			break;
+		n++;
+	}
+	if (rc == CS_OK)
+		rc = store_commit(s, e);
+	if (rc != CS_OK)
+		store_rollback(s);
+	else {
+		if (pruned != NULL)
+			*pruned += n;
+		if (json_array_size(rows) == (size_t)limit)
+			snprintf(next, STORE_KV_KEY_MAX, "%s",
+			         json_string_value(json_object_get(json_array_get(rows, (size_t)limit - 1), "key")));
+	}
+	json_decref(rows);
+	return rc;
+}
+
+cs_err
 sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e)
 {
 	json_t *d = NULL;

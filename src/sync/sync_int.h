@@ -21,6 +21,11 @@
                                    * filling fast (apply.c) */
 #define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
                                    * forgotten after this long */
+#define SYNC_MARK_KEEP_MS (73LL * 3600 * 1000)
+                                  /* the mark of a record Salesforce deleted (sfdeleted:) is kept
+                                   * this long: past Change Data Capture's 72-hour retention no
+                                   * stale event of the record can come */
+#define SYNC_MARK_PRUNE_MS (3600LL * 1000)  /* old marks are looked for this often, when idle */
 #define SYNC_LOOKUP_WAIT_MAX 50   /* rounds a write waits for its lookup target to be linked */
 #define SYNC_LOOKUP_QUEUED_MS 500 /* ... looking again this often, uncounted, while the target's
                                    * own writes are queued */
@@ -119,6 +124,9 @@ struct worker {
 	int64_t grp_t0;               /* when it began, monotonic ms */
 	unsigned long n_pushed;       /* writes the planner has queued in the outbox */
 	int64_t next_reconcile_ms;
+	int64_t next_prune_ms;        /* when old marks are looked for next (monotonic ms) */
+	size_t prune_map;             /* ... in maps[prune_map], from key prune_after on */
+	char prune_after[STORE_KV_KEY_MAX];
 	int64_t inbox_retry_ms;       /* a transient failure in the inbox: try again then */
 	uint64_t rnd;
 };
@@ -178,6 +186,11 @@ cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *cl
 cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
 cs_err sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e);
 cs_err sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e);
+/* Removes, of the up to limit entries of ns after key `after` ("" from the first), those whose
+ * "ms" is below before_ms, in a transaction of its own; next takes the last key looked at, ""
+ * when the end of ns was reached; *pruned (may be NULL) is added the number removed. */
+cs_err sync_marks_prune(struct store *s, const char *ns, const char *after, int limit, int64_t before_ms,
+                        char next[STORE_KV_KEY_MAX], long long *pruned, struct cs_error *e);
 /* Puts item into the dead-letter queue with its reason, and counts it for its mapping (in the
  * same transaction). */
 cs_err sync_dlq_put(struct store *s, const struct worker *w, const char *mapping, const char *clm_id,

@@ -763,10 +763,62 @@ reconcile_request_and_result(void **state)
 	assert_int_equal(count(f->s, "inbox:prod"), 2);
 }
 
+/* The marks of records Salesforce deleted are removed once older than any event of theirs can
+ * be: in chunks, walking the namespace from key to key; a mark that cannot be dated is kept; a
+ * store fault removes nothing and says so. */
+static void
+marks_prune(void **state)
+{
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	char key[32], doc[64], next[STORE_KV_KEY_MAX], after[STORE_KV_KEY_MAX] = "";
+	long long pruned = 0;
+	int rounds = 0;
+	json_t *all;
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(key, sizeof(key), "8000A%013d", i);
+		snprintf(doc, sizeof(doc), "{\"clm\": \"ct_%d\", \"ms\": %d}", i, i % 2 ? 1000 : 5000);
+		put_raw(f->s, "sfdeleted:contracts", key, doc);
+	}
+	put_raw(f->s, "sfdeleted:contracts", "8000B0000000000000", "{\"clm\": \"ct_x\"}");
+	put_raw(f->s, "sfdeleted:other", "8000A0000000000001", "{\"clm\": \"ct_y\", \"ms\": 1000}");
+	do {
+		assert_int_equal(sync_marks_prune(f->s, "sfdeleted:contracts", after, 10, 2000, next, &pruned, &e), CS_OK);
+		memcpy(after, next, sizeof(next));
+		rounds++;
+	} while (next[0] != '\0' && rounds < 10);
+	assert_int_equal(rounds, 3);
+	assert_int_equal(pruned, 12);                 /* the odd ones, dated 1000 */
+	assert_int_equal(count(f->s, "sfdeleted:contracts"), 14);
+	all = scan(f->s, "sfdeleted:contracts");
+	for (size_t i = 0; i < json_array_size(all); i++) {
+		json_t *ms = json_object_get(json_object_get(json_array_get(all, i), "doc"), "ms");
+		assert_true(ms == NULL || json_integer_value(ms) == 5000);
+	}
+	json_decref(all);
+	assert_int_equal(count(f->s, "sfdeleted:other"), 1);
+	/* nothing older: nothing removed, the end reached at once */
+	pruned = 0;
+	assert_int_equal(sync_marks_prune(f->s, "sfdeleted:contracts", "", 100, 2000, next, &pruned, &e), CS_OK);
+	assert_int_equal(pruned, 0);
+	assert_string_equal(next, "");
+	/* a store fault in the middle: nothing removed, the error told */
+	store_fault_inject(3);
+	assert_int_not_equal(sync_marks_prune(f->s, "sfdeleted:contracts", "", 100, 6000, next, &pruned, &e), CS_OK);
+	store_fault_inject(0);
+	assert_true(e.msg[0] != '\0');
+	assert_false(store_in_transaction(f->s));
+	assert_int_equal(count(f->s, "sfdeleted:contracts"), 14);
+	assert_int_equal(sync_marks_prune(f->s, "sfdeleted:contracts", "", 100, 6000, next, &pruned, &e), CS_OK);
+	assert_int_equal(count(f->s, "sfdeleted:contracts"), 1);  /* the undated one */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(marks_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_list_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_replay_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_replay_inbox_keeps_item, setup, teardown),
