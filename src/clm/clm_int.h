@@ -62,6 +62,11 @@ struct clm_op {
 	long long seq;                 /* last change row appended, 0 when none */
 	int64_t now, today;
 	const char *actor;
+	/* the record to answer with, set by the caller before the write (NULL: no answer); the
+	 * writer builds ans from it inside the transaction, after fn and before the commit, so that
+	 * running out of memory there fails the write whole instead of after it was made */
+	const struct store_rec *ans_rec;
+	json_t *ans;
 };
 
 /* The part of a write that runs in the writer thread, inside its own savepoint: reads and writes

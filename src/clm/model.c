@@ -912,27 +912,32 @@ shape(enum clm_kind k, const char *id, long long version, int64_t created, int64
 	const char *key;
 	char c[32], u[32];
 
+	int bad = 0;
+
 	if (o == NULL)
 		return NULL;
 	/* id and version first: people read these records */
-	json_object_set_new(o, "id", json_string(id));
-	json_object_set_new(o, "version", json_integer(version));
+	bad |= json_object_set_new(o, "id", json_string(id));
+	bad |= json_object_set_new(o, "version", json_integer(version));
 	json_object_foreach((json_t *)doc, key, v) {
-		if (json_object_set_new(o, key, json_deep_copy(v)) != 0) {
-			json_decref(o);
-			return NULL;
-		}
+		if ((bad |= json_object_set_new(o, key, json_deep_copy(v))) != 0)
+			break;
 	}
 	cs_time_format_iso(created, c, sizeof(c));
 	cs_time_format_iso(updated, u, sizeof(u));
-	json_object_set_new(o, "created_at", json_string(c));
-	json_object_set_new(o, "updated_at", json_string(u));
-	json_object_set_new(o, "updated_by", json_string(by));
-	if (k == CLM_OBLIGATION) {
+	bad |= json_object_set_new(o, "created_at", json_string(c));
+	bad |= json_object_set_new(o, "updated_at", json_string(u));
+	bad |= json_object_set_new(o, "updated_by", json_string(by));
+	if (k == CLM_OBLIGATION && bad == 0) {
 		int64_t due;
 		const char *st = cs_json_get_str(o, "status");
-		json_object_set_new(o, "overdue", json_boolean(get_date(o, "due_date", &due) && due < today &&
+		bad |= json_object_set_new(o, "overdue", json_boolean(get_date(o, "due_date", &due) && due < today &&
 		    (st == NULL || strcmp(st, "open") == 0)));
+	}
+	/* out of memory: no record at all rather than one missing its id or a field */
+	if (bad != 0) {
+		json_decref(o);
+		return NULL;
 	}
 	return o;
 }

@@ -190,8 +190,9 @@ status_of(const json_t *doc)
 	return s < 0 ? CLM_DRAFT : (enum clm_status)s;
 }
 
-/* Top-level merge: null removes, custom merges key by key. */
-static void
+/* Top-level merge: null removes, custom merges key by key. -1 when out of memory, doc then
+ * half merged (the caller fails the write, which is rolled back). */
+static int
 merge(json_t *doc, const json_t *patch)
 {
 	const char *k;
@@ -202,22 +203,33 @@ merge(json_t *doc, const json_t *patch)
 			json_t *cur = json_object_get(doc, "custom"), *cv;
 			const char *ck;
 			if (!json_is_object(cur)) {
-				json_object_set_new(doc, "custom", json_object());
+				if (json_object_set_new(doc, "custom", json_object()) != 0)
+					return -1;
 				cur = json_object_get(doc, "custom");
 			}
 			json_object_foreach(v, ck, cv) {
 				if (json_is_null(cv))
 					json_object_del(cur, ck);
-				else
-					json_object_set(cur, ck, cv);
+				else if (json_object_set(cur, ck, cv) != 0)
+					return -1;
 			}
 			if (json_object_size(cur) == 0)
 				json_object_del(doc, "custom");
 		} else if (json_is_null(v))
 			json_object_del(doc, k);
-		else
-			json_object_set(doc, k, v);
+		else if (json_object_set(doc, k, v) != 0)
+			return -1;
 	}
+	return 0;
+}
+
+/* merge(), failing f when out of memory. */
+static cs_err
+merge_or_fail(json_t *doc, const json_t *patch, struct clm_fail *f)
+{
+	if (merge(doc, patch) != 0)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	return CS_OK;
 }
 
 /* After a change to a contract's dates or term: a change to effective_date or term_months that
@@ -292,11 +304,22 @@ out_rec(const struct store_rec *r, int64_t today, json_t **out, struct clm_fail 
 {
 	if (out == NULL)
 		return CS_OK;
-	/* this runs after the commit: the caller must not take the failure for "nothing written"
-	 * (found by the torture run; answering the write without its record is still to do) */
 	if ((*out = clm_record_json(r, today)) == NULL)
-		return clm_fail_set(f, 500, "internal", NULL, "out of memory writing the answer; the change was made");
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
 	return CS_OK;
+}
+
+/* A write's answer, built in its transaction (clm_op.ans_rec), goes to *out when it committed.
+ * Returns rc. */
+static cs_err
+take_answer(struct clm_op *o, cs_err rc, json_t **out)
+{
+	if (rc == CS_OK && out != NULL)
+		*out = o->ans;
+	else
+		json_decref(o->ans);
+	o->ans = NULL;
+	return rc;
 }
 
 /* ---- amendments ---- */
@@ -324,9 +347,13 @@ amend_apply(struct clm_op *o, struct store_rec *am, struct store_rec *ct, struct
 	}
 	json_object_foreach((json_t *)ch, k, v) {
 		json_t *pv = json_object_get(ct->doc, k);
-		json_object_set(prev, k, pv ? pv : json_null());
+		if (json_object_set(prev, k, pv ? pv : json_null()) != 0) {
+			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
 	}
-	merge(ct->doc, ch);
+	if ((rc = merge_or_fail(ct->doc, ch, f)) != CS_OK)
+		goto out;
 	rederive(ct->doc, ch);
 	if ((rc = clm_contract_check(ct->doc, f)) != CS_OK)
 		goto out;
@@ -400,14 +427,19 @@ renew(struct clm_op *o, struct store_rec *parent, const json_t *over, bool autom
 			start = o->today;
 	}
 	cs_date_format(start, day, sizeof(day));
-	json_object_set_new(doc, "effective_date", json_string(day));
-	if (!json_is_integer(json_object_get(doc, "term_months")) || json_integer_value(json_object_get(doc, "term_months")) == 0)
-		json_object_set_new(doc, "term_months", json_integer(12));
-	json_object_set_new(doc, "type", json_string("renewal"));
-	json_object_set_new(doc, "parent_contract_id", json_string(parent->id));
-	json_object_set_new(doc, "approval_status", json_string("not_required"));
-	if (over != NULL)
-		merge(doc, over);
+	{
+		int bad = json_object_set_new(doc, "effective_date", json_string(day));
+		if (!json_is_integer(json_object_get(doc, "term_months")) ||
+		    json_integer_value(json_object_get(doc, "term_months")) == 0)
+			bad |= json_object_set_new(doc, "term_months", json_integer(12));
+		bad |= json_object_set_new(doc, "type", json_string("renewal"));
+		bad |= json_object_set_new(doc, "parent_contract_id", json_string(parent->id));
+		bad |= json_object_set_new(doc, "approval_status", json_string("not_required"));
+		if (bad != 0 || (over != NULL && merge(doc, over) != 0)) {
+			rc = clm_fail_set(f, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
+	}
 	clm_contract_derive(doc);
 	if ((rc = clm_contract_check(doc, f)) != CS_OK)
 		goto out;
@@ -544,9 +576,10 @@ clm_create_apply(struct clm_op *o, struct clm_create_job *j, struct clm_fail *f)
 		/* the amended contract must be valid now, not only when the amendment applies */
 		if ((trial = json_deep_copy(j->ct.doc)) == NULL)
 			return clm_fail_set(f, 500, "internal", NULL, "out of memory");
-		merge(trial, json_object_get(j->doc, "changes"));
-		rederive(trial, json_object_get(j->doc, "changes"));
-		rc = clm_contract_check(trial, f);
+		if ((rc = merge_or_fail(trial, json_object_get(j->doc, "changes"), f)) == CS_OK) {
+			rederive(trial, json_object_get(j->doc, "changes"));
+			rc = clm_contract_check(trial, f);
+		}
 		json_decref(trial);
 		if (rc != CS_OK)
 			return rc;
@@ -634,8 +667,8 @@ clm_create(struct clm *c, enum clm_kind k, const char *parent_id, const json_t *
 	/* validation, defaults and the id are the caller's thread's work, outside the batch */
 	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = clm_create_prepare(&o, &j, body, f)) != CS_OK)
 		goto out;
-	if ((rc = clm_write(c, &o, create_run, &j, 0, f)) == CS_OK)
-		rc = out_rec(&j.r, o.today, out, f);
+	o.ans_rec = out != NULL ? &j.r : NULL;
+	rc = take_answer(&o, clm_write(c, &o, create_run, &j, 0, f), out);
 out:
 	clm_create_job_cleanup(&j);
 	return rc;
@@ -657,10 +690,9 @@ clm_create_in(struct clm *c, struct store *s, enum clm_kind k, const char *paren
 	*seq = 0;
 	if ((rc = op_write(&o, c, actor, f)) != CS_OK || (rc = clm_create_prepare(&o, &j, body, f)) != CS_OK)
 		goto out;
-	if ((rc = clm_write_in(c, s, &o, create_run, &j, f)) == CS_OK) {
+	o.ans_rec = out != NULL ? &j.r : NULL;
+	if ((rc = take_answer(&o, clm_write_in(c, s, &o, create_run, &j, f), out)) == CS_OK)
 		*seq = o.seq;
-		rc = out_rec(&j.r, o.today, out, f);
-	}
 out:
 	clm_create_job_cleanup(&j);
 	return rc;
@@ -677,7 +709,8 @@ update_in_txn(struct clm_op *o, enum clm_kind k, struct store_rec *r, const json
 
 	if (old == NULL)
 		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
-	merge(r->doc, patch);
+	if ((rc = merge_or_fail(r->doc, patch, f)) != CS_OK)
+		goto out;
 	switch (k) {
 	case CLM_CONTRACT: {
 		enum clm_status from = status_of(old), to = status_of(r->doc);
@@ -776,9 +809,11 @@ update(struct clm *c, struct store *s, enum clm_kind k, const char *parent_id, c
 	j.patch = patch;
 	j.if_match = if_match;
 	j.transition = transition;
-	if ((rc = op_write(&o, c, actor, f)) == CS_OK &&
-	    (rc = s ? clm_write_in(c, s, &o, update_run, &j, f) : clm_write(c, &o, update_run, &j, 0, f)) == CS_OK)
-		rc = out_rec(&j.r, o.today, out, f);
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK) {
+		o.ans_rec = out != NULL ? &j.r : NULL;
+		rc = take_answer(&o, s ? clm_write_in(c, s, &o, update_run, &j, f) : clm_write(c, &o, update_run, &j, 0, f),
+		                 out);
+	}
 	if (seq != NULL)
 		*seq = rc == CS_OK ? o.seq : 0;
 	json_decref(patch);
@@ -935,8 +970,10 @@ clm_renew(struct clm *c, const char *id, const json_t *body, long long if_match,
 	j.id = id;
 	j.over = over;
 	j.if_match = if_match;
-	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, renew_run, &j, 0, f)) == CS_OK)
-		rc = out_rec(&j.succ, o.today, out, f);
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK) {
+		o.ans_rec = out != NULL ? &j.succ : NULL;
+		rc = take_answer(&o, clm_write(c, &o, renew_run, &j, 0, f), out);
+	}
 	json_decref(over);
 	store_rec_cleanup(&j.r);
 	store_rec_cleanup(&j.succ);
@@ -1014,7 +1051,10 @@ doc_run(struct clm_op *o, void *arg, struct clm_fail *f)
 	}
 	if ((old = json_deep_copy(j->r.doc)) == NULL)
 		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
-	merge(j->r.doc, j->m);
+	if (merge(j->r.doc, j->m) != 0) {
+		json_decref(old);
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory");
+	}
 	j->r.version++;
 	rc = rec_write(o, &j->r, old, "update", f);
 	json_decref(old);
@@ -1058,8 +1098,10 @@ clm_document_put(struct clm *c, const char *parent_id, const char *doc_id, const
 	j.data = data;
 	j.len = len;
 	j.if_match = if_match;
-	if ((rc = op_write(&o, c, actor, f)) == CS_OK && (rc = clm_write(c, &o, doc_run, &j, len, f)) == CS_OK)
-		rc = out_rec(&j.r, o.today, out, f);
+	if ((rc = op_write(&o, c, actor, f)) == CS_OK) {
+		o.ans_rec = out != NULL ? &j.r : NULL;
+		rc = take_answer(&o, clm_write(c, &o, doc_run, &j, len, f), out);
+	}
 out:
 	json_decref(j.m);
 	store_rec_cleanup(&j.r);

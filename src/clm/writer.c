@@ -66,6 +66,18 @@ clm_stamp(struct clm *c, int64_t now)
 	return now > last ? now : last;
 }
 
+/* fn succeeded: its answer is built while the write can still be undone (clm_op.ans_rec). */
+static cs_err
+build_answer(struct clm_op *o, struct clm_fail *f)
+{
+	if (o->ans_rec == NULL)
+		return CS_OK;
+	json_decref(o->ans);
+	if ((o->ans = clm_record_json(o->ans_rec, o->today)) == NULL)
+		return clm_fail_set(f, 500, "internal", NULL, "out of memory writing the answer; nothing was changed");
+	return CS_OK;
+}
+
 /* Runs one write in its own savepoint (none when it is alone in its transaction: the
  * transaction's rollback does the same); leaves r->rc and, on failure, nothing of it. */
 static void
@@ -80,11 +92,13 @@ run_one(struct clm *c, struct wreq *r, bool alone)
 	o->now = clm_stamp(c, now);
 	o->seq = 0;
 	if (alone) {
-		r->rc = r->fn(o, r->arg, r->f);
+		if ((r->rc = r->fn(o, r->arg, r->f)) == CS_OK)
+			r->rc = build_answer(o, r->f);
 	} else if ((rc = store_savepoint(c->ws, &o->e)) != CS_OK) {
 		r->rc = store_fail(r->f, rc, &o->e, "savepoint");
 	} else {
-		r->rc = r->fn(o, r->arg, r->f);
+		if ((r->rc = r->fn(o, r->arg, r->f)) == CS_OK)
+			r->rc = build_answer(o, r->f);
 		if (r->rc == CS_OK && (rc = store_release(c->ws, &o->e)) != CS_OK)
 			r->rc = store_fail(r->f, rc, &o->e, "release");
 		/* a failed rollback_to has rolled back the whole transaction: the caller sees it gone */
@@ -342,7 +356,8 @@ clm_write_in(struct clm *c, struct store *s, struct clm_op *o, clm_write_fn fn, 
 		o->s = NULL;
 		return store_fail(f, rc, &o->e, "savepoint");
 	}
-	rc = fn(o, arg, f);
+	if ((rc = fn(o, arg, f)) == CS_OK)
+		rc = build_answer(o, f);
 	if (rc == CS_OK && (rc = store_release(s, &o->e)) != CS_OK)
 		rc = store_fail(f, rc, &o->e, "release");
 	if (rc != CS_OK && store_rollback_to(s, &e) != CS_OK)
