@@ -298,10 +298,6 @@ sync_marks_prune(struct store *s, const char *ns, const char *after, int limit, 
 	next[0] = '\0';
 	if ((rc = store_kv_scan(s, ns, after, limit, &rows, e)) != CS_OK)
 		return rc;
-	if ((rc = store_begin(s, e)) != CS_OK) {
-		json_decref(rows);
-		return rc;
-	}
 	json_array_foreach(rows, i, it) {
 		const char *key = json_string_value(json_object_get(it, "key"));
 		json_t *ms = json_object_get(json_object_get(it, "doc"), "ms");
@@ -309,15 +305,18 @@ sync_marks_prune(struct store *s, const char *ns, const char *after, int limit, 
 		/* a mark without a time is kept: it cannot be dated */
 		if (key == NULL || !json_is_integer(ms) || json_integer_value(ms) >= before_ms)
 			continue;
-		if ((rc = store_kv_del(s, ns, key, NULL, e)) != CS_OK)
+		/* the write lock only when there is something to remove */
+		if (n == 0 && (rc = store_begin(s, e)) != CS_OK)
 			break;
+		if ((rc = store_kv_del(s, ns, key, NULL, e)) != CS_OK) {
+			store_rollback(s);
+			break;
+		}
 		n++;
 	}
-	if (rc == CS_OK)
-		rc = store_commit(s, e);
-	if (rc != CS_OK)
+	if (rc == CS_OK && n > 0 && (rc = store_commit(s, e)) != CS_OK)
 		store_rollback(s);
-	else {
+	if (rc == CS_OK) {
 		if (pruned != NULL)
 			*pruned += n;
 		if (json_array_size(rows) == (size_t)limit)
