@@ -209,11 +209,10 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 			json_object_set_new(g->link, "sf", json_string(g->sf_id));
 		/* a write our own change event showed already gave the base its values then
 		 * (sync_sent_retire); a Salesforce change planned since must not be set back */
-		if (!sync_sent_seen(sent, nkeys))
-			json_object_foreach(g->fields, f, v) {
-				if (field_of(g->m, f) != NULL)
-					json_object_set(base, f, v);
-			}
+		json_object_foreach(g->fields, f, v) {
+			if (field_of(g->m, f) != NULL && !sync_sent_seen(sent, nkeys, f))
+				json_object_set(base, f, v);
+		}
 		/* The first unanswered sent entries are these; Salesforce committed them as one
 		 * write, which makes one change event, and that event retires them all (sent.h).
 		 * Answered one by one, all but one would have waited for an event that never comes,

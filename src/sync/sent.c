@@ -144,21 +144,22 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 }
 
 bool
-sync_sent_seen(const json_t *sent, size_t n)
+sync_sent_seen(const json_t *sent, size_t n, const char *field)
 {
 	json_t *it;
 	size_t i, k = 0;
+	bool seen = false;
 
 	json_array_foreach(sent, i, it) {
 		if (k == n)
 			break;
 		if (json_is_true(json_object_get(it, "ok")))
 			continue;
-		if (json_is_true(json_object_get(it, "seen")))
-			return true;
+		if (json_object_get(json_object_get(it, "f"), field) != NULL)
+			seen = json_is_true(json_object_get(it, "seen"));
 		k++;
 	}
-	return false;
+	return seen;
 }
 
 bool

@@ -51,10 +51,10 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * event, which makes them the base both sides agree on. Returns whether sent changed. */
 bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed);
 
-/* Whether one of the first n unanswered entries has been shown by our own change event: the
- * base took its values then (sync_sent_retire), and an answer coming after must not set the
- * base back over a Salesforce change planned since. */
-bool sync_sent_seen(const json_t *sent, size_t n);
+/* Whether the latest of the first n unanswered entries that carries field has been shown by
+ * our own change event: the base took its value then (sync_sent_retire), and an answer coming
+ * after must not set the base back over a Salesforce change planned since. */
+bool sync_sent_seen(const json_t *sent, size_t n, const char *field);
 
 /* Whether the first n unanswered entries (a record's queued write, apply.c) have all been shown
  * by our own change events: the write landed though its answer was lost, and making it again

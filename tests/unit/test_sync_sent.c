@@ -134,7 +134,7 @@ test_event_before_answer(void **state)
 	assert_int_equal(json_array_size(sent), 1);
 	assert_true(json_is_true(json_object_get(json_array_get(sent, 0), "seen")));
 	assert_pending(sent, "Name", NULL);         /* landed: no longer a value on its way */
-	assert_true(sync_sent_seen(sent, 1));
+	assert_true(sync_sent_seen(sent, 1, "Name"));
 	assert_false(event(sent, "{}"));            /* the repeat's event */
 	answer(sent, 1, "00000000000000000003", 100);
 	assert_int_equal(json_array_size(sent), 0);
@@ -306,7 +306,7 @@ test_seen_values_land(void **state)
 	assert_non_null(shown);
 	plan(sent, "{\"Name\": \"A\", \"Description\": \"x\"}");
 	plan(sent, "{\"Description\": \"y\"}");
-	assert_false(sync_sent_seen(sent, 2));
+	assert_false(sync_sent_seen(sent, 2, "Name"));
 	assert_true(sync_sent_retire(sent, shown, landed));
 	assert_int_equal(json_object_size(landed), 2);
 	assert_string_equal(json_string_value(json_object_get(landed, "Name")), "A");
@@ -318,8 +318,13 @@ test_seen_values_land(void **state)
 	v = json_string("y");
 	assert_true(sync_sent_has(sent, "Description", v));  /* a repeat's echo is still ours */
 	json_decref(v);
-	assert_true(sync_sent_seen(sent, 2));
-	assert_false(sync_sent_seen(sent, 0));
+	assert_true(sync_sent_seen(sent, 2, "Name"));
+	assert_true(sync_sent_seen(sent, 2, "Description"));
+	/* the write that carries the entry planned after the event: its Description was not seen
+	 * (the answer sets the base to it), its Name was */
+	assert_false(sync_sent_seen(sent, 3, "Description"));
+	assert_true(sync_sent_seen(sent, 3, "Name"));
+	assert_false(sync_sent_seen(sent, 0, "Name"));
 	json_decref(shown);
 	json_decref(landed);
 	json_decref(sent);
