@@ -278,9 +278,12 @@ sf_change(struct plan *p, const struct cs_field_map *f, json_t *S, json_t *C, bo
 	char err[256];
 
 	if (f->owner != CS_OWNER_CLM || f->non_owner_write == CS_NON_OWNER_ACCEPT) {
-		if (apply_clm(p, f, S, err, sizeof(err)))
+		if (apply_clm(p, f, S, err, sizeof(err))) {
+			/* a write of ours still on its way would land over it: S follows it */
+			if (pending)
+				write_sf(p, f, S);
 			audit(p, "clm", f, C, S, "applied", NULL);
-		else
+		} else
 			audit(p, "clm", f, C, S, "error", err);
 		return;
 	}
@@ -499,10 +502,17 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		} else if (B == NULL && (all || p->rec != NULL)) {
 			/* never compared: the owner's value counts (Salesforce's, or the conflict policy) */
 			conflict(p, f, S, C, pend != NULL);
-		} else if (!sync_value_equal(C, B) || pend != NULL) {
+		} else if (!sync_value_equal(C, B) || (pend != NULL && p->s_ms > 0)) {
+			/* both changed; or an event, dated, while a write of ours is on its way: which
+			 * one came last decides */
 			conflict(p, f, S, C, pend != NULL);
 		} else
-			sf_change(p, f, S, C, false);
+			/* only Salesforce changed: also in a reconcile's read (undated, current) while a
+			 * write of ours is on its way (a revert, a restore after a conflict), which would
+			 * land over Salesforce's value: the repository has not changed since the value
+			 * both sides agreed on, so Salesforce's later edit is the one to keep. Weighed as
+			 * a conflict, an undated read lost to any repository time (last_writer_wins) */
+			sf_change(p, f, S, C, pend != NULL);
 		json_decref(C);
 		json_decref(S);
 	}

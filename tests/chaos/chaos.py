@@ -271,7 +271,10 @@ FIXED.update({
                             "where only Salesforce changed the field: a write whose answer was lost made again "
                             "over a Salesforce edit made in between (known/stale_read_in_flight.sh, second case), "
                             "or last_writer_wins dating a value the engine brought from Salesforce by the time it "
-                            "wrote it, so that a newer Salesforce edit lost (known/lww_engine_time.sh)",
+                            "wrote it, so that a newer Salesforce edit lost (known/lww_engine_time.sh), or a "
+                            "reconcile's undated read weighing a Salesforce edit against a write of ours on its "
+                            "way with last_writer_wins, which gave the repository's value "
+                            "(known/reconcile_pending_lww.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 
