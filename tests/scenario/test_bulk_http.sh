@@ -133,7 +133,13 @@ req DELETE "$B/jobs/query/$QJ" "${AUTH[@]}"
 expect_status 204 "delete query job"
 
 # ---- a reset, then an abort, while a large job runs ----
+# a busy org: 20 ms more after each chunk of 200 records, so that the job runs for 3 s or more
+# however fast the machine, and the checks below meet it running
 python3 -c "print('Name,Description'); [print(f'Big {i},\"d, {i}\"') for i in range($BIG_ROWS)]" >"$WORK/big.csv"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"bulk_chunk_ms":20}'
+expect_json 'j["bulk_chunk_ms"]==20 and j["rate_503"]==0' "sfemu paces Bulk processing (bulk_chunk_ms)"
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"bulk_chunk_ms":10001}'
+expect_status 400 "bulk_chunk_ms past 10000 is refused"
 new_job '{"object":"Account","operation":"insert"}'
 req PUT "$B/jobs/ingest/$JOB/batches" "${AUTH[@]}" "${CSV[@]}" --data-binary @"$WORK/big.csv"
 curl -s -o /dev/null -X PATCH "${AUTH[@]}" "${JS[@]}" -d '{"state":"UploadComplete"}' "$B/jobs/ingest/$JOB" &
@@ -149,6 +155,7 @@ expect_status 404 "the job went with the reset"
 req GET "$B/query?q=SELECT+COUNT()+FROM+Account" "${AUTH[@]}"
 expect_json 'j["totalSize"] < 1000' "processing stopped after the reset"
 
+req POST "$U/__emu/faults" "${JS[@]}" -d '{"bulk_chunk_ms":20}'   # the reset cleared it
 new_job '{"object":"Account","operation":"insert"}'
 req PUT "$B/jobs/ingest/$JOB/batches" "${AUTH[@]}" "${CSV[@]}" --data-binary @"$WORK/big.csv"
 curl -s -o /dev/null -X PATCH "${AUTH[@]}" "${JS[@]}" -d '{"state":"UploadComplete"}' "$B/jobs/ingest/$JOB" &

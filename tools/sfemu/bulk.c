@@ -1214,10 +1214,12 @@ run_ingest(struct emu *emu, struct job *j, const struct emu_caller *who)
 		emu_txn_commit(t);
 		j->modstamp_ms = cs_time_now_ms();
 		if (how == RUN_ON) {
+			long pace_ms = emu->faults.bulk_chunk_ms;   /* a busy org (POST /__emu/faults) */
+
 			emu_unlock(emu);
 			/* The mutex is not fair: without a pause this thread takes it straight back and
 			 * starves the requests (GET job info, abort) that queued behind the chunk. */
-			nanosleep(&(struct timespec){ 0, CHUNK_PAUSE_NS }, NULL);
+			nanosleep(&(struct timespec){ pace_ms / 1000, CHUNK_PAUSE_NS + (pace_ms % 1000) * 1000000L }, NULL);
 		}
 	}
 	/* locked here */

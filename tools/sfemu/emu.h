@@ -101,6 +101,7 @@ struct faults {
 	int rate_lost;             /* writes only: make the write, then close without the answer */
 	int latency_ms;            /* added to every counted request */
 	int latency_rate;          /* per mille of requests that get latency_ms (0 = all when latency_ms) */
+	int bulk_chunk_ms;         /* more pause between the Bulk ingest chunks of 200 records (a busy org) */
 	char client[64];           /* only requests of this Sforce-Call-Options client; "" = all */
 	unsigned long long rng;
 };

@@ -1671,10 +1671,11 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			json_object_clear(emu->counters);
 	} else if (strcmp(what, "faults") == 0 && strcmp(rq->method, "POST") == 0) {
 		static const char *const keys[] = { "rate_503", "rate_lock", "rate_drop", "rate_lost", "latency_ms",
-			"latency_rate" };
+			"latency_rate", "bulk_chunk_ms" };
 		int *dst[] = { &emu->faults.rate_503, &emu->faults.rate_lock, &emu->faults.rate_drop,
-			&emu->faults.rate_lost, &emu->faults.latency_ms, &emu->faults.latency_rate };
-		const size_t nkeys = sizeof(keys) / sizeof(keys[0]), latency = 4;
+			&emu->faults.rate_lost, &emu->faults.latency_ms, &emu->faults.latency_rate,
+			&emu->faults.bulk_chunk_ms };
+		const size_t nkeys = sizeof(keys) / sizeof(keys[0]), latency = 4, bulk = 6;
 		const char *k;
 		json_t *v;
 		bool ok = json_is_object(body);
@@ -1683,7 +1684,7 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			for (size_t i = 0; i < nkeys; i++)
 				if (strcmp(k, keys[i]) == 0)
 					known = json_is_integer(v) && json_integer_value(v) >= 0 &&
-					    json_integer_value(v) <= (i == latency ? 600000 : 1000);
+					    json_integer_value(v) <= (i == latency ? 600000 : i == bulk ? 10000 : 1000);
 			if (strcmp(k, "client") == 0)
 				known = json_is_string(v) && json_string_length(v) < sizeof(emu->faults.client) &&
 				    strpbrk(json_string_value(v), ";, ") == NULL;
@@ -1691,7 +1692,7 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 				ok = false;
 		}
 		if (!ok)
-			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, rate_lost, latency_rate (per mille, 0-1000), latency_ms (0-600000), seed; client (a client name, \"\" for every caller)"));
+			http_resp_json(rs, 400, json_pack("{s:s}", "error", "faults: integer keys rate_503, rate_lock, rate_drop, rate_lost, latency_rate (per mille, 0-1000), latency_ms (0-600000), bulk_chunk_ms (0-10000), seed; client (a client name, \"\" for every caller)"));
 		else {
 			for (size_t i = 0; i < nkeys; i++)
 				if (json_object_get(body, keys[i]))
@@ -1701,10 +1702,11 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			if (json_is_string(json_object_get(body, "client")))
 				snprintf(emu->faults.client, sizeof(emu->faults.client), "%s",
 				         json_string_value(json_object_get(body, "client")));
-			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "rate_503", emu->faults.rate_503,
+			http_resp_json(rs, 200, json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "rate_503", emu->faults.rate_503,
 			    "rate_lock", emu->faults.rate_lock, "rate_drop", emu->faults.rate_drop,
 			    "rate_lost", emu->faults.rate_lost, "latency_ms", emu->faults.latency_ms,
-			    "latency_rate", emu->faults.latency_rate, "client", emu->faults.client));
+			    "latency_rate", emu->faults.latency_rate, "bulk_chunk_ms", emu->faults.bulk_chunk_ms,
+			    "client", emu->faults.client));
 		}
 	} else if (strcmp(what, "validation") == 0 && strcmp(rq->method, "POST") == 0) {
 		/* an admin deactivating (or activating) an object's validation rules */
