@@ -1784,7 +1784,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
 	bool ours = json_is_true(json_object_get(item, "ours"));
-	bool del = type != NULL && strcmp(type, "DELETE") == 0, own_create = false;
+	bool del = type != NULL && strcmp(type, "DELETE") == 0, own_create = false, stale_create = false;
 	struct inbox_ud iu = { w, key };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
@@ -1895,7 +1895,15 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		if (u != NULL && cs_datetime_parse(u, strlen(u), &ms))
 			p.c_ms = ms;
 	}
-	if (!del && (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch")))) {
+	/* A CREATE event of a record linked already, and not by this event (our own create, the
+	 * event's own earlier planning), is stale: a reconcile or a gap read linked the record
+	 * while the stream lagged behind, and the event shows it as made, before whatever both
+	 * sides did since. Its values would be weighed as new Salesforce edits (a manual conflict
+	 * where only the repository changed): the record is read afresh instead, current and
+	 * undated. */
+	if (!del && !ours && !own_create && strcmp(type, "CREATE") == 0 && !json_is_true(json_object_get(item, "fetch")))
+		p.s_ms = 0, stale_create = true;
+	if (!del && (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch")) || stale_create)) {
 		rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
 		if (rc == CS_ENOTFOUND) {
 			/* a gap (or an undelete undone since) names a record Salesforce no longer has:

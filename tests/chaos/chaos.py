@@ -267,6 +267,9 @@ FIXED.update({
     "stale_event_after_delete": "(fixed) a stale CREATE event of a Salesforce record that a reconcile brought in "
                                 "and then found deleted made a second repository contract (the stream lagged "
                                 "behind the reconcile)",
+    "stale_create_after_link": "(fixed) a manual conflict where only the repository changed the field: a stale "
+                               "CREATE event of a record a reconcile had linked, weighed as a Salesforce edit "
+                               "(known/stale_create_after_link.sh)",
     "stale_read_in_flight": "(fixed) an older value back on both sides (a lost change), or a manual conflict "
                             "where only Salesforce changed the field: a write whose answer was lost made again "
                             "over a Salesforce edit made in between (known/stale_read_in_flight.sh, second case), "
