@@ -645,6 +645,41 @@ sync_sf_field_first(const struct cs_mapping *m, size_t i)
 /* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
  * when Salesforce no longer has it (deleted), CS_ETIMEOUT for a failure that may pass (5xx, a
  * lock, the network, the API limit); other errors as sf_rest_retrieve; err set on each. */
+/* Whether a mapped field is SystemModstamp itself (then it is read as such, not added again). */
+static bool
+maps_modstamp(const struct cs_mapping *m)
+{
+	for (size_t i = 0; i < m->nfields; i++)
+		if (strcasecmp(m->fields[i].sf, "SystemModstamp") == 0)
+			return true;
+	return false;
+}
+
+/* A whole record was read (a gap's fetch, a reconcile): the link keeps its SystemModstamp, the
+ * time of the last Salesforce transaction the read shows ("sfms"). */
+static void
+read_at(struct plan *p, const json_t *values)
+{
+	const json_t *v = json_object_get(values, "SystemModstamp");
+	int64_t ms = 0;
+
+	if (p->link == NULL || !json_is_string(v) || !cs_datetime_parse(json_string_value(v), json_string_length(v), &ms))
+		return;
+	if (ms > json_integer_value(json_object_get(p->link, "sfms"))) {
+		json_object_set_new(p->link, "sfms", json_integer(ms));
+		p->dirty = true;
+	}
+}
+
+/* Whether an event committed at commit_ms (not ours) is older than the record as last read
+ * whole: a read that got ahead of the stream already showed what it carries, and what changed
+ * since; weighed again, its values would pass for Salesforce edits made after that read. */
+static bool
+older_than_read(const struct plan *p, int64_t commit_ms)
+{
+	return commit_ms > 0 && commit_ms < json_integer_value(json_object_get(p->link, "sfms"));
+}
+
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -669,6 +704,8 @@ fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t
 		cs_buf_append(&fl, ",", 1);
 		cs_buf_append(&fl, m->fields[i].sf, strlen(m->fields[i].sf));
 	}
+	if (!maps_modstamp(m))
+		cs_buf_append(&fl, ",SystemModstamp", 15);     /* when the state read was made (read_at) */
 	sf_error_clear(&se);
 	rc = sf_rest_retrieve(w->sc, m->sobject, sf_id, fl.data, rec, &se);
 	atomic_fetch_add(&w->n_sf_calls, 1);
@@ -1960,6 +1997,15 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		json_decref(rec);
 		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 	}
+	if (fetched != NULL)
+		read_at(&p, fetched);
+	else if (!ours && older_than_read(&p, p.s_ms)) {
+		audit(&p, NULL, NULL, NULL, NULL, "ignored", "an event older than the record as last read whole");
+		rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
+		plan_cleanup(&p);
+		json_decref(rec);
+		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+	}
 	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
 		plan_cleanup(&p);
 		json_decref(rec);
@@ -2439,6 +2485,9 @@ reconcile_one(void *ud, const json_t *sfrec)
 	p.rec = rec;
 	if (plan_sf_side(&p, sfrec, false, true, why, sizeof(why)) &&
 	    (json_object_size(p.patch) > 0 || json_object_size(p.sfw) > 0 || json_array_size(p.conflicts) > 0)) {
+		/* the read brought something: events older than it must not undo it (older_than_read);
+		 * a read that found nothing new leaves the link unwritten */
+		read_at(&p, sfrec);
 		r->drift++;
 		if (r->repair)
 			audit(&p, NULL, NULL, NULL, NULL, "drift", "repaired");
@@ -2470,6 +2519,8 @@ select_mapped(struct sf_soql *q, const struct cs_mapping *m)
 		sf_soql_kw(q, ", ");
 		sf_soql_name(q, m->fields[i].sf);
 	}
+	if (!maps_modstamp(m))
+		sf_soql_kw(q, ", SystemModstamp");
 	sf_soql_kw(q, " FROM ");
 	sf_soql_name(q, m->sobject);
 }

@@ -267,6 +267,9 @@ FIXED.update({
     "stale_event_after_delete": "(fixed) a stale CREATE event of a Salesforce record that a reconcile brought in "
                                 "and then found deleted made a second repository contract (the stream lagged "
                                 "behind the reconcile)",
+    "stale_event_after_read": "(fixed) a late event of an older Salesforce change, planned after a whole-record "
+                              "read (a reconcile, a gap) ahead of the stream, weighed as a new edit: an older "
+                              "value back, or a manual conflict with it (known/stale_event_after_read.sh)",
     "stale_create_after_link": "(fixed) a manual conflict where only the repository changed the field: a stale "
                                "CREATE event of a record a reconcile had linked, weighed as a Salesforce edit "
                                "(known/stale_create_after_link.sh)",
