@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# stale_event_after_read.sh BUILD - an engine bug the chaos soak found (seed 1929284855 of the
+# stale_event_after_read.sh BUILD - an engine bug the chaos soak found (seed 1247665147, the
 # 2026-11-27 full-6 run), now fixed: run by `make check` as chaos.found.stale_event_after_read, it
 # exits 1 should the bug come back.
 #
