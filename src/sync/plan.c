@@ -2437,6 +2437,7 @@ reconcile_one(void *ud, const json_t *sfrec)
 	struct clm_fail cf;
 	struct plan p;
 	json_t *rec = NULL;
+	bool planned;
 	cs_err rc;
 
 	if (sf_id == NULL || atomic_load(&w->stop))
@@ -2463,6 +2464,12 @@ reconcile_one(void *ud, const json_t *sfrec)
 		if (r->repair) {
 			rc = create_from_sf(w, r->m, sf_id, sfrec, r->event, "not linked; repaired", clm_id, why,
 			                    sizeof(why));
+			if (rc == CS_ETIMEOUT) {
+				/* the store or Salesforce failed for now: the reconcile stops, and one asked
+				 * for by a gap or a lost replay position is made again (plan_inbox) */
+				r->err = rc;
+				return 1;
+			}
 			if (rc != CS_OK && rc != CS_ENOTFOUND)
 				log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, sf_id, why);
 		} else
@@ -2477,13 +2484,31 @@ reconcile_one(void *ud, const json_t *sfrec)
 	plan_init(&p, w, r->m, clm_id, r->event);
 	snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 	memset(&cf, 0, sizeof(cf));
-	if (sync_link_get(w->st, r->m, clm_id, &p.link, &e) != CS_OK ||
+	if ((rc = sync_link_get(w->st, r->m, clm_id, &p.link, &e)) != CS_OK ||
 	    clm_get_in(w->clm, w->st, sync_kind_of(r->m->entity), NULL, clm_id, &rec, &cf) != CS_OK) {
 		plan_cleanup(&p);
+		/* a record gone from the repository meanwhile is its delete's business; the store
+		 * failing is not a record compared: the reconcile stops (and is made again) */
+		if (rc != CS_OK ? rc != CS_ENOTFOUND : cf.status >= 500) {
+			r->err = rc != CS_OK ? rc : CS_EIO;
+			return 1;
+		}
 		return 0;
 	}
 	p.rec = rec;
-	if (plan_sf_side(&p, sfrec, false, true, why, sizeof(why)) &&
+	w->transient = false;
+	planned = plan_sf_side(&p, sfrec, false, true, why, sizeof(why));
+	if (!planned && w->transient) {
+		/* a lookup's target could not be read or made for now (the store, Salesforce): the
+		 * reconcile stops rather than pass over this record */
+		r->err = CS_ETIMEOUT;
+		plan_cleanup(&p);
+		json_decref(rec);
+		return 1;
+	}
+	if (!planned)
+		log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, clm_id, why);
+	if (planned &&
 	    (json_object_size(p.patch) > 0 || json_object_size(p.sfw) > 0 || json_array_size(p.conflicts) > 0)) {
 		/* the read brought something: events older than it must not undo it (older_than_read);
 		 * a read that found nothing new leaves the link unwritten */
@@ -2496,8 +2521,17 @@ reconcile_one(void *ud, const json_t *sfrec)
 	}
 	if (r->repair || (p.dirty && json_object_size(p.patch) == 0 && json_object_size(p.sfw) == 0 &&
 	                  json_array_size(p.conflicts) == 0)) {
-		if (commit_plan(&p, NULL, NULL, why, sizeof(why)) == CS_EINVAL)
+		rc = commit_plan(&p, NULL, NULL, why, sizeof(why));
+		if (rc == CS_EINVAL)
 			log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, clm_id, why);
+		else if (rc != CS_OK) {
+			/* nothing of this record's repair was written: the reconcile stops rather than
+			 * report it done; one asked for by a gap or a lost replay position is made again */
+			r->err = rc;
+			plan_cleanup(&p);
+			json_decref(rec);
+			return 1;
+		}
 	}
 	plan_cleanup(&p);
 	json_decref(rec);

@@ -267,6 +267,9 @@ FIXED.update({
     "stale_event_after_delete": "(fixed) a stale CREATE event of a Salesforce record that a reconcile brought in "
                                 "and then found deleted made a second repository contract (the stream lagged "
                                 "behind the reconcile)",
+    "reconcile_store_fault": "(fixed) a reconcile that could not commit one record's repair, or read it or its "
+                             "lookup's target, went on as if it had: the change it found was left out until a "
+                             "later reconcile (known/reconcile_store_fault.sh)",
     "stale_event_after_read": "(fixed) a late event of an older Salesforce change, planned after a whole-record "
                               "read (a reconcile, a gap) ahead of the stream, weighed as a new edit: an older "
                               "value back, or a manual conflict with it (known/stale_event_after_read.sh)",
