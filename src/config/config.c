@@ -1188,8 +1188,13 @@ nearest(const char *s, const char *const *names, size_t n)
 	if (ls > 64)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		size_t d = distance(s, names[i]);
+		size_t ln = strnlen(names[i], 65), d;
 
+		/* the distance is at least the difference of the lengths: a name that cannot beat the
+		 * best so far is not compared */
+		if ((ls > ln ? ls - ln : ln - ls) >= bd)
+			continue;
+		d = distance(s, names[i]);
 		if (d < bd && d * 2 < strlen(names[i])) {
 			bd = d;
 			best = names[i];

@@ -290,8 +290,10 @@ post(struct sf_stream *s, json_t *msgs, long timeout_ms, json_t **replies, struc
 		goto out;
 	}
 	/* an answer may echo the request (an error page, a proxy): the token never reaches a
-	 * message or an event */
+	 * message or an event, nor do the org's other secrets, whatever put them in the answer */
 	sf_scrub(resp.data, resp.len, s->sess.token);
+	sf_scrub(resp.data, resp.len, s->org->client_secret);
+	sf_scrub(resp.data, resp.len, s->org->refresh_token);
 	if (status == 401) {
 		sf_error_parse(e, status, resp.data, resp.len);
 		err = e->err = CS_EAUTH;

@@ -615,7 +615,7 @@ sync_audit_query(struct store *s, const struct sync_audit_filter *flt, long long
 		if (store_kv_get(s, NS_HEAD, IX_KEY, &ix, e) == CS_OK)
 			ixfrom = json_integer_value(json_object_get(ix, "from"));
 		json_decref(ix);
-		if (ixfrom >= 1 && after + 1 >= ixfrom) {
+		if (ixfrom >= 1 && after >= ixfrom - 1) {
 			json_decref(res);
 			return query_indexed(s, flt, after, limit, out, scanned_to, e);
 		}

@@ -76,6 +76,13 @@ cs_buf_puts(struct cs_buf *b, const char *s)
 cs_err
 cs_buf_putc(struct cs_buf *b, char c)
 {
+	/* the common case, room for the byte and its terminator: no call to grow (cap never exceeds
+	 * max + 1, so the byte stays within max) */
+	if (b->len + 2 <= b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return CS_OK;
+	}
 	return cs_buf_append(b, &c, 1);
 }
 

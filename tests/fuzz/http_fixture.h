@@ -145,15 +145,19 @@ fix_target(struct cs_buf *b, const char *t, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	cs_err err = CS_OK;
+	size_t run = 0;                 /* where the bytes that go as they are start */
 
 	for (size_t i = 0; i < n && err == CS_OK; i++) {
 		unsigned char c = (unsigned char)t[i];
 		if (c <= 0x20 || c >= 0x7f || c == '#') {
 			char q[3] = { '%', hex[c >> 4], hex[c & 15] };
-			err = cs_buf_append(b, q, 3);
-		} else
-			err = cs_buf_putc(b, (char)c);
+			if ((err = cs_buf_append(b, t + run, i - run)) == CS_OK)
+				err = cs_buf_append(b, q, 3);
+			run = i + 1;
+		}
 	}
+	if (err == CS_OK)
+		err = cs_buf_append(b, t + run, n - run);
 	return err;
 }
 

@@ -265,7 +265,9 @@ cap_intervals(const struct script_resp *r, size_t *n)
 	char *txt = NULL;
 	size_t i;
 
-	if (script.max_interval <= 0 || cs_json_parse(r->body, r->blen, &v, &e) != CS_OK)
+	/* a key "interval" is spelt so, or with an escape */
+	if (script.max_interval <= 0 || (memmem(r->body, r->blen, "interval", 8) == NULL &&
+	    memchr(r->body, '\\', r->blen) == NULL) || cs_json_parse(r->body, r->blen, &v, &e) != CS_OK)
 		return NULL;
 	for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1); i++) {
 		json_t *a, *iv;

@@ -175,7 +175,9 @@ foldcmp(const char *a, size_t an, const char *b, size_t bn)
 static bool
 spanieq(const char *q, struct span s, const char *w)
 {
-	return foldcmp(q + s.off, s.len, w, strlen(w)) == 0;
+	size_t n = strlen(w);
+
+	return n == s.len && foldcmp(q + s.off, s.len, w, n) == 0;
 }
 
 /* Copies span s of q into out as a C string; false when it does not fit. */
@@ -575,6 +577,7 @@ bad:
 
 /* ---- parser ---- */
 
+/* In ASCII order (as foldcmp orders them): isreserved searches it by halves. */
 static const char *const reserved[] = {
 	"AND", "ASC", "BY", "DESC", "EXCLUDES", "FALSE", "FOR", "FROM", "GROUP", "HAVING", "IN",
 	"INCLUDES", "LIKE", "LIMIT", "NOT", "NULL", "NULLS", "OFFSET", "OR", "ORDER", "SELECT",
@@ -619,11 +622,22 @@ kw(const struct parser *p, const char *w)
 static bool
 isreserved(const struct parser *p)
 {
+	const char *t = p->q + p->tok.at.off;
+	size_t lo = 0, hi = sizeof(reserved) / sizeof(reserved[0]);
+
 	if (p->tok.t != T_ID)
 		return false;
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (kw(p, reserved[i]))
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = foldcmp(t, p->tok.at.len, reserved[mid], strlen(reserved[mid]));
+
+		if (c == 0)
 			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return false;
 }
 
