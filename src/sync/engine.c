@@ -376,7 +376,7 @@ prune_marks(struct worker *w)
 		w->next_prune_ms = cs_time_mono_ms() + SYNC_MARK_PRUNE_MS;
 		return false;
 	}
-	snprintf(ns, sizeof(ns), "sfdeleted:%s", w->maps[w->prune_map]->name);
+	sync_ns_sfdeleted(ns, w->maps[w->prune_map]);
 	if (sync_marks_prune(w->st, ns, w->prune_after, 200, cs_time_now_ms() - SYNC_MARK_KEEP_MS, next, &n, &e) !=
 	    CS_OK) {
 		log_warn("sync.prune", "org %s: old marks of deleted records not removed: %s", w->org->name, e.msg);

@@ -642,9 +642,6 @@ sync_sf_field_first(const struct cs_mapping *m, size_t i)
 	return true;
 }
 
-/* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
- * when Salesforce no longer has it (deleted), CS_ETIMEOUT for a failure that may pass (5xx, a
- * lock, the network, the API limit); other errors as sf_rest_retrieve; err set on each. */
 /* Whether a mapped field is SystemModstamp itself (then it is read as such, not added again). */
 static bool
 maps_modstamp(const struct cs_mapping *m)
@@ -680,6 +677,9 @@ older_than_read(const struct plan *p, int64_t commit_ms)
 	return commit_ms > 0 && commit_ms < json_integer_value(json_object_get(p->link, "sfms"));
 }
 
+/* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND
+ * when Salesforce no longer has it (deleted), CS_ETIMEOUT for a failure that may pass (5xx, a
+ * lock, the network, the API limit); other errors as sf_rest_retrieve; err set on each. */
 static cs_err
 fetch_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, json_t **rec, char *err, size_t errn)
 {
@@ -1750,7 +1750,7 @@ unlink_done(void *ud, struct cs_error *e)
 		json_t *d = json_pack("{s:s, s:I}", "clm", u->clm_id, "ms", (json_int_t)cs_time_now_ms());
 		if (d == NULL)
 			return cs_error_set(e, CS_ENOMEM, "out of memory");
-		snprintf(ns, sizeof(ns), "sfdeleted:%s", u->m->name);
+		sync_ns_sfdeleted(ns, u->m);
 		rc = store_kv_put(u->w->st, ns, u->sf_id, d, e);
 		json_decref(d);
 		if (rc != CS_OK)
@@ -1781,7 +1781,7 @@ sf_was_deleted(struct worker *w, const struct cs_mapping *m, const char *sf_id)
 	json_t *d = NULL;
 	cs_err rc;
 
-	snprintf(ns, sizeof(ns), "sfdeleted:%s", m->name);
+	sync_ns_sfdeleted(ns, m);
 	rc = store_kv_get(w->st, ns, sf_id, &d, &e);
 	json_decref(d);
 	return rc != CS_ENOTFOUND;
@@ -1821,7 +1821,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
 	bool ours = json_is_true(json_object_get(item, "ours"));
-	bool del = type != NULL && strcmp(type, "DELETE") == 0, own_create = false, stale_create = false;
+	bool del = type != NULL && strcmp(type, "DELETE") == 0, own_create = false, stale_create;
 	struct inbox_ud iu = { w, key };
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
@@ -1938,8 +1938,10 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	 * sides did since. Its values would be weighed as new Salesforce edits (a manual conflict
 	 * where only the repository changed): the record is read afresh instead, current and
 	 * undated. */
-	if (!del && !ours && !own_create && strcmp(type, "CREATE") == 0 && !json_is_true(json_object_get(item, "fetch")))
-		p.s_ms = 0, stale_create = true;
+	stale_create = !del && !ours && !own_create && strcmp(type, "CREATE") == 0 &&
+	    !json_is_true(json_object_get(item, "fetch"));
+	if (stale_create)
+		p.s_ms = 0;
 	if (!del && (strcmp(type, "UNDELETE") == 0 || json_is_true(json_object_get(item, "fetch")) || stale_create)) {
 		rc = fetch_sf(w, m, sf_id, &fetched, why, sizeof(why));
 		if (rc == CS_ENOTFOUND) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clm/clm.h"
 #include "config/config.h"
@@ -186,6 +187,13 @@ cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *cl
 cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
 cs_err sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e);
 cs_err sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e);
+/* The namespace of m's marks of records Salesforce deleted, keyed by Salesforce id (plan.c
+ * unlink_done, pruned by engine.c after SYNC_MARK_KEEP_MS). */
+static inline void
+sync_ns_sfdeleted(char ns[STORE_KV_NS_MAX], const struct cs_mapping *m)
+{
+	snprintf(ns, STORE_KV_NS_MAX, "sfdeleted:%s", m->name);
+}
 /* Removes, of the up to limit entries of ns after key `after` ("" from the first), those whose
  * "ms" is below before_ms, in a transaction of its own; next takes the last key looked at, ""
  * when the end of ns was reached; *pruned (may be NULL) is added the number removed. */

@@ -40,10 +40,11 @@ start_sfemu() {
 # start_clmsync NAME [args...]: starts `clmsync serve` on a free port with its data in
 # $WORK/NAME-data; sets URL_<NAME>, PID_<NAME>, DATA_<NAME> and TOKEN_<NAME> (the admin token
 # the first start creates, when no other token is configured) and ADMIN_<NAME> (the admin listener).
+# CLMSYNC_BIN, when set, is run instead of $BUILD/clmsync (the soak's clmsync-chaos).
 start_clmsync() {
 	local name=$1; shift
 	local data="$WORK/$name-data"
-	"$BUILD/clmsync" serve --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
+	"${CLMSYNC_BIN:-$BUILD/clmsync}" serve --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "$@" >"$WORK/$name.url" 2>"$WORK/$name.log" &
 	local pid=$!
 	PIDS+=("$pid")
 	local deadline=$((SECONDS + 10))

@@ -1,7 +1,8 @@
-"""conflict_common.py - a manual conflict on Contract.Description, for the reproductions in this folder.
+"""conflict_common.py - helpers for the reproductions in this folder: a manual conflict on
+Contract.Description, the operator's CLI, the store's fault simulation and the engine catching up.
 
-Both sides edit the field while the mapping is paused (`clmsync pause`); on `clmsync resume` they
-meet as a conflict (docs/architecture.md: pausing a mapping)."""
+make_conflict(): both sides edit the field while the mapping is paused (`clmsync pause`); on
+`clmsync resume` they meet as a conflict (docs/architecture.md: pausing a mapping)."""
 import json
 import os
 import subprocess
@@ -38,3 +39,23 @@ def make_conflict():
     check(got and got[0]["clm_value"] == "repo 1" and got[0]["sf_value"] == "sf 1",
           "edited on both sides while paused: a manual conflict", got)
     return ct, sid, (got or [None])[0]
+
+
+def arm(n):
+    """Arms clmsync-chaos's store fault simulation (tests/chaos/store_fault_hook.c, the FIFO named
+    by $FIFO): the nth store statement from now fails; 0 turns it off."""
+    fd = os.open(os.environ["FIFO"], os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, b"%d\n" % n)
+    os.close(fd)
+
+
+def events_planned(org, last):
+    """Whether org's engine has stored every change event up to replay id last and has no inbox
+    entry left (`clmsync status --json`)."""
+    code, out, _ = cli("status", "--json")
+    try:
+        o = [x for x in json.loads(out)["orgs"] if x.get("org", x.get("name")) == org][0]
+    except (ValueError, KeyError, IndexError):
+        return False
+    pos = (o.get("stream") or {}).get("replay") or {}
+    return any(v >= last for v in pos.values() if isinstance(v, int)) and o.get("inbox", 1) == 0

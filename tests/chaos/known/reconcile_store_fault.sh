@@ -10,20 +10,12 @@
 . "$(dirname "$0")/../../scenario/lib.sh"
 
 start_sfemu sf
-python3 "$(dirname "$0")/../../scenario/sync_config.py" "$WORK/clm-data/clmsync.db" "sf=$URL_sf" max_attempts=1000 >"$WORK/clm.yaml"
 mkfifo "$WORK/faults.fifo"
-CLMSYNC_TEST_SECRET=clmsync-test-secret CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" "$BUILD/clmsync-chaos" serve \
-	--config "$WORK/clm.yaml" --data "$WORK/clm-data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-	>"$WORK/clm.url" 2>"$WORK/clm.log" &
-PIDS+=("$!")
-deadline=$((SECONDS + 10))
-while [ "$(wc -l <"$WORK/clm.url")" -lt 2 ]; do
-	[ $SECONDS -lt $deadline ] || { echo "clmsync-chaos did not start"; exit 1; }
-	sleep 0.05
-done
-PYTHONPATH="$(dirname "$0")/../../scenario" CLM_URL=$(head -1 "$WORK/clm.url") SF_URL=$URL_sf \
-	CLM_TOKEN=$(head -1 "$WORK/clm-data/api-token") FIFO="$WORK/faults.fifo" python3 - <<'PY' || FAILS=$((FAILS + 1))
+CLMSYNC_BIN=$BUILD/clmsync-chaos CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" start_sync clm "sf=$URL_sf" max_attempts=1000
+PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
+	FIFO="$WORK/faults.fifo" python3 - <<'PY' || FAILS=$((FAILS + 1))
 import os
+from conflict_common import arm
 from sync_lib import CLM, SF, check, finish, wait_for
 clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
 sf = SF(os.environ["SF_URL"])
@@ -31,12 +23,6 @@ cp = clm.create("counterparties", {"legal_name": "Overflow Fault Co"})["id"]
 ct = clm.create("contracts", {"title": "Overflow fault", "counterparty_id": cp, "description": "start"})["id"]
 sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)))
 check(sid is not None and wait_for(lambda: sf.get("Contract", sid)["Description"] == "start"), "a linked contract")
-
-
-def arm(n):
-    fd = os.open(os.environ["FIFO"], os.O_WRONLY | os.O_NONBLOCK)
-    os.write(fd, b"%d\n" % n)
-    os.close(fd)
 
 
 # a Salesforce edit published only as a GAP_OVERFLOW, with a store fault armed n statements

@@ -16,7 +16,7 @@ PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM
 	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
 import json
 import os
-from conflict_common import cli, conflicts
+from conflict_common import cli, conflicts, events_planned
 from sync_lib import CLM, SF, check, finish, wait_for
 clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
 sf = SF(os.environ["SF_URL"])
@@ -35,15 +35,7 @@ check(st == 200 and wait_for(lambda: sf.get("Contract", sid)["Description"] == "
 last = sf.emu("GET", "events")[1][-1]["replayId"]   # our own UPDATE event, the last one
 sf.emu("POST", "streaming", {"deliver": 1})            # the CREATE event, then our own UPDATE event
 # settled: the engine has stored every event up to the last one and planned them all
-def planned():
-    code, out, _ = cli("status", "--json")
-    try:
-        o = [x for x in json.loads(out)["orgs"] if x.get("org", x.get("name")) == "sf"][0]
-    except Exception:
-        return False
-    pos = (o.get("stream") or {}).get("replay") or {}
-    return any(v >= last for v in pos.values() if isinstance(v, int)) and o.get("inbox", 1) == 0
-check(wait_for(planned, 15) is not None, "the engine has planned the released events (replay %d)" % last,
+check(wait_for(lambda: events_planned("sf", last), 15) is not None, "the engine has planned the released events (replay %d)" % last,
       cli("status", "--json")[1][:600])
 parked = [c for c in conflicts() if c["clm"] == ct]
 check(not parked, "no conflict parked: only the repository changed the Description", parked)

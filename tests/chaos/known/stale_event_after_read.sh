@@ -18,7 +18,7 @@ import datetime
 import json
 import os
 import time
-from conflict_common import cli, conflicts
+from conflict_common import cli, conflicts, events_planned
 from sync_lib import CLM, SF, check, finish, wait_for
 clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
 sf = SF(os.environ["SF_URL"])
@@ -40,15 +40,7 @@ check(code in (0, 1) and wait_for(lambda: clm.get("contracts", ct)["description"
 seen_second = len(clm.api("GET", "/contracts/%s/history" % ct)[1]["data"])
 last = sf.emu("GET", "events")[1][-1]["replayId"]
 sf.emu("POST", "streaming", {"deliver": 1})            # the events of both edits, late
-def planned():
-    code, out, _ = cli("status", "--json")
-    try:
-        o = [x for x in json.loads(out)["orgs"] if x.get("org", x.get("name")) == "sf"][0]
-    except Exception:
-        return False
-    pos = (o.get("stream") or {}).get("replay") or {}
-    return any(v >= last for v in pos.values() if isinstance(v, int)) and o.get("inbox", 1) == 0
-check(wait_for(planned, 15) is not None, "the engine has planned the late events (replay %d)" % last)
+check(wait_for(lambda: events_planned("sf", last), 15) is not None, "the engine has planned the late events (replay %d)" % last)
 hist = clm.api("GET", "/contracts/%s/history" % ct)[1]["data"]
 later = [h["record"].get("description") for h in hist[seen_second:]]
 check("first" not in later, "the older edit's late event does not put its value back", later)
