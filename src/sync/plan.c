@@ -421,9 +421,11 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 	if (f->lookup_to == NULL || f->kind == CS_VALUE_SFID || sid == NULL)
 		return json_incref(S);
 	rc = sync_link_by_sf(w->st, f->lookup_to, sid, cid, &e);
-	if (rc == CS_ENOTFOUND)
+	if (rc == CS_ENOTFOUND) {
 		rc = create_from_sf(w, f->lookup_to, sid, NULL, event, NULL, cid, err, errn);
-	else if (rc != CS_OK) {
+		if (rc != CS_OK && rc != CS_EINVAL && rc != CS_ENOTFOUND)
+			rc = CS_ETIMEOUT;
+	} else if (rc != CS_OK) {
 		snprintf(err, errn, "%s", e.msg);
 		rc = CS_ETIMEOUT;       /* the store's trouble passes */
 	}
@@ -534,9 +536,9 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 
 /* Writes the plan in one unit (sync_txn_begin): the repository change (clm_update_in), the
  * link, the outbox entry, conflicts, audit rows and done_fn's own rows commit together.
- * Returns CS_OK, CS_ETIMEOUT for a transient repository failure (try again), CS_EINVAL when the
- * repository refused the change, CS_EIO when the store failed (*why says why; nothing was
- * written). */
+ * Returns CS_OK, CS_EINVAL when the repository refused the change, CS_ETIMEOUT when it or the
+ * store failed for now (*why says why; nothing was written: the caller plans it again, never
+ * takes its cause as handled). */
 static cs_err
 commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), void *ud, char *why, size_t whyn)
 {
@@ -624,7 +626,7 @@ fail:
 	sync_txn_rollback(w);
 	snprintf(why, whyn, "%s", e.msg);
 	log_warn("sync.plan", "org %s: %s %s: cannot commit: %s", w->org->name, p->m->name, p->clm_id, e.msg);
-	return CS_EIO;
+	return CS_ETIMEOUT;
 }
 
 /* --- records created in Salesforce -------------------------------------------------------- */
@@ -1032,7 +1034,9 @@ parent_from_sf(struct worker *w, const struct cs_mapping *m, const json_t *value
 
 /* Creates the repository record for Salesforce record sf_id of m from values (NULL: fetched
  * first), links it and plans its repository-owned fields back. drift (may be NULL): a reconcile
- * found the record unlinked; its "drift" audit row says this. */
+ * found the record unlinked; its "drift" audit row says this. Returns CS_OK (made or linked),
+ * CS_ENOTFOUND (not to be made here: gone, not created by the mapping, routed elsewhere),
+ * CS_EINVAL (refused for good: *err says why) or CS_ETIMEOUT (failed for now: plan it again). */
 static cs_err
 create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *values, const char *event,
                const char *drift, char clm_id[CLM_ID_MAX], char *err, size_t errn)
@@ -1053,8 +1057,11 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		return CS_ENOTFOUND;
 	}
 	if (values == NULL) {
-		if ((rc = fetch_sf(w, m, sf_id, &fetched, err, errn)) != CS_OK)
+		if ((rc = fetch_sf(w, m, sf_id, &fetched, err, errn)) != CS_OK) {
+			if (rc != CS_ETIMEOUT && rc != CS_ENOTFOUND)
+				rc = CS_EINVAL;         /* Salesforce refused the read for good */
 			goto out;
+		}
 		values = fetched;
 	}
 	/* a record that carries a repository id in its external id field is linked, not created;
@@ -1863,10 +1870,12 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 		}
 		rc = create_from_sf(w, m, sf_id, values, event, NULL, clm_id, why, sizeof(why));
 		json_decref(fetched);
-		if (rc == CS_ETIMEOUT)
-			return rc;
 		if (rc == CS_EINVAL)
 			return dead_letter(w, m, NULL, sf_id, key, item, why) == CS_OK ? CS_OK : CS_ETIMEOUT;
+		/* made, or not to be made here; anything else (the store, Salesforce, memory failed
+		 * for now) leaves the event in the inbox: dropped, the record would stay unlinked */
+		if (rc != CS_OK && rc != CS_ENOTFOUND)
+			return CS_ETIMEOUT;
 		goto skip;
 	}
 	plan_init(&p, w, m, clm_id, event);
@@ -2099,7 +2108,7 @@ resolve_conflict(struct worker *w, const json_t *item)
 	if (rc == CS_EINVAL)
 		log_warn("sync.resolve", "org %s: conflict %s: the repository refused the chosen value: %s", w->org->name,
 		         ckey, why);
-	else
+	else if (rc == CS_OK)
 		log_info("sync.resolve", "org %s: conflict %s resolved (%s)", w->org->name, ckey, choice);
 	if (rc == CS_OK && (sync_txn_begin(w, &e) != CS_OK || store_kv_del(w->st, "conflict", ckey, NULL, &e) != CS_OK ||
 	                    sync_txn_commit(w, &e) != CS_OK))
@@ -2466,13 +2475,13 @@ reconcile_one(void *ud, const json_t *sfrec)
 		if (r->repair) {
 			rc = create_from_sf(w, r->m, sf_id, sfrec, r->event, "not linked; repaired", clm_id, why,
 			                    sizeof(why));
-			if (rc == CS_ETIMEOUT) {
+			if (rc != CS_OK && rc != CS_EINVAL && rc != CS_ENOTFOUND) {
 				/* the store or Salesforce failed for now: the reconcile stops, and one asked
 				 * for by a gap or a lost replay position is made again (plan_inbox) */
-				r->err = rc;
+				r->err = CS_ETIMEOUT;
 				return 1;
 			}
-			if (rc != CS_OK && rc != CS_ENOTFOUND)
+			if (rc != CS_OK)
 				log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, sf_id, why);
 		} else
 			drift_reported(r, json_is_string(ext) ? json_string_value(ext) : NULL, sf_id,
