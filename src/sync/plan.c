@@ -436,6 +436,29 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 	return rc == CS_OK ? json_string(cid) : NULL;
 }
 
+static bool older_than_read(const struct plan *p, int64_t commit_ms);
+
+/* Our own change event shows for f a value S other than the last of ours known to have landed
+ * (the latest sent entry carrying f once an earlier event of ours showed it; with none, the
+ * base): a write of ours Salesforce served late, after a newer one (it was on its way when the
+ * engine was killed, or its answer timed out and a newer write went after it). Neither an echo
+ * nor an edit: Salesforce now holds an older value of ours, and the latest is written again.
+ * While the latest entry has not been shown yet, it is still to land over S: nothing to do. */
+static bool
+late_write(struct plan *p, const struct cs_field_map *f, json_t *S)
+{
+	bool landed = false;
+	json_t *L = sync_sent_latest(json_object_get(p->link, "sent"), f->sf, &landed);
+	json_t *want = L != NULL ? (landed ? L : NULL) : base_of(p, f);
+
+	if (want == NULL || sync_value_equal(S, want) || older_than_read(p, p->s_ms) ||
+	    json_object_get(p->link, "backfill") != NULL)
+		return false;
+	write_sf(p, f, want);
+	audit(p, "salesforce", f, S, want, "restored", "an older write of ours landed after a newer one");
+	return true;
+}
+
 /* Plans Salesforce values (an event's, a fetched record's) against the repository record. all:
  * every field is compared, not only those values carries (reconcile, a new link). */
 static bool
@@ -463,6 +486,10 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			snprintf(err, errn, "%s", ferr);
 			json_decref(shown);
 			return false;
+		}
+		if (ours && late_write(p, f, S)) {
+			json_decref(S);
+			continue;
 		}
 		if (shown != NULL)
 			json_object_set(shown, f->sf, S);

@@ -16,6 +16,23 @@ sync_sent_pending(const json_t *sent, const char *field)
 	return last;
 }
 
+json_t *
+sync_sent_latest(const json_t *sent, const char *field, bool *landed)
+{
+	json_t *it, *last = NULL;
+	size_t i;
+
+	*landed = false;
+	json_array_foreach(sent, i, it) {
+		json_t *v = json_object_get(json_object_get(it, "f"), field);
+		if (v != NULL) {
+			last = v;
+			*landed = json_is_true(json_object_get(it, "seen"));
+		}
+	}
+	return last;
+}
+
 bool
 sync_sent_has(const json_t *sent, const char *field, const json_t *v)
 {

@@ -29,6 +29,10 @@
  * sync_sent_retire handed it to the link's base. */
 json_t *sync_sent_pending(const json_t *sent, const char *field);
 
+/* The value of field in the latest entry carrying it (borrowed), or NULL when none does;
+ * *landed says whether our own change event has shown that entry. */
+json_t *sync_sent_latest(const json_t *sent, const char *field, bool *landed);
+
 /* Whether an entry in flight carries v for field. */
 bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
 /* Whether an entry not yet known to have landed (unanswered, and not shown by our own change

@@ -1411,13 +1411,15 @@ known_ids = set()      # records whose differences a known engine bug explains
 
 
 def both_created(clm_id):
-    """Whether the audit shows clm_id created on both sides: made in the repository from a
-    Salesforce record, and upserted into Salesforce as a record of the repository's
-    (known/store_fault_sf_create_dup.sh; a late upsert lands on the original with old values)."""
+    """Whether the audit shows clm_id created on both sides in one org: made in the repository
+    from a Salesforce record, and upserted into that org as a record of the repository's
+    (known/store_fault_sf_create_dup.sh; a late upsert lands on the original with old values).
+    A counterparty made from one org's Account and then created in the other org is not that."""
     if clm_id not in _created:
         code, j = cli_json("audit", "search", clm_id, "--decision", "created")
         rows = (j or {}).get("rows", []) if isinstance(j, dict) else (j or [])
-        _created[clm_id] = {"clm", "salesforce"} <= {r.get("side") for r in rows}
+        _created[clm_id] = any({"clm", "salesforce"} <= {r.get("side") for r in rows if r.get("org") == o}
+                               for o in {r.get("org") for r in rows})
     return _created[clm_id]
 
 

@@ -330,6 +330,42 @@ test_seen_values_land(void **state)
 	json_decref(sent);
 }
 
+/* The latest entry carrying a field, and whether it landed: a write of an older value of ours
+ * that Salesforce served after it is told from its echo by this (plan.c late_write). */
+static void
+test_latest(void **state)
+{
+	json_t *sent = json_array(), *v;
+	bool landed = true;
+
+	(void)state;
+	assert_null(sync_sent_latest(sent, "Name", &landed));
+	assert_false(landed);
+	plan(sent, "{\"Name\": \"Late 1\"}");
+	plan(sent, "{\"Name\": \"Late 2\", \"Industry\": \"Energy\"}");
+	v = sync_sent_latest(sent, "Name", &landed);
+	assert_string_equal(json_string_value(v), "Late 2");
+	assert_false(landed);
+	/* one write carried both (the restarted engine's); its event shows the newer value */
+	assert_true(event(sent, "{\"Name\": \"Late 2\", \"Industry\": \"Energy\"}"));
+	v = sync_sent_latest(sent, "Name", &landed);
+	assert_string_equal(json_string_value(v), "Late 2");
+	assert_true(landed);
+	/* the older entry is still in flight by value: without the latest's state, its late
+	 * landing would pass for an echo */
+	v = json_string("Late 1");
+	assert_true(sync_sent_has(sent, "Name", v));
+	json_decref(v);
+	v = sync_sent_latest(sent, "Industry", &landed);
+	assert_string_equal(json_string_value(v), "Energy");
+	assert_true(landed);
+	plan(sent, "{\"Name\": \"Late 3\"}");
+	v = sync_sent_latest(sent, "Name", &landed);
+	assert_string_equal(json_string_value(v), "Late 3");
+	assert_false(landed);
+	json_decref(sent);
+}
+
 int
 main(void)
 {
@@ -346,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
 		cmocka_unit_test(test_seen_values_land),
+		cmocka_unit_test(test_latest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,6 +200,10 @@ emu_begin_call(struct emu *emu, struct http_req *rq, struct http_resp *rs, const
 	if (latency > 0) {
 		struct timespec ts = { latency / 1000, (long)(latency % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
+		/* served from here on, whether or not its caller still waits for it */
+		emu_lock(emu);
+		count(emu, "fault.latency.done", 1);
+		emu_unlock(emu);
 	}
 	return true;
 }

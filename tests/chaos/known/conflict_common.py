@@ -1,11 +1,15 @@
 """conflict_common.py - helpers for the reproductions in this folder: a manual conflict on
-Contract.Description, the operator's CLI, the store's fault simulation and the engine catching up.
+Contract.Description, the operator's CLI, the store's fault simulation, the engine catching up,
+and the server killed with SIGKILL and started again.
 
 make_conflict(): both sides edit the field while the mapping is paused (`clmsync pause`); on
 `clmsync resume` they meet as a conflict (docs/architecture.md: pausing a mapping)."""
 import json
 import os
+import signal
 import subprocess
+import time
+import urllib.parse
 
 from sync_lib import CLM, SF, check, wait_for
 
@@ -59,3 +63,49 @@ def events_planned(org, last):
         return False
     pos = (o.get("stream") or {}).get("replay") or {}
     return any(v >= last for v in pos.values() if isinstance(v, int)) and o.get("inbox", 1) == 0
+
+
+class Server:
+    """The clmsync lib.sh started (CLM_PID; CLMSYNC, CLM_CONFIG, CLM_DATA, CLM_URL, ADMIN_URL,
+    WORK), killed with SIGKILL and started again on the same ports."""
+
+    def __init__(self):
+        self.pid, self.proc = int(os.environ["CLM_PID"]), None
+
+    def healthy(self):
+        try:
+            return clm.call("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def kill(self):
+        os.kill(self.pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+        else:
+            wait_for(lambda: not os.path.exists("/proc/%d/status" % self.pid) or
+                     "zombie" in open("/proc/%d/status" % self.pid).read(), 10)
+
+    def start(self):
+        port = lambda url: urllib.parse.urlparse(url).port
+        for _ in range(50):
+            with open(os.path.join(os.environ["WORK"], "clm-restart.log"), "a") as log:
+                p = subprocess.Popen([os.environ["CLMSYNC"], "serve", "--config", os.environ["CLM_CONFIG"], "--data",
+                                      os.environ["CLM_DATA"], "--listen", "127.0.0.1:%d" % port(os.environ["CLM_URL"]),
+                                      "--admin-listen", "127.0.0.1:%d" % port(os.environ["ADMIN_URL"])],
+                                     stdout=subprocess.DEVNULL, stderr=log,
+                                     env=dict(os.environ, CLMSYNC_TEST_SECRET="clmsync-test-secret"))
+            self.pid, self.proc = p.pid, p
+            wait_for(lambda: p.poll() is not None or self.healthy(), 10)
+            if p.poll() is None:
+                return
+            time.sleep(0.1)    # the port may linger after a kill
+        raise SystemExit("clmsync did not restart")
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            if self.proc is not None:
+                self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass

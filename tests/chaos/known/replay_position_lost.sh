@@ -14,65 +14,24 @@
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf CLM_PID=$PID_clm \
-	CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
+PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
+	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
 	python3 - <<'PY' || FAILS=$((FAILS + 1))
-import os, signal, subprocess, time, urllib.parse
-from sync_lib import CLM, SF, check, finish, wait_for
-clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
-sf = SF(os.environ["SF_URL"])
-server = {"pid": int(os.environ["CLM_PID"]), "proc": None}
-
-
-def healthy():
-    try:
-        return clm.call("GET", "/healthz")[0] == 200
-    except OSError:
-        return False
-
-
-def kill():
-    os.kill(server["pid"], signal.SIGKILL)
-    if server["proc"] is not None:
-        server["proc"].wait()
-    else:
-        wait_for(lambda: not os.path.exists("/proc/%d/status" % server["pid"]) or
-                 "zombie" in open("/proc/%d/status" % server["pid"]).read(), 10)
-
-
-def start():
-    for _ in range(50):
-        with open(os.path.join(os.environ["WORK"], "clm-restart.log"), "a") as log:
-            p = subprocess.Popen([os.environ["CLMSYNC"], "serve", "--config", os.environ["CLM_CONFIG"], "--data",
-                                  os.environ["CLM_DATA"], "--listen", "127.0.0.1:%d" % urllib.parse.urlparse(os.environ["CLM_URL"]).port,
-                                  "--admin-listen", "127.0.0.1:%d" % urllib.parse.urlparse(os.environ["ADMIN_URL"]).port],
-                                 stdout=subprocess.DEVNULL, stderr=log,
-                                 env=dict(os.environ, CLMSYNC_TEST_SECRET="clmsync-test-secret"))
-        server["pid"], server["proc"] = p.pid, p
-        wait_for(lambda: p.poll() is not None or healthy(), 10)
-        if p.poll() is None:
-            return
-        time.sleep(0.1)    # the port may linger after a kill
-    raise SystemExit("clmsync did not restart")
-
-
+from conflict_common import Server, clm, sf
+from sync_lib import check, finish, wait_for
+server = Server()
 try:
     cp = clm.create("counterparties", {"legal_name": "Down Co"})["id"]
     acct = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Account", "CLM_Id__c", cp)))
     check(acct is not None, "a counterparty linked to its Account")
-    kill()
+    server.kill()
     sid = sf.create("Contract", {"Name": "Made while down", "AccountId": acct, "StartDate": "2026-03-01",
                                  "ContractTerm": 12})
-    start()
+    server.start()
     got = wait_for(lambda: sf.get("Contract", sid)["CLM_Id__c"], 15)
     check(got, "the Contract made in Salesforce while clmsync was down reaches the repository", sf.get("Contract", sid)["CLM_Id__c"])
 finally:
-    try:
-        os.kill(server["pid"], signal.SIGTERM)
-        if server["proc"] is not None:
-            server["proc"].wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
+    server.stop()
 finish()
 PY
 finish
