@@ -5,6 +5,7 @@
 #include "http/throttle.h"
 #include "store/store.h"
 #include "sync/audit.h"
+#include "sync/sent.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -908,9 +909,9 @@ links_of(struct admin *a, struct store *s, const char *clm_id, const char *sf_id
 			continue;
 		if (cid[0] == '\0' || sync_link_get(s, m, cid, &d, &e) != CS_OK)
 			continue;
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?}", "mapping", m->name, "org",
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:O?, s:O?, s:o?}", "mapping", m->name, "org",
 		    m->org, "clm", cid, "sobject", m->sobject, "sf", json_object_get(d, "sf"), "base",
-		    json_object_get(d, "base"), "in_flight", json_object_get(d, "sent")));
+		    json_object_get(d, "base"), "in_flight", sync_sent_in_flight(json_object_get(d, "sent"))));
 		json_decref(d);
 	}
 	return out;

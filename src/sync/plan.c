@@ -438,21 +438,24 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 
 static bool older_than_read(const struct plan *p, int64_t commit_ms);
 
-/* Our own change event shows for f a value S other than the last of ours known to have landed
- * (the latest sent entry carrying f once an earlier event of ours showed it; with none, the
- * base): a write of ours Salesforce served late, after a newer one (it was on its way when the
- * engine was killed, or its answer timed out and a newer write went after it). Neither an echo
- * nor an edit: Salesforce now holds an older value of ours, and the latest is written again.
- * While the latest entry has not been shown yet, it is still to land over S: nothing to do. */
+/* Our own change event shows for f a value S of ours (sent.h) other than the last of ours known
+ * to have landed (the latest entry in flight carrying f once an earlier event of ours showed it;
+ * with none, the base): a write of ours Salesforce served late, after a newer one (it was on its
+ * way when the engine was killed, or its answer timed out and a newer write went after it).
+ * Neither an echo nor an edit: Salesforce now holds an older value of ours, and the latest is
+ * written again. While the latest entry has not been shown yet, it is still to land over S:
+ * nothing to do. A value that is none of ours (automation in Salesforce changed the field in our
+ * write's transaction) is weighed as Salesforce's. */
 static bool
 late_write(struct plan *p, const struct cs_field_map *f, json_t *S)
 {
+	const json_t *sent = json_object_get(p->link, "sent");
 	bool landed = false;
-	json_t *L = sync_sent_latest(json_object_get(p->link, "sent"), f->sf, &landed);
+	json_t *L = sync_sent_latest(sent, f->sf, &landed);
 	json_t *want = L != NULL ? (landed ? L : NULL) : base_of(p, f);
 
-	if (want == NULL || sync_value_equal(S, want) || older_than_read(p, p->s_ms) ||
-	    json_object_get(p->link, "backfill") != NULL)
+	if (want == NULL || sync_value_equal(S, want) || !sync_sent_wrote(sent, f->sf, S) ||
+	    older_than_read(p, p->s_ms) || json_object_get(p->link, "backfill") != NULL)
 		return false;
 	write_sf(p, f, want);
 	audit(p, "salesforce", f, S, want, "restored", "an older write of ours landed after a newer one");

@@ -2,6 +2,13 @@
 #include "sync/sent.h"
 #include "sync/value.h"
 
+/* Whether entry it is still in flight: not done (retired, kept a while as one of ours). */
+static bool
+live(const json_t *it)
+{
+	return !json_is_true(json_object_get(it, "done"));
+}
+
 json_t *
 sync_sent_pending(const json_t *sent, const char *field)
 {
@@ -10,10 +17,25 @@ sync_sent_pending(const json_t *sent, const char *field)
 
 	json_array_foreach(sent, i, it) {
 		json_t *v = json_object_get(json_object_get(it, "f"), field);
-		if (v != NULL)
+		if (v != NULL && live(it))
 			last = json_is_true(json_object_get(it, "seen")) ? NULL : v;
 	}
 	return last;
+}
+
+json_t *
+sync_sent_in_flight(const json_t *sent)
+{
+	json_t *out = json_array(), *it;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		if (out != NULL && live(it) && json_array_append(out, it) != 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	return out;
 }
 
 json_t *
@@ -25,7 +47,7 @@ sync_sent_latest(const json_t *sent, const char *field, bool *landed)
 	*landed = false;
 	json_array_foreach(sent, i, it) {
 		json_t *v = json_object_get(json_object_get(it, "f"), field);
-		if (v != NULL) {
+		if (v != NULL && live(it)) {
 			last = v;
 			*landed = json_is_true(json_object_get(it, "seen"));
 		}
@@ -33,18 +55,31 @@ sync_sent_latest(const json_t *sent, const char *field, bool *landed)
 	return last;
 }
 
-bool
-sync_sent_has(const json_t *sent, const char *field, const json_t *v)
+/* Whether an entry carries v for field: only those in flight, or the done ones too. */
+static bool
+carries(const json_t *sent, const char *field, const json_t *v, bool done_too)
 {
 	json_t *it;
 	size_t i;
 
 	json_array_foreach(sent, i, it) {
 		json_t *x = json_object_get(json_object_get(it, "f"), field);
-		if (x != NULL && sync_value_equal(x, v))
+		if (x != NULL && (done_too || live(it)) && sync_value_equal(x, v))
 			return true;
 	}
 	return false;
+}
+
+bool
+sync_sent_has(const json_t *sent, const char *field, const json_t *v)
+{
+	return carries(sent, field, v, false);
+}
+
+bool
+sync_sent_wrote(const json_t *sent, const char *field, const json_t *v)
+{
+	return carries(sent, field, v, true);
 }
 
 bool
@@ -62,15 +97,24 @@ sync_sent_queued(const json_t *sent, const char *field, const json_t *v)
 	return false;
 }
 
-/* Removes the entries of sent named wid. */
+/* Entry it is retired: no longer in flight, kept until pruned as a value of ours (sent.h). */
+static void
+retire(json_t *it)
+{
+	json_object_set_new(it, "done", json_true());
+	json_object_del(it, "seen");
+}
+
+/* Retires the entries of sent named wid. */
 static void
 drop_write(json_t *sent, const json_t *wid)
 {
-	for (size_t i = 0; i < json_array_size(sent);) {
-		if (json_equal(json_object_get(json_array_get(sent, i), "w"), wid))
-			json_array_remove(sent, i);
-		else
-			i++;
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		if (json_equal(json_object_get(it, "w"), wid))
+			retire(it);
 	}
 }
 
@@ -130,10 +174,10 @@ bool
 sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 {
 	json_t *hit, *wid = NULL;
-	size_t at, i, n;
+	size_t at, i;
 
 	for (at = 0; at < json_array_size(sent); at++)
-		if (shows(shown, json_array_get(sent, at)))
+		if (live(json_array_get(sent, at)) && shows(shown, json_array_get(sent, at)))
 			break;
 	if (at == json_array_size(sent))
 		return false;      /* a repeat of a write already seen, or one that changed nothing */
@@ -148,13 +192,11 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 		}
 	} else
 		wid = json_incref(json_object_get(hit, "w"));
-	for (i = n = 0; i < json_array_size(sent); n++) {
+	for (i = 0; i < json_array_size(sent); i++) {
 		json_t *s = json_array_get(sent, i);
-		if (json_is_true(json_object_get(s, "ok")) &&
-		    (n <= at || (wid != NULL && json_equal(wid, json_object_get(s, "w")))))
-			json_array_remove(sent, i);
-		else
-			i++;
+		if (live(s) && json_is_true(json_object_get(s, "ok")) &&
+		    (i <= at || (wid != NULL && json_equal(wid, json_object_get(s, "w")))))
+			retire(s);
 	}
 	json_decref(wid);
 	return true;

@@ -16,6 +16,12 @@
  * its values are "in flight": an event of ours carrying one is an echo, and a Salesforce edit
  * of one of its fields is weighed against the value on its way.
  *
+ * A retired entry is not dropped at once: marked "done", it stays until pruned like an answered
+ * one, no longer in flight, as a value of ours (sync_sent_wrote). A write Salesforce served late,
+ * after a newer one (on its way when the engine was killed, or its answer timed out), shows one
+ * of those values in an event of ours; a value that automation in Salesforce set in the same
+ * transaction as our write is none of them.
+ *
  * The entries are matched with our change events by value, not by count: Salesforce commits a
  * write and sends one event for it, but one write may carry several entries (coalesced) and a
  * write whose answer was lost is made again, each time with an event of its own that shows no
@@ -29,12 +35,17 @@
  * sync_sent_retire handed it to the link's base. */
 json_t *sync_sent_pending(const json_t *sent, const char *field);
 
-/* The value of field in the latest entry carrying it (borrowed), or NULL when none does;
- * *landed says whether our own change event has shown that entry. */
+/* The value of field in the latest entry in flight carrying it (borrowed), or NULL when none
+ * does; *landed says whether our own change event has shown that entry. */
 json_t *sync_sent_latest(const json_t *sent, const char *field, bool *landed);
+
+/* A new array of the entries still in flight (not retired), for display; NULL without memory. */
+json_t *sync_sent_in_flight(const json_t *sent);
 
 /* Whether an entry in flight carries v for field. */
 bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
+/* Whether an entry in flight or retired (not yet pruned) carries v for field: a value of ours. */
+bool sync_sent_wrote(const json_t *sent, const char *field, const json_t *v);
 /* Whether an entry not yet known to have landed (unanswered, and not shown by our own change
  * event) carries v for field: a write of v still to come. */
 bool sync_sent_queued(const json_t *sent, const char *field, const json_t *v);
@@ -70,8 +81,8 @@ bool sync_sent_landed(const json_t *sent, size_t n);
  * unanswered entry, which stay (the applier answers entries by count). Returns whether sent
  * changed. */
 bool sync_sent_withdraw(json_t *sent, const char *field);
-/* Forgets answered entries older than keep_ms whose event never came (lost in a gap, or a
- * write that changed nothing). Returns whether sent changed. */
+/* Forgets answered entries older than keep_ms: retired ones, and those whose event never came
+ * (lost in a gap, or a write that changed nothing). Returns whether sent changed. */
 bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms);
 
 #endif

@@ -78,13 +78,20 @@ class Server:
         except OSError:
             return False
 
+    def gone(self):
+        """Whether the process has exited (gone, or a zombie its parent has not reaped yet)."""
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                return "zombie" in f.read()
+        except OSError:
+            return True
+
     def kill(self):
         os.kill(self.pid, signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait()
         else:
-            wait_for(lambda: not os.path.exists("/proc/%d/status" % self.pid) or
-                     "zombie" in open("/proc/%d/status" % self.pid).read(), 10)
+            wait_for(self.gone, 10)
 
     def start(self):
         port = lambda url: urllib.parse.urlparse(url).port
