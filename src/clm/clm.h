@@ -305,6 +305,9 @@ struct clm_list_q {
 cs_err clm_list(struct clm *c, const struct clm_list_q *q, json_t **out, struct clm_fail *f);
 /* *out is {"data": [{"version","updated_at","updated_by","record"}...]} oldest first. */
 cs_err clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out, struct clm_fail *f);
+/* clm_history on the caller's own connection s (NULL: the pool's), as clm_get_in. */
+cs_err clm_history_in(struct clm *c, struct store *s, enum clm_kind k, const char *id, json_t **out,
+    struct clm_fail *f);
 
 /* Change-feed rows with seq > after, at most limit (1..CLM_CHANGES_MAX). When there are none
  * and wait_ms > 0, waits up to wait_ms (capped at CLM_WAIT_MAX_MS) for a commit, without

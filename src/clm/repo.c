@@ -1321,6 +1321,12 @@ out:
 cs_err
 clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out, struct clm_fail *f)
 {
+	return clm_history_in(c, NULL, k, id, out, f);
+}
+
+cs_err
+clm_history_in(struct clm *c, struct store *s, enum clm_kind k, const char *id, json_t **out, struct clm_fail *f)
+{
 	struct clm_op o;
 	json_t *hist = NULL, *data = NULL, *row;
 	int64_t created = 0;
@@ -1330,11 +1336,22 @@ clm_history(struct clm *c, enum clm_kind k, const char *id, json_t **out, struct
 	*out = NULL;
 	if (id == NULL || !cs_id_valid(clm_kind_prefix(k), id, strlen(id)))
 		return clm_fail_set(f, 404, "not_found", NULL, "no such %s", clm_kind_name(k));
-	if ((rc = op_read(&o, c, f)) == CS_OK) {
+	if (s != NULL) {
+		memset(&o, 0, sizeof(o));
+		o.c = c;
+		o.s = s;
+		o.now = cs_time_now_ms();
+		o.today = cs_date_today();
+		rc = CS_OK;
+	} else
+		rc = op_read(&o, c, f);
+	if (rc == CS_OK) {
 		rc = store_history(o.s, clm_kind_name(k), id, &hist, &o.e);
 		if (rc != CS_OK)
 			rc = sfail(&o, rc, f, clm_kind_name(k));
 	}
+	if (s != NULL)
+		o.s = NULL;          /* the caller's: op_end must not give it to the pool */
 	rc = op_end(&o, rc);
 	if (rc != CS_OK)
 		goto out;

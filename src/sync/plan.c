@@ -152,13 +152,46 @@ write_sf(struct plan *p, const struct cs_field_map *f, json_t *v)
 	json_object_set_new(p->sfw, f->sf, v ? json_incref(v) : json_null());
 }
 
-/* When the repository's value of f was last written: the record's updated_at, unless the value
- * it holds is one the engine brought from Salesforce (apply_clm), which dates from Salesforce's
- * commit of it. Planned behind a stream, the engine writes a Salesforce value into the repository
- * later than Salesforce made it; a later Salesforce edit of the same field, already made when
- * that value reached the repository, must still count as the later one for last_writer_wins.
- * *from_sf says which: a value from Salesforce loses a tie to a later Salesforce change (the
- * stream's order is Salesforce's own). */
+/* When the repository's record took the value C of f: the updated_at of the oldest of the latest
+ * versions that all hold C (its history, read on the worker's connection, which sees its own
+ * uncommitted writes), else the record's updated_at. A change of another field of the record
+ * since does not make this one newer. */
+static int64_t
+clm_field_time(struct plan *p, const struct cs_field_map *f, const json_t *C)
+{
+	struct clm_fail cf;
+	json_t *h = NULL, *data;
+	int64_t t = p->c_ms;
+
+	memset(&cf, 0, sizeof(cf));
+	if (C == NULL || clm_history_in(p->w->clm, p->w->st, sync_kind_of(p->m->entity), p->clm_id, &h, &cf) != CS_OK)
+		return p->c_ms;
+	data = json_object_get(h, "data");
+	for (size_t i = json_array_size(data); i-- > 0;) {
+		const json_t *row = json_array_get(data, i);
+		const char *u = json_string_value(json_object_get(row, "updated_at"));
+		char err[128];
+		json_t *v = NULL;
+		int64_t ms = 0;
+		bool same = sync_value_from_clm(f, json_object_get(row, "record"), &v, err, sizeof(err)) == SYNC_VAL_OK &&
+		    v != NULL && sync_value_equal(v, C);
+
+		json_decref(v);
+		if (!same || u == NULL || !cs_datetime_parse(u, strlen(u), &ms))
+			break;
+		t = ms;
+	}
+	json_decref(h);
+	return t;
+}
+
+/* When the repository's value of f was last written: when the record took it (clm_field_time),
+ * unless the value it holds is one the engine brought from Salesforce (apply_clm), which dates
+ * from Salesforce's commit of it. Planned behind a stream, the engine writes a Salesforce value
+ * into the repository later than Salesforce made it; a later Salesforce edit of the same field,
+ * already made when that value reached the repository, must still count as the later one for
+ * last_writer_wins. *from_sf says which: a value from Salesforce loses a tie to a later
+ * Salesforce change (the stream's order is Salesforce's own). */
 static int64_t
 clm_time(struct plan *p, const struct cs_field_map *f, const json_t *C, bool *from_sf)
 {
@@ -166,7 +199,7 @@ clm_time(struct plan *p, const struct cs_field_map *f, const json_t *C, bool *fr
 
 	*from_sf = t != NULL && json_integer_value(json_object_get(t, "ms")) > 0 && C != NULL &&
 	    sync_value_equal(json_object_get(t, "v"), C);
-	return *from_sf ? json_integer_value(json_object_get(t, "ms")) : p->c_ms;
+	return *from_sf ? json_integer_value(json_object_get(t, "ms")) : clm_field_time(p, f, C);
 }
 
 static bool
@@ -525,6 +558,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		} else if (conflict_open(p, f)) {
 			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
 			conflict_follow(p, f, "sf_value", S);
+		} else if (all && !ours && pend != NULL &&
+		           sync_sent_wrote(json_object_get(p->link, "sent"), f->sf, S)) {
+			/* a whole-record read shows a value an earlier write of ours left, not an edit:
+			 * the write on its way lands over it (weighed as Salesforce's, the repository
+			 * would take that older value back) */
 		} else if (B == NULL && (all || p->rec != NULL) && f->owner == CS_OWNER_CLM) {
 			/* never compared: the owner's value counts; that Salesforce holds another is no
 			 * edit by a non-owner (there was nothing to edit), so no non_owner_write policy */
