@@ -531,6 +531,10 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_object_set(shown, f->sf, S);
 		B = base_of(p, f);
 		pend = pending_of(p, f);
+		/* a whole-record read is made now: a write of ours already answered landed before
+		 * it, and what it shows came after; only an unanswered write is still on its way */
+		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf))
+			pend = NULL;
 		if (ours && in_sent(p, f, S)) {
 			atomic_fetch_add(&p->w->n_echo, 1);
 			sync_count(p->w, p->m, SYNC_MC_ECHO);

@@ -38,6 +38,19 @@ sync_sent_in_flight(const json_t *sent)
 	return out;
 }
 
+bool
+sync_sent_unanswered(const json_t *sent, const char *field)
+{
+	json_t *it, *last = NULL;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		if (live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
+			last = it;
+	}
+	return last != NULL && !json_is_true(json_object_get(last, "ok")) && !json_is_true(json_object_get(last, "seen"));
+}
+
 json_t *
 sync_sent_latest(const json_t *sent, const char *field, bool *landed)
 {

@@ -42,6 +42,10 @@ json_t *sync_sent_latest(const json_t *sent, const char *field, bool *landed);
 /* A new array of the entries still in flight (not retired), for display; NULL without memory. */
 json_t *sync_sent_in_flight(const json_t *sent);
 
+/* Whether the latest entry in flight carrying field is unanswered and not shown by our own
+ * event: its write may still be on its way (a whole-record read made now may precede it). */
+bool sync_sent_unanswered(const json_t *sent, const char *field);
+
 /* Whether an entry in flight carries v for field. */
 bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
 /* Whether an entry in flight or retired (not yet pruned) carries v for field: a value of ours. */

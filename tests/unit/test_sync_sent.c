@@ -358,11 +358,14 @@ test_latest(void **state)
 	v = sync_sent_latest(sent, "Name", &landed);
 	assert_string_equal(json_string_value(v), "Late 2");
 	assert_false(landed);
+	assert_true(sync_sent_unanswered(sent, "Name"));
+	assert_false(sync_sent_unanswered(sent, "Description"));
 	/* one write carried both (the restarted engine's); its event shows the newer value */
 	assert_true(event(sent, "{\"Name\": \"Late 2\", \"Industry\": \"Energy\"}"));
 	v = sync_sent_latest(sent, "Name", &landed);
 	assert_string_equal(json_string_value(v), "Late 2");
 	assert_true(landed);
+	assert_false(sync_sent_unanswered(sent, "Name"));     /* shown: it landed */
 	/* the older entry is still in flight by value: without the latest's state, its late
 	 * landing would pass for an echo */
 	v = json_string("Late 1");
@@ -375,6 +378,7 @@ test_latest(void **state)
 	v = sync_sent_latest(sent, "Name", &landed);
 	assert_string_equal(json_string_value(v), "Late 3");
 	assert_false(landed);
+	assert_true(sync_sent_unanswered(sent, "Name"));
 	/* one write carried the three; one of them shown already, its answer retires it: no longer
 	 * in flight, but still known as values of ours */
 	answer(sent, 3, "00000000000000000001", 1000);
