@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gap_after_noop_write.sh BUILD - an engine bug a chaos soak found (seed 1030573433 ... full-9: a
+# gap_after_noop_write.sh BUILD - an engine bug a chaos soak found (seed 1312353691, full-9: a
 # manual conflict parked where only Salesforce had changed), now fixed: run by `make check` as
 # chaos.found.gap_after_noop_write, it exits 1 should it come back.
 #

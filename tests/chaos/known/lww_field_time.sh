@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lww_field_time.sh BUILD - an engine bug a chaos soak found (seed 1030573433 ... full-9: an older
+# lww_field_time.sh BUILD - an engine bug a chaos soak found (seed 1312353691, full-9: an older
 # value came back), now fixed: run by `make check` as chaos.found.lww_field_time, it exits 1 should
 # it come back.
 #

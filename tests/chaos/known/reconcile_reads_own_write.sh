@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# reconcile_reads_own_write.sh BUILD - an engine bug a chaos soak found (seed 1030573433 ... full-9:
+# reconcile_reads_own_write.sh BUILD - an engine bug a chaos soak found (seed 1312353691, full-9:
 # "an older value came back"), now fixed: run by `make check` as chaos.found.reconcile_reads_own_write,
 # it exits 1 should it come back.
 #
