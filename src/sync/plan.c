@@ -133,14 +133,17 @@ pending_of(struct plan *p, const struct cs_field_map *f)
 	return sync_sent_pending(json_object_get(p->link, "sent"), f->sf);
 }
 
-int64_t sync_sent_keep_ms = SYNC_SENT_KEEP_MS;
+static bool
+in_sent(struct plan *p, const struct cs_field_map *f, const json_t *v)
+{
+	return sync_sent_has(json_object_get(p->link, "sent"), f->sf, v);
+}
 
-/* Retires the writes whose change event never came, forgets old retired ones (sent.h). */
+/* Forgets the writes whose change event never came (sent.h). */
 static void
 prune_sent(struct plan *p)
 {
-	p->dirty |= sync_sent_prune(json_object_get(p->link, "sent"), cs_time_now_ms(), sync_sent_keep_ms,
-	                            SYNC_MARK_KEEP_MS, SYNC_SENT_DONE_MAX);
+	p->dirty |= sync_sent_prune(json_object_get(p->link, "sent"), cs_time_now_ms(), SYNC_SENT_KEEP_MS);
 }
 
 static void
@@ -468,33 +471,28 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 
 static bool older_than_read(const struct plan *p, int64_t commit_ms);
 
-/* What our own change event's value S of f is. Not one of ours (sent.h; automation in Salesforce
- * changed the field in our write's transaction): weighed as Salesforce's. One of ours: an echo,
- * while the latest write of f is still to show (it lands over S), or when S is the last value of
- * ours known to have landed (the latest entry in flight once an event showed it; with none, the
- * base). Any other value of ours is a write Salesforce served late, after a newer one (on its
- * way when the engine was killed, or its answer timed out and a newer write went after it):
- * Salesforce now holds an older value of ours, and the latest is written again. An event older
- * than the record as last read whole, or on a link a backfill has, is an echo. */
-enum ours { OURS_NOT, OURS_ECHO, OURS_RESTORED };
-
-static enum ours
-ours_value(struct plan *p, const struct cs_field_map *f, json_t *S)
+/* Our own change event shows for f a value S of ours (sent.h) other than the last of ours known
+ * to have landed (the latest entry in flight carrying f once an earlier event of ours showed it;
+ * with none, the base): a write of ours Salesforce served late, after a newer one (it was on its
+ * way when the engine was killed, or its answer timed out and a newer write went after it).
+ * Neither an echo nor an edit: Salesforce now holds an older value of ours, and the latest is
+ * written again. While the latest entry has not been shown yet, it is still to land over S:
+ * nothing to do. A value that is none of ours (automation in Salesforce changed the field in our
+ * write's transaction) is weighed as Salesforce's. */
+static bool
+late_write(struct plan *p, const struct cs_field_map *f, json_t *S)
 {
 	const json_t *sent = json_object_get(p->link, "sent");
 	bool landed = false;
-	json_t *L, *want;
+	json_t *L = sync_sent_latest(sent, f->sf, &landed);
+	json_t *want = L != NULL ? (landed ? L : NULL) : base_of(p, f);
 
-	if (!sync_sent_wrote(sent, f->sf, S))
-		return OURS_NOT;
-	L = sync_sent_latest(sent, f->sf, &landed);
-	want = L != NULL ? (landed ? L : NULL) : base_of(p, f);
-	if (want == NULL || sync_value_equal(S, want) || older_than_read(p, p->s_ms) ||
-	    json_object_get(p->link, "backfill") != NULL)
-		return OURS_ECHO;
+	if (want == NULL || sync_value_equal(S, want) || !sync_sent_wrote(sent, f->sf, S) ||
+	    older_than_read(p, p->s_ms) || json_object_get(p->link, "backfill") != NULL)
+		return false;
 	write_sf(p, f, want);
 	audit(p, "salesforce", f, S, want, "restored", "an older write of ours landed after a newer one");
-	return OURS_RESTORED;
+	return true;
 }
 
 /* Plans Salesforce values (an event's, a fetched record's) against the repository record. all:
@@ -510,7 +508,6 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		char ferr[256];
 		json_t *S = NULL, *Sraw = NULL, *C, *B, *pend;
 		bool present = false;
-		enum ours kind;
 
 		if (sync_value_from_sf(f, values, &present, &Sraw, ferr, sizeof(ferr)) != SYNC_VAL_OK) {
 			snprintf(err, errn, "%s", ferr);
@@ -526,25 +523,24 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(shown);
 			return false;
 		}
-		kind = ours ? ours_value(p, f, S) : OURS_NOT;
-		if (kind == OURS_RESTORED) {
+		if (ours && late_write(p, f, S)) {
 			json_decref(S);
 			continue;
 		}
 		if (shown != NULL)
 			json_object_set(shown, f->sf, S);
-		if (kind == OURS_ECHO) {
-			atomic_fetch_add(&p->w->n_echo, 1);
-			sync_count(p->w, p->m, SYNC_MC_ECHO);
-			json_decref(S);
-			continue;
-		}
 		B = base_of(p, f);
 		pend = pending_of(p, f);
 		/* a whole-record read is made now: a write of ours already answered landed before
 		 * it, and what it shows came after; only an unanswered write is still on its way */
 		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf))
 			pend = NULL;
+		if (ours && in_sent(p, f, S)) {
+			atomic_fetch_add(&p->w->n_echo, 1);
+			sync_count(p->w, p->m, SYNC_MC_ECHO);
+			json_decref(S);
+			continue;
+		}
 		/* Salesforce holds the value both sides last agreed on: it has not changed it, even
 		 * when a write of ours is still on its way (a whole-record read, a gap or a reconcile,
 		 * made before our write landed, shows the old value; it is no edit to weigh against

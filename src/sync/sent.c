@@ -253,29 +253,17 @@ sync_sent_landed(const json_t *sent, size_t n)
 }
 
 bool
-sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max)
+sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms)
 {
 	bool changed = false;
-	size_t done = 0;
 
-	/* an answered entry whose event has not come in keep_ms is no longer awaited */
-	for (size_t i = 0; i < json_array_size(sent); i++) {
+	for (size_t i = 0; i < json_array_size(sent);) {
 		json_t *s = json_array_get(sent, i);
-		if (live(s) && json_is_true(json_object_get(s, "ok")) &&
-		    json_integer_value(json_object_get(s, "ms")) < now_ms - keep_ms) {
-			retire(s);
-			changed = true;
-		}
-	}
-	/* the retired ones are kept as values of ours, the newest done_max, for done_keep_ms */
-	for (size_t i = json_array_size(sent); i-- > 0;) {
-		json_t *s = json_array_get(sent, i);
-		if (live(s))
-			continue;
-		if (++done > done_max || json_integer_value(json_object_get(s, "ms")) < now_ms - done_keep_ms) {
+		if (json_is_true(json_object_get(s, "ok")) && json_integer_value(json_object_get(s, "ms")) < now_ms - keep_ms) {
 			json_array_remove(sent, i);
 			changed = true;
-		}
+		} else
+			i++;
 	}
 	return changed;
 }

@@ -16,10 +16,8 @@
  * its values are "in flight": an event of ours carrying one is an echo, and a Salesforce edit
  * of one of its fields is weighed against the value on its way.
  *
- * A retired entry is not dropped at once: marked "done", it stays no longer in flight, as a value
- * of ours (sync_sent_wrote), the newest few for as long as Change Data Capture keeps events: a
- * change event of ours that comes late (the stream behind after an outage) shows one of them.
- * A write Salesforce served late,
+ * A retired entry is not dropped at once: marked "done", it stays until pruned like an answered
+ * one, no longer in flight, as a value of ours (sync_sent_wrote). A write Salesforce served late,
  * after a newer one (on its way when the engine was killed, or its answer timed out), shows one
  * of those values in an event of ours; a value that automation in Salesforce set in the same
  * transaction as our write is none of them.
@@ -87,9 +85,8 @@ bool sync_sent_landed(const json_t *sent, size_t n);
  * unanswered entry, which stay (the applier answers entries by count). Returns whether sent
  * changed. */
 bool sync_sent_withdraw(json_t *sent, const char *field);
-/* An answered entry older than keep_ms is no longer awaited (its event was lost in a gap, or the
- * write changed nothing and has none): it is retired. Retired entries are forgotten past
- * done_keep_ms or beyond the newest done_max. Returns whether sent changed. */
-bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max);
+/* Forgets answered entries older than keep_ms: retired ones, and those whose event never came
+ * (lost in a gap, or a write that changed nothing). Returns whether sent changed. */
+bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms);
 
 #endif

@@ -213,12 +213,11 @@ test_unnamed_entries(void **state)
 	json_decref(sent);
 }
 
-/* Answered writes whose event never came are no longer awaited after keep_ms, but known as
- * values of ours, the newest done_max for done_keep_ms; unanswered ones are awaited. */
+/* Answered writes whose event never came are forgotten after keep_ms; unanswered ones never. */
 static void
 test_prune(void **state)
 {
-	json_t *sent = json_array(), *v;
+	json_t *sent = json_array();
 
 	(void)state;
 	plan(sent, "{\"X\": \"old\"}");
@@ -226,27 +225,11 @@ test_prune(void **state)
 	plan(sent, "{\"X\": \"recent\"}");
 	answer(sent, 1, "00000000000000000002", 5000);
 	plan(sent, "{\"X\": \"unanswered\"}");
-	assert_false(sync_sent_prune(sent, 3000, 5000, 100000, 4));
-	assert_true(sync_sent_prune(sent, 7000, 5000, 100000, 4));
+	assert_false(sync_sent_prune(sent, 3000, 5000));
+	assert_true(sync_sent_prune(sent, 7000, 5000));
 	assert_int_equal(in_flight(sent), 2);
-	v = json_string("old");
-	assert_true(sync_sent_wrote(sent, "X", v));
-	assert_false(sync_sent_has(sent, "X", v));
-	json_decref(v);
-	assert_false(sync_sent_prune(sent, 7000, 5000, 100000, 4));
-	assert_true(sync_sent_prune(sent, 11000, 5000, 100000, 4));
+	assert_true(sync_sent_prune(sent, 1000000, 5000));
 	assert_int_equal(in_flight(sent), 1);
-	assert_int_equal(json_array_size(sent), 3);
-	assert_pending(sent, "X", "unanswered");
-	/* only the newest retired one kept */
-	assert_true(sync_sent_prune(sent, 11000, 5000, 100000, 1));
-	assert_int_equal(json_array_size(sent), 2);
-	v = json_string("recent");
-	assert_true(sync_sent_wrote(sent, "X", v));
-	json_decref(v);
-	/* and only so long */
-	assert_true(sync_sent_prune(sent, 1000000, 5000, 100000, 4));
-	assert_int_equal(json_array_size(sent), 1);
 	assert_pending(sent, "X", "unanswered");
 	json_decref(sent);
 }
@@ -412,8 +395,8 @@ test_latest(void **state)
 	v = sync_sent_in_flight(sent);
 	assert_int_equal(json_array_size(v), 0);
 	json_decref(v);
-	/* forgotten once old */
-	assert_true(sync_sent_prune(sent, 1000000, 5000, 100000, 4));
+	/* forgotten like any answered entry */
+	assert_true(sync_sent_prune(sent, 1000000, 5000));
 	assert_int_equal(json_array_size(sent), 0);
 	json_decref(sent);
 }
