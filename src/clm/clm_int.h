@@ -58,6 +58,7 @@ struct clm {
 struct clm_op {
 	struct clm *c;
 	struct store *s;
+	bool lent;                     /* s is the caller's (clm_get_in, ...): op_end leaves it */
 	struct cs_error e;
 	long long seq;                 /* last change row appended, 0 when none */
 	int64_t now, today;

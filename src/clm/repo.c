@@ -72,11 +72,27 @@ op_write(struct clm_op *o, struct clm *c, const char *actor, struct clm_fail *f)
 	return CS_OK;
 }
 
-/* Gives a read's connection back; returns rc. */
+/* Sets o up for a read on the caller's connection s (its open transaction's writes visible), or
+ * on a pooled one when s is NULL (op_read). */
+static cs_err
+op_read_on(struct clm_op *o, struct clm *c, struct store *s, struct clm_fail *f)
+{
+	if (s == NULL)
+		return op_read(o, c, f);
+	memset(o, 0, sizeof(*o));
+	o->c = c;
+	o->s = s;
+	o->lent = true;
+	o->now = cs_time_now_ms();
+	o->today = cs_date_today();
+	return CS_OK;
+}
+
+/* Gives a read's connection back, unless it was lent (op_read_on); returns rc. */
 static cs_err
 op_end(struct clm_op *o, cs_err rc)
 {
-	if (o->s != NULL)
+	if (o->s != NULL && !o->lent)
 		store_pool_release(o->c->pool, o->s);
 	o->s = NULL;
 	return rc;
@@ -1127,15 +1143,7 @@ clm_get_in(struct clm *c, struct store *s, enum clm_kind k, const char *parent_i
 
 	memset(&r, 0, sizeof(r));
 	*out = NULL;
-	if (s != NULL) {
-		memset(&o, 0, sizeof(o));
-		o.c = c;
-		o.s = s;
-		o.now = cs_time_now_ms();
-		o.today = cs_date_today();
-		rc = get_child(&o, k, parent_id, id, &r, f);
-		o.s = NULL;          /* the caller's: op_end must not give it to the pool */
-	} else if ((rc = op_read(&o, c, f)) == CS_OK)
+	if ((rc = op_read_on(&o, c, s, f)) == CS_OK)
 		rc = get_child(&o, k, parent_id, id, &r, f);
 	rc = op_end(&o, rc);
 	if (rc == CS_OK)
@@ -1336,22 +1344,11 @@ clm_history_in(struct clm *c, struct store *s, enum clm_kind k, const char *id, 
 	*out = NULL;
 	if (id == NULL || !cs_id_valid(clm_kind_prefix(k), id, strlen(id)))
 		return clm_fail_set(f, 404, "not_found", NULL, "no such %s", clm_kind_name(k));
-	if (s != NULL) {
-		memset(&o, 0, sizeof(o));
-		o.c = c;
-		o.s = s;
-		o.now = cs_time_now_ms();
-		o.today = cs_date_today();
-		rc = CS_OK;
-	} else
-		rc = op_read(&o, c, f);
-	if (rc == CS_OK) {
+	if ((rc = op_read_on(&o, c, s, f)) == CS_OK) {
 		rc = store_history(o.s, clm_kind_name(k), id, &hist, &o.e);
 		if (rc != CS_OK)
 			rc = sfail(&o, rc, f, clm_kind_name(k));
 	}
-	if (s != NULL)
-		o.s = NULL;          /* the caller's: op_end must not give it to the pool */
 	rc = op_end(&o, rc);
 	if (rc != CS_OK)
 		goto out;

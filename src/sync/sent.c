@@ -9,18 +9,26 @@ live(const json_t *it)
 	return !json_is_true(json_object_get(it, "done"));
 }
 
-json_t *
-sync_sent_pending(const json_t *sent, const char *field)
+/* The latest entry in flight that carries field, or NULL. */
+static json_t *
+latest(const json_t *sent, const char *field)
 {
 	json_t *it, *last = NULL;
 	size_t i;
 
 	json_array_foreach(sent, i, it) {
-		json_t *v = json_object_get(json_object_get(it, "f"), field);
-		if (v != NULL && live(it))
-			last = json_is_true(json_object_get(it, "seen")) ? NULL : v;
+		if (live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
+			last = it;
 	}
 	return last;
+}
+
+json_t *
+sync_sent_pending(const json_t *sent, const char *field)
+{
+	json_t *e = latest(sent, field);
+
+	return e != NULL && !json_is_true(json_object_get(e, "seen")) ? json_object_get(json_object_get(e, "f"), field) : NULL;
 }
 
 json_t *
@@ -41,31 +49,18 @@ sync_sent_in_flight(const json_t *sent)
 bool
 sync_sent_unanswered(const json_t *sent, const char *field)
 {
-	json_t *it, *last = NULL;
-	size_t i;
+	json_t *e = latest(sent, field);
 
-	json_array_foreach(sent, i, it) {
-		if (live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
-			last = it;
-	}
-	return last != NULL && !json_is_true(json_object_get(last, "ok")) && !json_is_true(json_object_get(last, "seen"));
+	return e != NULL && !json_is_true(json_object_get(e, "ok")) && !json_is_true(json_object_get(e, "seen"));
 }
 
 json_t *
 sync_sent_latest(const json_t *sent, const char *field, bool *landed)
 {
-	json_t *it, *last = NULL;
-	size_t i;
+	json_t *e = latest(sent, field);
 
-	*landed = false;
-	json_array_foreach(sent, i, it) {
-		json_t *v = json_object_get(json_object_get(it, "f"), field);
-		if (v != NULL && live(it)) {
-			last = v;
-			*landed = json_is_true(json_object_get(it, "seen"));
-		}
-	}
-	return last;
+	*landed = e != NULL && json_is_true(json_object_get(e, "seen"));
+	return e != NULL ? json_object_get(json_object_get(e, "f"), field) : NULL;
 }
 
 /* Whether an entry carries v for field: only those in flight, or the done ones too. */

@@ -45,6 +45,16 @@ def make_conflict():
     return ct, sid, (got or [None])[0]
 
 
+def linked_account(name):
+    """A counterparty made in the repository, once its Account holds its name in Salesforce:
+    (repository id, Account id)."""
+    cp = clm.create("counterparties", {"legal_name": name})["id"]
+    acct = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Account", "CLM_Id__c", cp)))
+    check(acct is not None and wait_for(lambda: sf.get("Account", acct)["Name"] == name),
+          "a counterparty linked to its Account")
+    return cp, acct
+
+
 def arm(n):
     """Arms clmsync-chaos's store fault simulation (tests/chaos/store_fault_hook.c, the FIFO named
     by $FIFO): the nth store statement from now fails; 0 turns it off."""

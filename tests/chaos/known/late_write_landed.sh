@@ -20,14 +20,11 @@ start_sync clm "sf=$URL_sf"
 PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
 	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
 	python3 - <<'PY' || FAILS=$((FAILS + 1))
-from conflict_common import Server, clm, sf
+from conflict_common import Server, clm, linked_account, sf
 from sync_lib import check, finish, wait_for
 server = Server()
 try:
-    cp = clm.create("counterparties", {"legal_name": "Late 0"})["id"]
-    acct = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Account", "CLM_Id__c", cp)))
-    check(acct is not None and wait_for(lambda: sf.get("Account", acct)["Name"] == "Late 0"),
-          "a counterparty linked to its Account")
+    cp, acct = linked_account("Late 0")
 
     # the engine's write of "Late 1" waits 5 s in sfemu; clmsync is killed meanwhile
     before = sf.counters()

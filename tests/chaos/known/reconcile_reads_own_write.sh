@@ -22,15 +22,12 @@ start_sync clm "sf=$URL_sf" max_attempts=1000
 PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
 	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
 	python3 - <<'PY' || FAILS=$((FAILS + 1))
-from conflict_common import Server, cli, clm, sf
+from conflict_common import Server, cli, clm, linked_account, sf
 from sync_lib import check, finish, wait_for
 server = Server()
 name = lambda: clm.get("counterparties", cp)["legal_name"]
 try:
-    cp = clm.create("counterparties", {"legal_name": "Read 0"})["id"]
-    acct = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Account", "CLM_Id__c", cp)))
-    check(acct is not None and wait_for(lambda: sf.get("Account", acct)["Name"] == "Read 0"),
-          "a counterparty linked to its Account")
+    cp, acct = linked_account("Read 0")
 
     before = sf.counters()
     sf.emu("POST", "faults", {"latency_ms": 6000, "latency_rate": 1000, "client": "clmsync"})
