@@ -104,6 +104,8 @@ static struct emu_proc emu;
 static bool emu_up;
 static char *config_want;            /* the dump of the unarmed configuration load */
 
+static int failf(struct trial *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static int
 failf(struct trial *t, const char *fmt, ...)
 {
