@@ -28,6 +28,10 @@ struct plan {
 	const char *event;
 	int64_t s_ms, c_ms;     /* when each side's value was committed, for last_writer_wins */
 	bool dirty;             /* the link row changed */
+	json_t *ro;             /* a whole read's fields that hold a value of ours (read_ours) */
+	bool read_new;          /* a whole read newer than the last one is planned (read_at) */
+	bool stale;             /* an event older than the record as last read whole, weighed only
+	                         * for fields that read showed holding a value of ours (sfro) */
 	bool unit_open;         /* its unit is open already (a record created in it): commit_plan
 	                         * joins it instead of beginning one */
 };
@@ -54,6 +58,7 @@ plan_cleanup(struct plan *p)
 	json_decref(p->sfw);
 	json_decref(p->audit);
 	json_decref(p->conflicts);
+	json_decref(p->ro);
 }
 
 /* The value of m's route field in rec (a record, or a create body: the same shape), or NULL. */
@@ -133,17 +138,14 @@ pending_of(struct plan *p, const struct cs_field_map *f)
 	return sync_sent_pending(json_object_get(p->link, "sent"), f->sf);
 }
 
-static bool
-in_sent(struct plan *p, const struct cs_field_map *f, const json_t *v)
-{
-	return sync_sent_has(json_object_get(p->link, "sent"), f->sf, v);
-}
+int64_t sync_sent_keep_ms = SYNC_SENT_KEEP_MS;
 
-/* Forgets the writes whose change event never came (sent.h). */
+/* Retires the writes whose change event has not come, forgets old retired ones (sent.h). */
 static void
 prune_sent(struct plan *p)
 {
-	p->dirty |= sync_sent_prune(json_object_get(p->link, "sent"), cs_time_now_ms(), SYNC_SENT_KEEP_MS);
+	p->dirty |= sync_sent_prune(json_object_get(p->link, "sent"), cs_time_now_ms(), sync_sent_keep_ms,
+	                            SYNC_MARK_KEEP_MS, SYNC_SENT_DONE_MAX);
 }
 
 static void
@@ -470,29 +472,39 @@ lookup_to_clm(struct worker *w, const struct cs_field_map *f, json_t *S, const c
 }
 
 static bool older_than_read(const struct plan *p, int64_t commit_ms);
+static void read_ours(struct plan *p, const struct cs_field_map *f);
 
-/* Our own change event shows for f a value S of ours (sent.h) other than the last of ours known
- * to have landed (the latest entry in flight carrying f once an earlier event of ours showed it;
- * with none, the base): a write of ours Salesforce served late, after a newer one (it was on its
- * way when the engine was killed, or its answer timed out and a newer write went after it).
- * Neither an echo nor an edit: Salesforce now holds an older value of ours, and the latest is
- * written again. While the latest entry has not been shown yet, it is still to land over S:
- * nothing to do. A value that is none of ours (automation in Salesforce changed the field in our
- * write's transaction) is weighed as Salesforce's. */
-static bool
-late_write(struct plan *p, const struct cs_field_map *f, json_t *S)
+/* What our own change event's value S of f is (sent.h). None of ours (automation in Salesforce
+ * changed the field in our write's transaction): weighed as Salesforce's. One of ours: an echo,
+ * while the latest write of f is still to show (it lands over S; an event that only came late,
+ * the stream behind, shows an older value), or when S is the last value of ours known to have
+ * landed (the latest entry in flight once an event showed it; with none, the base once the latest
+ * retired write was shown). Any other value of ours is a write Salesforce served late, after a
+ * newer one (on its way when the engine was killed, or its answer timed out): Salesforce now
+ * holds an older value of ours, and the latest is written again. An event older than the record
+ * as last read whole, or on a link a backfill has, is an echo. */
+enum ours { OURS_NOT, OURS_ECHO, OURS_RESTORED };
+
+static enum ours
+ours_value(struct plan *p, const struct cs_field_map *f, json_t *S)
 {
 	const json_t *sent = json_object_get(p->link, "sent");
 	bool landed = false;
-	json_t *L = sync_sent_latest(sent, f->sf, &landed);
-	json_t *want = L != NULL ? (landed ? L : NULL) : base_of(p, f);
+	json_t *L, *want;
 
-	if (want == NULL || sync_value_equal(S, want) || !sync_sent_wrote(sent, f->sf, S) ||
-	    older_than_read(p, p->s_ms) || json_object_get(p->link, "backfill") != NULL)
-		return false;
+	if (!sync_sent_wrote(sent, f->sf, S))
+		return OURS_NOT;
+	L = sync_sent_latest(sent, f->sf, &landed);
+	if (L != NULL)
+		want = landed ? L : NULL;
+	else
+		want = sync_sent_last_shown(sent, f->sf) ? base_of(p, f) : NULL;
+	if (want == NULL || sync_value_equal(S, want) || older_than_read(p, p->s_ms) ||
+	    json_object_get(p->link, "backfill") != NULL)
+		return OURS_ECHO;
 	write_sf(p, f, want);
 	audit(p, "salesforce", f, S, want, "restored", "an older write of ours landed after a newer one");
-	return true;
+	return OURS_RESTORED;
 }
 
 /* Plans Salesforce values (an event's, a fetched record's) against the repository record. all:
@@ -508,6 +520,7 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		char ferr[256];
 		json_t *S = NULL, *Sraw = NULL, *C, *B, *pend;
 		bool present = false;
+		enum ours kind;
 
 		if (sync_value_from_sf(f, values, &present, &Sraw, ferr, sizeof(ferr)) != SYNC_VAL_OK) {
 			snprintf(err, errn, "%s", ferr);
@@ -516,6 +529,8 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		}
 		if (!present)
 			continue;
+		if (p->stale && json_object_get(json_object_get(p->link, "sfro"), f->sf) == NULL)
+			continue;
 		S = lookup_to_clm(p->w, f, Sraw, p->event, ferr, sizeof(ferr));
 		json_decref(Sraw);
 		if (S == NULL) {
@@ -523,24 +538,27 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			json_decref(shown);
 			return false;
 		}
-		if (ours && late_write(p, f, S)) {
+		if (all && sync_sent_wrote(json_object_get(p->link, "sent"), f->sf, S))
+			read_ours(p, f);
+		kind = ours ? ours_value(p, f, S) : OURS_NOT;
+		if (kind == OURS_RESTORED) {
 			json_decref(S);
 			continue;
 		}
 		if (shown != NULL)
 			json_object_set(shown, f->sf, S);
+		if (kind == OURS_ECHO) {
+			atomic_fetch_add(&p->w->n_echo, 1);
+			sync_count(p->w, p->m, SYNC_MC_ECHO);
+			json_decref(S);
+			continue;
+		}
 		B = base_of(p, f);
 		pend = pending_of(p, f);
 		/* a whole-record read is made now: a write of ours already answered landed before
 		 * it, and what it shows came after; only an unanswered write is still on its way */
 		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf))
 			pend = NULL;
-		if (ours && in_sent(p, f, S)) {
-			atomic_fetch_add(&p->w->n_echo, 1);
-			sync_count(p->w, p->m, SYNC_MC_ECHO);
-			json_decref(S);
-			continue;
-		}
 		/* Salesforce holds the value both sides last agreed on: it has not changed it, even
 		 * when a write of ours is still on its way (a whole-record read, a gap or a reconcile,
 		 * made before our write landed, shows the old value; it is no edit to weigh against
@@ -562,6 +580,14 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		} else if (conflict_open(p, f)) {
 			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
 			conflict_follow(p, f, "sf_value", S);
+		} else if (p->stale) {
+			/* older than the read, under a write of ours that landed after it: weighed when
+			 * it is later than the repository's value, as any event against a write of ours
+			 * on its way; an earlier one the repository's value (ours, now in Salesforce)
+			 * already followed */
+			bool from_sf;
+			if (p->s_ms > clm_time(p, f, C, &from_sf))
+				conflict(p, f, S, C, pend != NULL);
 		} else if (all && !ours && pend != NULL &&
 		           sync_sent_wrote(json_object_get(p->link, "sent"), f->sf, S)) {
 			/* a whole-record read shows a value an earlier write of ours left, not an edit:
@@ -738,13 +764,38 @@ read_at(struct plan *p, const json_t *values)
 		return;
 	if (ms > json_integer_value(json_object_get(p->link, "sfms"))) {
 		json_object_set_new(p->link, "sfms", json_integer(ms));
+		p->read_new = true;
 		p->dirty = true;
+		read_ours(p, NULL);
 	}
+}
+
+/* The whole read being planned shows for f a value of ours: a write of ours landed on f after
+ * any Salesforce change older than the read, which the read therefore did not show. The fields
+ * so found become the link's "sfro" once the read is known to be newer than the last (read_at,
+ * before or after the fields are planned); f NULL: only that. */
+static void
+read_ours(struct plan *p, const struct cs_field_map *f)
+{
+	if (f != NULL) {
+		if (p->ro == NULL)
+			p->ro = json_object();
+		json_object_set_new(p->ro, f->sf, json_true());
+	}
+	if (!p->read_new)
+		return;
+	if (p->ro != NULL)
+		json_object_set(p->link, "sfro", p->ro);
+	else
+		json_object_del(p->link, "sfro");
 }
 
 /* Whether an event committed at commit_ms (not ours) is older than the record as last read
  * whole: a read that got ahead of the stream already showed what it carries, and what changed
- * since; weighed again, its values would pass for Salesforce edits made after that read. */
+ * since; weighed again, its values would pass for Salesforce edits made after that read. Not
+ * for a field the read showed holding a value of ours ("sfro"): a write of ours landed on it
+ * after the event, made without knowing of it (its answer unrecorded and made again, say), and
+ * the event is weighed against it by time as any event is against a write of ours (stale). */
 static bool
 older_than_read(const struct plan *p, int64_t commit_ms)
 {
@@ -2082,6 +2133,8 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	}
 	if (fetched != NULL)
 		read_at(&p, fetched);
+	else if (!ours && older_than_read(&p, p.s_ms) && json_object_size(json_object_get(p.link, "sfro")) > 0)
+		p.stale = true;
 	else if (!ours && older_than_read(&p, p.s_ms)) {
 		audit(&p, NULL, NULL, NULL, NULL, "ignored", "an event older than the record as last read whole");
 		rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));

@@ -63,31 +63,18 @@ sync_sent_latest(const json_t *sent, const char *field, bool *landed)
 	return e != NULL ? json_object_get(json_object_get(e, "f"), field) : NULL;
 }
 
-/* Whether an entry carries v for field: only those in flight, or the done ones too. */
-static bool
-carries(const json_t *sent, const char *field, const json_t *v, bool done_too)
+bool
+sync_sent_wrote(const json_t *sent, const char *field, const json_t *v)
 {
 	json_t *it;
 	size_t i;
 
 	json_array_foreach(sent, i, it) {
 		json_t *x = json_object_get(json_object_get(it, "f"), field);
-		if (x != NULL && (done_too || live(it)) && sync_value_equal(x, v))
+		if (x != NULL && sync_value_equal(x, v))
 			return true;
 	}
 	return false;
-}
-
-bool
-sync_sent_has(const json_t *sent, const char *field, const json_t *v)
-{
-	return carries(sent, field, v, false);
-}
-
-bool
-sync_sent_wrote(const json_t *sent, const char *field, const json_t *v)
-{
-	return carries(sent, field, v, true);
 }
 
 bool
@@ -105,15 +92,18 @@ sync_sent_queued(const json_t *sent, const char *field, const json_t *v)
 	return false;
 }
 
-/* Entry it is retired: no longer in flight, kept until pruned as a value of ours (sent.h). */
+/* Entry it is retired: no longer in flight, kept a while as a value of ours (sent.h). shown: our
+ * own change event showed its write. */
 static void
-retire(json_t *it)
+retire(json_t *it, bool shown)
 {
 	json_object_set_new(it, "done", json_true());
 	json_object_del(it, "seen");
+	if (shown)
+		json_object_set_new(it, "shown", json_true());
 }
 
-/* Retires the entries of sent named wid. */
+/* Retires the entries of sent named wid, whose write our own event showed. */
 static void
 drop_write(json_t *sent, const json_t *wid)
 {
@@ -122,7 +112,7 @@ drop_write(json_t *sent, const json_t *wid)
 
 	json_array_foreach(sent, i, it) {
 		if (json_equal(json_object_get(it, "w"), wid))
-			retire(it);
+			retire(it, true);
 	}
 }
 
@@ -165,6 +155,26 @@ shows(const json_t *shown, const json_t *s)
 	return false;
 }
 
+/* Whether entry s carries a value our event shows, and no other value for a field it shows: an
+ * event of an older write that shares a value with s is not s's own. */
+static bool
+shows_only(const json_t *shown, const json_t *s)
+{
+	const char *k;
+	json_t *v;
+	bool any = false;
+
+	json_object_foreach(json_object_get(s, "f"), k, v) {
+		json_t *x = json_object_get(shown, k);
+		if (x == NULL)
+			continue;
+		if (!sync_value_equal(x, v))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 /* Entry s is shown by our event: it landed, and its values are what Salesforce held then. */
 static void
 mark_seen(json_t *s, json_t *landed)
@@ -183,12 +193,21 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 {
 	json_t *hit, *wid = NULL;
 	size_t at, i;
+	bool changed = false;
 
+	/* a retired write's own event, come late (the stream behind), shows it now */
+	for (i = 0; i < json_array_size(sent); i++) {
+		json_t *s = json_array_get(sent, i);
+		if (!live(s) && !json_is_true(json_object_get(s, "shown")) && shows_only(shown, s)) {
+			json_object_set_new(s, "shown", json_true());
+			changed = true;
+		}
+	}
 	for (at = 0; at < json_array_size(sent); at++)
 		if (live(json_array_get(sent, at)) && shows(shown, json_array_get(sent, at)))
 			break;
 	if (at == json_array_size(sent))
-		return false;      /* a repeat of a write already seen, or one that changed nothing */
+		return changed;    /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
 	if (!json_is_true(json_object_get(hit, "ok"))) {
 		/* the write carried every unanswered entry up to the newest one it shows */
@@ -204,7 +223,7 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
 		json_t *s = json_array_get(sent, i);
 		if (live(s) && json_is_true(json_object_get(s, "ok")) &&
 		    (i <= at || (wid != NULL && json_equal(wid, json_object_get(s, "w")))))
-			retire(s);
+			retire(s, true);
 	}
 	json_decref(wid);
 	return true;
@@ -248,19 +267,43 @@ sync_sent_landed(const json_t *sent, size_t n)
 }
 
 bool
-sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms)
+sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max)
 {
 	bool changed = false;
+	size_t done = 0;
 
-	for (size_t i = 0; i < json_array_size(sent);) {
+	/* newest first: the newest done_max retired entries younger than done_keep_ms stay */
+	for (size_t i = json_array_size(sent); i-- > 0;) {
 		json_t *s = json_array_get(sent, i);
-		if (json_is_true(json_object_get(s, "ok")) && json_integer_value(json_object_get(s, "ms")) < now_ms - keep_ms) {
+		int64_t ms = json_integer_value(json_object_get(s, "ms"));
+
+		if (!json_is_true(json_object_get(s, "ok")))
+			continue;
+		if (live(s) && ms < now_ms - keep_ms) {
+			retire(s, false);
+			changed = true;
+		}
+		if (live(s))
+			continue;
+		if (++done > done_max || ms < now_ms - done_keep_ms) {
 			json_array_remove(sent, i);
 			changed = true;
-		} else
-			i++;
+		}
 	}
 	return changed;
+}
+
+bool
+sync_sent_last_shown(const json_t *sent, const char *field)
+{
+	json_t *it, *last = NULL;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		if (!live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
+			last = it;
+	}
+	return last == NULL || json_is_true(json_object_get(last, "shown"));
 }
 
 bool

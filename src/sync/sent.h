@@ -1,4 +1,4 @@
-/* sent.h - a link's writes in flight to Salesforce: added when planned, answered, retired by our own change event, forgotten when it never comes. */
+/* sent.h - a link's writes in flight to Salesforce: added when planned, answered, retired by our own change event (or when it does not come), kept a while as values of ours. */
 #ifndef CS_SYNC_SENT_H
 #define CS_SYNC_SENT_H
 
@@ -16,11 +16,15 @@
  * its values are "in flight": an event of ours carrying one is an echo, and a Salesforce edit
  * of one of its fields is weighed against the value on its way.
  *
- * A retired entry is not dropped at once: marked "done", it stays until pruned like an answered
- * one, no longer in flight, as a value of ours (sync_sent_wrote). A write Salesforce served late,
- * after a newer one (on its way when the engine was killed, or its answer timed out), shows one
- * of those values in an event of ours; a value that automation in Salesforce set in the same
- * transaction as our write is none of them.
+ * A retired entry is not dropped at once: marked "done" ("shown" when our own change event
+ * showed its write), it stays no longer in flight, as a value of ours (sync_sent_wrote): the
+ * newest few, for as long as Change Data Capture keeps events. An answered entry whose event has
+ * not come in a while (SYNC_SENT_KEEP_MS; lost in a gap, or a write that changed nothing) is
+ * retired unshown; when the stream had only fallen behind, its event comes later and shows it.
+ * An event of ours showing a value of ours is an echo, save one: a write Salesforce served late,
+ * after a newer one (on its way when the engine was killed, or its answer timed out), shows an
+ * older value of ours after the newest write of the field has been shown. A value that
+ * automation in Salesforce set in the same transaction as our write is none of ours.
  *
  * The entries are matched with our change events by value, not by count: Salesforce commits a
  * write and sends one event for it, but one write may carry several entries (coalesced) and a
@@ -46,8 +50,6 @@ json_t *sync_sent_in_flight(const json_t *sent);
  * event: its write may still be on its way (a whole-record read made now may precede it). */
 bool sync_sent_unanswered(const json_t *sent, const char *field);
 
-/* Whether an entry in flight carries v for field. */
-bool sync_sent_has(const json_t *sent, const char *field, const json_t *v);
 /* Whether an entry in flight or retired (not yet pruned) carries v for field: a value of ours. */
 bool sync_sent_wrote(const json_t *sent, const char *field, const json_t *v);
 /* Whether an entry not yet known to have landed (unanswered, and not shown by our own change
@@ -85,8 +87,15 @@ bool sync_sent_landed(const json_t *sent, size_t n);
  * unanswered entry, which stay (the applier answers entries by count). Returns whether sent
  * changed. */
 bool sync_sent_withdraw(json_t *sent, const char *field);
-/* Forgets answered entries older than keep_ms: retired ones, and those whose event never came
- * (lost in a gap, or a write that changed nothing). Returns whether sent changed. */
-bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms);
+/* An answered entry older than keep_ms is no longer awaited: it is retired, unshown. Retired
+ * entries older than done_keep_ms, or beyond the newest done_max, are forgotten. Returns whether
+ * sent changed. */
+bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max);
+
+/* Whether the latest retired entry carrying field has been shown by our own change event (true
+ * when none carries it): an event of ours showing an older value of ours comes after it, from a
+ * write Salesforce served late. While it has not, such an event may be one that only came late,
+ * before the latest write's own. */
+bool sync_sent_last_shown(const json_t *sent, const char *field);
 
 #endif

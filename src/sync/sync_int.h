@@ -20,8 +20,10 @@
 #define SYNC_OUTBOX_SCAN 1000     /* outbox entries looked at per apply round */
 #define SYNC_HOLD_MS 500          /* longest a part-filled batch waits for company while it is
                                    * filling fast (apply.c) */
-#define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event never came is
-                                   * forgotten after this long */
+#define SYNC_SENT_KEEP_MS 120000  /* a confirmed write whose own change event has not come is
+                                   * no longer awaited after this long (sent.h) */
+#define SYNC_SENT_DONE_MAX 8      /* retired writes a link keeps as values of ours (sent.h) */
+extern int64_t sync_sent_keep_ms; /* SYNC_SENT_KEEP_MS; a test build may shorten it */
 #define SYNC_MARK_KEEP_MS (73LL * 3600 * 1000)
                                   /* the mark of a record Salesforce deleted (sfdeleted:) is kept
                                    * this long: past Change Data Capture's 72-hour retention no

@@ -86,6 +86,30 @@ reader(void *arg)
 	}
 }
 
+/* sync_int.h: how long an answered write is awaited before it is retired (sent.h). The soak's
+ * reproductions shorten it with CLMSYNC_SENT_KEEP_MS so that a change event of ours coming after
+ * it (the stream behind) can be had in seconds. */
+extern int64_t sync_sent_keep_ms;
+
+__attribute__((constructor)) static void
+sent_keep(void)
+{
+	const char *v = getenv("CLMSYNC_SENT_KEEP_MS");
+	char *end;
+	long long ms;
+
+	if (v == NULL || v[0] == '\0')
+		return;
+	errno = 0;
+	ms = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || ms < 100 || ms > 86400000) {
+		fprintf(stderr, "clmsync-chaos: CLMSYNC_SENT_KEEP_MS must be 100 to 86400000; left at %lld\n",
+		        (long long)sync_sent_keep_ms);
+		return;
+	}
+	sync_sent_keep_ms = ms;
+}
+
 /* Runs before main: starts the reader when CLMSYNC_STORE_FAULT_FIFO is set. A failure to start
  * it is reported and leaves the server without store faults, which the soak notices (its armed
  * faults never show in the log). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sync/sent.h"
+#include "sync/value.h"
 
 /* An unanswered entry as the planner appends it: {"f": fields, "ms", "ok": false}. */
 static void
@@ -45,6 +46,22 @@ answer(json_t *sent, size_t n, const char *wid, int64_t ms)
 }
 
 /* Our own change event showing the values in shown (JSON text). */
+/* Whether an entry in flight carries v for field. */
+static bool
+has(const json_t *sent, const char *field, const json_t *v)
+{
+	json_t *fl = sync_sent_in_flight(sent), *it;
+	size_t i;
+	bool yes = false;
+
+	json_array_foreach(fl, i, it) {
+		json_t *x = json_object_get(json_object_get(it, "f"), field);
+		yes |= x != NULL && sync_value_equal(x, v);
+	}
+	json_decref(fl);
+	return yes;
+}
+
 static bool
 event(json_t *sent, const char *shown)
 {
@@ -79,12 +96,12 @@ test_one_write(void **state)
 
 	(void)state;
 	plan(sent, "{\"Terms\": \"net 30\"}");
-	assert_true(sync_sent_has(sent, "Terms", v));
+	assert_true(has(sent, "Terms", v));
 	answer(sent, 1, "00000000000000000001", 100);
 	assert_pending(sent, "Terms", "net 30");
 	assert_true(event(sent, "{\"Terms\": \"net 30\"}"));
 	assert_int_equal(in_flight(sent), 0);
-	assert_false(sync_sent_has(sent, "Terms", v));
+	assert_false(has(sent, "Terms", v));
 	json_decref(v);
 	json_decref(sent);
 }
@@ -123,10 +140,10 @@ test_repeated_commits_retire_nothing(void **state)
 	assert_false(event(sent, "{}"));
 	assert_false(event(sent, "{\"Description\": \"not ours\"}"));
 	assert_int_equal(in_flight(sent), 2);
-	assert_true(sync_sent_has(sent, "Name", old));
+	assert_true(has(sent, "Name", old));
 	assert_true(event(sent, "{\"Name\": \"Renamed 399\"}"));
 	assert_pending(sent, "Name", "Renamed 448");
-	assert_false(sync_sent_has(sent, "Name", old));
+	assert_false(has(sent, "Name", old));
 	assert_true(event(sent, "{\"Name\": \"Renamed 448\"}"));
 	assert_int_equal(in_flight(sent), 0);
 	json_decref(old);
@@ -213,7 +230,18 @@ test_unnamed_entries(void **state)
 	json_decref(sent);
 }
 
-/* Answered writes whose event never came are forgotten after keep_ms; unanswered ones never. */
+static bool
+wrote(const json_t *sent, const char *field, const char *value)
+{
+	json_t *v = json_string(value);
+	bool yes = sync_sent_wrote(sent, field, v);
+
+	json_decref(v);
+	return yes;
+}
+
+/* Answered writes whose event has not come in keep_ms are retired, unshown, and stay values of
+ * ours until done_keep_ms; unanswered ones are never pruned. */
 static void
 test_prune(void **state)
 {
@@ -225,12 +253,67 @@ test_prune(void **state)
 	plan(sent, "{\"X\": \"recent\"}");
 	answer(sent, 1, "00000000000000000002", 5000);
 	plan(sent, "{\"X\": \"unanswered\"}");
-	assert_false(sync_sent_prune(sent, 3000, 5000));
-	assert_true(sync_sent_prune(sent, 7000, 5000));
+	assert_false(sync_sent_prune(sent, 3000, 5000, 100000, 8));
+	assert_true(sync_sent_last_shown(sent, "X"));             /* none retired */
+	assert_true(sync_sent_prune(sent, 7000, 5000, 100000, 8));
 	assert_int_equal(in_flight(sent), 2);
-	assert_true(sync_sent_prune(sent, 1000000, 5000));
+	assert_true(wrote(sent, "X", "old"));
+	assert_false(sync_sent_last_shown(sent, "X"));
+	assert_true(sync_sent_prune(sent, 50000, 5000, 100000, 8));
 	assert_int_equal(in_flight(sent), 1);
 	assert_pending(sent, "X", "unanswered");
+	assert_int_equal(json_array_size(sent), 3);
+	/* the stream was behind: the retired writes' events come now, oldest first */
+	assert_true(event(sent, "{\"X\": \"old\"}"));
+	assert_false(sync_sent_last_shown(sent, "X"));            /* "recent" is still to show */
+	assert_true(event(sent, "{\"X\": \"recent\"}"));
+	assert_true(sync_sent_last_shown(sent, "X"));
+	assert_false(event(sent, "{\"X\": \"recent\"}"));      /* a repeat changes nothing */
+	assert_true(sync_sent_prune(sent, 1000000, 5000, 100000, 8));
+	assert_int_equal(json_array_size(sent), 1);
+	assert_false(wrote(sent, "X", "old"));
+	json_decref(sent);
+}
+
+/* A link keeps the newest done_max retired writes. */
+static void
+test_prune_keeps_newest(void **state)
+{
+	json_t *sent = json_array();
+	char f[64], w[32];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		snprintf(f, sizeof(f), "{\"X\": \"v%d\"}", i);
+		snprintf(w, sizeof(w), "%020d", i + 1);
+		plan(sent, f);
+		answer(sent, 1, w, 1000 + i);
+	}
+	assert_true(sync_sent_prune(sent, 2000, 0, 100000, 8));
+	assert_int_equal(json_array_size(sent), 8);
+	assert_int_equal(in_flight(sent), 0);
+	assert_false(wrote(sent, "X", "v1"));
+	assert_true(wrote(sent, "X", "v2"));
+	assert_true(wrote(sent, "X", "v9"));
+	json_decref(sent);
+}
+
+/* An event of an older write that shares a value with a retired entry does not show it. */
+static void
+test_shown_only_by_own_event(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Name\": \"A\", \"Industry\": \"X\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	plan(sent, "{\"Name\": \"B\", \"Industry\": \"X\"}");
+	answer(sent, 1, "00000000000000000002", 1001);
+	assert_true(sync_sent_prune(sent, 10000, 5000, 100000, 8));
+	assert_true(event(sent, "{\"Name\": \"A\", \"Industry\": \"X\"}"));
+	assert_false(sync_sent_last_shown(sent, "Name"));
+	assert_true(event(sent, "{\"Name\": \"B\"}"));
+	assert_true(sync_sent_last_shown(sent, "Name"));
 	json_decref(sent);
 }
 
@@ -269,14 +352,14 @@ test_queued(void **state)
 	assert_true(sync_sent_queued(sent, "Status", v));
 	assert_true(event(sent, "{\"Status\": \"Draft\"}"));    /* seen before its answer: marked, kept */
 	assert_false(sync_sent_queued(sent, "Status", v));
-	assert_true(sync_sent_has(sent, "Status", v));
+	assert_true(has(sent, "Status", v));
 	answer(sent, 1, "w1", 10);                      /* seen, then answered: retired */
-	assert_false(sync_sent_has(sent, "Status", v));
+	assert_false(has(sent, "Status", v));
 	plan(sent, "{\"Status\": \"Draft\"}");
 	assert_true(sync_sent_queued(sent, "Status", v));
 	answer(sent, 1, "w2", 20);                      /* answered, its event still to come */
 	assert_false(sync_sent_queued(sent, "Status", v));
-	assert_true(sync_sent_has(sent, "Status", v));
+	assert_true(has(sent, "Status", v));
 	json_decref(v);
 	json_decref(sent);
 }
@@ -328,7 +411,7 @@ test_seen_values_land(void **state)
 	assert_pending(sent, "Description", "z");
 	assert_pending(sent, "Name", NULL);
 	v = json_string("y");
-	assert_true(sync_sent_has(sent, "Description", v));  /* a repeat's echo is still ours */
+	assert_true(has(sent, "Description", v));  /* a repeat's echo is still ours */
 	json_decref(v);
 	assert_true(sync_sent_seen(sent, 2, "Name"));
 	assert_true(sync_sent_seen(sent, 2, "Description"));
@@ -369,7 +452,7 @@ test_latest(void **state)
 	/* the older entry is still in flight by value: without the latest's state, its late
 	 * landing would pass for an echo */
 	v = json_string("Late 1");
-	assert_true(sync_sent_has(sent, "Name", v));
+	assert_true(has(sent, "Name", v));
 	json_decref(v);
 	v = sync_sent_latest(sent, "Industry", &landed);
 	assert_string_equal(json_string_value(v), "Energy");
@@ -386,7 +469,7 @@ test_latest(void **state)
 	assert_int_equal(in_flight(sent), 0);
 	assert_null(sync_sent_latest(sent, "Name", &landed));
 	v = json_string("Late 1");
-	assert_false(sync_sent_has(sent, "Name", v));
+	assert_false(has(sent, "Name", v));
 	assert_true(sync_sent_wrote(sent, "Name", v));
 	json_decref(v);
 	v = json_string("Automation");
@@ -395,8 +478,8 @@ test_latest(void **state)
 	v = sync_sent_in_flight(sent);
 	assert_int_equal(json_array_size(v), 0);
 	json_decref(v);
-	/* forgotten like any answered entry */
-	assert_true(sync_sent_prune(sent, 1000000, 5000));
+	/* forgotten past done_keep_ms */
+	assert_true(sync_sent_prune(sent, 1000000, 5000, 100000, 8));
 	assert_int_equal(json_array_size(sent), 0);
 	json_decref(sent);
 }
@@ -413,6 +496,8 @@ main(void)
 		cmocka_unit_test(test_earlier_answered_writes_go_with_a_later_one),
 		cmocka_unit_test(test_unnamed_entries),
 		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_prune_keeps_newest),
+		cmocka_unit_test(test_shown_only_by_own_event),
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
