@@ -559,6 +559,11 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		 * it, and what it shows came after; only an unanswered write is still on its way */
 		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf))
 			pend = NULL;
+		/* an event committed before a write of ours was answered, when that write is no longer
+		 * awaited (the stream fell behind by more than SYNC_SENT_KEEP_MS) but its own event has
+		 * not come: the write landed after this change, which is weighed against it by time */
+		if (pend == NULL && !all && !ours && p->s_ms > 0)
+			pend = sync_sent_unshown_since(json_object_get(p->link, "sent"), f->sf, p->s_ms);
 		/* Salesforce holds the value both sides last agreed on: it has not changed it, even
 		 * when a write of ours is still on its way (a whole-record read, a gap or a reconcile,
 		 * made before our write landed, shows the old value; it is no edit to weigh against
@@ -623,7 +628,7 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		const char *k;
 		json_t *v;
 
-		p->dirty |= sync_sent_retire(json_object_get(p->link, "sent"), shown, landed);
+		p->dirty |= sync_sent_retire(json_object_get(p->link, "sent"), shown, landed, cs_time_now_ms());
 		json_object_foreach(landed, k, v)
 			set_base_sf(p, k, v);
 		json_decref(landed);
@@ -791,15 +796,17 @@ read_ours(struct plan *p, const struct cs_field_map *f)
 }
 
 /* Whether an event committed at commit_ms (not ours) is older than the record as last read
- * whole: a read that got ahead of the stream already showed what it carries, and what changed
- * since; weighed again, its values would pass for Salesforce edits made after that read. Not
- * for a field the read showed holding a value of ours ("sfro"): a write of ours landed on it
- * after the event, made without knowing of it (its answer unrecorded and made again, say), and
- * the event is weighed against it by time as any event is against a write of ours (stale). */
+ * whole, or the very change it showed (the same SystemModstamp; a transaction committed in the
+ * same millisecond is shown too): a read that got ahead of the stream already showed what it
+ * carries, and what changed since; weighed again, its values would pass for Salesforce edits
+ * made after that read. Not for a field the read showed holding a value of ours ("sfro"): a
+ * write of ours landed on it after the event, made without knowing of it (its answer unrecorded
+ * and made again, say), and the event is weighed against it by time as any event is against a
+ * write of ours (stale). */
 static bool
 older_than_read(const struct plan *p, int64_t commit_ms)
 {
-	return commit_ms > 0 && commit_ms < json_integer_value(json_object_get(p->link, "sfms"));
+	return commit_ms > 0 && commit_ms <= json_integer_value(json_object_get(p->link, "sfms"));
 }
 
 /* Reads Salesforce record sf_id of m (the mapped fields) into *rec (new reference). CS_ENOTFOUND

@@ -189,23 +189,34 @@ mark_seen(json_t *s, json_t *landed)
 }
 
 bool
-sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed)
+sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms)
 {
 	json_t *hit, *wid = NULL;
 	size_t at, i;
 	bool changed = false;
 
-	/* a retired write's own event, come late (the stream behind), shows it now */
-	for (i = 0; i < json_array_size(sent); i++) {
-		json_t *s = json_array_get(sent, i);
-		if (!live(s) && !json_is_true(json_object_get(s, "shown")) && shows_only(shown, s)) {
-			json_object_set_new(s, "shown", json_true());
-			changed = true;
-		}
-	}
 	for (at = 0; at < json_array_size(sent); at++)
 		if (live(json_array_get(sent, at)) && shows(shown, json_array_get(sent, at)))
 			break;
+	/* A retired write's own event, come late (the stream behind), shows it now; the retired
+	 * writes before it, and before the write in flight this event shows, made theirs earlier
+	 * (Salesforce commits our writes in order) or never will. */
+	for (i = json_array_size(sent); i-- > 0;) {
+		json_t *s = json_array_get(sent, i);
+		if (!live(s) && !json_is_true(json_object_get(s, "shown")) &&
+		    ((at < json_array_size(sent) && i < at) || shows_only(shown, s)))
+			break;
+	}
+	if (i != (size_t)-1)
+		for (size_t k = 0; k <= i; k++) {
+			json_t *s = json_array_get(sent, k);
+			if (!live(s) && !json_is_true(json_object_get(s, "shown"))) {
+				/* kept as long again: a write of ours served late may still show one */
+				json_object_set_new(s, "shown", json_true());
+				json_object_set_new(s, "ms", json_integer(now_ms));
+				changed = true;
+			}
+		}
 	if (at == json_array_size(sent))
 		return changed;    /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
@@ -270,27 +281,44 @@ bool
 sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max)
 {
 	bool changed = false;
-	size_t done = 0;
+	size_t unshown = 0;
 
-	/* newest first: the newest done_max retired entries younger than done_keep_ms stay */
+	/* newest first: of the entries retired unshown, the newest done_max younger than
+	 * done_keep_ms stay; those shown go after keep_ms, as nothing of theirs is to come */
 	for (size_t i = json_array_size(sent); i-- > 0;) {
 		json_t *s = json_array_get(sent, i);
 		int64_t ms = json_integer_value(json_object_get(s, "ms"));
+		bool old = ms < now_ms - keep_ms;
 
 		if (!json_is_true(json_object_get(s, "ok")))
 			continue;
-		if (live(s) && ms < now_ms - keep_ms) {
+		if (live(s)) {
+			if (!old)
+				continue;
 			retire(s, false);
 			changed = true;
 		}
-		if (live(s))
-			continue;
-		if (++done > done_max || ms < now_ms - done_keep_ms) {
+		if (json_is_true(json_object_get(s, "shown")) ? old : (++unshown > done_max || ms < now_ms - done_keep_ms)) {
 			json_array_remove(sent, i);
 			changed = true;
 		}
 	}
 	return changed;
+}
+
+json_t *
+sync_sent_unshown_since(const json_t *sent, const char *field, int64_t since_ms)
+{
+	json_t *it, *last = NULL;
+	size_t i;
+
+	json_array_foreach(sent, i, it) {
+		if (!live(it) && !json_is_true(json_object_get(it, "shown")) &&
+		    json_integer_value(json_object_get(it, "ms")) >= since_ms &&
+		    json_object_get(json_object_get(it, "f"), field) != NULL)
+			last = it;
+	}
+	return last != NULL ? json_object_get(json_object_get(last, "f"), field) : NULL;
 }
 
 bool

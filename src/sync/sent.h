@@ -16,11 +16,13 @@
  * its values are "in flight": an event of ours carrying one is an echo, and a Salesforce edit
  * of one of its fields is weighed against the value on its way.
  *
- * A retired entry is not dropped at once: marked "done" ("shown" when our own change event
- * showed its write), it stays no longer in flight, as a value of ours (sync_sent_wrote): the
- * newest few, for as long as Change Data Capture keeps events. An answered entry whose event has
- * not come in a while (SYNC_SENT_KEEP_MS; lost in a gap, or a write that changed nothing) is
- * retired unshown; when the stream had only fallen behind, its event comes later and shows it.
+ * A retired entry is not dropped at once: marked "done", it stays no longer in flight, as a
+ * value of ours (sync_sent_wrote). One whose write our own change event showed ("shown"; or a
+ * later write's event, as Salesforce commits our writes in order) stays as long as an answered
+ * entry is awaited (SYNC_SENT_KEEP_MS). One retired because its event had not come by then (lost
+ * in a gap, a write that changed nothing, or the stream behind) stays unshown, the newest few for
+ * as long as Change Data Capture keeps events: when the stream had only fallen behind, its event
+ * comes later and is an echo.
  * An event of ours showing a value of ours is an echo, save one: a write Salesforce served late,
  * after a newer one (on its way when the engine was killed, or its answer timed out), shows an
  * older value of ours after the newest write of the field has been shown. A value that
@@ -69,8 +71,10 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * marked seen, to be retired on its answer, with every later unanswered entry it shows (the
  * write that carried them all); the values of the entries it marks go into landed (sfField ->
  * canonical, later entries over earlier ones; may be NULL): Salesforce held them as of this
- * event, which makes them the base both sides agree on. Returns whether sent changed. */
-bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed);
+ * event, which makes them the base both sides agree on. Entries retired unshown that the
+ * event shows, or that came before an entry it shows, are shown as of now_ms. Returns whether
+ * sent changed. */
+bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms);
 
 /* Whether the latest of the first n unanswered entries that carries field has been shown by
  * our own change event: the base took its value then (sync_sent_retire), and an answer coming
@@ -88,9 +92,15 @@ bool sync_sent_landed(const json_t *sent, size_t n);
  * changed. */
 bool sync_sent_withdraw(json_t *sent, const char *field);
 /* An answered entry older than keep_ms is no longer awaited: it is retired, unshown. Retired
- * entries older than done_keep_ms, or beyond the newest done_max, are forgotten. Returns whether
- * sent changed. */
+ * entries are forgotten: shown ones older than keep_ms, unshown ones older than done_keep_ms or
+ * beyond the newest done_max. Returns whether sent changed. */
 bool sync_sent_prune(json_t *sent, int64_t now_ms, int64_t keep_ms, int64_t done_keep_ms, size_t done_max);
+
+/* The value of field in the latest entry retired unshown (its event not come when it was no
+ * longer awaited) that was answered at or after since_ms (borrowed), or NULL: a write of ours
+ * that landed after a Salesforce change committed at since_ms, whose event, behind the stream,
+ * may still come. */
+json_t *sync_sent_unshown_since(const json_t *sent, const char *field, int64_t since_ms);
 
 /* Whether the latest retired entry carrying field has been shown by our own change event (true
  * when none carries it): an event of ours showing an older value of ours comes after it, from a

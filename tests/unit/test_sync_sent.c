@@ -62,6 +62,8 @@ has(const json_t *sent, const char *field, const json_t *v)
 	return yes;
 }
 
+static int64_t clock_ms;           /* the time event() passes */
+
 static bool
 event(json_t *sent, const char *shown)
 {
@@ -70,7 +72,7 @@ event(json_t *sent, const char *shown)
 	bool changed;
 
 	assert_non_null(v);
-	changed = sync_sent_retire(sent, v, NULL);
+	changed = sync_sent_retire(sent, v, NULL, clock_ms);
 	json_decref(v);
 	return changed;
 }
@@ -248,6 +250,7 @@ test_prune(void **state)
 	json_t *sent = json_array();
 
 	(void)state;
+	clock_ms = 0;
 	plan(sent, "{\"X\": \"old\"}");
 	answer(sent, 1, "00000000000000000001", 1000);
 	plan(sent, "{\"X\": \"recent\"}");
@@ -264,11 +267,15 @@ test_prune(void **state)
 	assert_pending(sent, "X", "unanswered");
 	assert_int_equal(json_array_size(sent), 3);
 	/* the stream was behind: the retired writes' events come now, oldest first */
+	clock_ms = 50000;
 	assert_true(event(sent, "{\"X\": \"old\"}"));
 	assert_false(sync_sent_last_shown(sent, "X"));            /* "recent" is still to show */
 	assert_true(event(sent, "{\"X\": \"recent\"}"));
 	assert_true(sync_sent_last_shown(sent, "X"));
 	assert_false(event(sent, "{\"X\": \"recent\"}"));      /* a repeat changes nothing */
+	/* shown now: kept keep_ms from now, for a write of ours served late */
+	assert_false(sync_sent_prune(sent, 54000, 5000, 100000, 8));
+	assert_true(wrote(sent, "X", "old"));
 	assert_true(sync_sent_prune(sent, 1000000, 5000, 100000, 8));
 	assert_int_equal(json_array_size(sent), 1);
 	assert_false(wrote(sent, "X", "old"));
@@ -295,6 +302,52 @@ test_prune_keeps_newest(void **state)
 	assert_false(wrote(sent, "X", "v1"));
 	assert_true(wrote(sent, "X", "v2"));
 	assert_true(wrote(sent, "X", "v9"));
+	json_decref(sent);
+}
+
+/* The event of a write in flight shows that the retired writes before it made their events (or
+ * never will): they count as shown, and go after keep_ms like any shown entry. */
+static void
+test_later_event_shows_earlier(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Name\": \"A\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	plan(sent, "{\"Name\": \"B\"}");
+	answer(sent, 1, "00000000000000000002", 1001);
+	assert_true(sync_sent_prune(sent, 10000, 5000, 100000, 8));
+	assert_false(sync_sent_last_shown(sent, "Name"));
+	plan(sent, "{\"Name\": \"C\"}");
+	answer(sent, 1, "00000000000000000003", 10001);
+	clock_ms = 10002;
+	assert_true(event(sent, "{\"Name\": \"C\"}"));
+	assert_true(sync_sent_last_shown(sent, "Name"));
+	assert_true(wrote(sent, "Name", "A"));
+	assert_true(sync_sent_prune(sent, 20000, 5000, 100000, 8));
+	assert_int_equal(json_array_size(sent), 0);
+	json_decref(sent);
+}
+
+/* A write no longer awaited whose event has not come, answered after a change's commit: the
+ * change is weighed against it; not once its event came, nor for a change made after it. */
+static void
+test_unshown_since(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Name\": \"R\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	assert_null(sync_sent_unshown_since(sent, "Name", 900));     /* still awaited: pending */
+	assert_true(sync_sent_prune(sent, 10000, 5000, 100000, 8));
+	assert_string_equal(json_string_value(sync_sent_unshown_since(sent, "Name", 900)), "R");
+	assert_null(sync_sent_unshown_since(sent, "Name", 1001));
+	assert_null(sync_sent_unshown_since(sent, "Industry", 900));
+	clock_ms = 10001;
+	assert_true(event(sent, "{\"Name\": \"R\"}"));
+	assert_null(sync_sent_unshown_since(sent, "Name", 900));
 	json_decref(sent);
 }
 
@@ -402,7 +455,7 @@ test_seen_values_land(void **state)
 	plan(sent, "{\"Name\": \"A\", \"Description\": \"x\"}");
 	plan(sent, "{\"Description\": \"y\"}");
 	assert_false(sync_sent_seen(sent, 2, "Name"));
-	assert_true(sync_sent_retire(sent, shown, landed));
+	assert_true(sync_sent_retire(sent, shown, landed, clock_ms));
 	assert_int_equal(json_object_size(landed), 2);
 	assert_string_equal(json_string_value(json_object_get(landed, "Name")), "A");
 	assert_string_equal(json_string_value(json_object_get(landed, "Description")), "y");
@@ -498,6 +551,8 @@ main(void)
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_prune_keeps_newest),
 		cmocka_unit_test(test_shown_only_by_own_event),
+		cmocka_unit_test(test_later_event_shows_earlier),
+		cmocka_unit_test(test_unshown_since),
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
