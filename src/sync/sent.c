@@ -192,32 +192,31 @@ bool
 sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms)
 {
 	json_t *hit, *wid = NULL;
-	size_t at, i;
+	size_t at, i, end = 0, n = json_array_size(sent);
 	bool changed = false;
 
-	for (at = 0; at < json_array_size(sent); at++)
+	for (at = 0; at < n; at++)
 		if (live(json_array_get(sent, at)) && shows(shown, json_array_get(sent, at)))
 			break;
 	/* A retired write's own event, come late (the stream behind), shows it now; the retired
 	 * writes before it, and before the write in flight this event shows, made theirs earlier
 	 * (Salesforce commits our writes in order) or never will. */
-	for (i = json_array_size(sent); i-- > 0;) {
+	for (i = 0; i < n; i++) {
 		json_t *s = json_array_get(sent, i);
 		if (!live(s) && !json_is_true(json_object_get(s, "shown")) &&
-		    ((at < json_array_size(sent) && i < at) || shows_only(shown, s)))
-			break;
+		    ((at < n && i < at) || shows_only(shown, s)))
+			end = i + 1;
 	}
-	if (i != (size_t)-1)
-		for (size_t k = 0; k <= i; k++) {
-			json_t *s = json_array_get(sent, k);
-			if (!live(s) && !json_is_true(json_object_get(s, "shown"))) {
-				/* kept as long again: a write of ours served late may still show one */
-				json_object_set_new(s, "shown", json_true());
-				json_object_set_new(s, "ms", json_integer(now_ms));
-				changed = true;
-			}
+	for (i = 0; i < end; i++) {
+		json_t *s = json_array_get(sent, i);
+		if (!live(s) && !json_is_true(json_object_get(s, "shown"))) {
+			/* kept as long again: a write of ours served late may still show one */
+			json_object_set_new(s, "shown", json_true());
+			json_object_set_new(s, "ms", json_integer(now_ms));
+			changed = true;
 		}
-	if (at == json_array_size(sent))
+	}
+	if (at == n)
 		return changed;    /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
 	if (!json_is_true(json_object_get(hit, "ok"))) {
