@@ -208,9 +208,11 @@ record_result(struct worker *w, struct group *g, bool ok, bool permanent, const 
 		if (g->sf_id[0] != '\0')
 			json_object_set_new(g->link, "sf", json_string(g->sf_id));
 		/* a write our own change event showed already gave the base its values then
-		 * (sync_sent_retire); a Salesforce change planned since must not be set back */
+		 * (sync_sent_retire); a Salesforce change planned since must not be set back, nor
+		 * one weighed against this write that made a later write of the field (its plan set
+		 * the base, and that write's answer settles it) */
 		json_object_foreach(g->fields, f, v) {
-			if (field_of(g->m, f) != NULL && !sync_sent_seen(sent, nkeys, f))
+			if (field_of(g->m, f) != NULL && !sync_sent_seen(sent, nkeys, f) && !sync_sent_later(sent, nkeys, f))
 				json_object_set(base, f, v);
 		}
 		/* The first unanswered sent entries are these; Salesforce committed them as one

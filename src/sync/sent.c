@@ -227,6 +227,18 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 			if (!json_is_true(json_object_get(s, "ok")) && shows(shown, s))
 				mark_seen(s, landed);
 		}
+		/* a field a later write still in flight carries is that write's to settle: the plan
+		 * that made it (a Salesforce change weighed against this one) set its base already */
+		if (landed != NULL)
+			for (i = at + 1; i < json_array_size(sent); i++) {
+				json_t *s = json_array_get(sent, i);
+				const char *k;
+				json_t *v;
+				if (!live(s) || json_is_true(json_object_get(s, "seen")))
+					continue;
+				json_object_foreach(json_object_get(s, "f"), k, v)
+					json_object_del(landed, k);
+			}
 	} else
 		wid = json_incref(json_object_get(hit, "w"));
 	for (i = 0; i < json_array_size(sent); i++) {
@@ -256,6 +268,23 @@ sync_sent_seen(const json_t *sent, size_t n, const char *field)
 		k++;
 	}
 	return seen;
+}
+
+bool
+sync_sent_later(const json_t *sent, size_t n, const char *field)
+{
+	json_t *it;
+	size_t i, k = 0;
+
+	json_array_foreach(sent, i, it) {
+		if (json_is_true(json_object_get(it, "ok")))
+			continue;
+		if (k++ < n)
+			continue;
+		if (json_object_get(json_object_get(it, "f"), field) != NULL)
+			return true;
+	}
+	return false;
 }
 
 bool

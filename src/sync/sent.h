@@ -71,7 +71,8 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * marked seen, to be retired on its answer, with every later unanswered entry it shows (the
  * write that carried them all); the values of the entries it marks go into landed (sfField ->
  * canonical, later entries over earlier ones; may be NULL): Salesforce held them as of this
- * event, which makes them the base both sides agree on. Entries retired unshown that the
+ * event, which makes them the base both sides agree on, save the fields a later entry still in
+ * flight carries (the plan that made it set their base). Entries retired unshown that the
  * event shows, or that came before an entry it shows, are shown as of now_ms. Returns whether
  * sent changed. */
 bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms);
@@ -80,6 +81,11 @@ bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t
  * our own change event: the base took its value then (sync_sent_retire), and an answer coming
  * after must not set the base back over a Salesforce change planned since. */
 bool sync_sent_seen(const json_t *sent, size_t n, const char *field);
+
+/* Whether an unanswered entry after the first n carries field: a later write of it, planned
+ * since (a Salesforce change weighed against the first n set the base then); its answer, not
+ * theirs, settles the field's base. */
+bool sync_sent_later(const json_t *sent, size_t n, const char *field);
 
 /* Whether the first n unanswered entries (a record's queued write, apply.c) have all been shown
  * by our own change events: the write landed though its answer was lost, and making it again

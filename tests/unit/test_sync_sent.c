@@ -351,6 +351,33 @@ test_unshown_since(void **state)
 	json_decref(sent);
 }
 
+/* A write whose answer was lost, then a Salesforce change weighed against it that made a later
+ * write of the field: the first write's event, or its answer, does not set the field's base back
+ * to the first value (the later write settles it); a field only the first carries still lands. */
+static void
+test_later_write_settles_base(void **state)
+{
+	json_t *sent = json_array(), *shown, *landed = json_object();
+	json_error_t je;
+
+	(void)state;
+	plan(sent, "{\"Date\": \"2024-04-24\", \"Terms\": \"net 30\"}");
+	plan(sent, "{\"Date\": \"2023-04-24\"}");
+	assert_false(sync_sent_later(sent, 2, "Date"));
+	assert_true(sync_sent_later(sent, 1, "Date"));
+	assert_false(sync_sent_later(sent, 1, "Terms"));
+	shown = json_loads("{\"Date\": \"2024-04-24\", \"Terms\": \"net 30\"}", 0, &je);
+	assert_true(sync_sent_retire(sent, shown, landed, 1000));
+	assert_null(json_object_get(landed, "Date"));
+	assert_string_equal(json_string_value(json_object_get(landed, "Terms")), "net 30");
+	json_decref(shown);
+	json_decref(landed);
+	/* the first write answered: the later one is still the only one after it */
+	answer(sent, 1, "00000000000000000001", 1000);
+	assert_false(sync_sent_later(sent, 1, "Date"));
+	json_decref(sent);
+}
+
 /* An event of an older write that shares a value with a retired entry does not show it. */
 static void
 test_shown_only_by_own_event(void **state)
@@ -553,6 +580,7 @@ main(void)
 		cmocka_unit_test(test_shown_only_by_own_event),
 		cmocka_unit_test(test_later_event_shows_earlier),
 		cmocka_unit_test(test_unshown_since),
+		cmocka_unit_test(test_later_write_settles_base),
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
