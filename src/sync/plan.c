@@ -757,6 +757,8 @@ maps_modstamp(const struct cs_mapping *m)
 	return false;
 }
 
+static void keep_ro(struct plan *p);
+
 /* A whole record was read (a gap's fetch, a reconcile): the link keeps its SystemModstamp, the
  * time of the last Salesforce transaction the read shows ("sfms"). */
 static void
@@ -771,28 +773,32 @@ read_at(struct plan *p, const json_t *values)
 		json_object_set_new(p->link, "sfms", json_integer(ms));
 		p->read_new = true;
 		p->dirty = true;
-		read_ours(p, NULL);
+		keep_ro(p);
 	}
 }
 
-/* The whole read being planned shows for f a value of ours: a write of ours landed on f after
- * any Salesforce change older than the read, which the read therefore did not show. The fields
- * so found become the link's "sfro" once the read is known to be newer than the last (read_at,
- * before or after the fields are planned); f NULL: only that. */
+/* A whole read newer than the last one (read_new): the fields it showed holding a value of ours
+ * (p->ro, found before or after read_at) become the link's "sfro". */
 static void
-read_ours(struct plan *p, const struct cs_field_map *f)
+keep_ro(struct plan *p)
 {
-	if (f != NULL) {
-		if (p->ro == NULL)
-			p->ro = json_object();
-		json_object_set_new(p->ro, f->sf, json_true());
-	}
 	if (!p->read_new)
 		return;
 	if (p->ro != NULL)
 		json_object_set(p->link, "sfro", p->ro);
 	else
 		json_object_del(p->link, "sfro");
+}
+
+/* The whole read being planned shows for f a value of ours: a write of ours landed on f after
+ * any Salesforce change older than the read, which the read therefore did not show. */
+static void
+read_ours(struct plan *p, const struct cs_field_map *f)
+{
+	if (p->ro == NULL)
+		p->ro = json_object();
+	json_object_set_new(p->ro, f->sf, json_true());
+	keep_ro(p);
 }
 
 /* Whether an event committed at commit_ms (not ours) is older than the record as last read
@@ -2140,14 +2146,16 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	}
 	if (fetched != NULL)
 		read_at(&p, fetched);
-	else if (!ours && older_than_read(&p, p.s_ms) && json_object_size(json_object_get(p.link, "sfro")) > 0)
-		p.stale = true;
 	else if (!ours && older_than_read(&p, p.s_ms)) {
-		audit(&p, NULL, NULL, NULL, NULL, "ignored", "an event older than the record as last read whole");
-		rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
-		plan_cleanup(&p);
-		json_decref(rec);
-		return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+		/* weighed only for the fields the read showed holding a value of ours (stale) */
+		p.stale = json_object_size(json_object_get(p.link, "sfro")) > 0;
+		if (!p.stale) {
+			audit(&p, NULL, NULL, NULL, NULL, "ignored", "an event older than the record as last read whole");
+			rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
+			plan_cleanup(&p);
+			json_decref(rec);
+			return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+		}
 	}
 	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
 		plan_cleanup(&p);

@@ -9,18 +9,25 @@ live(const json_t *it)
 	return !json_is_true(json_object_get(it, "done"));
 }
 
-/* The latest entry in flight that carries field, or NULL. */
+/* The latest entry that carries field, of those in flight or of those retired; or NULL. */
 static json_t *
-latest(const json_t *sent, const char *field)
+latest_of(const json_t *sent, const char *field, bool in_flight)
 {
 	json_t *it, *last = NULL;
 	size_t i;
 
 	json_array_foreach(sent, i, it) {
-		if (live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
+		if (live(it) == in_flight && json_object_get(json_object_get(it, "f"), field) != NULL)
 			last = it;
 	}
 	return last;
+}
+
+/* The latest entry in flight that carries field, or NULL. */
+static json_t *
+latest(const json_t *sent, const char *field)
+{
+	return latest_of(sent, field, true);
 }
 
 json_t *
@@ -188,6 +195,23 @@ mark_seen(json_t *s, json_t *landed)
 			json_object_set(landed, k, v);
 }
 
+/* A field a write still in flight after entry at carries, not shown by this event, is that
+ * write's to settle: the plan that made it (a Salesforce change weighed against the earlier one)
+ * set its base already. It leaves landed (may be NULL). */
+static void
+leave_later(const json_t *sent, size_t at, json_t *landed)
+{
+	const char *k;
+	json_t *v;
+
+	for (size_t i = at + 1; landed != NULL && i < json_array_size(sent); i++) {
+		json_t *s = json_array_get(sent, i);
+		if (live(s) && !json_is_true(json_object_get(s, "seen")))
+			json_object_foreach(json_object_get(s, "f"), k, v)
+				json_object_del(landed, k);
+	}
+}
+
 bool
 sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms)
 {
@@ -227,18 +251,7 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 			if (!json_is_true(json_object_get(s, "ok")) && shows(shown, s))
 				mark_seen(s, landed);
 		}
-		/* a field a later write still in flight carries is that write's to settle: the plan
-		 * that made it (a Salesforce change weighed against this one) set its base already */
-		if (landed != NULL)
-			for (i = at + 1; i < json_array_size(sent); i++) {
-				json_t *s = json_array_get(sent, i);
-				const char *k;
-				json_t *v;
-				if (!live(s) || json_is_true(json_object_get(s, "seen")))
-					continue;
-				json_object_foreach(json_object_get(s, "f"), k, v)
-					json_object_del(landed, k);
-			}
+		leave_later(sent, at, landed);
 	} else
 		wid = json_incref(json_object_get(hit, "w"));
 	for (i = 0; i < json_array_size(sent); i++) {
@@ -352,13 +365,8 @@ sync_sent_unshown_since(const json_t *sent, const char *field, int64_t since_ms)
 bool
 sync_sent_last_shown(const json_t *sent, const char *field)
 {
-	json_t *it, *last = NULL;
-	size_t i;
+	json_t *last = latest_of(sent, field, false);
 
-	json_array_foreach(sent, i, it) {
-		if (!live(it) && json_object_get(json_object_get(it, "f"), field) != NULL)
-			last = it;
-	}
 	return last == NULL || json_is_true(json_object_get(last, "shown"));
 }
 

@@ -7,12 +7,11 @@
 # list` (and in the status's count, which keeps `clmsync status` at exit 1), and `clmsync
 # conflicts resolve` is taken but never applied (exit 5 after --wait): there is no link left to
 # apply it to.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import cli, clm, conflicts, make_conflict, sf
 from sync_lib import check, finish, wait_for
 ct, sid, c = make_conflict()

@@ -11,12 +11,11 @@
 # when V equals the values parked with the conflict it is not written to Salesforce, whatever
 # Salesforce holds now, and the sides stay different (seen in the soak with a conflict parked
 # with the same value on both sides; the script makes one as equal_value_conflict.sh does).
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 import json
 from conflict_common import cli, clm, conflicts, make_conflict, sf
 from sync_lib import check, finish, wait_for

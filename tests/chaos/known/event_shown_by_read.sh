@@ -14,13 +14,11 @@
 # reconcile reads it into the repository; the repository then sets Healthcare, which the engine
 # writes; then the events come. Industry is owned by both sides, salesforce_wins: both sides end
 # on Healthcare, the repository's later change.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import cli, clm, events_planned, linked_account, sf
 from sync_lib import check, finish, wait_for
 industry = lambda: (clm.get("counterparties", cp).get("custom") or {}).get("industry")

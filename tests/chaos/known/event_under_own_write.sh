@@ -16,13 +16,11 @@
 # later edit, and sets its AnnualRevenue (owned by Salesforce); our write lands after it; a
 # reconcile reads the Account and takes the revenue; then the events come. last_writer_wins:
 # both sides end on Under U.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import cli, clm, events_planned, linked_account, sf
 from sync_lib import check, finish, wait_for
 name = lambda: clm.get("counterparties", cp)["legal_name"]

@@ -13,12 +13,11 @@
 # Here a Salesforce user and the repository set Contract.Description (manual conflicts) to the same
 # value while sfemu holds the events back: the engine's write of it changes nothing. Then
 # Salesforce changes Description with only a GAP_UPDATE published.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import clm, conflicts, sf
 from sync_lib import check, finish, wait_for
 cp = clm.create("counterparties", {"legal_name": "Noop Co"})["id"]

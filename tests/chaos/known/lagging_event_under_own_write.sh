@@ -17,14 +17,12 @@
 # meanwhile a Salesforce user renames the Account (Lag U), the later edit; our write lands after
 # it; the events come after the write is no longer awaited. last_writer_wins: both sides end on
 # Lag U.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 export CLMSYNC_SENT_KEEP_MS=1000
 CLMSYNC_BIN=$BUILD/clmsync-chaos start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync-chaos CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py $BUILD/clmsync-chaos <<'PY'
 import time
 from conflict_common import cli, clm, events_planned, linked_account, sf
 from sync_lib import check, finish, wait_for

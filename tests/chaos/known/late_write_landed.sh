@@ -13,13 +13,11 @@
 # Here sfemu delays the engine's writes by 5 s (a fault for the client "clmsync" only), the
 # repository renames a counterparty ("Late 1"), clmsync is killed while that write waits in
 # sfemu, started again without the delay, and the counterparty renamed again ("Late 2").
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import Server, clm, linked_account, sf
 from sync_lib import check, finish, wait_for
 server = Server()

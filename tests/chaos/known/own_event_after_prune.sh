@@ -15,14 +15,12 @@
 # sfemu delays the engine's writes 4 s; the repository renames a counterparty (Late 1); clmsync is
 # killed while that write waits, and started again with sfemu holding every event back; the
 # counterparty is renamed again (Late 2); the delayed write lands; then the events come.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 export CLMSYNC_SENT_KEEP_MS=1000
 CLMSYNC_BIN=$BUILD/clmsync-chaos start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync-chaos CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py $BUILD/clmsync-chaos <<'PY'
 import time
 from conflict_common import Server, cli, clm, events_planned, sf
 from sync_lib import check, finish, wait_for

@@ -15,13 +15,11 @@
 # (last_writer_wins) when clmsync is back, while sfemu refuses the engine's writes (UNABLE_TO_LOCK_ROW) so that
 # the write of Read Y waits. The delayed write of Read X lands with its event held back, and a
 # reconcile with --repair reads Read X.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import Server, cli, clm, linked_account, sf
 from sync_lib import check, finish, wait_for
 server = Server()

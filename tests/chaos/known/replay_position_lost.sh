@@ -10,13 +10,11 @@
 # clmsync is killed; a Contract made in Salesforce meanwhile never reaches the repository. In the
 # soak: two Contracts made in Salesforce during an outage that followed one with an expired
 # replay window stayed without a repository id.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLM_PID=$PID_clm CLMSYNC=$BUILD/clmsync CLM_CONFIG=$WORK/clm.yaml CLM_DATA=$DATA_clm ADMIN_URL=$ADMIN_clm WORK=$WORK \
-	python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 from conflict_common import Server, clm, linked_account, sf
 from sync_lib import check, finish, wait_for
 server = Server()

@@ -14,13 +14,12 @@
 # The fault has to fall on that commit: this script makes Accounts in Salesforce one after the
 # other and arms the store's fault simulation (clmsync-chaos, tests/chaos/store_fault_hook.c) n
 # statements ahead of each, n = 1 ... 60.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 mkfifo "$WORK/faults.fifo"
 CLMSYNC_BIN=$BUILD/clmsync-chaos CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	FIFO="$WORK/faults.fifo" python3 - <<'PY' || FAILS=$((FAILS + 1))
+FIFO="$WORK/faults.fifo" known_py <<'PY'
 import os
 from conflict_common import arm
 from sync_lib import CLM, SF, check, finish, wait_for

@@ -8,12 +8,11 @@
 # Description as made and was weighed as a Salesforce edit against the repository's write still
 # awaiting its own event: a manual conflict was parked where only the repository had changed.
 # A CREATE event of a record linked already is stale: the record is now read afresh instead.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 import json
 import os
 from conflict_common import cli, conflicts, events_planned

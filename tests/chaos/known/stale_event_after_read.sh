@@ -8,12 +8,11 @@
 # edits, they put an older value back into the repository (and, with a write of ours on its way,
 # parked a manual conflict between the latest value and an older one). The link now keeps the
 # time of the state a read showed (SystemModstamp), and an event committed before it is ignored.
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf"
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 import datetime
 import json
 import os

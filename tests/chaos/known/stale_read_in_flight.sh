@@ -13,12 +13,11 @@
 # the repository's Description over it. Now the engine's connector leaves such a write to the
 # applier (sf_client_caller_retries), our own CREATE event links the record, and a write whose
 # own change event has come back is settled as landed instead of repeated (apply.c landed()).
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	CLMSYNC=$BUILD/clmsync ADMIN_URL=$ADMIN_clm CLM_DATA=$DATA_clm python3 - <<'PY' || FAILS=$((FAILS + 1))
+known_py <<'PY'
 import os
 from conflict_common import conflicts
 from sync_lib import CLM, SF, check, finish, wait_for

@@ -15,13 +15,12 @@
 # statements ahead of each, n = 20, 21, ... 60, until two Contracts carry one Name. On an idle
 # engine the commit's statements are around n = 33 ("cannot commit: kv put" in the log, then
 # "created" from the change feed with no Salesforce id in the audit).
-. "$(dirname "$0")/../../scenario/lib.sh"
+. "$(dirname "$0")/known.sh"
 
 start_sfemu sf
 mkfifo "$WORK/faults.fifo"
 CLMSYNC_BIN=$BUILD/clmsync-chaos CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" start_sync clm "sf=$URL_sf" max_attempts=1000
-PYTHONPATH="$(dirname "$0")/../../scenario:$(dirname "$0")" CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm SF_URL=$URL_sf \
-	FIFO="$WORK/faults.fifo" python3 - <<'PY' || FAILS=$((FAILS + 1))
+FIFO="$WORK/faults.fifo" known_py <<'PY'
 import os
 from conflict_common import arm
 from sync_lib import CLM, SF, check, finish, wait_for
