@@ -466,6 +466,29 @@ class Org(sync_lib.OneAttempt):
         self.token = None
         self.limited = False          # the daily limit is reached: this script makes no call
         self.ctl = sync_lib.Http(base)
+        self.changes = {}             # record id -> [(changed fields, values)]: this org's users' changes
+        self.log_mark = 0             # the last replay id collected
+
+    def collect_events(self):
+        """Keeps the change events published since the last call (sfemu's /__emu/events, which
+        loses them when the replay window is expired): for each record, the changes a person
+        made (no client in changeOrigin; the engine names its own), in commit order."""
+        for e in self.emu("GET", "events?after=%d" % self.log_mark):
+            self.log_mark = max(self.log_mark, e["replayId"])
+            pl = e["payload"]
+            h = pl.get("ChangeEventHeader") or {}
+            if "client=" in (h.get("changeOrigin") or "") or h.get("changeType") not in ("CREATE", "UPDATE"):
+                continue
+            fields = set(pl) - {"ChangeEventHeader"} if h["changeType"] == "CREATE" else set(h.get("changedFields") or ())
+            for rid in h.get("recordIds") or ():
+                self.changes.setdefault(rid, []).append((fields, pl))
+
+    def last_change(self, sid, f):
+        """The value of f the last change a person made to record sid set, or None when none did."""
+        for fields, pl in reversed(self.changes.get(sid, ())):
+            if f in fields:
+                return (pl.get(f),)
+        return None
 
     def login(self):
         form = "grant_type=client_credentials&client_id=%s&client_secret=%s" % (CLIENT_ID, SECRET)
@@ -1239,6 +1262,7 @@ def kill_and_restart(k, expire_events):
     DOWN[0] = False
     if expire_events:
         for org in ORGS:
+            orgs[org].collect_events()
             orgs[org].emu("POST", "expire-events")
         chaos.add("replay window expired while down")
     server.start()
@@ -1362,6 +1386,7 @@ def snapshot():
     cpl, ctl = repo.read(repo.clm.list, "counterparties"), repo.read(repo.clm.list, "contracts")
     sfd = {}
     for org in ORGS:
+        orgs[org].collect_events()
         sfd[org] = {
             "Account": orgs[org].query("SELECT Id, CLM_Id__c, IsDeleted, %s FROM Account" % ", ".join(ACCOUNT_FIELDS),
                                        all_rows=True),
@@ -1407,7 +1432,26 @@ def made_by(kind, clm_id):
 differing = set()      # (org, record) pairs the last compare found different in some field
 resurrected = set()    # repository contracts made again from a Salesforce record deleted meanwhile
 gap_overwritten = set()  # Salesforce changes published only as a gap, overwritten by a write of ours
+no_change = set()      # a person's last write to a field that changed nothing in Salesforce
 known_ids = set()      # records whose differences a known engine bug explains
+
+
+def unchanged_by(r, f, allowed, w):
+    """Why w is a right value of f after all, when it is: an org's last write to f changed
+    nothing there (no change event of a person's shows it; sfemu publishes the save, as
+    Salesforce does, with only LastModifiedDate changed), and w is the last value a person of
+    that org did change f to, or another writer's last value. Else ''."""
+    eff = dict(allowed)
+    why = []
+    for src, v in allowed.items():
+        if src not in ORGS or src not in r.sf:
+            continue
+        last = orgs[src].last_change(r.sf[src], f)
+        if last is not None and norm(f, last[0]) != v:
+            eff[src] = norm(f, last[0])
+            why.append("org %s's last write of %r changed nothing there; the last change of it a person made "
+                       "there was to %r" % (src, v, eff[src]))
+    return "; ".join(why) if why and w in eff.values() else ""
 
 
 def both_created(clm_id):
@@ -1587,6 +1631,12 @@ def compare(snap, dlq, conflicts):
                     # write of ours was on its way, which then committed over it: with no event,
                     # no engine can weigh the two; the reconcile the gap starts reads our value
                     gap_overwritten.add(text + "; Salesforce's %r had no event of its own" % gap_lost[0])
+                    known_ids.add(r.clm)
+                elif w in r.history.get(f, ()) and owner == "both" and unchanged_by(r, f, allowed, w):
+                    # an org's last write gave the field the value it held already (a write of
+                    # ours had just landed there): Salesforce saved no change of it, and its event
+                    # names no change of it either; no engine can count it
+                    no_change.add(text + "; " + unchanged_by(r, f, allowed, w))
                     known_ids.add(r.clm)
                 elif w in r.history.get(f, ()) and owner == "both":
                     Kn["stale_read_in_flight"].append(text + "; an older value came back")
@@ -1932,6 +1982,9 @@ try:
                server.killed, store_logged, ", ".join("%s %d" % (n, tot.get(n, 0)) for n in need)),
            [n for n in need if not tot.get(n)])
     wall = time.monotonic() - T0
+    if no_change:
+        print("EXPLAINED %d value(s) that a person's last write, changing nothing in Salesforce, did not "
+              "replace: %s" % (len(no_change), sorted(no_change)[:3]), flush=True)
     if gap_overwritten:
         print("EXPLAINED %d Salesforce change(s) published only as a gap and overwritten by a write of ours already "
               "on its way (no event to weigh them by): %s" % (len(gap_overwritten), sorted(gap_overwritten)[:3]),
@@ -1947,6 +2000,7 @@ try:
             conflicts=conf, resolved=resolved, results=results, findings=findings, wall=wall, t_load=t_load,
             known={name: (n, KNOWN[name]) for name, n in known.n.items()}, strict=STRICT,
             twins=twins, lost=lost, resurrected=len(resurrected), gap_overwritten=sorted(gap_overwritten),
+            no_change=sorted(no_change),
             t_conv=t_conv, total_changes=total_changes, records={"counterparties": len(cpl), "contracts": len(ctl),
                                                                   "sf": n_sf},
             reconcile={"checked": checked, "drift": drift, "expected": expected, "repair_rows": len(rows),

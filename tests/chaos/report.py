@@ -46,11 +46,12 @@ def write_report(path, d):
       "(stale_event_after_delete); %d changes lost (an older value back on both sides: stale_read_in_flight); "
       "%d traces of bugs fixed since the soak found them; %d Salesforce changes published only as a gap "
       "(their events lost) and overwritten by a write of ours already on its way, which no engine can weigh "
-      "without the event. Anything not explained by the dead-letter queue, a conflict, a gap or an open bug "
-      "fails a check below." % (
+      "without the event; %d last writes by a person in Salesforce that changed nothing there (the field "
+      "already held the value), which no change event shows. Anything not explained by the dead-letter "
+      "queue, a conflict, a gap, an unchanged write or an open bug fails a check below." % (
           d["twins"], d.get("resurrected", 0), d["lost"],
           sum(1 for ok, what in d["results"] if not ok and "fixed since" in what),
-          len(d.get("gap_overwritten", []))))
+          len(d.get("gap_overwritten", [])), len(d.get("no_change", []))))
     w("")
     w("Machine: %s, Python %s. Written by `tests/chaos/chaos.py` (`make chaos`)." % (
         platform.platform(), platform.python_version()))
@@ -174,6 +175,15 @@ def write_report(path, d):
         w("")
         for name, (n, what) in sorted(d["known"].items()):
             w("- %s: %d times. %s" % (name, n, what))
+        w("")
+    explained = [("a change published only as a gap, overwritten by a write of ours", t)
+                 for t in d.get("gap_overwritten", [])] + \
+                [("a person's last write that changed nothing in Salesforce", t) for t in d.get("no_change", [])]
+    if explained:
+        w("## Values explained without an engine bug")
+        w("")
+        for why, t in explained:
+            w("- %s: %s" % (why, _cell(t, 600)))
         w("")
     if d["findings"]:
         w("## Findings")

@@ -146,6 +146,8 @@ for bad in \
 done
 req GET "$U/__emu/events"
 expect_json "[e for e in j if e['replayId'] > $last + 1] == []" "refused gaps published nothing"
+req GET "$U/__emu/events?after=$last"
+expect_json "[e['replayId'] for e in j] == [$last + 1]" "?after=N lists only the events past replay id N"
 req GET "$B/sobjects/Account/$gid?fields=Name" "${AUTH[@]}"
 expect_json 'j["Name"]=="In the gap"' "refused gaps changed nothing (an overflow is all or nothing)"
 

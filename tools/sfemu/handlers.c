@@ -1751,10 +1751,15 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 			http_resp_json(rs, 200, json_pack("{s:I,s:I}", "daily_limit", (json_int_t)emu->o.daily_limit, "used", (json_int_t)emu->api_used));
 		}
 	} else if (strcmp(what, "events") == 0) {
-		json_t *a = json_array();
+		/* ?after=N: only the events past replay id N (a test collecting the log as it grows) */
+		json_t *a = json_array(), *qs = parse_qs(strchr(rq->raw_uri, '?') ? strchr(rq->raw_uri, '?') + 1 : NULL);
+		const char *after = json_string_value(json_object_get(qs, "after"));
+		long long from = after ? strtoll(after, NULL, 10) : 0;
+		json_decref(qs);
 		for (size_t i = 0; i < emu->nevents; i++)
-			json_array_append_new(a, json_pack("{s:I,s:s,s:O}", "replayId", (json_int_t)emu->events[i].replay_id,
-			    "entity", emu->events[i].entity, "payload", emu->events[i].payload));
+			if (emu->events[i].replay_id > from)
+				json_array_append_new(a, json_pack("{s:I,s:s,s:O}", "replayId", (json_int_t)emu->events[i].replay_id,
+				    "entity", emu->events[i].entity, "payload", emu->events[i].payload));
 		http_resp_json(rs, 200, a);
 	} else if (strcmp(what, "streaming") == 0 && strcmp(rq->method, "POST") == 0) {
 		struct cs_error e;
