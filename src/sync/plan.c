@@ -261,20 +261,25 @@ conflict_open(struct plan *p, const struct cs_field_map *f)
 }
 
 /* A side changed f again while its conflict is open: the parked row shows the side's value now
- * (what = "clm_value" or "sf_value"), so that choosing that side takes its latest value. */
-static void
+ * (what = "clm_value" or "sf_value"), so that choosing that side takes its latest value. False
+ * when the row shows that value already: nothing new (a reconcile reading the sides again). */
+static bool
 conflict_follow(struct plan *p, const struct cs_field_map *f, const char *what, json_t *v)
 {
 	struct cs_error e = { 0 };
 	char key[STORE_KV_KEY_MAX];
 	json_t *d = NULL;
+	bool changed = false;
 
 	conflict_key(p, f, key, sizeof(key));
 	if (store_kv_get(p->w->st, "conflict", key, &d, &e) != CS_OK)
-		return;
-	if (json_object_set(d, what, v ? v : json_null()) == 0)
+		return false;
+	if (!sync_value_equal(json_object_get(d, what), v) && json_object_set(d, what, v ? v : json_null()) == 0) {
 		json_array_append_new(p->conflicts, json_pack("[s, O]", key, d));
+		changed = true;
+	}
 	json_decref(d);
+	return changed;
 }
 
 /* A change the repository made to f (C), Salesforce holding S (the shadow, or what we last sent). */
@@ -287,8 +292,8 @@ clm_change(struct plan *p, const struct cs_field_map *f, json_t *C, json_t *S)
 	if (json_object_del(json_object_get(p->link, "vt"), f->sf) == 0)
 		p->dirty = true;
 	if (conflict_open(p, f)) {
-		audit(p, "salesforce", f, S, C, "held", "an open conflict holds this field");
-		conflict_follow(p, f, "clm_value", C);
+		if (conflict_follow(p, f, "clm_value", C))
+			audit(p, "salesforce", f, S, C, "held", "an open conflict holds this field");
 		return;
 	}
 	if (f->owner != CS_OWNER_SALESFORCE || f->non_owner_write == CS_NON_OWNER_ACCEPT) {
@@ -583,8 +588,8 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 			if (B == NULL || !sync_value_equal(B, S))
 				set_base(p, f, S);
 		} else if (conflict_open(p, f)) {
-			audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
-			conflict_follow(p, f, "sf_value", S);
+			if (conflict_follow(p, f, "sf_value", S))
+				audit(p, "clm", f, C, S, "held", "an open conflict holds this field");
 		} else if (p->stale) {
 			/* older than the read, under a write of ours that landed after it: weighed when
 			 * it is later than the repository's value, as any event against a write of ours

@@ -1749,7 +1749,7 @@ results = []          # (passed, what) for the report
 
 
 def record(cond, what, detail=""):
-    results.append((bool(cond), what))
+    results.append((bool(cond), what, "" if cond else str(detail)))
     return check(cond, what, detail)
 
 
@@ -2000,7 +2000,7 @@ try:
             conflicts=conf, resolved=resolved, results=results, findings=findings, wall=wall, t_load=t_load,
             known={name: (n, KNOWN[name]) for name, n in known.n.items()}, strict=STRICT,
             twins=twins, lost=lost, resurrected=len(resurrected), gap_overwritten=sorted(gap_overwritten),
-            no_change=sorted(no_change),
+            no_change=sorted(no_change), work=WORK,
             t_conv=t_conv, total_changes=total_changes, records={"counterparties": len(cpl), "contracts": len(ctl),
                                                                   "sf": n_sf},
             reconcile={"checked": checked, "drift": drift, "expected": expected, "repair_rows": len(rows),

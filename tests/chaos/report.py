@@ -29,7 +29,7 @@ def _cell(s, n=160):
 
 
 def write_report(path, d):
-    passed = sum(1 for ok, _ in d["results"] if ok)
+    passed = sum(1 for ok, _, _ in d["results"] if ok)
     failed = len(d["results"]) - passed
     now = datetime.datetime.now(datetime.timezone.utc)
     L = []
@@ -50,7 +50,7 @@ def write_report(path, d):
       "already held the value), which no change event shows. Anything not explained by the dead-letter "
       "queue, a conflict, a gap, an unchanged write or an open bug fails a check below." % (
           d["twins"], d.get("resurrected", 0), d["lost"],
-          sum(1 for ok, what in d["results"] if not ok and "fixed since" in what),
+          sum(1 for ok, what, _ in d["results"] if not ok and "fixed since" in what),
           len(d.get("gap_overwritten", [])), len(d.get("no_change", []))))
     w("")
     w("Machine: %s, Python %s. Written by `tests/chaos/chaos.py` (`make chaos`)." % (
@@ -63,7 +63,9 @@ def write_report(path, d):
     w("```")
     w("")
     w("The seed fixes the workload and the moments of the chaos; the engine's own timing (threads, "
-      "back-off, the network) still varies from run to run.")
+      "back-off, the network) still varies from run to run.%s" % (
+          " The run's store and logs are kept in `%s` (a failed run keeps its work directory)." % d["work"]
+          if failed and d.get("work") else ""))
     w("")
     w("## Parameters")
     w("")
@@ -162,8 +164,10 @@ def write_report(path, d):
     w("")
     w("## Checks")
     w("")
-    for ok, what in d["results"]:
+    for ok, what, detail in d["results"]:
         w("- %s %s" % ("[x]" if ok else "[ ] **FAILED**", what))
+        if not ok and detail:
+            w("  - what failed: %s" % _cell(detail, 4000))
     w("")
     if d["known"]:
         w("## Open engine bugs met")

@@ -5,6 +5,7 @@ repository is edited through a second, repository-only server on the same store,
 edited, and the engine continues (SIGCONT)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -83,6 +84,23 @@ lst = json.loads(r.stdout)["conflicts"] if r.returncode == 0 else []
 mine = [x for x in lst if x.get("clm") == ct["id"] and x.get("sf_field") == "Description"]
 check(len(mine) == 1 and mine[0]["clm_value"] == "repository side" and mine[0]["sf_value"] == "salesforce side"
       and mine[0]["base"] == "base", "the conflict is parked with both values and the base", r.stdout + r.stderr)
+
+
+def held_rows():
+    r = subprocess.run([cli, "audit", "search", ct["id"], "--decision", "held", "--json"] + ops, capture_output=True,
+                       text=True, env=senv)
+    return len(json.loads(r.stdout).get("rows", [])) if r.returncode == 0 else -1
+
+
+# an open conflict is no drift: a reconcile reads both sides again and finds what the parked
+# conflict shows already; it repairs nothing and writes no row of a change held, every time
+held0 = held_rows()
+for i in (1, 2):
+    r = subprocess.run([cli, "reconcile", "--repair", "--wait", "60"] + ops, capture_output=True, text=True, env=senv)
+    m = re.findall(r"(\d+) records compared, (\d+) differed", r.stdout)
+    check(r.returncode == 0 and m and all(int(d) == 0 for _, d in m),
+          "reconcile %d with the conflict open: nothing differed" % i, r.stdout + r.stderr)
+check(held0 >= 0 and held_rows() == held0, "and no new audit row of a held change", (held0, held_rows()))
 if mine:
     r = subprocess.run([cli, "conflicts", "resolve", mine[0]["id"], "--take", "salesforce"] + ops,
                        capture_output=True, text=True, env=senv)
