@@ -1124,6 +1124,34 @@ struct relink_ud {
 	const char *clm_id;
 };
 
+/* The link of repository record clm_id of m to Salesforce record sf_id, when linking it by a
+ * match: the record's own link while it awaits that Salesforce id (its create's answer was
+ * lost, so the record found is the create's), with the writes it holds in flight; a new one
+ * otherwise. Forgotten, those writes would be made again as nothing awaited (sync_sent_landed)
+ * and their own change events, late behind the stream, taken for Salesforce's edits. */
+static json_t *
+pending_link(struct worker *w, const struct cs_mapping *m, const char *clm_id, const char *sf_id)
+{
+	struct cs_error e = { 0 };
+	json_t *ln = NULL;
+	const char *sf;
+
+	if (sync_link_get(w->st, m, clm_id, &ln, &e) != CS_OK)
+		return sync_link_new(sf_id);
+	sf = json_string_value(json_object_get(ln, "sf"));
+	if (sf != NULL && sf[0] != '\0' && strcmp(sf, sf_id) != 0) {
+		json_decref(ln);
+		return sync_link_new(sf_id);
+	}
+	json_object_set_new(ln, "sf", json_string(sf_id));
+	json_object_del(ln, "backfill");   /* linked here: no longer a backfill's to finish */
+	if (json_object_get(ln, "base") == NULL)
+		json_object_set_new(ln, "base", json_object());
+	if (json_object_get(ln, "sent") == NULL)
+		json_object_set_new(ln, "sent", json_array());
+	return ln;
+}
+
 /* The record is linked again (undeleted in Salesforce): its tombstone goes, in the same
  * transaction. */
 static cs_err
@@ -1248,7 +1276,7 @@ create_from_sf(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			plan_init(&p, w, m, clm_id, event);
 			snprintf(p.sf_id, sizeof(p.sf_id), "%s", sf_id);
 			p.rec = r;
-			p.link = sync_link_new(sf_id);
+			p.link = pending_link(w, m, clm_id, sf_id);
 			p.dirty = true;
 			if (drift != NULL)
 				audit(&p, NULL, NULL, NULL, NULL, "drift", drift);

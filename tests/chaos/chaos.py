@@ -283,7 +283,9 @@ FIXED.update({
                             "wrote it, so that a newer Salesforce edit lost (known/lww_engine_time.sh), or a "
                             "reconcile's undated read weighing a Salesforce edit against a write of ours on its "
                             "way with last_writer_wins, which gave the repository's value "
-                            "(known/reconcile_pending_lww.sh)",
+                            "(known/reconcile_pending_lww.sh), or a reconcile linking a record whose create's answer was lost "
+                            "forgetting the create, whose own CREATE event, late, was then weighed as a Salesforce "
+                            "edit (known/reconcile_link_own_create.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 

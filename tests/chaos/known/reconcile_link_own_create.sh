@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# reconcile_link_own_create.sh BUILD - an engine bug the chaos soak found (full-19, seed
+# 722727183), now fixed: run by `make check` as chaos.found.reconcile_link_own_create, it exits 1
+# should the bug come back.
+#
+# A contract made in the repository is upserted into Salesforce and the answer is lost (every
+# write's answer is, for a while). Before a retry is answered, a reconcile finds the new Contract
+# with no link by its Salesforce id and links it by its external id. It made a new link and so
+# forgot the link's writes in flight, the create among them. The retry then went out as a
+# write nothing awaited, and once the stream delivered the create's own CREATE event, late, it
+# was weighed as a Salesforce edit against the repository's later edit of the Description: a
+# manual conflict was parked over an old value of ours. Linking the record now keeps the writes
+# the pending link holds, and the CREATE event is our own echo.
+. "$(dirname "$0")/known.sh"
+
+start_sfemu sf
+start_sync clm "sf=$URL_sf" max_attempts=100
+known_py <<'PY'
+import json
+import os
+from conflict_common import cli, conflicts, events_planned, linked_account
+from sync_lib import CLM, SF, check, finish, wait_for
+clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
+sf = SF(os.environ["SF_URL"])
+cp, acct = linked_account("Own Create Co")
+sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
+sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
+ct = clm.create("contracts", {"title": "Made, answer lost", "type": "msa", "counterparty_id": cp,
+                              "description": "made in the repository"})["id"]
+sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)), 15)
+check(sid is not None and sf.counters().get("fault.lost", 0) >= 1,
+      "the create landed in Salesforce and its answer was lost", sf.counters())
+code, out, err = cli("reconcile", "--repair", "--wait", "30")
+check(code in (0, 1) and "differed" in out, "a reconcile links the Contract by its external id", (code, out, err))
+sf.emu("POST", "faults", {"rate_lost": 0, "client": ""})
+
+
+def outbox_empty():
+    code, out, _ = cli("status", "--json")
+    try:
+        return code == 0 and all(o.get("outbox", 1) == 0 for o in json.loads(out)["orgs"])
+    except (ValueError, KeyError):
+        return False
+
+
+check(wait_for(outbox_empty, 20) is not None, "the create's retry is answered", cli("status", "--json")[1][:600])
+st, _ = clm.patch("contracts", ct, {"description": "edited in the repository"})
+check(st == 200 and wait_for(lambda: sf.get("Contract", sid)["Description"] == "edited in the repository", 10),
+      "the repository edits the Description, written to Salesforce")
+last = sf.emu("GET", "events")[1][-1]["replayId"]   # our own UPDATE event, the last one
+sf.emu("POST", "streaming", {"deliver": 1})            # the CREATE event first, then ours since
+check(wait_for(lambda: events_planned("sf", last), 15) is not None,
+      "the engine has planned the released events (replay %d)" % last, cli("status", "--json")[1][:600])
+parked = [c for c in conflicts() if c["clm"] == ct]
+check(not parked, "no conflict parked: the CREATE event is the echo of our own create", parked)
+got = (clm.get("contracts", ct)["description"], sf.get("Contract", sid)["Description"])
+check(got == ("edited in the repository", "edited in the repository"), "both sides keep the repository's edit", got)
+finish()
+PY
+finish
