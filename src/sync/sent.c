@@ -224,12 +224,20 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 			break;
 	/* A retired write's own event, come late (the stream behind), shows it now; the retired
 	 * writes before it, and before the write in flight this event shows, made theirs earlier
-	 * (Salesforce commits our writes in order) or never will. */
+	 * (Salesforce commits our writes in order) or never will. It is the oldest retired write
+	 * it shows: a later one of the same values (Finance, Healthcare, Finance again) has its
+	 * own event still to come, and the writes between them theirs; shown now, they would be
+	 * forgotten before their events come, which would pass for Salesforce's edits. */
 	for (i = 0; i < n; i++) {
 		json_t *s = json_array_get(sent, i);
-		if (!live(s) && !json_is_true(json_object_get(s, "shown")) &&
-		    ((at < n && i < at) || shows_only(shown, s)))
+		if (live(s) || json_is_true(json_object_get(s, "shown")))
+			continue;
+		if (at < n && i < at)
 			end = i + 1;
+		else if (shows_only(shown, s)) {
+			end = i + 1;
+			break;
+		}
 	}
 	for (i = 0; i < end; i++) {
 		json_t *s = json_array_get(sent, i);

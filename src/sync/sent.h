@@ -72,9 +72,10 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * write that carried them all); the values of the entries it marks go into landed (sfField ->
  * canonical, later entries over earlier ones; may be NULL): Salesforce held them as of this
  * event, which makes them the base both sides agree on, save the fields a later entry still in
- * flight carries (the plan that made it set their base). Entries retired unshown that the
- * event shows, or that came before an entry it shows, are shown as of now_ms. Returns whether
- * sent changed. */
+ * flight carries (the plan that made it set their base). The oldest entry retired unshown that
+ * the event shows, and the retired entries before it or before the entry in flight it shows,
+ * are shown as of now_ms; a later one showing the same values is not (its own event is still
+ * to come). Returns whether sent changed. */
 bool sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms);
 
 /* Whether the latest of the first n unanswered entries that carries field has been shown by

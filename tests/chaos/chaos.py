@@ -475,15 +475,22 @@ class Org(sync_lib.OneAttempt):
         """Keeps the change events published since the last call (sfemu's /__emu/events, which
         loses them when the replay window is expired): for each record, the changes a person
         made (no client in changeOrigin; the engine names its own), in commit order."""
+        log = open(os.path.join(WORK, "events-%s.jsonl" % self.name), "a")
         for e in self.emu("GET", "events?after=%d" % self.log_mark):
             self.log_mark = max(self.log_mark, e["replayId"])
             pl = e["payload"]
             h = pl.get("ChangeEventHeader") or {}
-            if "client=" in (h.get("changeOrigin") or "") or h.get("changeType") not in ("CREATE", "UPDATE"):
+            kind = h.get("changeType")
+            fields = set(pl) - {"ChangeEventHeader"} if kind == "CREATE" else set(h.get("changedFields") or ())
+            # every event, in short, for reading a failed run's traces (kept in its work directory)
+            log.write(json.dumps({"replay": e["replayId"], "type": kind, "ids": h.get("recordIds"),
+                                  "origin": h.get("changeOrigin"), "commit_ms": h.get("commitTimestamp"),
+                                  "values": {f: pl.get(f) for f in sorted(fields)}}) + "\n")
+            if "client=" in (h.get("changeOrigin") or "") or kind not in ("CREATE", "UPDATE"):
                 continue
-            fields = set(pl) - {"ChangeEventHeader"} if h["changeType"] == "CREATE" else set(h.get("changedFields") or ())
             for rid in h.get("recordIds") or ():
                 self.changes.setdefault(rid, []).append((fields, pl))
+        log.close()
 
     def last_change(self, sid, f):
         """The value of f the last change a person made to record sid set, or None when none did."""

@@ -330,6 +330,40 @@ test_later_event_shows_earlier(void **state)
 	json_decref(sent);
 }
 
+/* Three writes no longer awaited, the first and the last of the same value (Finance,
+ * Healthcare, Finance), their events behind the stream: the first event is the first write's.
+ * It used to show the third too, and the second between them: all three were then forgotten
+ * keep_ms later, and the second's event, come after that, passed for a Salesforce edit (soak
+ * full-21: a counterparty's Industry took the older value on both sides). */
+static void
+test_same_value_again_retired(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Industry\": \"Finance\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	plan(sent, "{\"Industry\": \"Healthcare\"}");
+	answer(sent, 1, "00000000000000000002", 1100);
+	plan(sent, "{\"Industry\": \"Finance\"}");
+	answer(sent, 1, "00000000000000000003", 1200);
+	assert_true(sync_sent_prune(sent, 10000, 5000, 100000, 8));
+	assert_int_equal(in_flight(sent), 0);
+	clock_ms = 10000;
+	assert_true(event(sent, "{\"Industry\": \"Finance\"}"));
+	assert_false(sync_sent_last_shown(sent, "Industry"));    /* the third is still to show */
+	/* the second's event comes long after the first's: still a value of ours */
+	sync_sent_prune(sent, 30000, 5000, 100000, 8);
+	assert_true(wrote(sent, "Industry", "Healthcare"));
+	clock_ms = 30000;
+	assert_true(event(sent, "{\"Industry\": \"Healthcare\"}"));
+	assert_false(sync_sent_last_shown(sent, "Industry"));
+	clock_ms = 30001;
+	assert_true(event(sent, "{\"Industry\": \"Finance\"}"));
+	assert_true(sync_sent_last_shown(sent, "Industry"));
+	json_decref(sent);
+}
+
 /* A write no longer awaited whose event has not come, answered after a change's commit: the
  * change is weighed against it; not once its event came, nor for a change made after it. */
 static void
@@ -579,6 +613,7 @@ main(void)
 		cmocka_unit_test(test_prune_keeps_newest),
 		cmocka_unit_test(test_shown_only_by_own_event),
 		cmocka_unit_test(test_later_event_shows_earlier),
+		cmocka_unit_test(test_same_value_again_retired),
 		cmocka_unit_test(test_unshown_since),
 		cmocka_unit_test(test_later_write_settles_base),
 		cmocka_unit_test(test_withdraw),
