@@ -216,29 +216,24 @@ bool
 sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms)
 {
 	json_t *hit, *wid = NULL;
-	size_t at, i, end = 0, n = json_array_size(sent);
+	size_t at, i, end, n = json_array_size(sent);
 	bool changed = false;
 
-	for (at = 0; at < n; at++)
-		if (live(json_array_get(sent, at)) && shows(shown, json_array_get(sent, at)))
+	/* The entry this event is of: the oldest not yet shown that carries what it shows (an
+	 * entry in flight any of it, a retired one all of it). Our writes of a record go one at a
+	 * time, so they commit, and their events come, in the entries' order; an older entry of
+	 * the same values (Finance, Healthcare, Finance again) has its event come first, and the
+	 * entries after it theirs later. Shown too early, those would be forgotten before their
+	 * events come, which would pass for Salesforce's edits. */
+	for (at = 0; at < n; at++) {
+		json_t *s = json_array_get(sent, at);
+		if (live(s) ? shows(shown, s) : !json_is_true(json_object_get(s, "shown")) && shows_only(shown, s))
 			break;
-	/* A retired write's own event, come late (the stream behind), shows it now; the retired
-	 * writes before it, and before the write in flight this event shows, made theirs earlier
-	 * (Salesforce commits our writes in order) or never will. It is the oldest retired write
-	 * it shows: a later one of the same values (Finance, Healthcare, Finance again) has its
-	 * own event still to come, and the writes between them theirs; shown now, they would be
-	 * forgotten before their events come, which would pass for Salesforce's edits. */
-	for (i = 0; i < n; i++) {
-		json_t *s = json_array_get(sent, i);
-		if (live(s) || json_is_true(json_object_get(s, "shown")))
-			continue;
-		if (at < n && i < at)
-			end = i + 1;
-		else if (shows_only(shown, s)) {
-			end = i + 1;
-			break;
-		}
 	}
+	/* A retired write's own event, come late (the stream behind), shows it now; the retired
+	 * writes before it, or before the write in flight this event shows, made theirs earlier
+	 * or never will. */
+	end = at < n && !live(json_array_get(sent, at)) ? at + 1 : at;
 	for (i = 0; i < end; i++) {
 		json_t *s = json_array_get(sent, i);
 		if (!live(s) && !json_is_true(json_object_get(s, "shown"))) {
@@ -248,6 +243,8 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 			changed = true;
 		}
 	}
+	if (at < n && !live(json_array_get(sent, at)))
+		return changed;
 	if (at == n)
 		return changed;    /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);

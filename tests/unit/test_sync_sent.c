@@ -364,6 +364,35 @@ test_same_value_again_retired(void **state)
 	json_decref(sent);
 }
 
+/* The same with the third write still awaited (soak full-21's other trace): the first write's
+ * late event is the first write's, not the third's; the second stays a value of ours until its
+ * own event, and the third awaits its own. */
+static void
+test_same_value_again_in_flight(void **state)
+{
+	json_t *sent = json_array();
+
+	(void)state;
+	plan(sent, "{\"Industry\": \"Manufacturing\"}");
+	answer(sent, 1, "00000000000000000001", 1000);
+	plan(sent, "{\"Industry\": \"Other\"}");
+	answer(sent, 1, "00000000000000000002", 1100);
+	assert_true(sync_sent_prune(sent, 10000, 5000, 100000, 8));
+	plan(sent, "{\"Industry\": \"Manufacturing\"}");
+	answer(sent, 1, "00000000000000000003", 10000);
+	clock_ms = 11000;
+	assert_true(event(sent, "{\"Industry\": \"Manufacturing\"}"));
+	assert_pending(sent, "Industry", "Manufacturing");           /* the third, still awaited */
+	sync_sent_prune(sent, 40000, 5000, 100000, 8);
+	assert_true(wrote(sent, "Industry", "Other"));
+	clock_ms = 40000;
+	assert_true(event(sent, "{\"Industry\": \"Other\"}"));
+	assert_false(sync_sent_last_shown(sent, "Industry"));
+	assert_true(event(sent, "{\"Industry\": \"Manufacturing\"}"));
+	assert_true(sync_sent_last_shown(sent, "Industry"));
+	json_decref(sent);
+}
+
 /* A write no longer awaited whose event has not come, answered after a change's commit: the
  * change is weighed against it; not once its event came, nor for a change made after it. */
 static void
@@ -614,6 +643,7 @@ main(void)
 		cmocka_unit_test(test_shown_only_by_own_event),
 		cmocka_unit_test(test_later_event_shows_earlier),
 		cmocka_unit_test(test_same_value_again_retired),
+		cmocka_unit_test(test_same_value_again_in_flight),
 		cmocka_unit_test(test_unshown_since),
 		cmocka_unit_test(test_later_write_settles_base),
 		cmocka_unit_test(test_withdraw),
