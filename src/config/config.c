@@ -1824,10 +1824,14 @@ read_value(struct load *ld, const struct opt *o, void *obj, struct fy_node *key,
 			return;
 		}
 		if (null) {
-			/* An empty section or list (all of it commented out) is the same as absent. */
+			/* An empty section or list (all of it commented out) is the same as absent,
+			 * which a required one may not be. */
 			if (o->type == OT_SECTION || o->type == OT_LIST || o->type == OT_MAP ||
-			    o->type == OT_PAIRS)
+			    o->type == OT_PAIRS) {
+				if (o->flags & F_REQUIRED)
+					add_err(ld, line, path, "missing (required): it is empty");
 				return;
+			}
 			add_err(ld, line, path, "needs a value");
 			return;
 		}

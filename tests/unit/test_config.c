@@ -1026,6 +1026,13 @@ static const struct err_case sync_err_cases[] = {
 	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
 	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n", 9, "mappings[0].fields",
 	  "missing (required)" },
+	/* a required section or list left empty (all of it commented out) is missing too: found by
+	 * fuzz_config, an org whose auth was only a comment loaded, with no way to log in */
+	{ ORG_MAIN CUSTOM "mappings:\n  - name: m\n    org: main\n    entity: contract\n"
+	  "    sobject: Contract\n    external_id_field: CLM_Id__c\n    fields:   # none yet\n", 14,
+	  "mappings[0].fields", "missing (required): it is empty" },
+	{ "orgs:\n  - name: main\n    login_url: https://login.salesforce.com\n    auth:   # from a file\n", 4,
+	  "orgs[0].auth", "missing (required): it is empty" },
 	{ HEAD("contract", "Contract") TITLE CP_MAP("main") "  - name: c2\n    org: main\n"
 	  "    entity: contract\n    sobject: contract\n    external_id_field: CLM_Id__c\n"
 	  "    fields: [" "{clm: title, sf: Name, owner: clm}]\n", 25, "mappings[2].sobject",
