@@ -285,7 +285,9 @@ FIXED.update({
                             "way with last_writer_wins, which gave the repository's value "
                             "(known/reconcile_pending_lww.sh), or a reconcile linking a record whose create's answer was lost "
                             "forgetting the create, whose own CREATE event, late, was then weighed as a Salesforce "
-                            "edit (known/reconcile_link_own_create.sh)",
+                            "edit (known/reconcile_link_own_create.sh), or the late event of a write of ours no longer awaited "
+                            "taken for a later write of the same value, which made the writes between them "
+                            "forgotten before their own events came (known/late_event_same_value.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 

@@ -43,6 +43,7 @@ struct cometd {
 	long long hold_ms;       /* settings: see the table below */
 	long long ttl_ms;
 	long long deliver;       /* 0: events are kept back from every subscriber (a slow delivery) */
+	long long until;         /* > 0: only events up to this replay id are delivered (a lagging one) */
 };
 
 /* The registry's settings, declared once: name, default, bounds. */
@@ -54,6 +55,7 @@ static const struct setting {
 	{ "hold_ms", offsetof(struct cometd, hold_ms), COMETD_HOLD_MS_DEFAULT, 0, COMETD_HOLD_MS_MAX },
 	{ "client_ttl_ms", offsetof(struct cometd, ttl_ms), COMETD_TTL_MS_DEFAULT, 1, COMETD_TTL_MS_MAX },
 	{ "deliver", offsetof(struct cometd, deliver), 1, 0, 1 },
+	{ "deliver_until", offsetof(struct cometd, until), 0, 0, LLONG_MAX },
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -242,6 +244,13 @@ matches(const struct sub *s, const struct event *ev)
 	return s->entity[0] == '\0' || (ev->entity != NULL && strcmp(ev->entity, s->entity) == 0);
 }
 
+/* Whether ev is held back by deliver_until (events are in replay order: so are all after it). */
+static bool
+held(const struct emu *emu, const struct event *ev)
+{
+	return emu->cometd->until > 0 && ev->replay_id > emu->cometd->until;
+}
+
 /* Moves every cursor of cl up to the newest event, once nothing before it matches: later
  * scans then start there instead of at an old cursor whose entity is quiet. */
 static void
@@ -252,6 +261,8 @@ skip_to_end(struct emu *emu, struct client *cl)
 	if (emu->nevents == 0)
 		return;
 	last = emu->events[emu->nevents - 1].replay_id;
+	if (emu->cometd->until > 0 && last > emu->cometd->until)
+		last = emu->cometd->until;   /* not past the events held back */
 	for (size_t k = 0; k < cl->nsubs; k++)
 		if (cl->subs[k].cursor < last)
 			cl->subs[k].cursor = last;
@@ -270,7 +281,7 @@ pending(struct emu *emu, struct client *cl)
 			low = cl->subs[i].cursor;
 	if (cl->nsubs == 0)
 		return false;
-	for (size_t i = emu_events_after(emu, low); i < emu->nevents; i++)
+	for (size_t i = emu_events_after(emu, low); i < emu->nevents && held(emu, &emu->events[i]) == false; i++)
 		for (size_t k = 0; k < cl->nsubs; k++)
 			if (emu->events[i].replay_id > cl->subs[k].cursor && matches(&cl->subs[k], &emu->events[i]))
 				return true;
@@ -308,7 +319,8 @@ deliver(struct emu *emu, struct client *cl, json_t *out)
 		if (cur[k] < low)
 			low = cur[k];
 	}
-	for (size_t i = emu_events_after(emu, low); i < emu->nevents && count < COMETD_MAX_DELIVER; i++) {
+	for (size_t i = emu_events_after(emu, low); i < emu->nevents && count < COMETD_MAX_DELIVER &&
+	     !held(emu, &emu->events[i]); i++) {
 		const struct event *ev = &emu->events[i];
 		for (size_t k = 0; k < cl->nsubs && count < COMETD_MAX_DELIVER; k++) {
 			if (ev->replay_id <= cur[k] || !matches(&cl->subs[k], ev))
