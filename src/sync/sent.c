@@ -249,11 +249,13 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 		return changed;    /* a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
 	if (!json_is_true(json_object_get(hit, "ok"))) {
-		/* the write carried every unanswered entry up to the newest one it shows */
+		/* the write carried every later unanswered entry it shows: all of it, for a field it
+		 * shows another value of was planned after that write went out (a change made while
+		 * a create's answer was lost, the create's event showing every field as made) */
 		mark_seen(hit, landed);
 		for (i = at + 1; i < json_array_size(sent); i++) {
 			json_t *s = json_array_get(sent, i);
-			if (!json_is_true(json_object_get(s, "ok")) && shows(shown, s))
+			if (!json_is_true(json_object_get(s, "ok")) && shows_only(shown, s))
 				mark_seen(s, landed);
 		}
 		leave_later(sent, at, landed);
