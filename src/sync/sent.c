@@ -216,8 +216,8 @@ bool
 sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_ms)
 {
 	json_t *hit, *wid = NULL;
-	size_t at, i, end, n = json_array_size(sent);
-	bool changed = false;
+	size_t at, i, n = json_array_size(sent);
+	bool changed = false, retired;
 
 	/* The entry this event is of: the oldest not yet shown that carries what it shows (an
 	 * entry in flight any of it, a retired one all of it). Our writes of a record go one at a
@@ -230,11 +230,11 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 		if (live(s) ? shows(shown, s) : !json_is_true(json_object_get(s, "shown")) && shows_only(shown, s))
 			break;
 	}
+	retired = at < n && !live(json_array_get(sent, at));
 	/* A retired write's own event, come late (the stream behind), shows it now; the retired
 	 * writes before it, or before the write in flight this event shows, made theirs earlier
 	 * or never will. */
-	end = at < n && !live(json_array_get(sent, at)) ? at + 1 : at;
-	for (i = 0; i < end; i++) {
+	for (i = 0; i < (retired ? at + 1 : at); i++) {
 		json_t *s = json_array_get(sent, i);
 		if (!live(s) && !json_is_true(json_object_get(s, "shown"))) {
 			/* kept as long again: a write of ours served late may still show one */
@@ -243,10 +243,8 @@ sync_sent_retire(json_t *sent, const json_t *shown, json_t *landed, int64_t now_
 			changed = true;
 		}
 	}
-	if (at < n && !live(json_array_get(sent, at)))
-		return changed;
-	if (at == n)
-		return changed;    /* a repeat of a write already seen, or one that changed nothing */
+	if (retired || at == n)
+		return changed;    /* or a repeat of a write already seen, or one that changed nothing */
 	hit = json_array_get(sent, at);
 	if (!json_is_true(json_object_get(hit, "ok"))) {
 		/* the write carried every later unanswered entry it shows: all of it, for a field it

@@ -68,8 +68,9 @@ void sync_sent_answer(json_t *sent, size_t n, json_t *wid, int64_t now_ms);
  * the write it comes from: the oldest entry it shows, with the entries that write carried,
  * and every answered entry before it (Salesforce commits our writes in order, so their events
  * came first, or never come because they changed nothing). An unanswered entry it shows is
- * marked seen, to be retired on its answer, with every later unanswered entry it shows (the
- * write that carried them all); the values of the entries it marks go into landed (sfField ->
+ * marked seen, to be retired on its answer, with every later unanswered entry whose values it
+ * shows wherever it shows their fields (the write that carried them all; an entry it shows
+ * another value of was planned after that write went out); the values of the entries it marks go into landed (sfField ->
  * canonical, later entries over earlier ones; may be NULL): Salesforce held them as of this
  * event, which makes them the base both sides agree on, save the fields a later entry still in
  * flight carries (the plan that made it set their base). The oldest entry retired unshown that

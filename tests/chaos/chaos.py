@@ -1643,14 +1643,15 @@ def compare(snap, dlq, conflicts):
                     # no engine can weigh the two; the reconcile the gap starts reads our value
                     gap_overwritten.add(text + "; Salesforce's %r had no event of its own" % gap_lost[0])
                     known_ids.add(r.clm)
-                elif w in r.history.get(f, ()) and owner == "both" and unchanged_by(r, f, allowed, w):
-                    # an org's last write gave the field the value it held already (a write of
-                    # ours had just landed there): Salesforce saved no change of it, and its event
-                    # names no change of it either; no engine can count it
-                    no_change.add(text + "; " + unchanged_by(r, f, allowed, w))
-                    known_ids.add(r.clm)
                 elif w in r.history.get(f, ()) and owner == "both":
-                    Kn["stale_read_in_flight"].append(text + "; an older value came back")
+                    why_same = unchanged_by(r, f, allowed, w)
+                    if why_same:
+                        # an org's last write gave the field the value it held already (a write
+                        # of ours had just landed there): Salesforce saved no change of it, and
+                        # its event names no change of it either; no engine can count it
+                        no_change.add(text + "; " + why_same)
+                    else:
+                        Kn["stale_read_in_flight"].append(text + "; an older value came back")
                     known_ids.add(r.clm)
                 elif w in r.history.get(f, ()) and both_created(r.clm):
                     Kn["store_fault_sf_create_dup"].append(text + "; an older value came back to a record created on "

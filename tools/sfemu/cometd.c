@@ -281,7 +281,7 @@ pending(struct emu *emu, struct client *cl)
 			low = cl->subs[i].cursor;
 	if (cl->nsubs == 0)
 		return false;
-	for (size_t i = emu_events_after(emu, low); i < emu->nevents && held(emu, &emu->events[i]) == false; i++)
+	for (size_t i = emu_events_after(emu, low); i < emu->nevents && !held(emu, &emu->events[i]); i++)
 		for (size_t k = 0; k < cl->nsubs; k++)
 			if (emu->events[i].replay_id > cl->subs[k].cursor && matches(&cl->subs[k], &emu->events[i]))
 				return true;

@@ -75,6 +75,15 @@ def events_planned(org, last):
     return any(v >= last for v in pos.values() if isinstance(v, int)) and o.get("inbox", 1) == 0
 
 
+def release(what, until=None):
+    """Lets sfemu deliver the change events it held back: all of them, or those up to replay id
+    until; then checks, as what, that the engine has planned them. Returns the last one's id."""
+    last = until if until is not None else sf.emu("GET", "events")[1][-1]["replayId"]
+    sf.emu("POST", "streaming", {"deliver_until": until} if until is not None else {"deliver": 1, "deliver_until": 0})
+    check(wait_for(lambda: events_planned("sf", last), 15) is not None, what, cli("status", "--json")[1][:600])
+    return last
+
+
 class Server:
     """The clmsync lib.sh started (CLM_PID; CLMSYNC, CLM_CONFIG, CLM_DATA, CLM_URL, ADMIN_URL,
     WORK), killed with SIGKILL and started again on the same ports."""

@@ -18,7 +18,7 @@ CLMSYNC_BIN=$BUILD/clmsync-chaos start_sync clm "sf=$URL_sf"
 known_py $BUILD/clmsync-chaos <<'PY'
 import json
 import time
-from conflict_common import cli, clm, events_planned, linked_account, sf
+from conflict_common import cli, clm, linked_account, release, sf
 from sync_lib import check, finish, wait_for
 
 
@@ -40,14 +40,9 @@ for v, sv in (("Finance", "Finance"), ("Healthcare", "Healthcare"), ("Finance", 
 mine = [e["replayId"] for e in events() if e["replayId"] > held and ours(e, "Industry")]
 check(len(mine) == 3, "three writes of ours, their events held back", mine)
 time.sleep(1.2)     # past the 1 s keep: the writes are no longer awaited when their events come
-sf.emu("POST", "streaming", {"deliver_until": mine[0]})  # the first write's event, alone
-check(wait_for(lambda: events_planned("sf", mine[0]), 15) is not None, "the first write's event is planned",
-      cli("status", "--json")[1][:600])
+release("the first write's event, alone, is planned", until=mine[0])
 time.sleep(1.2)     # another keep: what that event showed is forgotten by now
-last = events()[-1]["replayId"]
-sf.emu("POST", "streaming", {"deliver_until": 0})
-check(wait_for(lambda: events_planned("sf", last), 15) is not None, "the other events are planned",
-      cli("status", "--json")[1][:600])
+release("the other events are planned")
 code, out, err = cli("audit", "search", cp, "--decision", "applied", "--json")
 taken = [r for r in (json.loads(out).get("rows", []) if code == 0 else [None])
          if r is None or (r.get("side") == "clm" and r.get("field") == "custom.industry")]

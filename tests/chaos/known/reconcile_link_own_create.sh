@@ -17,11 +17,8 @@ start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
 import json
-import os
-from conflict_common import cli, conflicts, events_planned, linked_account
-from sync_lib import CLM, SF, check, finish, wait_for
-clm = CLM(os.environ["CLM_URL"], os.environ["CLM_TOKEN"])
-sf = SF(os.environ["SF_URL"])
+from conflict_common import cli, clm, conflicts, linked_account, release, sf
+from sync_lib import check, finish, wait_for
 cp, acct = linked_account("Own Create Co")
 sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
 sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
@@ -47,10 +44,7 @@ check(wait_for(outbox_empty, 20) is not None, "the create's retry is answered", 
 st, _ = clm.patch("contracts", ct, {"description": "edited in the repository"})
 check(st == 200 and wait_for(lambda: sf.get("Contract", sid)["Description"] == "edited in the repository", 10),
       "the repository edits the Description, written to Salesforce")
-last = sf.emu("GET", "events")[1][-1]["replayId"]   # our own UPDATE event, the last one
-sf.emu("POST", "streaming", {"deliver": 1})            # the CREATE event first, then ours since
-check(wait_for(lambda: events_planned("sf", last), 15) is not None,
-      "the engine has planned the released events (replay %d)" % last, cli("status", "--json")[1][:600])
+release("the engine has planned the released events: the CREATE event first, then our own UPDATE's")
 parked = [c for c in conflicts() if c["clm"] == ct]
 check(not parked, "no conflict parked: the CREATE event is the echo of our own create", parked)
 got = (clm.get("contracts", ct)["description"], sf.get("Contract", sid)["Description"])
