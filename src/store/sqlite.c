@@ -128,9 +128,10 @@ static const char *const sqls[Q_COUNT] = {
 	             " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[Q_CHEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
 	[Q_KGET] = "SELECT doc FROM kv WHERE ns = ?1 AND key = ?2",
-	/* an upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts the row */
+	/* an upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts the row; a document put
+	 * again unchanged (a link's reverse row, mostly) is left alone: no page is written */
 	[Q_KPUT] = "INSERT INTO kv (ns, key, doc) VALUES (?1, ?2, ?3)"
-	           " ON CONFLICT (ns, key) DO UPDATE SET doc = excluded.doc",
+	           " ON CONFLICT (ns, key) DO UPDATE SET doc = excluded.doc WHERE doc IS NOT excluded.doc",
 	[Q_KDEL] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
 	[Q_KSCAN] = "SELECT key, doc FROM kv WHERE ns = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
 	[Q_KCOUNT] = "SELECT count(*) FROM kv WHERE ns = ?1",
@@ -537,6 +538,21 @@ gate_leave(struct sq *q)
 	} else
 		c->gheld = false;
 	pthread_mutex_unlock(&c->gmu);
+}
+
+/* Whether a thread waits at q's gate (see store.h). */
+static bool
+sq_contended(struct store *s)
+{
+	struct ckpt *c = SQ(s)->ckpt;
+	bool r;
+
+	if (c == NULL)
+		return false;
+	pthread_mutex_lock(&c->gmu);
+	r = c->ghead != NULL;
+	pthread_mutex_unlock(&c->gmu);
+	return r;
 }
 
 /* ---- transactions ---- */
@@ -2049,6 +2065,7 @@ static const struct store_ops sq_ops = {
 	.in_txn = sq_in_txn,
 	.savepoint = sq_savepoint,
 	.release = sq_release,
+	.contended = sq_contended,
 	.rollback_to = sq_rollback_to,
 	.get = sq_get,
 	.insert = sq_insert,

@@ -238,6 +238,13 @@ store_release(struct store *s, struct cs_error *e)
 	return s->ops->release(s, e);
 }
 
+/* Whether another transaction of this process waits to begin; see store.h. */
+bool
+store_contended(struct store *s)
+{
+	return s->ops->contended != NULL && s->ops->contended(s);
+}
+
 /* Undoes and ends the innermost savepoint; CS_EIO when the whole transaction had to go. One thread. */
 cs_err
 store_rollback_to(struct store *s, struct cs_error *e)

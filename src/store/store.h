@@ -82,6 +82,11 @@ cs_err store_savepoint(struct store *s, struct cs_error *e);
 cs_err store_release(struct store *s, struct cs_error *e);
 cs_err store_rollback_to(struct store *s, struct cs_error *e);
 
+/* True when another connection of this process is waiting to begin a transaction on the same
+ * database: the holder of a long transaction (a group of savepoints) can commit early to let it
+ * in. A hint; false for back ends that do not tell. One thread. */
+bool store_contended(struct store *s);
+
 /* A record: kind ("counterparty", "contract", "amendment", "obligation", "approval",
  * "signature", "document", later "link", ...), an id unique within the store, an optional parent
  * id (the contract of an amendment), a version that starts at 1 and grows by one per change, and

@@ -59,6 +59,7 @@ struct store_ops {
 	cs_err (*savepoint)(struct store *s, struct cs_error *e);
 	cs_err (*release)(struct store *s, struct cs_error *e);
 	cs_err (*rollback_to)(struct store *s, struct cs_error *e);
+	bool (*contended)(struct store *s);     /* may be NULL: never */
 	cs_err (*get)(struct store *s, const char *kind, const char *id, struct store_rec *out,
 	              struct cs_error *e);
 	cs_err (*insert)(struct store *s, const struct store_rec *r, const char *doc, size_t len,

@@ -94,7 +94,7 @@ sync_txn_commit(struct worker *w, struct cs_error *e)
 		w->grp_clm_seq = w->unit_clm_seq;
 	w->unit_clm_seq = 0;
 	/* the write lock is ours while the group is open: the repository's writer waits */
-	if (++w->grp_n >= SYNC_GROUP_MAX || cs_time_mono_ms() - w->grp_t0 >= SYNC_GROUP_MS)
+	if (++w->grp_n >= SYNC_GROUP_MAX || cs_time_mono_ms() - w->grp_t0 >= SYNC_GROUP_MS || store_contended(w->st))
 		return sync_txn_flush(w, e);
 	return CS_OK;
 }

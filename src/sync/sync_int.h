@@ -146,7 +146,9 @@ void sync_kick(struct worker *w);
  * commits or rolls back whole. Alone, each was a transaction of its own, and a burst cost a
  * commit, a turn at SQLite's write lock and a reload of the connection's page cache per change.
  * While w->grouping is set, a plan's unit is a savepoint inside one transaction the plans share,
- * committed every SYNC_GROUP_MS or SYNC_GROUP_MAX plans and at the end of the round: a failed
+ * committed every SYNC_GROUP_MS or SYNC_GROUP_MAX plans, at the end of the round, and as soon as
+ * another transaction of the process waits to begin (store_contended: the repository's writer,
+ * whose API callers would otherwise wait out the whole group, and the stream): a failed
  * plan is still undone alone, and what commits, and in which order, is unchanged; only
  * durability comes a few milliseconds later, which the inputs allow (the feed cursor and the
  * inbox removals commit with the plans they record, so a crash plans them again).
