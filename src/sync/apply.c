@@ -489,6 +489,38 @@ out:
 	return crc != CS_OK ? crc : rc;
 }
 
+/* Whether gs[i]'s mapping is that of a group before it. */
+static bool
+seen_mapping(const struct group *gs, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (gs[j].m == gs[i].m)
+			return true;
+	return false;
+}
+
+/* Whether a part-filled batch of nb records, the oldest born at first (wall clock), waits for
+ * company (see sync_apply); if so *next_due_ms is lowered to when it stops waiting. */
+static bool
+holds(struct worker *w, size_t nb, int64_t first, int64_t wall, int64_t now, bool backlog, int64_t *next_due_ms)
+{
+	unsigned batch_max = w->cfg->sync.batch_max ? w->cfg->sync.batch_max : SF_MAX_BATCH;
+	int64_t age = wall - first, until;
+
+	if (nb >= batch_max || first == INT64_MAX || age >= SYNC_HOLD_MS ||
+	    !(age < (int64_t)w->cfg->sync.linger_ms || backlog || (int64_t)nb * SYNC_HOLD_MS >= (int64_t)batch_max * age))
+		return false;
+	/* when the pace alone would no longer hold it, if nothing else comes */
+	until = (int64_t)nb * SYNC_HOLD_MS / batch_max;
+	if (backlog || until > SYNC_HOLD_MS)
+		until = SYNC_HOLD_MS;
+	if (until < (int64_t)w->cfg->sync.linger_ms)
+		until = (int64_t)w->cfg->sync.linger_ms;
+	if (now + (until - age) < *next_due_ms)
+		*next_due_ms = now + (until - age);
+	return true;
+}
+
 int
 sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 {
@@ -576,6 +608,27 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			*next_due_ms = due;
 		goto out;
 	}
+	/* A mapping whose ready records could not fill one batch between them, and would wait for
+	 * company by the rule below, waits whole before anything is read for them: during a burst
+	 * the same records are looked at round after round until their batch fills, and reading
+	 * their links each time cost as much as planning them. Judged again per batch below. */
+	for (i = 0; i < n; i++) {
+		size_t nm = 0;
+		int64_t first = INT64_MAX;
+
+		if (seen_mapping(gs, i))
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (gs[j].ready && gs[j].m == gs[i].m) {
+				nm++;
+				if (gs[j].born_ms < first)
+					first = gs[j].born_ms;
+			}
+		if (nm > 0 && holds(w, nm, first, wall, now, backlog, next_due_ms))
+			for (size_t j = i; j < n; j++)
+				if (gs[j].m == gs[i].m)
+					gs[j].ready = false;
+	}
 	for (i = 0; i < n; i++) {
 		struct group *g = &gs[i];
 		char why[256];
@@ -651,7 +704,7 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 		if (!gs[i].ready)
 			continue;
 		kind = gs[i].del ? 2 : gs[i].sf_id[0] != '\0' ? 1 : 0;
-		int64_t first = INT64_MAX, age;
+		int64_t first = INT64_MAX;
 		for (size_t j = i; j < n && nb < batch_max; j++) {
 			int kj;
 			if (!gs[j].ready || gs[j].m != gs[i].m)
@@ -674,20 +727,8 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 		 * trickle (200 a second) nothing changes: a batch is far off its pace after the
 		 * linger and goes. Per-record order holds: a record's entries are all in its one
 		 * group, sent or kept whole. */
-		age = wall - first;
-		if (nb < batch_max && first != INT64_MAX && age < SYNC_HOLD_MS &&
-		    (age < (int64_t)w->cfg->sync.linger_ms || backlog ||
-		     (int64_t)nb * SYNC_HOLD_MS >= (int64_t)batch_max * age)) {
-			/* when the pace alone would no longer hold it, if nothing else comes */
-			int64_t until = (int64_t)nb * SYNC_HOLD_MS / batch_max;
-			if (backlog || until > SYNC_HOLD_MS)
-				until = SYNC_HOLD_MS;
-			if (until < (int64_t)w->cfg->sync.linger_ms)
-				until = (int64_t)w->cfg->sync.linger_ms;
-			if (now + (until - age) < *next_due_ms)
-				*next_due_ms = now + (until - age);
+		if (holds(w, nb, first, wall, now, backlog, next_due_ms))
 			continue;
-		}
 		if (send_batch(w, batch, nb, kind) != CS_OK)
 			any_fail = true;
 		else
