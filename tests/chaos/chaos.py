@@ -471,6 +471,7 @@ class Org(sync_lib.OneAttempt):
         self.limited = False          # the daily limit is reached: this script makes no call
         self.ctl = sync_lib.Http(base)
         self.changes = {}             # record id -> [(changed fields, values)]: this org's users' changes
+        self.events = {}              # record id -> [(changed fields, values, ours)]: every change, in order
         self.log_mark = 0             # the last replay id collected
 
     def collect_events(self):
@@ -488,7 +489,12 @@ class Org(sync_lib.OneAttempt):
             log.write(json.dumps({"replay": e["replayId"], "type": kind, "ids": h.get("recordIds"),
                                   "origin": h.get("changeOrigin"), "commit_ms": h.get("commitTimestamp"),
                                   "values": {f: pl.get(f) for f in sorted(fields)}}) + "\n")
-            if "client=" in (h.get("changeOrigin") or "") or kind not in ("CREATE", "UPDATE"):
+            if kind not in ("CREATE", "UPDATE"):
+                continue
+            ours = "client=" in (h.get("changeOrigin") or "")
+            for rid in h.get("recordIds") or ():
+                self.events.setdefault(rid, []).append((fields, pl, ours))
+            if ours:
                 continue
             for rid in h.get("recordIds") or ():
                 self.changes.setdefault(rid, []).append((fields, pl))
@@ -1432,6 +1438,30 @@ def conflict_sf_field(c):
     return c.get("sf_field") or (c.get("id") or "").rsplit("/", 1)[-1]
 
 
+def conflict_org(c):
+    """The org of a conflict: its mapping's (contracts-a, counterparties-b), or None."""
+    o = (c.get("mapping") or (c.get("id") or "").split("/", 1)[0]).rsplit("-", 1)[-1]
+    return o if o in ORGS else None
+
+
+def edits_crossed(r, org, f, cv, sv):
+    """Whether a person in org changed f to sv before any change event of ours there showed the
+    repository's value cv: two edits that neither side had seen, a true conflict whatever the
+    base (a field whose create, and the repository's edit after it, were both still on their way
+    has none yet)."""
+    if org is None or org not in r.sf:
+        return False
+    for fields, pl, ours in orgs[org].events.get(r.sf[org], ()):
+        if f not in fields:
+            continue
+        v = norm(f, pl.get(f))
+        if ours and v == cv:
+            return False
+        if not ours and v == sv:
+            return True
+    return False
+
+
 _created = {}
 
 
@@ -1745,6 +1775,11 @@ def conflict_problems(conflicts):
         elif cv == base:
             Kn["stale_read_in_flight"].append("conflict %s: the repository still holds the base %r, Salesforce %r" % (
                 c.get("id"), cv, sv))
+        elif c.get("base") is None and cv == r.writes.get(f, {}).get("clm") and \
+                sv == r.writes.get(f, {}).get(conflict_org(c)) and edits_crossed(r, conflict_org(c), f, cv, sv):
+            # the repository's last write and a person's in Salesforce, made before the former
+            # reached Salesforce: concurrent edits, whose conflict is right (full-24)
+            continue
         elif c.get("base") is None and cv in (r.writes.get(f, {}).get("clm"), r.writes.get(f, {}).get("create")):
             Kn["stale_read_in_flight"].append("conflict %s: never compared (a write on its way); the repository still "
                                               "holds what it wrote, %r, Salesforce %r" % (c.get("id"), cv, sv))
