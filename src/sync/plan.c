@@ -427,7 +427,9 @@ plan_clm_side(struct plan *p, bool creating)
 			continue;
 		}
 		B = base_of(p, f);
-		S = pending_of(p, f);
+		/* a write of ours on its way is what Salesforce will hold; not one a whole read made
+		 * since overtook (sent.h): the base, which that read set, is */
+		S = sync_sent_read_over(json_object_get(p->link, "sent"), f->sf) ? NULL : pending_of(p, f);
 		if (S == NULL)
 			S = B;
 		if (B == NULL && creating && json_is_null(C)) {
@@ -562,8 +564,12 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 		pend = pending_of(p, f);
 		/* a whole-record read is made now: a write of ours already answered landed before
 		 * it, and what it shows came after; only an unanswered write is still on its way */
-		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf))
+		if (all && pend != NULL && !sync_sent_unanswered(json_object_get(p->link, "sent"), f->sf)) {
 			pend = NULL;
+			/* and once planned, what the read shows (now the base) is what the
+			 * repository's side is weighed against, not the answered write's value */
+			p->dirty |= sync_sent_overtaken(json_object_get(p->link, "sent"), f->sf);
+		}
 		/* an event committed before a write of ours was answered, when that write is no longer
 		 * awaited (the stream fell behind by more than SYNC_SENT_KEEP_MS) but its own event has
 		 * not come: the write landed after this change, which is weighed against it by time */

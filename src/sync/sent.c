@@ -35,7 +35,39 @@ sync_sent_pending(const json_t *sent, const char *field)
 {
 	json_t *e = latest(sent, field);
 
-	return e != NULL && !json_is_true(json_object_get(e, "seen")) ? json_object_get(json_object_get(e, "f"), field) : NULL;
+	if (e == NULL || json_is_true(json_object_get(e, "seen")))
+		return NULL;
+	return json_object_get(json_object_get(e, "f"), field);
+}
+
+bool
+sync_sent_read_over(const json_t *sent, const char *field)
+{
+	json_t *e = latest(sent, field);
+
+	return e != NULL && json_is_true(json_object_get(json_object_get(e, "x"), field));
+}
+
+bool
+sync_sent_overtaken(json_t *sent, const char *field)
+{
+	json_t *it, *x;
+	size_t i;
+	bool changed = false;
+
+	json_array_foreach(sent, i, it) {
+		if (!live(it) || !json_is_true(json_object_get(it, "ok")) || json_object_get(json_object_get(it, "f"), field) == NULL ||
+		    json_is_true(json_object_get(json_object_get(it, "x"), field)))
+			continue;
+		if ((x = json_object_get(it, "x")) == NULL) {
+			if (json_object_set_new(it, "x", json_object()) != 0)
+				continue;
+			x = json_object_get(it, "x");
+		}
+		if (json_object_set_new(x, field, json_true()) == 0)
+			changed = true;
+	}
+	return changed;
 }
 
 json_t *

@@ -41,6 +41,17 @@
  * sync_sent_retire handed it to the link's base. */
 json_t *sync_sent_pending(const json_t *sent, const char *field);
 
+/* A whole-record read made after Salesforce answered the writes in flight that carry field
+ * showed field as it is since (the write's value, or a later edit), and the plan of that read
+ * took it into the repository and the base: the entries are marked ("x"), for that field, so
+ * that the repository's side is no longer compared with their value (sync_sent_read_over), which
+ * would take the read's own value, coming back from the change feed, for a repository edit. They
+ * stay in flight and values of ours otherwise, awaiting their own event (an event older than the
+ * read is still weighed against them). Returns whether sent changed. */
+bool sync_sent_overtaken(json_t *sent, const char *field);
+/* Whether the latest entry in flight carrying field was overtaken by a whole-record read. */
+bool sync_sent_read_over(const json_t *sent, const char *field);
+
 /* The value of field in the latest entry in flight carrying it (borrowed), or NULL when none
  * does; *landed says whether our own change event has shown that entry. */
 json_t *sync_sent_latest(const json_t *sent, const char *field, bool *landed);

@@ -287,7 +287,9 @@ FIXED.update({
                             "forgetting the create, whose own CREATE event, late, was then weighed as a Salesforce "
                             "edit (known/reconcile_link_own_create.sh), or the late event of a write of ours no longer awaited "
                             "taken for a later write of the same value, which made the writes between them "
-                            "forgotten before their own events came (known/late_event_same_value.sh)",
+                            "forgotten before their own events came (known/late_event_same_value.sh), or a whole "
+                            "read's value, taken into the repository after a write of ours was answered, written "
+                            "back to Salesforce as a repository edit over a newer one (known/read_over_answered_write.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 

@@ -527,6 +527,37 @@ test_queued(void **state)
 	json_decref(sent);
 }
 
+/* A whole-record read after a write was answered overtakes the write's value of a field, for
+ * that field only; the entry stays in flight (pending, for events older than the read) and a
+ * value of ours until its event; an unanswered write is not overtaken, nor a write planned
+ * after the read. */
+static void
+test_overtaken(void **state)
+{
+	json_t *sent = json_array(), *x = json_string("X");
+
+	(void)state;
+	plan(sent, "{\"Name\": \"X\", \"Industry\": \"Finance\"}");
+	assert_false(sync_sent_overtaken(sent, "Name"));        /* unanswered: still on its way */
+	assert_false(sync_sent_read_over(sent, "Name"));
+	answer(sent, 1, "w1", 10);
+	assert_true(sync_sent_overtaken(sent, "Name"));
+	assert_false(sync_sent_overtaken(sent, "Name"));        /* once */
+	assert_true(sync_sent_read_over(sent, "Name"));
+	assert_false(sync_sent_read_over(sent, "Industry"));
+	assert_pending(sent, "Name", "X");
+	assert_true(has(sent, "Name", x));
+	assert_true(sync_sent_wrote(sent, "Name", x));
+	plan(sent, "{\"Name\": \"Z\"}");
+	assert_false(sync_sent_read_over(sent, "Name"));        /* a later write: not overtaken */
+	assert_pending(sent, "Name", "Z");
+	assert_true(event(sent, "{\"Name\": \"X\", \"Industry\": \"Finance\"}"));   /* its own event retires it */
+	assert_false(has(sent, "Name", x));
+	assert_pending(sent, "Name", "Z");
+	json_decref(x);
+	json_decref(sent);
+}
+
 /* A write whose answer was lost has landed once our own event shows every entry it carried
  * (sync_sent_landed): the applier settles it instead of making it again. An entry planned after
  * that write, and not shown, keeps it unsettled. */
@@ -670,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_queued),
 		cmocka_unit_test(test_landed),
+		cmocka_unit_test(test_overtaken),
 		cmocka_unit_test(test_seen_values_land),
 		cmocka_unit_test(test_latest),
 	};
