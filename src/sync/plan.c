@@ -1130,6 +1130,28 @@ struct relink_ud {
 	const char *clm_id;
 };
 
+/* A link awaiting its create's answer is being linked to the record found by its external id:
+ * the create landed, and the values it made are what both sides agreed on for every field with
+ * no base yet. Without them, the record's fields were compared for the first time: a person's
+ * edit made since would be weighed as a conflict, which a whole read (undated) loses to the
+ * repository under last_writer_wins, and the create's value would be written back over it. The
+ * create is the link's first write (sent.h: oldest first); a later one, unanswered, may not have
+ * landed, and the fields it carries keep whatever base they have. */
+static void
+create_landed(json_t *ln)
+{
+	json_t *base = json_object_get(ln, "base"), *first = json_array_get(json_object_get(ln, "sent"), 0), *v;
+	const char *k;
+
+	if (!json_is_object(base) || first == NULL || json_is_true(json_object_get(first, "ok")) ||
+	    json_is_true(json_object_get(first, "done")))
+		return;
+	json_object_foreach(json_object_get(first, "f"), k, v) {
+		if (json_object_get(base, k) == NULL)
+			json_object_set(base, k, v);
+	}
+}
+
 /* The link of repository record clm_id of m to Salesforce record sf_id, when linking it by a
  * match: the record's own link while it awaits that Salesforce id (its create's answer was
  * lost, so the record found is the create's), with the writes it holds in flight; a new one
@@ -1155,6 +1177,8 @@ pending_link(struct worker *w, const struct cs_mapping *m, const char *clm_id, c
 		json_object_set_new(ln, "base", json_object());
 	if (json_object_get(ln, "sent") == NULL)
 		json_object_set_new(ln, "sent", json_array());
+	if (sf == NULL || sf[0] == '\0')
+		create_landed(ln);
 	return ln;
 }
 

@@ -289,7 +289,10 @@ FIXED.update({
                             "taken for a later write of the same value, which made the writes between them "
                             "forgotten before their own events came (known/late_event_same_value.sh), or a whole "
                             "read's value, taken into the repository after a write of ours was answered, written "
-                            "back to Salesforce as a repository edit over a newer one (known/read_over_answered_write.sh)",
+                            "back to Salesforce as a repository edit over a newer one (known/read_over_answered_write.sh), "
+                            "or a whole read linking a record whose create's answer was lost weighing a person's "
+                            "edit made since as a first comparison, which the repository's value won "
+                            "(known/reconcile_own_create_edit.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 
