@@ -1993,6 +1993,33 @@ sf_was_deleted(struct worker *w, const struct cs_mapping *m, const char *sf_id)
 	return rc != CS_ENOTFOUND;
 }
 
+/* Our own CREATE event's values (a new reference; NULL without memory), with null for each field
+ * a write of ours in flight carries that the event leaves out: a CREATE event carries only the
+ * fields made with a value. Without them, a write of such a field planned after the create went
+ * out (a change made while its answer was lost, of a field the create left null) passed for
+ * shown by the event, and so for landed with it: it was never made, and a whole read then took
+ * the create's null for a Salesforce edit. */
+static json_t *
+create_nulls(struct plan *p, const json_t *values)
+{
+	json_t *out = json_deep_copy(values), *it, *v;
+	const char *k;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(json_object_get(p->link, "sent"), i, it) {
+		json_object_foreach(json_object_get(it, "f"), k, v) {
+			(void)v;
+			if (json_object_get(out, k) == NULL && json_object_set_new(out, k, json_null()) != 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+	}
+	return out;
+}
+
 /* Whether our own change event (values) is of a record whose create is still unanswered: its
  * external id names a repository record linked in m with no Salesforce id yet. Then clm_id is
  * that record, and the event links it (sent.h: a create whose answer was lost is then settled,
@@ -2220,10 +2247,14 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 		}
 	}
-	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
+	if (ours && fetched == NULL && strcmp(type, "CREATE") == 0)
+		values = fetched = create_nulls(&p, values);
+	if (values == NULL || !plan_sf_side(&p, values, ours, fetched != NULL && !ours, why, sizeof(why))) {
 		plan_cleanup(&p);
 		json_decref(rec);
 		json_decref(fetched);
+		if (values == NULL)
+			return CS_ETIMEOUT;
 		return dead_letter(w, m, clm_id, sf_id, key, item, why) == CS_OK ? CS_OK : CS_ETIMEOUT;
 	}
 	json_decref(fetched);

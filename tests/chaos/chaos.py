@@ -292,7 +292,9 @@ FIXED.update({
                             "back to Salesforce as a repository edit over a newer one (known/read_over_answered_write.sh), "
                             "or a whole read linking a record whose create's answer was lost weighing a person's "
                             "edit made since as a first comparison, which the repository's value won "
-                            "(known/reconcile_own_create_edit.sh)",
+                            "(known/reconcile_own_create_edit.sh), or our own CREATE event, which leaves out the fields made null, "
+                            "taken for showing a later write of such a field, settled as landed and never made "
+                            "(known/create_event_omits_nulls.sh)",
 })
 KNOWN = dict(FIXED, **OPEN)
 
