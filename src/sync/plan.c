@@ -1994,11 +1994,12 @@ sf_was_deleted(struct worker *w, const struct cs_mapping *m, const char *sf_id)
 }
 
 /* Our own CREATE event's values (a new reference; NULL without memory), with null for each field
- * a write of ours in flight carries that the event leaves out: a CREATE event carries only the
- * fields made with a value. Without them, a write of such a field planned after the create went
- * out (a change made while its answer was lost, of a field the create left null) passed for
- * shown by the event, and so for landed with it: it was never made, and a whole read then took
- * the create's null for a Salesforce edit. */
+ * the create left null (its base is null: a create does not write a null) that a later write of
+ * ours in flight carries: a CREATE event carries only the fields made with a value. Without it,
+ * such a write (a change made while the create's answer was lost) passed for shown by the
+ * event, and so for landed with it: it was never made, and a whole read then took the create's
+ * null for a Salesforce edit. A field with another base, or none, is left out as before: null
+ * would pass for a value the event shows. */
 static json_t *
 create_nulls(struct plan *p, const json_t *values)
 {
@@ -2011,7 +2012,8 @@ create_nulls(struct plan *p, const json_t *values)
 	json_array_foreach(json_object_get(p->link, "sent"), i, it) {
 		json_object_foreach(json_object_get(it, "f"), k, v) {
 			(void)v;
-			if (json_object_get(out, k) == NULL && json_object_set_new(out, k, json_null()) != 0) {
+			if (json_object_get(out, k) == NULL && json_is_null(json_object_get(json_object_get(p->link, "base"), k)) &&
+			    json_object_set_new(out, k, json_null()) != 0) {
 				json_decref(out);
 				return NULL;
 			}
