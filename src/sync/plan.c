@@ -1163,6 +1163,7 @@ pending_link(struct worker *w, const struct cs_mapping *m, const char *clm_id, c
 	struct cs_error e = { 0 };
 	json_t *ln = NULL;
 	const char *sf;
+	bool awaiting;
 
 	if (sync_link_get(w->st, m, clm_id, &ln, &e) != CS_OK)
 		return sync_link_new(sf_id);
@@ -1171,13 +1172,14 @@ pending_link(struct worker *w, const struct cs_mapping *m, const char *clm_id, c
 		json_decref(ln);
 		return sync_link_new(sf_id);
 	}
+	awaiting = sf == NULL || sf[0] == '\0';    /* read before "sf" is replaced (and sf freed) */
 	json_object_set_new(ln, "sf", json_string(sf_id));
 	json_object_del(ln, "backfill");   /* linked here: no longer a backfill's to finish */
 	if (json_object_get(ln, "base") == NULL)
 		json_object_set_new(ln, "base", json_object());
 	if (json_object_get(ln, "sent") == NULL)
 		json_object_set_new(ln, "sent", json_array());
-	if (sf == NULL || sf[0] == '\0')
+	if (awaiting)
 		create_landed(ln);
 	return ln;
 }
