@@ -2005,7 +2005,7 @@ sf_was_deleted(struct worker *w, const struct cs_mapping *m, const char *sf_id)
 static json_t *
 create_nulls(struct plan *p, const json_t *values)
 {
-	json_t *out = json_deep_copy(values), *it, *v;
+	json_t *out = json_deep_copy(values), *base = json_object_get(p->link, "base"), *it, *v;
 	const char *k;
 	size_t i;
 
@@ -2013,8 +2013,7 @@ create_nulls(struct plan *p, const json_t *values)
 		return NULL;
 	json_array_foreach(json_object_get(p->link, "sent"), i, it) {
 		json_object_foreach(json_object_get(it, "f"), k, v) {
-			(void)v;
-			if (json_object_get(out, k) == NULL && json_is_null(json_object_get(json_object_get(p->link, "base"), k)) &&
+			if (v != NULL && json_object_get(out, k) == NULL && json_is_null(json_object_get(base, k)) &&
 			    json_object_set_new(out, k, json_null()) != 0) {
 				json_decref(out);
 				return NULL;
@@ -2064,7 +2063,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	struct clm_fail cf;
 	struct plan p;
 	char clm_id[CLM_ID_MAX], why[512], event[STORE_KV_KEY_MAX];
-	json_t *rec = NULL, *fetched = NULL;
+	json_t *rec = NULL, *fetched = NULL, *made = NULL;
 	cs_err rc;
 
 	w->transient = false;
@@ -2251,17 +2250,20 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 			return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 		}
 	}
-	if (ours && fetched == NULL && strcmp(type, "CREATE") == 0)
-		values = fetched = create_nulls(&p, values);
-	if (values == NULL || !plan_sf_side(&p, values, ours, fetched != NULL && !ours, why, sizeof(why))) {
+	if (ours && fetched == NULL && strcmp(type, "CREATE") == 0 && (values = made = create_nulls(&p, values)) == NULL) {
+		plan_cleanup(&p);
+		json_decref(rec);
+		return CS_ETIMEOUT;
+	}
+	if (!plan_sf_side(&p, values, ours, fetched != NULL, why, sizeof(why))) {
 		plan_cleanup(&p);
 		json_decref(rec);
 		json_decref(fetched);
-		if (values == NULL)
-			return CS_ETIMEOUT;
+		json_decref(made);
 		return dead_letter(w, m, clm_id, sf_id, key, item, why) == CS_OK ? CS_OK : CS_ETIMEOUT;
 	}
 	json_decref(fetched);
+	json_decref(made);
 	rc = commit_plan(&p, last ? inbox_done : NULL, &iu, why, sizeof(why));
 	plan_cleanup(&p);
 	json_decref(rec);

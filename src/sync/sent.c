@@ -35,9 +35,7 @@ sync_sent_pending(const json_t *sent, const char *field)
 {
 	json_t *e = latest(sent, field);
 
-	if (e == NULL || json_is_true(json_object_get(e, "seen")))
-		return NULL;
-	return json_object_get(json_object_get(e, "f"), field);
+	return e != NULL && !json_is_true(json_object_get(e, "seen")) ? json_object_get(json_object_get(e, "f"), field) : NULL;
 }
 
 bool

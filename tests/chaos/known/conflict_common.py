@@ -55,6 +55,20 @@ def linked_account(name):
     return cp, acct
 
 
+def created_answer_lost(account, title, **fields):
+    """A contract made in the repository (title, fields) under a counterparty linked to its
+    Account, whose create landed in Salesforce with its answer lost: the stream is held back and
+    every write of ours lands unanswered from here on. (repository id, Salesforce id)."""
+    cp, _ = linked_account(account)
+    sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
+    sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
+    ct = clm.create("contracts", dict({"title": title, "type": "msa", "counterparty_id": cp}, **fields))["id"]
+    sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)), 15)
+    check(sid is not None and sf.counters().get("fault.lost", 0) >= 1,
+          "the create landed in Salesforce and its answer was lost", sf.counters())
+    return ct, sid
+
+
 def arm(n):
     """Arms clmsync-chaos's store fault simulation (tests/chaos/store_fault_hook.c, the FIFO named
     by $FIFO): the nth store statement from now fails; 0 turns it off."""

@@ -15,15 +15,9 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
-from conflict_common import cli, clm, linked_account, release, sf
+from conflict_common import cli, clm, created_answer_lost, release, sf
 from sync_lib import check, finish, wait_for
-cp, acct = linked_account("Create In Flight Co")
-sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
-sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
-ct = clm.create("contracts", {"title": "Made, answer lost", "type": "msa", "counterparty_id": cp})["id"]
-sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)), 15)
-check(sid is not None and sf.counters().get("fault.lost", 0) >= 1,
-      "the create landed in Salesforce and its answer was lost", sf.counters())
+ct, sid = created_answer_lost("Create In Flight Co", "Made, answer lost")
 sf.emu("POST", "faults", {"rate_lost": 0, "rate_lock": 1000, "client": "clmsync"})   # now refused
 st, _ = clm.patch("contracts", ct, {"customer_signed_date": "2025-09-08"})
 check(st == 200, "the repository sets CustomerSignedDate while the create's answer is awaited")

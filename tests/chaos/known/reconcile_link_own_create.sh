@@ -17,16 +17,9 @@ start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
 import json
-from conflict_common import cli, clm, conflicts, linked_account, release, sf
+from conflict_common import cli, clm, conflicts, created_answer_lost, release, sf
 from sync_lib import check, finish, wait_for
-cp, acct = linked_account("Own Create Co")
-sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
-sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
-ct = clm.create("contracts", {"title": "Made, answer lost", "type": "msa", "counterparty_id": cp,
-                              "description": "made in the repository"})["id"]
-sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)), 15)
-check(sid is not None and sf.counters().get("fault.lost", 0) >= 1,
-      "the create landed in Salesforce and its answer was lost", sf.counters())
+ct, sid = created_answer_lost("Own Create Co", "Made, answer lost", description="made in the repository")
 code, out, err = cli("reconcile", "--repair", "--wait", "30")
 check(code in (0, 1) and "differed" in out, "a reconcile links the Contract by its external id", (code, out, err))
 sf.emu("POST", "faults", {"rate_lost": 0, "client": ""})

@@ -17,16 +17,9 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
-from conflict_common import cli, clm, linked_account, release, sf
+from conflict_common import cli, clm, created_answer_lost, release, sf
 from sync_lib import check, finish, wait_for
-cp, acct = linked_account("Own Create Edit Co")
-sf.emu("POST", "streaming", {"deliver": 0})            # the stream lags: events held back
-sf.emu("POST", "faults", {"rate_lost": 1000, "client": "clmsync"})   # every write of ours lands, unanswered
-ct = clm.create("contracts", {"title": "Made, then edited", "type": "msa", "counterparty_id": cp,
-                              "customer_signed_date": "2025-01-01"})["id"]
-sid = wait_for(lambda: (lambda r: r[0]["Id"] if r else None)(sf.by_ext("Contract", "CLM_Id__c", ct)), 15)
-check(sid is not None and sf.counters().get("fault.lost", 0) >= 1,
-      "the create landed in Salesforce and its answer was lost", sf.counters())
+ct, sid = created_answer_lost("Own Create Edit Co", "Made, then edited", customer_signed_date="2025-01-01")
 sf.update("Contract", sid, {"CustomerSignedDate": "2025-03-03"})
 code, out, err = cli("reconcile", "--repair", "--wait", "30")
 check(code in (0, 1) and "differed" in out, "a reconcile links the Contract by its external id", (code, out, err))
