@@ -434,6 +434,11 @@ plan_clm_side(struct plan *p, bool creating)
 			S = B;
 		if (B == NULL && creating && json_is_null(C)) {
 			set_base(p, f, C);
+		} else if (B == NULL && S != NULL && sync_value_equal(C, S)) {
+			/* never compared, and a write of this very value is on its way (the create,
+			 * its answer awaited): written again, it would ride in the later write, which
+			 * keeps the earlier write's answer from giving the field its base (apply.c), and
+			 * a Salesforce edit made in between would be weighed as a first comparison */
 		} else if (B == NULL || !sync_value_equal(C, S)) {
 			if (B == NULL && f->owner == CS_OWNER_SALESFORCE && !creating) {
 				/* never synced, owned by Salesforce: its value comes from there */
