@@ -477,8 +477,9 @@ class Org(sync_lib.OneAttempt):
         self.token = None
         self.limited = False          # the daily limit is reached: this script makes no call
         self.ctl = sync_lib.Http(base)
-        self.changes = {}             # record id -> [(changed fields, values)]: this org's users' changes
+        self.changes = {}             # record id -> [(changed fields, values, replay id)]: this org's users' changes
         self.events = {}              # record id -> [(changed fields, values, ours)]: every change, in order
+        self.gap_applied = {}         # record id -> [values]: changes published only as GAP_UPDATE, in order
         self.log_mark = 0             # the last replay id collected
 
     def collect_events(self):
@@ -496,6 +497,13 @@ class Org(sync_lib.OneAttempt):
             log.write(json.dumps({"replay": e["replayId"], "type": kind, "ids": h.get("recordIds"),
                                   "origin": h.get("changeOrigin"), "commit_ms": h.get("commitTimestamp"),
                                   "values": {f: pl.get(f) for f in sorted(fields)}}) + "\n")
+            if kind == "GAP_UPDATE":
+                # a person's change published without its values: in the order of changes, with
+                # the values the workload applied
+                for rid in h.get("recordIds") or ():
+                    if self.gap_applied.get(rid):
+                        vals = self.gap_applied[rid].pop(0)
+                        self.events.setdefault(rid, []).append((set(vals), vals, False))
             if kind not in ("CREATE", "UPDATE"):
                 continue
             ours = "client=" in (h.get("changeOrigin") or "")
@@ -504,14 +512,22 @@ class Org(sync_lib.OneAttempt):
             if ours:
                 continue
             for rid in h.get("recordIds") or ():
-                self.changes.setdefault(rid, []).append((fields, pl))
+                self.changes.setdefault(rid, []).append((fields, pl, e["replayId"]))
         log.close()
 
     def last_change(self, sid, f):
         """The value of f the last change a person made to record sid set, or None when none did."""
-        for fields, pl in reversed(self.changes.get(sid, ())):
+        for fields, pl, _ in reversed(self.changes.get(sid, ())):
             if f in fields:
                 return (pl.get(f),)
+        return None
+
+    def last_change_replay(self, sid, f, v):
+        """The replay id of the change event of the last change a person made to f of record sid,
+        when it set f to v; else None."""
+        for fields, pl, replay in reversed(self.changes.get(sid, ())):
+            if f in fields:
+                return replay if norm(f, pl.get(f)) == v else None
         return None
 
     def login(self):
@@ -1114,6 +1130,7 @@ def op_gap(k, kind=None):
         if r is None:
             return op_sf_update_contract(k)
         fields = {"Description": "gap text %d" % k, "CLM_Notes__c": "gap note %d" % k}
+        o.gap_applied.setdefault(r.sf[org], []).append(fields)
         o.emu("POST", "gap", {"entity": "Contract", "changeType": kind, "recordId": r.sf[org], "apply": fields})
         r.wrote(org, **fields)
     elif kind == "GAP_CREATE":
@@ -1455,7 +1472,7 @@ def edits_crossed(r, org, f, cv, sv):
     """Whether a person in org changed f to sv before any change event of ours there showed the
     repository's value cv: two edits that neither side had seen, a true conflict whatever the
     base (a field whose create, and the repository's edit after it, were both still on their way
-    has none yet)."""
+    has none yet). A change published only as a gap counts, in its gap event's place."""
     if org is None or org not in r.sf:
         return False
     for fields, pl, ours in orgs[org].events.get(r.sf[org], ()):
@@ -1480,6 +1497,20 @@ def made_by(kind, clm_id):
 differing = set()      # (org, record) pairs the last compare found different in some field
 resurrected = set()    # repository contracts made again from a Salesforce record deleted meanwhile
 gap_overwritten = set()  # Salesforce changes published only as a gap, overwritten by a write of ours
+undelivered = {}       # org -> replay ids of change events sfemu never sent to a streaming client
+
+
+def never_delivered(r, f, allowed):
+    """An org whose last value of f (allowed) a person set in a change whose event no streaming
+    client was ever sent (sfemu's /__emu/undelivered: the replay window expired before clmsync,
+    killed, came back for it, or it was committed while clmsync subscribed again for new events
+    only), with that replay id; else None. Only a reconcile could then see the change."""
+    for src, v in allowed.items():
+        if src in ORGS and src in r.sf:
+            replay = orgs[src].last_change_replay(r.sf[src], f, v)
+            if replay is not None and replay in undelivered.get(src, ()):
+                return src, replay
+    return None
 no_change = set()      # a person's last write to a field that changed nothing in Salesforce
 known_ids = set()      # records whose differences a known engine bug explains
 
@@ -1640,6 +1671,8 @@ def compare(snap, dlq, conflicts):
                 org, len(con), len(want), sorted(absent)[:3], sorted(set(con) - want)[:3]))
     account_of = {(org, ext): r["Id"] for org in ORGS for ext, r in live[(org, "Account")].items()}
     why = explained_by(dlq, conflicts)
+    for org in ORGS:
+        undelivered[org] = set((orgs[org].emu("GET", "undelivered") or {}).get("replay_ids") or ())
 
     def field_checks(r, have_sf, want_sf, fields, org):
         for f in fields:
@@ -1679,6 +1712,13 @@ def compare(snap, dlq, conflicts):
                     # write of ours was on its way, which then committed over it: with no event,
                     # no engine can weigh the two; the reconcile the gap starts reads our value
                     gap_overwritten.add(text + "; Salesforce's %r had no event of its own" % gap_lost[0])
+                    known_ids.add(r.clm)
+                elif w in r.history.get(f, ()) and owner == "both" and never_delivered(r, f, allowed):
+                    # the same, for a change whose event clmsync never had: a reconcile read the
+                    # record only after a write of ours already on its way had landed over it
+                    src, replay = never_delivered(r, f, allowed)
+                    gap_overwritten.add(text + "; org %s's change event %d of %r was never delivered" % (
+                        src, replay, allowed[src]))
                     known_ids.add(r.clm)
                 elif w in r.history.get(f, ()) and owner == "both":
                     why_same = unchanged_by(r, f, allowed, w)
@@ -2040,8 +2080,8 @@ try:
         print("EXPLAINED %d value(s) that a person's last write, changing nothing in Salesforce, did not "
               "replace: %s" % (len(no_change), sorted(no_change)[:3]), flush=True)
     if gap_overwritten:
-        print("EXPLAINED %d Salesforce change(s) published only as a gap and overwritten by a write of ours already "
-              "on its way (no event to weigh them by): %s" % (len(gap_overwritten), sorted(gap_overwritten)[:3]),
+        print("EXPLAINED %d Salesforce change(s) published only as a gap, or whose event was never delivered, and "
+              "overwritten by a write of ours already on its way (no event to weigh them by): %s" % (len(gap_overwritten), sorted(gap_overwritten)[:3]),
               flush=True)
     print("soak took %.0f s (workload %.0f s, convergence %.0f s)" % (wall, t_load, t_conv), flush=True)
 

@@ -44,9 +44,9 @@ def write_report(path, d):
     w("Outcome against the target (0 lost, 0 duplicated, 0 unexplained drift): %d Salesforce records "
       "duplicated; %d repository contracts made a second time from a Salesforce Contract deleted meanwhile "
       "(stale_event_after_delete); %d changes lost (an older value back on both sides: stale_read_in_flight); "
-      "%d traces of bugs fixed since the soak found them; %d Salesforce changes published only as a gap "
-      "(their events lost) and overwritten by a write of ours already on its way, which no engine can weigh "
-      "without the event; %d last writes by a person in Salesforce that changed nothing there (the field "
+      "%d traces of bugs fixed since the soak found them; %d Salesforce changes published only as a gap, "
+      "or whose event was never delivered (the replay window expired first), and overwritten by a write of "
+      "ours already on its way, which no engine can weigh without the event; %d last writes by a person in Salesforce that changed nothing there (the field "
       "already held the value), which no change event shows. Anything not explained by the dead-letter "
       "queue, a conflict, a gap, an unchanged write or an open bug fails a check below." % (
           d["twins"], d.get("resurrected", 0), d["lost"],
@@ -180,7 +180,7 @@ def write_report(path, d):
         for name, (n, what) in sorted(d["known"].items()):
             w("- %s: %d times. %s" % (name, n, what))
         w("")
-    explained = [("a change published only as a gap, overwritten by a write of ours", t)
+    explained = [("a change published only as a gap, or its event never delivered, overwritten by a write of ours", t)
                  for t in d.get("gap_overwritten", [])] + \
                 [("a person's last write that changed nothing in Salesforce", t) for t in d.get("no_change", [])]
     if explained:

@@ -485,6 +485,7 @@ test_invalid_replay(void **state)
 	struct fx *f = *state;
 	char id[SF_ID_LEN + 1];
 	long long stored;
+	json_t *out = NULL, *ids;
 
 	start_stream(f, -1);
 	create_account(f, "Old", id);
@@ -497,6 +498,13 @@ test_invalid_replay(void **state)
 	rename_account(f, id, "Missed 1");
 	rename_account(f, id, "Missed 2");
 	assert_int_equal(emu_call(&f->emu, "POST", "/__emu/expire-events", "{}", NULL), 200);
+	/* sfemu names the two events no client ever had, expired since */
+	assert_int_equal(emu_call(&f->emu, "GET", "/__emu/undelivered", NULL, &out), 200);
+	ids = json_object_get(out, "replay_ids");
+	assert_int_equal(json_array_size(ids), 2);
+	assert_true(json_integer_value(json_array_get(ids, 0)) > stored);
+	assert_true(json_integer_value(json_array_get(ids, 1)) > json_integer_value(json_array_get(ids, 0)));
+	json_decref(out);
 
 	start_stream(f, stored);
 	assert_int_equal(f->sink.invalid_calls, 1);
@@ -505,6 +513,10 @@ test_invalid_replay(void **state)
 	rename_account(f, id, "New");
 	assert_true(wait_events(f, 2));
 	assert_string_equal(f->sink.ev[1].type, "UPDATE");
+	/* delivered: not named */
+	assert_int_equal(emu_call(&f->emu, "GET", "/__emu/undelivered", NULL, &out), 200);
+	assert_int_equal(json_array_size(json_object_get(out, "replay_ids")), 2);
+	json_decref(out);
 }
 
 static void

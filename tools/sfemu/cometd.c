@@ -321,7 +321,7 @@ deliver(struct emu *emu, struct client *cl, json_t *out)
 	}
 	for (size_t i = emu_events_after(emu, low); i < emu->nevents && count < COMETD_MAX_DELIVER &&
 	     !held(emu, &emu->events[i]); i++) {
-		const struct event *ev = &emu->events[i];
+		struct event *ev = &emu->events[i];
 		for (size_t k = 0; k < cl->nsubs && count < COMETD_MAX_DELIVER; k++) {
 			if (ev->replay_id <= cur[k] || !matches(&cl->subs[k], ev))
 				continue;
@@ -329,6 +329,7 @@ deliver(struct emu *emu, struct client *cl, json_t *out)
 				free(cur);
 				return CS_ENOMEM;
 			}
+			ev->delivered = true;
 			cur[k] = ev->replay_id;
 			count++;
 		}

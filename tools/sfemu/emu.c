@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #define MAX_EVENTS_HELD 2000000  /* hard cap on retained events, beyond the time window */
+#define MAX_UNDELIVERED 100000   /* replay ids of events dropped undelivered that are kept */
 
 /* One undo entry per operation, replayed newest first on roll-back. An entry either snapshots
  * the live and recycle-bin objects (create, delete, undelete: those never mutate an object in
@@ -91,6 +92,7 @@ emu_init(struct emu *emu, const struct emu_opts *o, struct cs_error *e)
 	emu->api_window_start = cs_time_now_ms();
 	emu->counters = json_object();
 	emu->cursors = json_object();
+	emu->undelivered = json_array();
 	snprintf(emu->base_url, sizeof(emu->base_url), "http://127.0.0.1");
 	if ((err = schema_load_default(emu, e)) != CS_OK)
 		return err;
@@ -105,6 +107,20 @@ emu_init(struct emu *emu, const struct emu_opts *o, struct cs_error *e)
 	emu_reset(emu);
 	emu_unlock(emu);
 	return CS_OK;
+}
+
+/* Event ev is dropped from the retained log: if no streaming client ever had it, its replay id
+ * is kept (GET /__emu/undelivered; bounded, the oldest forgotten first). */
+static void
+drop_event(struct emu *emu, struct event *ev)
+{
+	if (!ev->delivered && emu->undelivered != NULL) {
+		if (json_array_size(emu->undelivered) >= MAX_UNDELIVERED)
+			json_array_remove(emu->undelivered, 0);
+		json_array_append_new(emu->undelivered, json_integer(ev->replay_id));
+	}
+	free(ev->entity);
+	json_decref(ev->payload);
 }
 
 static void
@@ -125,6 +141,7 @@ emu_cleanup(struct emu *emu)
 	bulk_cleanup(emu);
 	free_events(emu);
 	free(emu->ev_base);
+	json_decref(emu->undelivered);
 	for (size_t i = 0; i < emu->nobjects; i++)
 		schema_free_object(emu->objects[i]);
 	free(emu->objects);
@@ -170,6 +187,7 @@ emu_reset(struct emu *emu)
 			o->rules[j].inactive = false;
 	}
 	free_events(emu);
+	json_array_clear(emu->undelivered);
 	emu->nsessions = 0;
 	emu->fixed_token_expired = false;
 	emu->refresh_revoked = false;
@@ -680,10 +698,8 @@ publish(struct emu *emu, const char *entity, json_t *payload, int64_t now)
 	if (emu->nevents >= MAX_EVENTS_HELD) {
 		/* the cap is a memory guard; drop the oldest tenth like an expiring window */
 		size_t drop = MAX_EVENTS_HELD / 10;
-		for (size_t i = 0; i < drop; i++) {
-			free(emu->events[i].entity);
-			json_decref(emu->events[i].payload);
-		}
+		for (size_t i = 0; i < drop; i++)
+			drop_event(emu, &emu->events[i]);
 		emu->events += drop;
 		emu->nevents -= drop;
 	}
@@ -710,6 +726,7 @@ publish(struct emu *emu, const char *entity, json_t *payload, int64_t now)
 	ev->published_ms = now;
 	ev->entity = strdup(entity);
 	ev->payload = payload;
+	ev->delivered = false;
 }
 
 static void
@@ -1471,10 +1488,8 @@ emu_events_expire(struct emu *emu, int64_t now_ms)
 	/* nothing to expire: events may be NULL (none published yet), which no offset may move */
 	if (n == 0)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free(emu->events[i].entity);
-		json_decref(emu->events[i].payload);
-	}
+	for (size_t i = 0; i < n; i++)
+		drop_event(emu, &emu->events[i]);
 	emu->events += n;
 	emu->nevents -= n;
 	if (emu->nevents == 0)

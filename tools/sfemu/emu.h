@@ -85,6 +85,7 @@ struct event {
 	int64_t published_ms;
 	char *entity;              /* entityName, e.g. "Contract" */
 	json_t *payload;           /* {"ChangeEventHeader":{...}, fields...} */
+	bool delivered;            /* sent to a streaming client at least once */
 };
 
 struct session {
@@ -131,6 +132,7 @@ struct emu {
 	struct event *ev_base;     /* the allocation; expiry advances events instead of moving */
 	size_t cevents;            /* capacity of ev_base */
 	long long next_replay;
+	json_t *undelivered;       /* replay ids of events dropped (expired) without ever being delivered */
 	long long commit_number;
 
 	struct session *sessions;

@@ -1761,6 +1761,13 @@ control(struct http_req *rq, struct http_resp *rs, void *ud)
 				json_array_append_new(a, json_pack("{s:I,s:s,s:O}", "replayId", (json_int_t)emu->events[i].replay_id,
 				    "entity", emu->events[i].entity, "payload", emu->events[i].payload));
 		http_resp_json(rs, 200, a);
+	} else if (strcmp(what, "undelivered") == 0) {
+		/* the change events no streaming client ever had: expired since, or still retained */
+		json_t *a = json_copy(emu->undelivered);
+		for (size_t i = 0; a != NULL && i < emu->nevents; i++)
+			if (!emu->events[i].delivered)
+				json_array_append_new(a, json_integer(emu->events[i].replay_id));
+		http_resp_json(rs, 200, json_pack("{s:o?}", "replay_ids", a));
 	} else if (strcmp(what, "streaming") == 0 && strcmp(rq->method, "POST") == 0) {
 		struct cs_error e;
 		if (cometd_configure(emu, body, &e) != CS_OK)
