@@ -42,6 +42,7 @@ CHAOS_CHANGES, CHAOS_SECONDS, CHAOS_KILLS, CHAOS_RATE_503, CHAOS_RATE_LOCK, CHAO
 CHAOS_RATE_LOST, CHAOS_LATENCY_MS, CHAOS_LATENCY_RATE, CHAOS_STORE_FAULTS, CHAOS_CONVERGE_S,
 CHAOS_REPORT (a Markdown report is written there) and CHAOS_RERUN (the command that reruns it).
 """
+import datetime
 import errno
 import heapq
 import http.client
@@ -523,11 +524,12 @@ class Org(sync_lib.OneAttempt):
         return None
 
     def last_change_replay(self, sid, f, v):
-        """The replay id of the change event of the last change a person made to f of record sid,
-        when it set f to v; else None."""
+        """(replay id, commit time in ms) of the change event of the last change a person made to
+        f of record sid, when it set f to v; else None."""
         for fields, pl, replay in reversed(self.changes.get(sid, ())):
             if f in fields:
-                return replay if norm(f, pl.get(f)) == v else None
+                ms = (pl.get("ChangeEventHeader") or {}).get("commitTimestamp") or 0
+                return (replay, ms) if norm(f, pl.get(f)) == v else None
         return None
 
     def login(self):
@@ -1504,13 +1506,32 @@ def never_delivered(r, f, allowed):
     """An org whose last value of f (allowed) a person set in a change whose event no streaming
     client was ever sent (sfemu's /__emu/undelivered: the replay window expired before clmsync,
     killed, came back for it, or it was committed while clmsync subscribed again for new events
-    only), with that replay id; else None. Only a reconcile could then see the change."""
+    only), with that replay id, when no audit row shows the engine ever saw that value (a read
+    that did, and lost it, would be the engine's fault); else None."""
     for src, v in allowed.items():
         if src in ORGS and src in r.sf:
-            replay = orgs[src].last_change_replay(r.sf[src], f, v)
-            if replay is not None and replay in undelivered.get(src, ()):
-                return src, replay
+            last = orgs[src].last_change_replay(r.sf[src], f, v)
+            if last is not None and last[0] in undelivered.get(src, ()) and not audited(r.clm, src, v, last[1]):
+                return src, last[0]
     return None
+
+
+def audited(clm_id, org, v, since_ms):
+    """Whether any audit row of clm_id in org written at or after since_ms names v (as the value
+    before or after): the engine saw it, in an event or a whole-record read."""
+    code, j = cli_json("audit", "search", clm_id, "--limit", "1000000")
+    rows = (j or {}).get("rows", []) if isinstance(j, dict) else (j or [])
+    return any(r.get("org") == org and iso_ms(r.get("ts")) >= since_ms and str(v) in (str(r.get("old")), str(r.get("new")))
+               for r in rows)
+
+
+def iso_ms(ts):
+    """Milliseconds since the epoch of an audit row's time (2026-11-28T03:48:02.531Z); 0 if none."""
+    try:
+        return int(datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+                   .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return 0
 no_change = set()      # a person's last write to a field that changed nothing in Salesforce
 known_ids = set()      # records whose differences a known engine bug explains
 
