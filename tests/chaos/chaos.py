@@ -1516,6 +1516,24 @@ def never_delivered(r, f, allowed):
     return None
 
 
+def later_undelivered(r, org, f, sv):
+    """Whether sv is org's last value of f, or every change of f a person made in org after the
+    last one to sv has a change event no streaming client was ever sent."""
+    if r.writes.get(f, {}).get(org) == sv:
+        return True
+    if org not in r.sf:
+        return False
+    later = []
+    for fields, pl, replay in orgs[org].changes.get(r.sf[org], ()):
+        if f not in fields:
+            continue
+        if norm(f, pl.get(f)) == sv:
+            later = []
+        else:
+            later.append(replay)
+    return bool(later) and all(x in undelivered.get(org, ()) for x in later)
+
+
 def audited(clm_id, org, v, since_ms):
     """Whether any audit row of clm_id in org written at or after since_ms names v (as the value
     before or after): the engine saw it, in an event or a whole-record read."""
@@ -1839,6 +1857,12 @@ def conflict_problems(conflicts):
             # each side's last write, Salesforce's committed before the repository's write landed
             # over it (its own change event not yet seen, so the base is already the repository's):
             # a true conflict, the edits being concurrent in Salesforce's commit order
+            continue
+        elif cv == base and cv == r.writes.get(f, {}).get("clm") and \
+                edits_crossed(r, conflict_org(c), f, cv, sv) and later_undelivered(r, conflict_org(c), f, sv):
+            # a person's edit made before the repository's write landed over it, whose event came
+            # only once that write was answered (its value then the base): a true conflict; the
+            # org's later edits of the field never reached clmsync (their events never delivered)
             continue
         elif cv == base:
             Kn["stale_read_in_flight"].append("conflict %s: the repository still holds the base %r, Salesforce %r" % (
