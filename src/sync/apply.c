@@ -395,6 +395,31 @@ landed(struct worker *w, struct group *g)
 	         g->m->name, g->clm_id, g->sf_id);
 }
 
+/* Some of g's writes landed before (their answer was lost) and our own change event has shown
+ * them since, but not all (landed() is for that): a field whose latest write in g is one of those
+ * leaves the record sent. Salesforce holds its value as of that event, or what its users changed
+ * it to since, which sending it again would overwrite (the create's fields, going out again with
+ * a later change of the record). Returns whether any field left; with none left, every write
+ * of g had landed. */
+static bool
+leave_landed(struct group *g)
+{
+	json_t *sent = json_object_get(g->link, "sent");
+	size_t n = json_array_size(g->keys);
+	const char *k;
+	json_t *v;
+	void *tmp;
+	bool left = false;
+
+	json_object_foreach_safe(g->fields, tmp, k, v) {
+		if (field_of(g->m, k) != NULL && sync_sent_seen(sent, n, k)) {
+			json_object_del(g->fields, k);
+			left = true;
+		}
+	}
+	return left;
+}
+
 static int64_t
 backoff(struct worker *w, int attempts)
 {
@@ -663,6 +688,11 @@ sync_apply(struct worker *w, int64_t *next_due_ms, bool backlog)
 			}
 			if (g->attempts > 0 && g->sf_id[0] != '\0' && g->link != NULL &&
 			    sync_sent_landed(json_object_get(g->link, "sent"), json_array_size(g->keys))) {
+				landed(w, g);
+				g->ready = false;
+				continue;
+			}
+			if (g->link != NULL && leave_landed(g) && json_object_size(g->fields) == 0) {
 				landed(w, g);
 				g->ready = false;
 				continue;
