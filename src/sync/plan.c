@@ -1155,6 +1155,10 @@ create_landed(json_t *ln)
 		if (json_object_get(base, k) == NULL)
 			json_object_set(base, k, v);
 	}
+	/* and it is not made again (apply.c landed(), leave_landed()): retried, it would write the
+	 * create's values over what Salesforce's users changed since (sent.h: as when our own
+	 * event shows it) */
+	json_object_set_new(first, "seen", json_true());
 }
 
 /* The link of repository record clm_id of m to Salesforce record sf_id, when linking it by a
