@@ -1536,11 +1536,15 @@ def later_undelivered(r, org, f, sv):
 
 def audited(clm_id, org, v, since_ms):
     """Whether any audit row of clm_id in org written at or after since_ms names v (as the value
-    before or after): the engine saw it, in an event or a whole-record read."""
+    before or after): the engine saw it, in an event or a whole-record read. Not a row of a
+    repository change written to Salesforce, whose value before is only what the engine believed
+    Salesforce held (our own write of the same value, come from the other org, is no sight of it)."""
     code, j = cli_json("audit", "search", clm_id, "--limit", "1000000")
     rows = (j or {}).get("rows", []) if isinstance(j, dict) else (j or [])
-    return any(r.get("org") == org and iso_ms(r.get("ts")) >= since_ms and str(v) in (str(r.get("old")), str(r.get("new")))
-               for r in rows)
+    belief = lambda r: (r.get("side") == "salesforce" and r.get("decision") in ("applied", "held") and
+                        not (r.get("detail") or "").startswith("first comparison"))
+    return any(r.get("org") == org and iso_ms(r.get("ts")) >= since_ms and not belief(r) and
+               str(v) in (str(r.get("old")), str(r.get("new"))) for r in rows)
 
 
 def iso_ms(ts):
