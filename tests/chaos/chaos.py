@@ -1500,6 +1500,8 @@ differing = set()      # (org, record) pairs the last compare found different in
 resurrected = set()    # repository contracts made again from a Salesforce record deleted meanwhile
 gap_overwritten = set()  # Salesforce changes published only as a gap, overwritten by a write of ours
 undelivered = {}       # org -> replay ids of change events sfemu never sent to a streaming client
+no_change = set()      # a person's last write to a field that changed nothing in Salesforce
+known_ids = set()      # records whose differences a known engine bug explains
 
 
 def never_delivered(r, f, allowed):
@@ -1554,8 +1556,6 @@ def iso_ms(ts):
                    .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
     except (TypeError, ValueError):
         return 0
-no_change = set()      # a person's last write to a field that changed nothing in Salesforce
-known_ids = set()      # records whose differences a known engine bug explains
 
 
 def unchanged_by(r, f, allowed, w):
@@ -1756,10 +1756,10 @@ def compare(snap, dlq, conflicts):
                     # no engine can weigh the two; the reconcile the gap starts reads our value
                     gap_overwritten.add(text + "; Salesforce's %r had no event of its own" % gap_lost[0])
                     known_ids.add(r.clm)
-                elif w in r.history.get(f, ()) and owner == "both" and never_delivered(r, f, allowed):
+                elif w in r.history.get(f, ()) and owner == "both" and (lost := never_delivered(r, f, allowed)):
                     # the same, for a change whose event clmsync never had: a reconcile read the
                     # record only after a write of ours already on its way had landed over it
-                    src, replay = never_delivered(r, f, allowed)
+                    src, replay = lost
                     gap_overwritten.add(text + "; org %s's change event %d of %r was never delivered" % (
                         src, replay, allowed[src]))
                     known_ids.add(r.clm)

@@ -28,6 +28,16 @@ def conflicts():
     return json.loads(out)["conflicts"] if code == 0 else []
 
 
+def outbox():
+    """The writes queued for Salesforce, over every org (`clmsync status --json`); -1 when the
+    status cannot be read."""
+    code, out, _ = cli("status", "--json")
+    try:
+        return sum(o["outbox"] for o in json.loads(out)["orgs"]) if code == 0 else -1
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
 def make_conflict():
     """A linked contract whose Description is parked as a conflict ("repo 1" / "sf 1"): (repository
     id, Salesforce id, the conflict)."""

@@ -22,16 +22,8 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=1000
 known_py <<'PY'
-import json
-from conflict_common import cli, clm, linked_account, release, sf
+from conflict_common import cli, clm, linked_account, outbox, release, sf
 from sync_lib import check, finish, wait_for
-
-def outbox():
-    code, out, _ = cli("status", "--json")
-    try:
-        return json.loads(out)["orgs"][0]["outbox"]
-    except (ValueError, KeyError, IndexError):
-        return -1
 
 cp, _ = linked_account("Sent Again Co")
 sf.emu("POST", "faults", {"rate_lock": 1000, "client": "clmsync"})     # our writes refused for now

@@ -15,8 +15,7 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
-import json
-from conflict_common import cli, clm, created_answer_lost, release, sf
+from conflict_common import cli, clm, created_answer_lost, outbox, release, sf
 from sync_lib import check, finish, wait_for
 ct, sid = created_answer_lost("Found Create Co", "Found, answer lost", customer_signed_date="2025-01-01")
 before = sf.counters().get("fault.lock", 0)
@@ -27,11 +26,6 @@ check(code in (0, 1) and "differed" in out, "a reconcile links the Contract by i
 sf.update("Contract", sid, {"CustomerSignedDate": "2025-03-03"})
 edited = sf.emu("GET", "events")[1][-1]["replayId"]
 sf.emu("POST", "faults", {"rate_lock": 0, "client": ""})
-def outbox():
-    try:
-        return json.loads(cli("status", "--json")[1])["orgs"][0]["outbox"]
-    except (ValueError, KeyError, IndexError):
-        return -1
 check(wait_for(lambda: outbox() == 0, 15), "nothing is left to write", outbox())
 again = [e["replayId"] for e in sf.emu("GET", "events")[1] if e["replayId"] > edited and
          "client=clmsync" in e["payload"]["ChangeEventHeader"].get("changeOrigin", "") and

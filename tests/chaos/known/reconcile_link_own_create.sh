@@ -16,24 +16,14 @@
 start_sfemu sf
 start_sync clm "sf=$URL_sf" max_attempts=100
 known_py <<'PY'
-import json
-from conflict_common import cli, clm, conflicts, created_answer_lost, release, sf
+from conflict_common import cli, clm, conflicts, created_answer_lost, outbox, release, sf
 from sync_lib import check, finish, wait_for
 ct, sid = created_answer_lost("Own Create Co", "Made, answer lost", description="made in the repository")
 code, out, err = cli("reconcile", "--repair", "--wait", "30")
 check(code in (0, 1) and "differed" in out, "a reconcile links the Contract by its external id", (code, out, err))
 sf.emu("POST", "faults", {"rate_lost": 0, "client": ""})
 
-
-def outbox_empty():
-    code, out, _ = cli("status", "--json")
-    try:
-        return code == 0 and all(o.get("outbox", 1) == 0 for o in json.loads(out)["orgs"])
-    except (ValueError, KeyError):
-        return False
-
-
-check(wait_for(outbox_empty, 20) is not None, "the create's retry is answered", cli("status", "--json")[1][:600])
+check(wait_for(lambda: outbox() == 0, 20) is not None, "the create's retry is answered", cli("status", "--json")[1][:600])
 st, _ = clm.patch("contracts", ct, {"description": "edited in the repository"})
 check(st == 200 and wait_for(lambda: sf.get("Contract", sid)["Description"] == "edited in the repository", 10),
       "the repository edits the Description, written to Salesforce")
