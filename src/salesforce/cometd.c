@@ -501,12 +501,12 @@ subscribe(struct sf_stream *s, struct sf_error *e)
 					f = F_FATAL;
 					break;
 				}
-				log_warn("sf.stream", "org=%s channel=%s replay id %lld is no longer valid; resuming with new events",
-				    s->org->name, c->name, bad);
 				if (s->h.replay_invalid != NULL)
 					s->h.replay_invalid(s->h.ud, c->name, bad, &resume);
 				if (resume != -1 && resume != -2)
 					resume = -1;
+				log_warn("sf.stream", "org=%s channel=%s replay id %lld is no longer valid; resuming with %s",
+				    s->org->name, c->name, bad, resume == -2 ? "every event retained" : "new events");
 				pthread_mutex_lock(&s->mu);
 				c->replay = resume;
 				pthread_mutex_unlock(&s->mu);

@@ -282,12 +282,16 @@ on_replay_invalid(void *ud, const char *channel, long long bad, long long *resum
 	struct worker *w = ud;
 	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128];
 
-	log_warn("sync.stream", "org %s: replay id %lld of %s is outside the retention window: resuming with new "
-	         "events and reconciling what may have been missed", w->org->name, bad, channel);
-	*resume = -1;
+	/* Every event still retained is newer than the one the position names (it is refused because
+	 * that one is gone): replaying them all (-2) skips nothing committed since the window passed
+	 * it, up to the new subscription, which new events only (-1) would. What expired before is
+	 * the reconcile's. */
+	log_warn("sync.stream", "org %s: replay id %lld of %s is outside the retention window: replaying the events "
+	         "still retained and reconciling what may have been missed", w->org->name, bad, channel);
+	*resume = -2;
 	snprintf(event, sizeof(event), "cdc:%s:%lld", channel, bad);
-	snprintf(detail, sizeof(detail), "replay id %lld of %s is outside the retention window: resubscribed for new "
-	         "events; a full reconcile is queued", bad, channel);
+	snprintf(detail, sizeof(detail), "replay id %lld of %s is outside the retention window: resubscribed for "
+	         "every event still retained; a full reconcile is queued", bad, channel);
 	request_reconcile(w, channel, "replay_invalid", event, detail);
 }
 

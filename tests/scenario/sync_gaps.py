@@ -4,7 +4,8 @@
    of its change event; the engine reads the records again and the repository follows.
 2. GAP_OVERFLOW: many records changed in one transaction whose events were lost: all healed.
 3. kill -9, changes in Salesforce, the replay window passes, restart: the stored replay id is
-   refused, the engine resubscribes and reconciles; what changed meanwhile arrives; later changes
+   refused, the engine resubscribes for every event still retained (a change made after the
+   window passed is not skipped) and reconciles; what changed meanwhile arrives; later changes
    flow as usual.
 4. Down longer than the window with deletes in Salesforce (recycle bin, hard delete, an Account):
    each handled per the mapping's on_delete.clm; nothing deleted in Salesforce is made again, until
@@ -256,7 +257,16 @@ try:
     sf.update("Account", acct, {"Name": "Gap Co (renamed while down)"})
     floor = sf.emu("POST", "expire-events")[1]["floor"]
     check(sf.emu("GET", "events")[1] == [], "the replay window passed every event (floor %d)" % floor)
+    # committed after the window passed the stored position and before clmsync is back: still
+    # retained, so the resubscription replays it (new events only would skip it for good)
+    sf.update("Account", acct, {"Website": "https://after-the-window.example"})
+    after_window = last_replay()
+    check(after_window in sf.emu("GET", "undelivered")[1]["replay_ids"],
+          "the change made after the window passed is retained and not delivered yet", after_window)
     start("clm-c")
+    check(wait_for(lambda: after_window not in sf.emu("GET", "undelivered")[1]["replay_ids"]) is not None,
+          "the change made after the window passed, before the restart, is replayed to clmsync, not skipped",
+          sf.emu("GET", "undelivered")[1])
     got = clm_field(c[3], lambda x: x.get("description") == "changed while down")
     check(got is not None, "the update made while down arrived", clm.get("contracts", c[3]))
     made = wait_for(lambda: (lambda r: r if r and r.get("CLM_Id__c") else None)(sf.get("Contract", down_new)))
