@@ -21,6 +21,7 @@ struct chan {
 	long long replay;             /* last stored id, or -1 / -2 */
 	unsigned invalid;             /* invalid-replay answers since the last good subscribe */
 	bool subscribed_once;
+	bool told;                    /* resumed_without_position called for the subscribe under way */
 };
 
 struct sf_stream {
@@ -453,7 +454,22 @@ subscribe(struct sf_stream *s, struct sf_error *e)
 
 		for (size_t i = 0; msgs != NULL && i < k; i++) {
 			struct chan *c = &s->ch[at + i];
-			json_t *m = meta(s, "/meta/subscribe");
+			json_t *m;
+
+			/* -1 again after an outage: what happened meanwhile would not be replayed, so
+			 * the caller is told first, once, and may ask for every retained event */
+			if (c->subscribed_once && c->replay == -1 && !c->told && s->h.resumed_without_position != NULL) {
+				long long resume = -1;
+
+				c->told = true;
+				s->h.resumed_without_position(s->h.ud, c->name, &resume);
+				if (resume == -2) {
+					pthread_mutex_lock(&s->mu);
+					c->replay = -2;
+					pthread_mutex_unlock(&s->mu);
+				}
+			}
+			m = meta(s, "/meta/subscribe");
 
 			if (m == NULL || json_object_set_new(m, "clientId", json_string(s->client_id)) != 0 ||
 			    json_object_set_new(m, "subscription", json_string(c->name)) != 0 ||
@@ -484,9 +500,7 @@ subscribe(struct sf_stream *s, struct sf_error *e)
 				if (c == NULL)
 					continue;
 				c->invalid = 0;
-				/* -1 again after an outage: what happened meanwhile was not replayed */
-				if (c->subscribed_once && c->replay == -1 && s->h.resumed_without_position != NULL)
-					s->h.resumed_without_position(s->h.ud, c->name);
+				c->told = false;
 				c->subscribed_once = true;
 				continue;
 			}

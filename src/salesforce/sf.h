@@ -468,10 +468,13 @@ struct sf_stream_handlers {
 	 * events may have been missed, so the caller schedules a reconcile. Set *resume to -1
 	 * (new events only; the default) or -2 (every retained event). May be NULL. */
 	void (*replay_invalid)(void *ud, const char *channel, long long bad_id, long long *resume);
-	/* channel had no stored replay id yet (it was subscribed with -1 and no event arrived) and
-	 * the stream had to subscribe again after an outage: it resumes with new events, and
-	 * changes made during the outage may have been missed, so the caller reconciles. May be NULL. */
-	void (*resumed_without_position)(void *ud, const char *channel);
+	/* channel has no stored replay id yet (it was subscribed with -1 and no event arrived) and
+	 * the stream is about to subscribe again after an outage (or, marked by
+	 * sf_stream_mark_resumed, for the first time in this run): with new events only, changes
+	 * made meanwhile would be missed, so the caller reconciles, and may set *resume to -2
+	 * (every retained event; it then drops those older than what it follows) instead of -1.
+	 * Called once per such resubscribe, before it is sent. May be NULL. */
+	void (*resumed_without_position)(void *ud, const char *channel, long long *resume);
 	/* May be NULL. When set, event may only stage an event (in a transaction, say) and flush
 	 * makes everything staged since the last flush durable, returning 0; it is called once the
 	 * events of one long-poll answer are all staged. Nonzero means it could not, and nothing
@@ -500,8 +503,8 @@ void sf_stream_free(struct sf_stream *s);
  * name), CS_ETOOBIG (over SF_MAX_STREAM_CHANNELS), CS_EEXIST. */
 cs_err sf_stream_subscribe(struct sf_stream *s, const char *channel, long long replay_id);
 /* channel (subscribed with -1) was followed by an earlier run that stored no position: changes
- * made since may have been missed, so its first subscribe calls resumed_without_position, as a
- * resubscribe after an outage does. Before sf_stream_run only. CS_ENOTFOUND for an unknown
+ * made since may have been missed, so its first subscribe calls resumed_without_position first,
+ * as a resubscribe after an outage does. Before sf_stream_run only. CS_ENOTFOUND for an unknown
  * channel. */
 cs_err sf_stream_mark_resumed(struct sf_stream *s, const char *channel);
 

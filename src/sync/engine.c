@@ -171,6 +171,16 @@ audit_gap(struct worker *w, const struct sf_event *ev, const char *event, const 
 	return CS_OK;
 }
 
+/* When channel (without a stored position) has been followed from, or 0. Stream thread. */
+static int64_t
+floor_of(const struct worker *w, const char *channel)
+{
+	for (size_t i = 0; i < w->nfloors; i++)
+		if (strcmp(w->floors[i].channel, channel) == 0)
+			return w->floors[i].since_ms;
+	return 0;
+}
+
 /* Stages one event in the inbox and its replay id in the cursor, in the stream's transaction
  * (on_flush commits it with the other events of the same answer). A replay id at or below the
  * stored one is a redelivery: a no-op. A failure rolls back everything staged since the last
@@ -202,11 +212,19 @@ on_event(void *ud, const struct sf_event *ev)
 	if (!store_in_transaction(w->sst)) {
 		if ((rc = store_begin(w->sst, &e)) != CS_OK)
 			goto fail;
-		w->st_events = w->st_gaps = 0;
+		w->st_events = w->st_gaps = w->st_before = 0;
 	}
 	rc = sync_cursor_get(w->sst, key, "replay", &have, &e);
 	if (rc == CS_OK && ev->replay_id <= have) {
 		json_decref(doc);
+		return 0;
+	}
+	/* replayed from before the channel was followed (on_resumed): only its position is kept */
+	if (rc == CS_ENOTFOUND && commit_ms > 0 && commit_ms < floor_of(w, ev->channel)) {
+		json_decref(doc);
+		if ((rc = sync_cursor_put(w->sst, key, "replay", ev->replay_id, &e)) != CS_OK)
+			goto fail_nodoc;
+		w->st_before++;
 		return 0;
 	}
 	if ((rc != CS_OK && rc != CS_ENOTFOUND) || (rc = sync_queue_push(w->sst, w->ns_inbox, doc, &e)) != CS_OK ||
@@ -219,10 +237,13 @@ on_event(void *ud, const struct sf_event *ev)
 		w->st_gaps++;
 	return 0;
 fail:
-	store_rollback(w->sst);
-	w->st_events = w->st_gaps = 0;
-	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, doc ? e.msg : "out of memory");
 	json_decref(doc);
+	if (doc == NULL)
+		cs_error_set(&e, CS_ENOMEM, "out of memory");
+fail_nodoc:
+	store_rollback(w->sst);
+	w->st_events = w->st_gaps = w->st_before = 0;
+	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, e.msg);
 	return -1;
 }
 
@@ -238,10 +259,14 @@ on_flush(void *ud)
 		return 0;
 	if (store_commit(w->sst, &e) != CS_OK) {
 		store_rollback(w->sst);
-		w->st_events = w->st_gaps = 0;
+		w->st_events = w->st_gaps = w->st_before = 0;
 		log_warn("sync.inbox", "org %s: cannot store change events: %s", w->org->name, e.msg);
 		return -1;
 	}
+	if (w->st_before > 0)
+		log_info("sync.stream", "org %s: passed over %lu replayed event(s) committed before their channel was "
+		         "followed", w->org->name, w->st_before);
+	w->st_before = 0;
 	if (w->st_events == 0)
 		return 0;
 	atomic_fetch_add(&w->n_events, w->st_events);
@@ -295,16 +320,38 @@ on_replay_invalid(void *ud, const char *channel, long long bad, long long *resum
 	request_reconcile(w, channel, "replay_invalid", event, detail);
 }
 
+/* The stream subscribes channel again without a stored position (none of its events has come
+ * since it was first followed, the time without_position marked). Every event still retained
+ * is asked for, and those committed before that time are dropped (on_event): what changed while
+ * clmsync was away is replayed, not skipped as new events only would. The reconcile covers what
+ * expired meanwhile. Stream thread. */
 static void
-on_resumed(void *ud, const char *channel)
+on_resumed(void *ud, const char *channel, long long *resume)
 {
 	struct worker *w = ud;
-	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128];
+	struct cs_error e = { 0 };
+	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128], key[STORE_KV_KEY_MAX];
+	long long since = 0;
 
-	log_info("sync.stream", "org %s: %s resubscribed without a stored position: reconciling", w->org->name, channel);
+	snprintf(key, sizeof(key), "followed:%s:%s", w->org->name, channel);
+	if (sync_cursor_get(w->sst, key, "followed_ms", &since, &e) == CS_OK && since > 0) {
+		size_t i;
+
+		for (i = 0; i < w->nfloors && strcmp(w->floors[i].channel, channel) != 0; i++)
+			;
+		if (i < SYNC_MAPS_MAX && strlen(channel) < sizeof(w->floors[i].channel)) {
+			snprintf(w->floors[i].channel, sizeof(w->floors[i].channel), "%s", channel);
+			w->floors[i].since_ms = since;
+			if (i == w->nfloors)
+				w->nfloors++;
+			*resume = -2;
+		}
+	}
+	log_info("sync.stream", "org %s: %s resubscribed without a stored position: %s and reconciling", w->org->name,
+	         channel, *resume == -2 ? "replaying the events retained since it is followed" : "new events only");
 	snprintf(event, sizeof(event), "cdc:%s", channel);
-	snprintf(detail, sizeof(detail), "%s resubscribed after an outage without a stored position: a full reconcile "
-	         "is queued", channel);
+	snprintf(detail, sizeof(detail), "%s resubscribed after an outage without a stored position%s: a full "
+	         "reconcile is queued", channel, *resume == -2 ? ", replaying the events retained since it is followed" : "");
 	request_reconcile(w, channel, "stream_resumed", event, detail);
 }
 

@@ -97,6 +97,11 @@ struct worker {
 	struct store *sst;            /* the stream thread's connection */
 	struct sf_stream *stream;
 	unsigned long st_events, st_gaps;   /* stream thread: staged since its last flush (engine.c) */
+	unsigned long st_before;            /* ... and passed over as older than their channel's floor */
+	/* stream thread: channels without a stored position resumed with every retained event, and
+	 * since when they are followed: an older event is no change to weigh (engine.c on_resumed) */
+	struct { char channel[160]; int64_t since_ms; } floors[SYNC_MAPS_MAX];
+	size_t nfloors;
 	atomic_int stream_up;
 	/* counters, any thread reads */
 	atomic_ullong n_events, n_feed, n_sf_calls, n_sf_records, n_clm_writes, n_echo, n_conflicts,

@@ -1507,8 +1507,8 @@ known_ids = set()      # records whose differences a known engine bug explains
 def never_delivered(r, f, allowed):
     """An org whose last value of f (allowed) a person set in a change whose event no streaming
     client was ever sent (sfemu's /__emu/undelivered: the replay window expired before clmsync,
-    killed, came back for it, or it was committed while clmsync, with no stored position for its
-    channel, subscribed again for new events only), with that replay id, when no audit row shows the engine ever saw that value (a read
+    killed, came back for it, or, before clmsync resubscribed for every retained event, it was
+    committed while clmsync subscribed again for new events only), with that replay id, when no audit row shows the engine ever saw that value (a read
     that did, and lost it, would be the engine's fault); else None."""
     for src, v in allowed.items():
         if src in ORGS and src in r.sf:

@@ -97,10 +97,16 @@ on_replay_invalid(void *ud, const char *channel, long long bad, long long *resum
 }
 
 static void
-on_resumed(void *ud, const char *channel)
+on_resumed(void *ud, const char *channel, long long *resume)
 {
-	if (chan_index(ud, channel) < 0)
+	struct seen *s = ud;
+	int c = chan_index(s, channel);
+
+	if (c < 0 || *resume != -1)
 		abort();
+	/* asks for every retained event, as the engine does, or new events only */
+	*resume = s->resume == -2 ? -2 : -1;
+	s->stored[c] = *resume;
 }
 
 int

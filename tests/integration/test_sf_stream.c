@@ -32,6 +32,7 @@ struct sink {
 	char invalid_channel[128];
 	unsigned invalid_calls;
 	unsigned positionless;
+	long long positionless_resume; /* what on_positionless asks for: -2, or new events only */
 	/* with a flush handler: events staged since the last flush, and flushes to refuse */
 	struct got staged[MAX_EV];
 	size_t nstaged;
@@ -138,13 +139,16 @@ on_invalid(void *ud, const char *channel, long long bad, long long *resume)
 }
 
 static void
-on_positionless(void *ud, const char *channel)
+on_positionless(void *ud, const char *channel, long long *resume)
 {
 	struct sink *k = ud;
 
+	assert_int_equal(*resume, -1);
 	pthread_mutex_lock(&k->mu);
-	if (strcmp(channel, "/data/ContractChangeEvent") == 0)
+	if (strcmp(channel, "/data/ContractChangeEvent") == 0 || k->positionless_resume == -2)
 		k->positionless++;
+	if (k->positionless_resume == -2)
+		*resume = -2;
 	pthread_mutex_unlock(&k->mu);
 }
 
@@ -519,6 +523,38 @@ test_invalid_replay(void **state)
 	json_decref(out);
 }
 
+/* A channel without a stored position that an earlier run followed (sf_stream_mark_resumed):
+ * the caller is told before the first subscribe, once, and may ask for every retained event;
+ * what changed while nobody listened then arrives, which new events only would skip. */
+static void
+test_positionless_replay(void **state)
+{
+	struct fx *f = *state;
+	struct sf_stream_handlers h = { .event = on_event, .replay_invalid = on_invalid,
+	                                 .resumed_without_position = on_positionless, .ud = &f->sink };
+	struct sf_stream_config cfg = { .backoff = { .base_ms = 20, .cap_ms = 200 } };
+	char id[SF_ID_LEN + 1];
+
+	create_account(f, "Made while away", id);
+	f->sink.positionless_resume = -2;
+	assert_int_equal(sf_stream_new(f->org, &cfg, &h, &f->s), CS_OK);
+	assert_int_equal(sf_stream_subscribe(f->s, "/data/AccountChangeEvent", -1), CS_OK);
+	assert_int_equal(sf_stream_mark_resumed(f->s, "/data/AccountChangeEvent"), CS_OK);
+	atomic_store(&f->stop, 0);
+	assert_int_equal(pthread_create(&f->th, NULL, runner, f), 0);
+	f->running = true;
+	assert_true(wait_events(f, 1));
+	rename_account(f, id, "Renamed");
+	assert_true(wait_events(f, 2));
+	pthread_mutex_lock(&f->sink.mu);
+	assert_int_equal(f->sink.n, 2);
+	assert_string_equal(f->sink.ev[0].type, "CREATE");
+	assert_string_equal(f->sink.ev[1].type, "UPDATE");
+	assert_int_equal(f->sink.positionless, 1);
+	pthread_mutex_unlock(&f->sink.mu);
+	assert_int_equal(sf_stream_replay_id(f->s, "/data/AccountChangeEvent"), f->sink.ev[1].replay);
+}
+
 static void
 test_gaps(void **state)
 {
@@ -652,6 +688,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_unknown_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_positionless_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_channel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_network_faults, setup, teardown),
