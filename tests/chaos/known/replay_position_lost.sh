@@ -5,8 +5,8 @@
 # A change-event channel with no stored replay id - none of its events has come yet, or the last
 # one was refused (the replay window passed) and none came since - is subscribed with new events
 # only after a restart, and nothing is reconciled: whatever changed in Salesforce on it while
-# clmsync was down is never seen. docs/architecture.md promises a full reconcile for "a
-# resubscribe without a stored position". Here the Contract channel has seen no event when
+# clmsync was down is never seen. docs/architecture.md promises a full reconcile for such a
+# resubscribe. Here the Contract channel has seen no event when
 # clmsync is killed; a Contract made in Salesforce meanwhile never reaches the repository. In the
 # soak: two Contracts made in Salesforce during an outage that followed one with an expired
 # replay window stayed without a repository id.
