@@ -171,14 +171,24 @@ audit_gap(struct worker *w, const struct sf_event *ev, const char *event, const 
 	return CS_OK;
 }
 
-/* When channel (without a stored position) has been followed from, or 0. Stream thread. */
-static int64_t
-floor_of(const struct worker *w, const char *channel)
+/* The floor entry of channel (one without a stored position at start), or NULL. */
+static struct floor_ent *
+floor_find(struct worker *w, const char *channel)
 {
 	for (size_t i = 0; i < w->nfloors; i++)
 		if (strcmp(w->floors[i].channel, channel) == 0)
-			return w->floors[i].since_ms;
-	return 0;
+			return &w->floors[i];
+	return NULL;
+}
+
+/* Since when channel is followed, while it resumes with every retained event and has no
+ * position yet; else 0. Stream thread. */
+static int64_t
+floor_of(struct worker *w, const char *channel)
+{
+	struct floor_ent *f = floor_find(w, channel);
+
+	return f != NULL && f->replaying ? f->since_ms : 0;
 }
 
 /* Stages one event in the inbox and its replay id in the cursor, in the stream's transaction
@@ -329,23 +339,12 @@ static void
 on_resumed(void *ud, const char *channel, long long *resume)
 {
 	struct worker *w = ud;
-	struct cs_error e = { 0 };
-	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128], key[STORE_KV_KEY_MAX];
-	long long since = 0;
+	struct floor_ent *f = floor_find(w, channel);
+	char event[STORE_KV_KEY_MAX], detail[STORE_KV_KEY_MAX + 128];
 
-	snprintf(key, sizeof(key), "followed:%s:%s", w->org->name, channel);
-	if (sync_cursor_get(w->sst, key, "followed_ms", &since, &e) == CS_OK && since > 0) {
-		size_t i;
-
-		for (i = 0; i < w->nfloors && strcmp(w->floors[i].channel, channel) != 0; i++)
-			;
-		if (i < SYNC_MAPS_MAX && strlen(channel) < sizeof(w->floors[i].channel)) {
-			snprintf(w->floors[i].channel, sizeof(w->floors[i].channel), "%s", channel);
-			w->floors[i].since_ms = since;
-			if (i == w->nfloors)
-				w->nfloors++;
-			*resume = -2;
-		}
+	if (f != NULL && f->since_ms > 0) {
+		f->replaying = true;
+		*resume = -2;
 	}
 	log_info("sync.stream", "org %s: %s resubscribed without a stored position: %s and reconciling", w->org->name,
 	         channel, *resume == -2 ? "replaying the events retained since it is followed" : "new events only");
@@ -530,20 +529,28 @@ without_position(struct worker *w, const char *ch, struct cs_error *e)
 	long long since = 0;
 	cs_err rc;
 
+	if (w->nfloors == SYNC_MAPS_MAX || strlen(ch) >= sizeof(w->floors[0].channel))
+		return cs_error_set(e, CS_ELIMIT, "org %s: cannot follow %s", w->org->name, ch);
 	snprintf(key, sizeof(key), "followed:%s:%s", w->org->name, ch);
 	rc = sync_cursor_get(w->st, key, "followed_ms", &since, e);
-	if (rc == CS_OK)
-		return sf_stream_mark_resumed(w->stream, ch) == CS_OK ? CS_OK :
-		    cs_error_set(e, CS_EIO, "org %s: %s is not subscribed", w->org->name, ch);
-	if (rc != CS_ENOTFOUND)
+	if (rc == CS_OK) {
+		if (sf_stream_mark_resumed(w->stream, ch) != CS_OK)
+			return cs_error_set(e, CS_EIO, "org %s: %s is not subscribed", w->org->name, ch);
+	} else if (rc != CS_ENOTFOUND)
 		return rc;
-	if ((rc = store_begin(w->st, e)) != CS_OK)
-		return rc;
-	if ((rc = sync_cursor_put(w->st, key, "followed_ms", cs_time_now_ms(), e)) != CS_OK ||
-	    (rc = store_commit(w->st, e)) != CS_OK) {
-		store_rollback(w->st);
-		return rc;
+	else {
+		since = cs_time_now_ms();
+		if ((rc = store_begin(w->st, e)) != CS_OK)
+			return rc;
+		if ((rc = sync_cursor_put(w->st, key, "followed_ms", since, e)) != CS_OK ||
+		    (rc = store_commit(w->st, e)) != CS_OK) {
+			store_rollback(w->st);
+			return rc;
+		}
 	}
+	snprintf(w->floors[w->nfloors].channel, sizeof(w->floors[0].channel), "%s", ch);
+	w->floors[w->nfloors].since_ms = since;
+	w->floors[w->nfloors++].replaying = false;
 	return CS_OK;
 }
 

@@ -98,9 +98,10 @@ struct worker {
 	struct sf_stream *stream;
 	unsigned long st_events, st_gaps;   /* stream thread: staged since its last flush (engine.c) */
 	unsigned long st_before;            /* ... and passed over as older than their channel's floor */
-	/* stream thread: channels without a stored position resumed with every retained event, and
-	 * since when they are followed: an older event is no change to weigh (engine.c on_resumed) */
-	struct { char channel[160]; int64_t since_ms; } floors[SYNC_MAPS_MAX];
+	/* channels without a stored position at start, and since when they are followed (read or
+	 * marked before the threads start); replaying is set by the stream thread once such a channel
+	 * resumes with every retained event: an older one is then no change to weigh (engine.c) */
+	struct floor_ent { char channel[160]; int64_t since_ms; bool replaying; } floors[SYNC_MAPS_MAX];
 	size_t nfloors;
 	atomic_int stream_up;
 	/* counters, any thread reads */
