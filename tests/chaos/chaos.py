@@ -1500,16 +1500,18 @@ differing = set()      # (org, record) pairs the last compare found different in
 resurrected = set()    # repository contracts made again from a Salesforce record deleted meanwhile
 gap_overwritten = set()  # Salesforce changes published only as a gap, overwritten by a write of ours
 undelivered = {}       # org -> replay ids of change events sfemu never sent to a streaming client
+                       # and that expired: one still retained, clmsync must have been sent
 no_change = set()      # a person's last write to a field that changed nothing in Salesforce
 known_ids = set()      # records whose differences a known engine bug explains
 
 
 def never_delivered(r, f, allowed):
     """An org whose last value of f (allowed) a person set in a change whose event no streaming
-    client was ever sent (sfemu's /__emu/undelivered: the replay window expired before clmsync,
-    killed, came back for it, or, before clmsync resubscribed for every retained event, it was
-    committed while clmsync subscribed again for new events only), with that replay id, when no audit row shows the engine ever saw that value (a read
-    that did, and lost it, would be the engine's fault); else None."""
+    client was ever sent and that expired (sfemu's /__emu/undelivered less what it still
+    retains: the replay window passed it before clmsync, killed or cut off, came back for it;
+    one still retained, clmsync resubscribes for), with that replay id, when no audit row shows
+    the engine ever saw that value (a read that did, and lost it, would be the engine's fault);
+    else None."""
     for src, v in allowed.items():
         if src in ORGS and src in r.sf:
             last = orgs[src].last_change_replay(r.sf[src], f, v)
@@ -1715,7 +1717,11 @@ def compare(snap, dlq, conflicts):
     account_of = {(org, ext): r["Id"] for org in ORGS for ext, r in live[(org, "Account")].items()}
     why = explained_by(dlq, conflicts)
     for org in ORGS:
-        undelivered[org] = set((orgs[org].emu("GET", "undelivered") or {}).get("replay_ids") or ())
+        never = set((orgs[org].emu("GET", "undelivered") or {}).get("replay_ids") or ())
+        # an event still retained was there for clmsync to replay (a refused position, or a
+        # channel without one, resubscribes for every retained event): only expired ones count
+        kept = {e["replayId"] for e in orgs[org].emu("GET", "events?after=%d" % (min(never) - 1))} if never else set()
+        undelivered[org] = never - kept
 
     def field_checks(r, have_sf, want_sf, fields, org):
         for f in fields:
