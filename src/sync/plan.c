@@ -34,6 +34,8 @@ struct plan {
 	                         * for fields that read showed holding a value of ours (sfro) */
 	bool unit_open;         /* its unit is open already (a record created in it): commit_plan
 	                         * joins it instead of beginning one */
+	bool read_failed;       /* the store failed a read the plan weighed by (an open conflict,
+	                         * a value's history): commit_plan refuses it, so it is made again */
 };
 
 static void
@@ -166,8 +168,14 @@ clm_field_time(struct plan *p, const struct cs_field_map *f, const json_t *C)
 	int64_t t = p->c_ms;
 
 	memset(&cf, 0, sizeof(cf));
-	if (C == NULL || clm_history_in(p->w->clm, p->w->st, sync_kind_of(p->m->entity), p->clm_id, &h, &cf) != CS_OK)
+	if (C == NULL)
 		return p->c_ms;
+	if (clm_history_in(p->w->clm, p->w->st, sync_kind_of(p->m->entity), p->clm_id, &h, &cf) != CS_OK) {
+		/* the store failed: undated, the repository's value would pass for the newest, so
+		 * the plan is made again instead */
+		p->read_failed |= cf.status >= 500;
+		return p->c_ms;
+	}
 	data = json_object_get(h, "data");
 	for (size_t i = json_array_size(data); i-- > 0;) {
 		const json_t *row = json_array_get(data, i);
@@ -251,11 +259,17 @@ conflict_open(struct plan *p, const struct cs_field_map *f)
 	json_t *d = NULL;
 	struct cs_error e = { 0 };
 
+	cs_err rc;
+
 	if (f->owner != CS_OWNER_BOTH || f->conflict != CS_CONFLICT_MANUAL)
 		return false;
 	conflict_key(p, f, key, sizeof(key));
-	if (store_kv_get(p->w->st, "conflict", key, &d, &e) != CS_OK)
+	if ((rc = store_kv_get(p->w->st, "conflict", key, &d, &e)) == CS_ENOTFOUND)
 		return false;
+	/* not known: held, as if open, and the plan is made again (taken for none, a change would
+	 * pass over a conflict a person has yet to settle) */
+	if (rc != CS_OK)
+		p->read_failed = true;
 	json_decref(d);
 	return true;
 }
@@ -271,9 +285,13 @@ conflict_follow(struct plan *p, const struct cs_field_map *f, const char *what, 
 	json_t *d = NULL;
 	bool changed = false;
 
+	cs_err rc;
+
 	conflict_key(p, f, key, sizeof(key));
-	if (store_kv_get(p->w->st, "conflict", key, &d, &e) != CS_OK)
+	if ((rc = store_kv_get(p->w->st, "conflict", key, &d, &e)) != CS_OK) {
+		p->read_failed |= rc != CS_ENOTFOUND;
 		return false;
+	}
 	if (!sync_value_equal(json_object_get(d, what), v) && json_object_set(d, what, v ? v : json_null()) == 0) {
 		json_array_append_new(p->conflicts, json_pack("[s, O]", key, d));
 		changed = true;
@@ -672,6 +690,10 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	if (!p->unit_open && (rc = sync_txn_begin(w, &e)) != CS_OK)
 		goto fail;
 	p->unit_open = false;      /* whatever happens below ends the unit */
+	if (p->read_failed) {
+		rc = cs_error_set(&e, CS_EIO, "the store failed a read the plan depends on: planned again");
+		goto fail;
+	}
 	/* A link a backfill has not finished is the one link another process writes: read before
 	 * this unit began, it may have been finished since (backfill.c finish_links), and writing
 	 * it back would undo that. The plan is then made again from what is stored. */
