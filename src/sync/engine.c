@@ -181,16 +181,6 @@ floor_find(struct worker *w, const char *channel)
 	return NULL;
 }
 
-/* Since when channel is followed, while it resumes with every retained event and has no
- * position yet; else 0. Stream thread. */
-static int64_t
-floor_of(struct worker *w, const char *channel)
-{
-	struct floor_ent *f = floor_find(w, channel);
-
-	return f != NULL && f->replaying ? f->since_ms : 0;
-}
-
 /* Stages one event in the inbox and its replay id in the cursor, in the stream's transaction
  * (on_flush commits it with the other events of the same answer). A replay id at or below the
  * stored one is a redelivery: a no-op. A failure rolls back everything staged since the last
@@ -204,6 +194,7 @@ on_event(void *ud, const struct sf_event *ev)
 	long long have = 0;
 	json_t *doc = NULL, *ids;
 	int64_t commit_ms = 0;
+	const struct floor_ent *fl = floor_find(w, ev->channel);
 	cs_err rc;
 
 	snprintf(key, sizeof(key), "cdc:%s:%s", w->org->name, ev->channel);
@@ -229,11 +220,11 @@ on_event(void *ud, const struct sf_event *ev)
 		json_decref(doc);
 		return 0;
 	}
-	/* replayed from before the channel was followed (on_resumed): only its position is kept */
-	if (rc == CS_ENOTFOUND && commit_ms > 0 && commit_ms < floor_of(w, ev->channel)) {
-		json_decref(doc);
+	/* replayed (on_resumed) from before the channel was followed: only its position is kept */
+	if (rc == CS_ENOTFOUND && fl != NULL && fl->replaying && commit_ms > 0 && commit_ms < fl->since_ms) {
 		if ((rc = sync_cursor_put(w->sst, key, "replay", ev->replay_id, &e)) != CS_OK)
-			goto fail_nodoc;
+			goto fail;
+		json_decref(doc);
 		w->st_before++;
 		return 0;
 	}
@@ -247,13 +238,10 @@ on_event(void *ud, const struct sf_event *ev)
 		w->st_gaps++;
 	return 0;
 fail:
-	json_decref(doc);
-	if (doc == NULL)
-		cs_error_set(&e, CS_ENOMEM, "out of memory");
-fail_nodoc:
 	store_rollback(w->sst);
 	w->st_events = w->st_gaps = w->st_before = 0;
-	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, e.msg);
+	log_warn("sync.inbox", "org %s: cannot store a change event: %s", w->org->name, doc ? e.msg : "out of memory");
+	json_decref(doc);
 	return -1;
 }
 
