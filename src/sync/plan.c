@@ -1536,21 +1536,6 @@ sync_route_of(struct clm *clm, struct store *st, const struct cs_mapping *m, con
 	return r;
 }
 
-struct cursor_ud {
-	struct worker *w;
-	long long seq;
-};
-
-static cs_err
-advance_feed(void *ud, struct cs_error *e)
-{
-	struct cursor_ud *c = ud;
-	char key[STORE_KV_KEY_MAX];
-
-	snprintf(key, sizeof(key), "clm:%s", c->w->org->name);
-	return sync_cursor_put(c->w->st, key, "seq", c->seq, e);
-}
-
 /* Runs done_fn (may be NULL: nothing to do) alone in a transaction: CS_OK or CS_EIO. */
 static cs_err
 run_done(struct worker *w, cs_err (*done_fn)(void *, struct cs_error *), void *ud)
@@ -1807,7 +1792,8 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 		if (ext_missing)
 			json_object_set_new(p.sfw, m->external_id_field, json_string(id));
 	}
-	if (p.link != NULL || done_fn != NULL) {
+	/* an unlinked record's plan may still have said something (unmatched): its rows commit */
+	if (p.link != NULL || done_fn != NULL || json_array_size(p.audit) > 0) {
 		p.c_ms = cs_time_now_ms();
 		rc = commit_plan(&p, done_fn, ud, why, sizeof(why));
 		if (rc == CS_EINVAL) {
@@ -1871,10 +1857,7 @@ sync_plan_feed(struct worker *w)
 		const char *entity = json_string_value(json_object_get(r, "entity"));
 		const char *id = json_string_value(json_object_get(r, "id"));
 		const char *op = json_string_value(json_object_get(r, "op"));
-		struct cursor_ud cu = { w, seq };
 		char event[48];
-		bool planned = false;
-
 		size_t last = SIZE_MAX;
 
 		snprintf(event, sizeof(event), "feed:%lld", seq);
@@ -1884,24 +1867,17 @@ sync_plan_feed(struct worker *w)
 				last = k;
 		for (size_t k = 0; last != SIZE_MAX && k <= last; k++) {
 			const struct cs_mapping *m = w->maps[k];
-			/* the last mapping's plan moves the cursor: a crash before it plans the row
-			 * again for each mapping, which finds what it already planned equal */
-			cs_err (*fin)(void *, struct cs_error *) = k == last ? advance_feed : NULL;
 			if (strcmp(cs_entity_name(m->entity), entity) != 0)
 				continue;
 			/* our own repository writes come back here too: the shadow comparison finds them equal */
-			if ((sync_paused(w, m) ? hold_clm(w, m, id, op, fin, &cu) : plan_record(w, m, id, op, event, fin, &cu)) != CS_OK)
+			if ((sync_paused(w, m) ? hold_clm(w, m, id, op, NULL, NULL) : plan_record(w, m, id, op, event, NULL, NULL)) != CS_OK)
 				goto out;
 			sync_count(w, m, SYNC_MC_FROM_CLM);
-			planned = true;
 		}
-		if (!planned) {
-			if (sync_txn_begin(w, &e) != CS_OK || advance_feed(&cu, &e) != CS_OK || sync_txn_commit(w, &e) != CS_OK) {
-				sync_txn_rollback(w);
-				goto out;
-			}
-		}
-		/* the row's plan is in the group: the cursor in memory follows when it commits */
+		/* the row's plans are in the group: the group's commit stores the cursor past it
+		 * (sync_txn_flush). A group committed between two mappings' plans of one row stores
+		 * the row before: after a crash the row is planned again for each mapping, which
+		 * finds what it already planned equal */
 		w->grp_seq = seq;
 		done++;
 	}

@@ -143,6 +143,21 @@ sync_txn_flush(struct worker *w, struct cs_error *e)
 	}
 	if (w->grp_lost)
 		return cs_error_set(e, CS_EIO, "an earlier commit of this round failed");
+	/* the feed rows planned into the group: their cursor commits with their plans, once per
+	 * group rather than once per row (a row with nothing to plan opens the transaction) */
+	if (w->grp_seq != w->clm_cursor) {
+		char key[STORE_KV_KEY_MAX];
+
+		snprintf(key, sizeof(key), "clm:%s", w->org->name);
+		if (!w->grp_open && store_begin(w->st, e) == CS_OK)
+			w->grp_open = true;
+		if (!w->grp_open || sync_cursor_put(w->st, key, "seq", w->grp_seq, e) != CS_OK) {
+			if (w->grp_open)
+				store_rollback(w->st);
+			group_lost(w);
+			return CS_EIO;
+		}
+	}
 	if (w->grp_open) {
 		w->grp_open = false;
 		if (store_commit(w->st, e) != CS_OK) {
