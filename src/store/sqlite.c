@@ -233,6 +233,11 @@ step(struct sq *q, sqlite3_stmt *st)
 	enum store_fault k;
 
 	if (store_fault_fire(&k)) {
+		if (k == STORE_FAULT_DELAY) {
+			int rc = sqlite3_step(st);
+			store_fault_delay();
+			return rc;
+		}
 		q->fault = fault_rc(k);
 		return q->fault;
 	}
@@ -309,13 +314,18 @@ static cs_err
 exec(struct sq *q, const char *sql, struct cs_error *e)
 {
 	enum store_fault k;
+	bool delay = false;
 	int rc;
 
 	if (store_fault_fire(&k)) {
-		q->fault = fault_rc(k);
-		return dberr(q, q->fault, e, "exec");
+		if (!(delay = k == STORE_FAULT_DELAY)) {
+			q->fault = fault_rc(k);
+			return dberr(q, q->fault, e, "exec");
+		}
 	}
 	rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+	if (delay)
+		store_fault_delay();
 	return rc == SQLITE_OK ? CS_OK : dberr(q, rc, e, "exec");
 }
 

@@ -1,10 +1,12 @@
 /* store.c - the store's front: picks the back end by URL, checks and encodes input, dispatches. */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/buf.h"
 #include "util/fault.h"
@@ -32,6 +34,29 @@ long
 store_fault_counted(void)
 {
 	return cs_fault_counted(&fault);
+}
+
+static _Atomic int delay_ms;
+static void (*_Atomic delay_cb)(void);
+
+void
+store_fault_delay_set(int ms, void (*on_delay)(void))
+{
+	atomic_store(&delay_ms, ms > 0 ? ms : 0);
+	atomic_store(&delay_cb, on_delay);
+}
+
+void
+store_fault_delay(void)
+{
+	void (*cb)(void) = atomic_load(&delay_cb);
+	int ms = atomic_load(&delay_ms);
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	if (cb != NULL)
+		cb();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 /* Counts one statement; true exactly once, for the armed one, with its kind in *kind. Costs one

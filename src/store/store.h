@@ -286,9 +286,15 @@ void store_fault_inject(long nth);
  * database staying locked past the busy timeout (SQLITE_BUSY, so CS_ETIMEOUT, as a writer of
  * another process holding the lock would cause). Short writes are simulated below the store, at
  * SQLite's VFS layer, by the torture run (tests/torture/). */
-enum store_fault { STORE_FAULT_IO, STORE_FAULT_BUSY };
+enum store_fault { STORE_FAULT_IO, STORE_FAULT_BUSY, STORE_FAULT_DELAY };
 /* store_fault_inject with a kind. Thread-safe. */
 void store_fault_inject_kind(long nth, enum store_fault kind);
+/* STORE_FAULT_DELAY fails nothing: the statement runs, then its thread sleeps ms milliseconds
+ * holding what the statement holds (a read's snapshot; inside a transaction, the write lock)
+ * before it goes on, so that a test can make a concurrent change land in that window.
+ * on_delay (may be NULL) is called from the delayed thread as the sleep begins. Set before
+ * arming; thread-safe. */
+void store_fault_delay_set(int ms, void (*on_delay)(void));
 /* The statements counted since the last store_fault_inject*() call, up to the one that failed
  * (counting stops when the fault fires or when disarmed): a torture run arms LONG_MAX, runs a
  * scenario and reads here how many statements it made. Thread-safe. */

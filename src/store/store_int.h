@@ -118,6 +118,8 @@ bool store_id_ok(const char *s, size_t max);
 /* Counts a statement for store_fault_inject(); true when this one must fail, with the kind of
  * failure to simulate in *kind. Thread-safe. */
 bool store_fault_fire(enum store_fault *kind);
+/* A STORE_FAULT_DELAY fired: tells the test (store_fault_delay_set) and sleeps. */
+void store_fault_delay(void);
 
 /* Writes "2026-11-27T00:19:07.123Z" for ms into a new JSON string (NULL when out of memory). */
 json_t *store_json_time(int64_t ms);

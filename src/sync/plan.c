@@ -2,6 +2,7 @@
 #include "sync/audit.h"
 #include "sync/sent.h"
 #include "sync/sync_int.h"
+#include "util/json.h"
 #include "sync/value.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -673,9 +674,9 @@ plan_sf_side(struct plan *p, const json_t *values, bool ours, bool all, char *er
 
 /* Writes the plan in one unit (sync_txn_begin): the repository change (clm_update_in), the
  * link, the outbox entry, conflicts, audit rows and done_fn's own rows commit together.
- * Returns CS_OK, CS_EINVAL when the repository refused the change, CS_ETIMEOUT when it or the
- * store failed for now (*why says why; nothing was written: the caller plans it again, never
- * takes its cause as handled). */
+ * Returns CS_OK, CS_EINVAL when the repository refused the change, CS_ECONFLICT when the record
+ * changed since the plan read it, CS_ETIMEOUT when it or the store failed for now (*why says
+ * why; nothing was written: the caller plans it again, never takes its cause as handled). */
 static cs_err
 commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), void *ud, char *why, size_t whyn)
 {
@@ -715,12 +716,18 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		long long seq = 0;
 
 		memset(&cf, 0, sizeof(cf));
-		/* the record written is not needed back: no answer is built for it */
-		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch, -1, w->actor, NULL,
-		                   &seq, &cf);
+		/* The record is written only at the version the plan read. The first plan of a group
+		 * reads before its unit takes the write lock, and the repository's writer may commit
+		 * in between: written blindly, the patch would undo that newer edit, whose feed row
+		 * would then find the repository equal to the base set here. The record written is
+		 * not needed back: no answer is built for it. */
+		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch,
+		                   p->rec != NULL ? cs_json_get_int(p->rec, "version", -1) : -1, w->actor, NULL, &seq, &cf);
 		if (rc != CS_OK) {
 			sync_txn_rollback(w);
 			snprintf(why, whyn, "%s: %s", cf.code, cf.msg);
+			if (cf.status == 412)
+				return CS_ECONFLICT;
 			return cf.status >= 500 ? CS_ETIMEOUT : CS_EINVAL;
 		}
 		sync_txn_clm(w, seq);
@@ -1671,9 +1678,10 @@ route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud
 }
 
 /* Plans repository record id of m (a feed row, a lookup brought along, a reconcile). Returns
- * CS_OK, or CS_ETIMEOUT for a transient failure. */
+ * CS_OK, CS_ECONFLICT when the record changed between the plan's read and its write (nothing
+ * written: plan it again), or CS_ETIMEOUT for a transient failure. */
 static cs_err
-plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const char *op, const char *event,
+plan_record_once(struct worker *w, const struct cs_mapping *m, const char *id, const char *op, const char *event,
             cs_err (*done_fn)(void *, struct cs_error *), void *ud)
 {
 	struct clm_fail cf;
@@ -1805,6 +1813,26 @@ plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const 
 	plan_cleanup(&p);
 	json_decref(rec);
 	json_decref(fu.items);
+	return rc == CS_OK || rc == CS_ECONFLICT ? rc : CS_ETIMEOUT;
+}
+
+/* How many times a plan is made again at once when the record changed between its read and its
+ * write (CS_ECONFLICT): a plan made inside an open group reads under the write lock and cannot
+ * meet it twice; alone, it might, under a stream of writes to the one record. */
+#define REPLAN_MAX 3
+
+/* Plans repository record id of m (see plan_record_once): made again from what is stored when
+ * the record changed since it was read. CS_OK or CS_ETIMEOUT. */
+static cs_err
+plan_record(struct worker *w, const struct cs_mapping *m, const char *id, const char *op, const char *event,
+            cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+{
+	cs_err rc = CS_ECONFLICT;
+
+	for (int i = 0; i < REPLAN_MAX && rc == CS_ECONFLICT; i++)
+		if ((rc = plan_record_once(w, m, id, op, event, done_fn, ud)) == CS_ECONFLICT)
+			log_info("sync.plan", "org %s: %s %s: the record changed while it was planned: planned again",
+			         w->org->name, m->name, id);
 	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 }
 
@@ -2054,12 +2082,13 @@ link_own_create(struct worker *w, const struct cs_mapping *m, const json_t *valu
 	return yes;
 }
 
-/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ETIMEOUT (try later).
- * item is an inbox entry (key names it; only with last is it removed), or a delete a reconcile
- * found (key NULL, last false, "event" and "drift" set). */
+/* One Salesforce record's change: CS_OK (done, inbox entry removed), CS_ECONFLICT (the
+ * repository record changed between the plan's read and its write: nothing written, plan it
+ * again), CS_ETIMEOUT (try later). item is an inbox entry (key names it; only with last is it
+ * removed), or a delete a reconcile found (key NULL, last false, "event" and "drift" set). */
 static cs_err
-plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
-               bool last)
+plan_sf_once(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
+             bool last)
 {
 	const char *type = json_string_value(json_object_get(item, "type"));
 	const json_t *values = json_object_get(item, "values");
@@ -2276,7 +2305,7 @@ plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, 
 	json_decref(rec);
 	if (rc == CS_EINVAL)
 		return dead_letter(w, m, clm_id, sf_id, key, item, why) == CS_OK ? CS_OK : CS_ETIMEOUT;
-	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
+	return rc == CS_OK || rc == CS_ECONFLICT ? rc : CS_ETIMEOUT;
 skip:
 	if (!last)
 		return CS_OK;
@@ -2285,6 +2314,21 @@ skip:
 		return CS_ETIMEOUT;
 	}
 	return CS_OK;
+}
+
+/* One Salesforce record's change (plan_sf_once), planned again from what is stored when the
+ * repository record changed since the plan read it. CS_OK or CS_ETIMEOUT. */
+static cs_err
+plan_sf_record(struct worker *w, const struct cs_mapping *m, const char *sf_id, const json_t *item, const char *key,
+               bool last)
+{
+	cs_err rc = CS_ECONFLICT;
+
+	for (int i = 0; i < REPLAN_MAX && rc == CS_ECONFLICT; i++)
+		if ((rc = plan_sf_once(w, m, sf_id, item, key, last)) == CS_ECONFLICT)
+			log_info("sync.plan", "org %s: %s %s: its repository record changed while it was planned: planned again",
+			         w->org->name, m->name, sf_id);
+	return rc == CS_OK ? CS_OK : CS_ETIMEOUT;
 }
 
 static cs_err
@@ -2363,7 +2407,7 @@ resolve_conflict(struct worker *w, const json_t *item)
 	plan_cleanup(&p);
 	json_decref(rec);
 	json_decref(c);
-	return rc == CS_ETIMEOUT ? CS_ETIMEOUT : CS_OK;
+	return rc == CS_ETIMEOUT || rc == CS_ECONFLICT ? CS_ETIMEOUT : CS_OK;
 }
 
 /* A reconcile asked for by an operator (one mapping or all), or by the stream (every mapping of
@@ -2784,8 +2828,9 @@ reconcile_one(void *ud, const json_t *sfrec)
 			log_warn("sync.reconcile", "org %s: %s %s: %s", w->org->name, r->m->name, clm_id, why);
 		else if (rc != CS_OK) {
 			/* nothing of this record's repair was written: the reconcile stops rather than
-			 * report it done; one asked for by a gap or a lost replay position is made again */
-			r->err = rc;
+			 * report it done; one asked for by a gap or a lost replay position is made again
+			 * (also when the record changed since it was read: the next one reads it anew) */
+			r->err = rc == CS_ECONFLICT ? CS_ETIMEOUT : rc;
 			plan_cleanup(&p);
 			json_decref(rec);
 			return 1;

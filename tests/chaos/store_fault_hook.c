@@ -4,7 +4,8 @@
  * (the shipped `clmsync` does not contain it). When CLMSYNC_STORE_FAULT_FIFO names a FIFO, a
  * thread reads lines from it; each line is a number N and calls store_fault_inject(N): the Nth
  * store statement executed from then on, in any connection of the process, fails as an I/O error
- * (store.h). That is the same simulation the unit tests use (test_store_kv, test_repo_batch), so
+ * (store.h); a line "delay N" makes the Nth statement hold its thread a while instead (after it
+ * ran), for a reproduction that needs a concurrent change to land in that window. That is the same simulation the unit tests use (test_store_kv, test_repo_batch), so
  * the faults the soak injects are the ones the store promises to survive, reached through the
  * running server's own paths: the repository's writer, the sync workers, the change stream, the
  * admin listener.
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +32,47 @@
 
 static char fifo_path[FIFO_PATH_MAX];
 
-/* Arms the fault simulation for one line: a decimal N from 1 to 1,000,000; 0 disarms; anything
- * else is ignored with a message on stderr. */
+#define DELAY_MS 600                 /* how long a delayed statement holds its thread */
+
+/* Said when a delayed statement's thread begins to sleep: a reproduction waits for this line in
+ * the server's log before it makes the change that must land in the window. */
+static void
+announce(void)
+{
+	char name[16] = "", msg[80];
+	int n;
+
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	n = snprintf(msg, sizeof(msg), "clmsync-chaos: store statement delayed (thread %s)\n", name);
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+		return;
+}
+
+/* Arms the fault simulation for one line: a decimal N from 1 to 1,000,000, the Nth statement
+ * failing as an I/O error, or "delay N", the Nth statement holding its thread DELAY_MS after it
+ * ran (store.h, STORE_FAULT_DELAY); 0 disarms; anything else is ignored with a message on
+ * stderr. */
 static void
 arm(const char *line)
 {
+	const char *p = line;
+	bool delay = strncmp(p, "delay ", 6) == 0;
 	char *end;
 	long n;
 
+	if (delay)
+		p += 6;
 	errno = 0;
-	n = strtol(line, &end, 10);
-	if (errno != 0 || end == line || *end != '\0' || n < 0 || n > 1000000) {
+	n = strtol(p, &end, 10);
+	if (errno != 0 || end == p || *end != '\0' || n < 0 || n > 1000000) {
 		fprintf(stderr, "clmsync-chaos: ignored store fault line '%.20s'\n", line);
 		return;
 	}
-	store_fault_inject(n);
+	if (delay) {
+		store_fault_delay_set(DELAY_MS, announce);
+		store_fault_inject_kind(n, STORE_FAULT_DELAY);
+	} else
+		store_fault_inject(n);
 }
 
 /* The reader thread: never returns; ends with the process. */
