@@ -35,8 +35,11 @@
 #include "util/json.h"
 
 #define SCRIPT_MAX_RESPONSES 48
-#define SCRIPT_MAX_PREFIXES 8
-#define SCRIPT_MAX_TOKENS 8
+/* every answer may be a token answer naming an instance and a token of its own, and the org's
+ * own hosts come first: a list that could fill would make a later instance a request "off the
+ * org's hosts" (a false crash) and a later token one the checks never look for */
+#define SCRIPT_MAX_PREFIXES (SCRIPT_MAX_RESPONSES + 2)
+#define SCRIPT_MAX_TOKENS (SCRIPT_MAX_RESPONSES + 2)
 #define SCRIPT_SEP "\n%%\n"
 
 struct script_resp {
@@ -61,6 +64,9 @@ static struct {
 static void
 script_allow(const char *p, size_t n)
 {
+	for (size_t i = 0; i < script.nprefix; i++)
+		if (strlen(script.prefix[i]) == n && memcmp(script.prefix[i], p, n) == 0)
+			return;
 	if (script.nprefix < SCRIPT_MAX_PREFIXES && (script.prefix[script.nprefix] = strndup(p, n)) != NULL)
 		script.nprefix++;
 }
