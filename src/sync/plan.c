@@ -2,8 +2,8 @@
 #include "sync/audit.h"
 #include "sync/sent.h"
 #include "sync/sync_int.h"
-#include "util/json.h"
 #include "sync/value.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -1682,7 +1682,7 @@ route_out(struct plan *p, cs_err (*done_fn)(void *, struct cs_error *), void *ud
  * written: plan it again), or CS_ETIMEOUT for a transient failure. */
 static cs_err
 plan_record_once(struct worker *w, const struct cs_mapping *m, const char *id, const char *op, const char *event,
-            cs_err (*done_fn)(void *, struct cs_error *), void *ud)
+                 cs_err (*done_fn)(void *, struct cs_error *), void *ud)
 {
 	struct clm_fail cf;
 	struct cs_error e = { 0 };
