@@ -734,6 +734,42 @@ faults(void **state)
 	json_decref(v);
 }
 
+/* STORE_FAULT_DELAY: the delayed statement ran before its thread is held, so a read keeps the
+ * snapshot it took while another connection commits in the window, and nothing fails. */
+static struct store *delay_other;
+static int delay_calls;
+
+static void
+delay_write(void)
+{
+	delay_calls++;
+	put_commit(delay_other, "ns", "k", "\"new\"");
+}
+
+static void
+delay_fault(void **state)
+{
+	struct fx *f = *state;
+	struct cs_error e = { 0 };
+	json_t *out = NULL;
+
+	put_commit(f->s, "ns", "k", "\"old\"");
+	assert_int_equal(store_open(f->url, &delay_other, &e), CS_OK);
+	store_fault_delay_set(1, delay_write);
+	store_fault_inject_kind(1, STORE_FAULT_DELAY);
+	assert_int_equal(store_kv_get(f->s, "ns", "k", &out, &e), CS_OK);
+	assert_int_equal(delay_calls, 1);
+	/* the read was made before the other connection's commit, which landed all the same */
+	assert_string_equal(json_string_value(out), "old");
+	json_decref(out);
+	assert_doc(f->s, "ns", "k", "\"new\"");
+	/* once: the next statements run as usual */
+	assert_doc(f->s, "ns", "k", "\"new\"");
+	assert_int_equal(delay_calls, 1);
+	store_fault_delay_set(0, NULL);
+	store_close(delay_other);
+}
+
 static void
 reopen(void **state)
 {
@@ -807,6 +843,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(delay_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(migration, setup, teardown),
 	};
