@@ -124,7 +124,7 @@ ensure_cursor(struct bf *b, struct cs_error *e)
 	long long v = 0, head = 0;
 	cs_err rc;
 
-	snprintf(key, sizeof(key), "clm:%s", b->org->name);
+	sync_feed_key(b->org->name, key);
 	if ((rc = store_begin(b->st, e)) != CS_OK)
 		return rc;
 	rc = sync_cursor_get(b->st, key, "seq", &v, e);

@@ -1863,7 +1863,7 @@ sync_plan_feed(struct worker *w)
 	cs_err rc;
 
 	if (w->clm_cursor == 0) {
-		snprintf(key, sizeof(key), "clm:%s", w->org->name);
+		sync_feed_key(w->org->name, key);
 		rc = sync_cursor_get(w->st, key, "seq", &w->clm_cursor, &e);
 		if (rc == CS_ENOTFOUND) {
 			/* first start: the records already there are linked by a reconcile or backfill,

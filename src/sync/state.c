@@ -148,7 +148,7 @@ sync_txn_flush(struct worker *w, struct cs_error *e)
 	if (w->grp_seq != w->clm_cursor) {
 		char key[STORE_KV_KEY_MAX];
 
-		snprintf(key, sizeof(key), "clm:%s", w->org->name);
+		sync_feed_key(w->org->name, key);
 		if (!w->grp_open && store_begin(w->st, e) == CS_OK)
 			w->grp_open = true;
 		if (!w->grp_open || sync_cursor_put(w->st, key, "seq", w->grp_seq, e) != CS_OK) {
@@ -359,6 +359,12 @@ sync_cursor_get(struct store *s, const char *key, const char *field, long long *
 	*v = json_integer_value(json_object_get(d, field));
 	json_decref(d);
 	return CS_OK;
+}
+
+void
+sync_feed_key(const char *org, char key[STORE_KV_KEY_MAX])
+{
+	snprintf(key, STORE_KV_KEY_MAX, "clm:%s", org);
 }
 
 cs_err

@@ -195,6 +195,8 @@ bool sync_conflict_key(const struct cs_mapping *m, const char *clm_id, const str
 cs_err sync_link_del(struct store *s, const struct cs_mapping *m, const char *clm_id, struct cs_error *e);
 /* Appends doc (borrowed) to queue ns under the next 20-digit key of counter ns. */
 cs_err sync_queue_push(struct store *s, const char *ns, const json_t *doc, struct cs_error *e);
+/* The key of org's change-feed cursor ("seq") among the cursors: "clm:<org>". */
+void sync_feed_key(const char *org, char key[STORE_KV_KEY_MAX]);
 cs_err sync_cursor_get(struct store *s, const char *key, const char *field, long long *v, struct cs_error *e);
 cs_err sync_cursor_put(struct store *s, const char *key, const char *field, long long v, struct cs_error *e);
 /* The namespace of m's marks of records Salesforce deleted, keyed by Salesforce id (plan.c

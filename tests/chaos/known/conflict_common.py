@@ -81,9 +81,10 @@ def created_answer_lost(account, title, **fields):
 
 def arm(n):
     """Arms clmsync-chaos's store fault simulation (tests/chaos/store_fault_hook.c, the FIFO named
-    by $FIFO): the nth store statement from now fails; 0 turns it off."""
+    by $FIFO): the nth store statement from now fails; 0 turns it off. A line of the hook's
+    own ("delay N") is sent as it is."""
     fd = os.open(os.environ["FIFO"], os.O_WRONLY | os.O_NONBLOCK)
-    os.write(fd, b"%d\n" % n)
+    os.write(fd, b"%s\n" % str(n).encode())
     os.close(fd)
 
 

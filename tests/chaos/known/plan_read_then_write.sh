@@ -23,7 +23,7 @@ CLMSYNC_BIN=$BUILD/clmsync-chaos CLMSYNC_STORE_FAULT_FIFO="$WORK/faults.fifo" st
 	max_attempts=1000 description_conflict=clm_wins
 FIFO="$WORK/faults.fifo" known_py <<'PY'
 import os
-from conflict_common import clm, sf
+from conflict_common import arm, clm, sf
 from sync_lib import check, finish, wait_for
 
 LOG = os.path.join(os.environ["WORK"], "clm.log")
@@ -33,12 +33,6 @@ def held():
     """How many times the server has said a statement is held (the delay fault fired)."""
     with open(LOG, errors="replace") as f:
         return f.read().count("clmsync-chaos: store statement delayed")
-
-
-def arm(line):
-    fd = os.open(os.environ["FIFO"], os.O_WRONLY | os.O_NONBLOCK)
-    os.write(fd, line.encode() + b"\n")
-    os.close(fd)
 
 
 cp = clm.create("counterparties", {"legal_name": "Window Co"})["id"]
@@ -57,7 +51,7 @@ for n in range(1, 31):
     fired += wait_for(lambda: held() > before, 3) is True
     want = "repo %d" % n
     clm.patch("contracts", ct, {"description": want})
-    arm("0")
+    arm(0)
     ok = wait_for(lambda: (clm.get("contracts", ct) or {}).get("description") == want and
                   sf.get("Contract", sid)["Description"] == want, 10)
     if not ok:
