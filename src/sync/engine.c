@@ -498,6 +498,8 @@ static void
 worker_cleanup(struct worker *w)
 {
 	sf_stream_free(w->stream);
+	json_decref(w->settled);
+	json_decref(w->settled_grp);
 	sf_client_free(w->sc);
 	sf_org_free(w->sfo);
 	store_close(w->st);
@@ -560,6 +562,8 @@ worker_init(struct worker *w, struct sync_engine *g, const struct sync_opts *o, 
 	snprintf(w->actor, sizeof(w->actor), "sync:%s", org->name);
 	snprintf(w->ns_inbox, sizeof(w->ns_inbox), "inbox:%s", org->name);
 	snprintf(w->ns_outbox, sizeof(w->ns_outbox), "outbox:%s", org->name);
+	if ((w->settled = json_object()) == NULL || (w->settled_grp = json_object()) == NULL)
+		return cs_error_set(e, CS_ENOMEM, "out of memory");
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -430,6 +430,36 @@ clm_value(struct plan *p, const struct cs_field_map *f, char *err, size_t errn)
 	return v;
 }
 
+/* What a repository-side pass does with field f, whose repository value is C. *S gets what
+ * Salesforce holds as far as the link knows. */
+enum clm_step { CLM_STEP_NONE, CLM_STEP_BASE, CLM_STEP_WRITE, CLM_STEP_CHANGE };
+
+static enum clm_step
+clm_step(struct plan *p, const struct cs_field_map *f, json_t *C, bool creating, json_t **S)
+{
+	json_t *B = base_of(p, f);
+
+	/* a write of ours on its way is what Salesforce will hold; not one a whole read made
+	 * since overtook (sent.h): the base, which that read set, is */
+	*S = sync_sent_read_over(json_object_get(p->link, "sent"), f->sf) ? NULL : pending_of(p, f);
+	if (*S == NULL)
+		*S = B;
+	if (B == NULL && creating && json_is_null(C))
+		return CLM_STEP_BASE;
+	if (B == NULL && *S != NULL && sync_value_equal(C, *S)) {
+		/* never compared, and a write of this very value is on its way (the create, its
+		 * answer awaited): written again, it would ride in the later write, which keeps the
+		 * earlier write's answer from giving the field its base (apply.c), and a Salesforce
+		 * edit made in between would be weighed as a first comparison */
+		return CLM_STEP_NONE;
+	}
+	if (B != NULL && sync_value_equal(C, *S))
+		return CLM_STEP_NONE;
+	if (B == NULL && f->owner == CS_OWNER_SALESFORCE && !creating)
+		return CLM_STEP_NONE;      /* never synced, owned by Salesforce: its value comes from there */
+	return B == NULL ? CLM_STEP_WRITE : CLM_STEP_CHANGE;
+}
+
 /* Plans a repository-side pass over every field (a feed row, a new link, a reconcile). */
 static void
 plan_clm_side(struct plan *p, bool creating)
@@ -438,36 +468,47 @@ plan_clm_side(struct plan *p, bool creating)
 	for (size_t i = 0; i < p->m->nfields; i++) {
 		const struct cs_field_map *f = &p->m->fields[i];
 		char err[256];
-		json_t *C = clm_value(p, f, err, sizeof(err)), *B, *S;
+		json_t *C = clm_value(p, f, err, sizeof(err)), *S;
 
 		if (C == NULL) {
 			if (err[0] != '\0')
 				audit(p, "salesforce", f, NULL, NULL, "error", err);
 			continue;
 		}
-		B = base_of(p, f);
-		/* a write of ours on its way is what Salesforce will hold; not one a whole read made
-		 * since overtook (sent.h): the base, which that read set, is */
-		S = sync_sent_read_over(json_object_get(p->link, "sent"), f->sf) ? NULL : pending_of(p, f);
-		if (S == NULL)
-			S = B;
-		if (B == NULL && creating && json_is_null(C)) {
-			set_base(p, f, C);
-		} else if (B == NULL && S != NULL && sync_value_equal(C, S)) {
-			/* never compared, and a write of this very value is on its way (the create,
-			 * its answer awaited): written again, it would ride in the later write, which
-			 * keeps the earlier write's answer from giving the field its base (apply.c), and
-			 * a Salesforce edit made in between would be weighed as a first comparison */
-		} else if (B == NULL || !sync_value_equal(C, S)) {
-			if (B == NULL && f->owner == CS_OWNER_SALESFORCE && !creating) {
-				/* never synced, owned by Salesforce: its value comes from there */
-			} else if (B == NULL)
-				write_sf(p, f, C);
-			else
-				clm_change(p, f, C, S);
+		switch (clm_step(p, f, C, creating, &S)) {
+		case CLM_STEP_NONE: break;
+		case CLM_STEP_BASE: set_base(p, f, C); break;
+		case CLM_STEP_WRITE: write_sf(p, f, C); break;
+		case CLM_STEP_CHANGE: clm_change(p, f, C, S); break;
 		}
 		json_decref(C);
 	}
+}
+
+/* Whether a repository-side pass over record rec, with the link as the plan leaves it, would
+ * find nothing to do: no field to write, revert or weigh, none in error, and the record still
+ * routed to the mapping's org. Then the feed row of the plan's own write of rec has nothing
+ * left to plan (sync_settled). Reads nothing from the store. */
+static bool
+clm_side_settled(struct plan *p, const json_t *rec)
+{
+	const json_t *saved = p->rec;
+	bool settled = p->m->route.kind != CS_ROUTE_PARENT && sync_routed(p->m, rec);
+
+	p->rec = (json_t *)rec;
+	for (size_t i = 0; settled && i < p->m->nfields; i++) {
+		const struct cs_field_map *f = &p->m->fields[i];
+		char err[256];
+		json_t *C = clm_value(p, f, err, sizeof(err)), *S;
+
+		if (C == NULL)
+			settled = err[0] == '\0';
+		else
+			settled = clm_step(p, f, C, false, &S) == CLM_STEP_NONE;
+		json_decref(C);
+	}
+	p->rec = (json_t *)saved;
+	return settled;
 }
 
 /* Translates the Salesforce id of a lookup into the repository id of its target (new string
@@ -683,7 +724,7 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	struct worker *w = p->w;
 	struct cs_error e = { 0 };
 	struct clm_fail cf;
-	json_t *it;
+	json_t *it, *post = NULL;
 	bool wrote_clm = false;
 	size_t i;
 	cs_err rc;
@@ -719,10 +760,10 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 		/* The record is written only at the version the plan read. The first plan of a group
 		 * reads before its unit takes the write lock, and the repository's writer may commit
 		 * in between: written blindly, the patch would undo that newer edit, whose feed row
-		 * would then find the repository equal to the base set here. The record written is
-		 * not needed back: no answer is built for it. */
+		 * would then find the repository equal to the base set here. The record as written
+		 * tells whether the write's own feed row has anything left to plan (below). */
 		rc = clm_update_in(w->clm, w->st, sync_kind_of(p->m->entity), NULL, p->clm_id, p->patch,
-		                   p->rec != NULL ? cs_json_get_int(p->rec, "version", -1) : -1, w->actor, NULL, &seq, &cf);
+		                   p->rec != NULL ? cs_json_get_int(p->rec, "version", -1) : -1, w->actor, &post, &seq, &cf);
 		if (rc != CS_OK) {
 			sync_txn_rollback(w);
 			snprintf(why, whyn, "%s: %s", cf.code, cf.msg);
@@ -763,6 +804,14 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	if ((rc = sync_txn_commit(w, &e)) != CS_OK)
 		goto fail;
 	if (wrote_clm) {
+		/* The write comes back as a feed row, which a plan of this mapping would find equal to
+		 * the link in every field, the write's own values and the rest alike: unless something
+		 * differs (a value the repository keeps in its own form, a field it derives, a value in
+		 * error, a route that moved), that plan is not made (sync_plan_feed). */
+		if (post != NULL)
+			sync_settled_note(w, p->m, p->clm_id, cs_json_get_int(post, "version", -1),
+			                  clm_side_settled(p, post));
+		json_decref(post);
 		/* counted when released into its unit; a group lost later plans it again */
 		atomic_fetch_add(&w->n_clm_writes, 1);
 		sync_count(w, p->m, SYNC_MC_TO_CLM);
@@ -771,6 +820,7 @@ commit_plan(struct plan *p, cs_err (*done_fn)(void *ud, struct cs_error *e), voi
 	}
 	return CS_OK;
 fail:
+	json_decref(post);
 	sync_txn_rollback(w);
 	snprintf(why, whyn, "%s", e.msg);
 	log_warn("sync.plan", "org %s: %s %s: cannot commit: %s", w->org->name, p->m->name, p->clm_id, e.msg);
@@ -1885,20 +1935,28 @@ sync_plan_feed(struct worker *w)
 		const char *entity = json_string_value(json_object_get(r, "entity"));
 		const char *id = json_string_value(json_object_get(r, "id"));
 		const char *op = json_string_value(json_object_get(r, "op"));
+		const char *origin = json_string_value(json_object_get(r, "origin"));
 		char event[48];
 		size_t last = SIZE_MAX;
+		uint64_t settled;
 
 		snprintf(event, sizeof(event), "feed:%lld", seq);
 		atomic_fetch_add(&w->n_feed, 1);
 		for (size_t k = 0; k < w->nmaps && entity && id; k++)
 			if (strcmp(cs_entity_name(w->maps[k]->entity), entity) == 0)
 				last = k;
+		/* our own repository writes come back here too: for the mapping whose plan made one,
+		 * that plan found already that the comparison would find them equal (commit_plan) */
+		settled = last != SIZE_MAX && origin != NULL ?
+		    sync_settled_take(w, entity, id, json_integer_value(json_object_get(r, "version")), origin) : 0;
 		for (size_t k = 0; last != SIZE_MAX && k <= last; k++) {
 			const struct cs_mapping *m = w->maps[k];
 			if (strcmp(cs_entity_name(m->entity), entity) != 0)
 				continue;
-			/* our own repository writes come back here too: the shadow comparison finds them equal */
-			if ((sync_paused(w, m) ? hold_clm(w, m, id, op, NULL, NULL) : plan_record(w, m, id, op, event, NULL, NULL)) != CS_OK)
+			if (k < 64 && (settled & (uint64_t)1 << k) && !sync_paused(w, m)) {
+				atomic_fetch_add(&w->n_echo, 1);
+				sync_count(w, m, SYNC_MC_ECHO);
+			} else if ((sync_paused(w, m) ? hold_clm(w, m, id, op, NULL, NULL) : plan_record(w, m, id, op, event, NULL, NULL)) != CS_OK)
 				goto out;
 			sync_count(w, m, SYNC_MC_FROM_CLM);
 		}

@@ -99,10 +99,73 @@ sync_txn_commit(struct worker *w, struct cs_error *e)
 	return CS_OK;
 }
 
+/* --- our own settled repository writes (sync_int.h) ----------------------------------------- */
+
+/* More than this many at once means rows that never came: forgotten, they are planned as any. */
+#define SYNC_SETTLED_MAX 65536
+
+static bool
+settled_key(const char *entity, const char *id, char *out, size_t n)
+{
+	int k = snprintf(out, n, "%s/%s", entity, id);
+
+	return k > 0 && (size_t)k < n;
+}
+
+void
+sync_settled_note(struct worker *w, const struct cs_mapping *m, const char *clm_id, long long version,
+                  bool settled)
+{
+	json_t *into = w->grouping ? w->settled_grp : w->settled, *old;
+	char key[STORE_KV_KEY_MAX];
+	uint64_t mask = 0;
+	size_t i;
+
+	if (into == NULL || !settled_key(cs_entity_name(m->entity), clm_id, key, sizeof(key)))
+		return;
+	for (i = 0; i < w->nmaps && w->maps[i] != m; i++)
+		;
+	if (i >= 64)
+		settled = false;
+	old = json_object_get(into, key);
+	if (old == NULL && into == w->settled_grp)
+		old = json_object_get(w->settled, key);
+	if (old != NULL && json_integer_value(json_array_get(old, 0)) == version)
+		mask = (uint64_t)json_integer_value(json_array_get(old, 1));
+	if (settled)
+		mask |= (uint64_t)1 << i;
+	else if (i < 64)
+		mask &= ~((uint64_t)1 << i);
+	if (json_object_size(into) >= SYNC_SETTLED_MAX)
+		json_object_clear(into);
+	/* a failed set only costs the row its plan */
+	json_object_set_new(into, key, json_pack("[I, I]", (json_int_t)version, (json_int_t)mask));
+}
+
+uint64_t
+sync_settled_take(struct worker *w, const char *entity, const char *id, long long version, const char *origin)
+{
+	char key[STORE_KV_KEY_MAX];
+	json_t *ent;
+	long long v;
+	uint64_t mask;
+
+	if (w->settled == NULL || json_object_size(w->settled) == 0 || !settled_key(entity, id, key, sizeof(key)) ||
+	    (ent = json_object_get(w->settled, key)) == NULL)
+		return 0;
+	v = json_integer_value(json_array_get(ent, 0));
+	mask = (uint64_t)json_integer_value(json_array_get(ent, 1));
+	if (v > version)
+		return 0;            /* a later write of ours, its row still to come */
+	json_object_del(w->settled, key);
+	return v == version && strcmp(origin, w->actor) == 0 ? mask : 0;
+}
+
 /* The group is gone with everything released into it: planned again from what is stored. */
 static void
 group_lost(struct worker *w)
 {
+	json_object_clear(w->settled_grp);
 	w->grp_open = false;
 	w->grp_lost = true;
 	w->grp_seq = w->clm_cursor;
@@ -167,6 +230,10 @@ sync_txn_flush(struct worker *w, struct cs_error *e)
 		}
 	}
 	/* every plan released into the group so far is committed now */
+	if (json_object_size(w->settled_grp) > 0) {
+		json_object_update(w->settled, w->settled_grp);
+		json_object_clear(w->settled_grp);
+	}
 	w->clm_cursor = w->grp_seq;
 	tell_feed(w);
 	return CS_OK;

@@ -132,6 +132,10 @@ struct worker {
 	int grp_n;                    /* plans in it */
 	int64_t grp_t0;               /* when it began, monotonic ms */
 	unsigned long n_pushed;       /* writes the planner has queued in the outbox */
+	/* our own repository writes whose feed rows have nothing left to plan: "<entity>/<id>" ->
+	 * [version, bit i set: maps[i] settled] (sync_settled_note); committed ones, and those of
+	 * the open group, which join them when it commits */
+	json_t *settled, *settled_grp;
 	int64_t next_reconcile_ms;
 	int64_t next_prune_ms;        /* when old marks are looked for next (monotonic ms) */
 	size_t prune_map;             /* ... in maps[prune_map], from key prune_after on */
@@ -176,6 +180,15 @@ void sync_txn_group(struct worker *w);
 cs_err sync_txn_end(struct worker *w, struct cs_error *e);
 /* Notes that the open unit wrote repository change seq: the feed is woken once it commits. */
 void sync_txn_clm(struct worker *w, long long seq);
+/* The repository write of version of record clm_id that a plan of m just released into its
+ * unit: settled, its feed row has nothing left to plan for m (plan.c clm_side_settled), else it
+ * is planned as any row. Known once the unit's group commits; forgotten when the group is lost. */
+void sync_settled_note(struct worker *w, const struct cs_mapping *m, const char *clm_id, long long version,
+                       bool settled);
+/* The mappings (bit i: maps[i]) for which feed row (entity, id, version, origin) is one of our own
+ * settled writes; the row is then forgotten. 0 when none. */
+uint64_t sync_settled_take(struct worker *w, const char *entity, const char *id, long long version,
+                           const char *origin);
 /* The CDC channel of sobject: "/data/ContractChangeEvent", "/data/Invoice__ChangeEvent". Pure. */
 void sync_channel_of(const char *sobject, char *out, size_t n);
 
