@@ -735,7 +735,7 @@ burst(bool to_sf)
 	json_t *c0, *c1;
 	struct cpu cpu;
 	int64_t t0, t1, t2;
-	long seen;
+	long seen, left;
 	long long calls, own;
 
 	tag_init(t, (size_t)O.burst);
@@ -753,6 +753,7 @@ burst(bool to_sf)
 		sf_client_free(p[k].sc);
 	}
 	t1 = now_us();
+	left = O.burst - atomic_load(&tags[t - 'A'].seen);
 	seen = wait_arrivals(t, O.burst, ARRIVAL_WAIT_S);
 	t2 = atomic_load(&tags[t - 'A'].last_us);
 	cpu_report(name, &cpu);
@@ -764,6 +765,14 @@ burst(bool to_sf)
 	printf("%s_n=%d\n%s_seen=%ld\n%s_push_s=%.2f\n%s_push_per_s=%.0f\n%s_end_s=%.2f\n%s_per_s=%.0f\n", name, O.burst,
 	       name, seen, name, (double)(t1 - t0) / 1e6, name, O.burst / ((double)(t1 - t0) / 1e6), name,
 	       (double)(t2 - t0) / 1e6, name, seen / ((double)(t2 - t0) / 1e6));
+	/* What was still on its way when the writers stopped, and the rate it arrived at: the engine
+	 * working through a backlog with the machine to itself (the driver only listens). Too few
+	 * left (under a tenth of the burst) to time: "n/a". */
+	printf("%s_left_at_push_end=%ld\n", name, left);
+	if (left >= O.burst / 10 && t2 > t1)
+		printf("%s_after_push_per_s=%.0f\n", name, (double)(seen - (O.burst - left)) / ((double)(t2 - t1) / 1e6));
+	else
+		printf("%s_after_push_per_s=n/a\n", name);
 	printf("%s_api_calls=%lld\n%s_api_calls_per_1000=%.2f\n%s_collections_calls=%lld\n", name, calls - own, name,
 	       (double)(calls - own) * 1000.0 / O.burst, name,
 	       counter(c1, "composite/sobjects") - counter(c0, "composite/sobjects") - own);

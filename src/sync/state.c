@@ -75,6 +75,7 @@ sync_txn_begin(struct worker *w, struct cs_error *e)
 cs_err
 sync_txn_commit(struct worker *w, struct cs_error *e)
 {
+	int64_t age;
 	cs_err rc;
 
 	w->unit_open = false;
@@ -94,7 +95,8 @@ sync_txn_commit(struct worker *w, struct cs_error *e)
 		w->grp_clm_seq = w->unit_clm_seq;
 	w->unit_clm_seq = 0;
 	/* the write lock is ours while the group is open: the repository's writer waits */
-	if (++w->grp_n >= SYNC_GROUP_MAX || cs_time_mono_ms() - w->grp_t0 >= SYNC_GROUP_MS || store_contended(w->st))
+	age = cs_time_mono_ms() - w->grp_t0;
+	if (++w->grp_n >= SYNC_GROUP_MAX || age >= SYNC_GROUP_MS || (age >= SYNC_GROUP_MIN_MS && store_contended(w->st)))
 		return sync_txn_flush(w, e);
 	return CS_OK;
 }

@@ -38,6 +38,9 @@ extern int64_t sync_sent_keep_ms; /* SYNC_SENT_KEEP_MS; a test build may shorten
 #define SYNC_GROUP_MS 10          /* a group of plans commits after this long, holding the
                                    * store's write lock meanwhile (sync_txn_begin) */
 #define SYNC_GROUP_MAX 200        /* ... or after this many plans */
+#define SYNC_GROUP_MIN_MS 2       /* ... or when another transaction waits, once it is this old:
+                                   * younger, it would commit a plan or two at a time while the
+                                   * repository's API writes without pause, and fall behind */
 #define SYNC_IDLE_MS 1000         /* longest idle wait: writes by other processes (the CLI, an
                                    * import) cannot wake us, so we look again this often */
 
@@ -157,8 +160,9 @@ void sync_kick(struct worker *w);
  * commit, a turn at SQLite's write lock and a reload of the connection's page cache per change.
  * While w->grouping is set, a plan's unit is a savepoint inside one transaction the plans share,
  * committed every SYNC_GROUP_MS or SYNC_GROUP_MAX plans, at the end of the round, and as soon as
- * another transaction of the process waits to begin (store_contended: the repository's writer,
- * whose API callers would otherwise wait out the whole group, and the stream): a failed
+ * another transaction of the process waits to begin once the group is SYNC_GROUP_MIN_MS old
+ * (store_contended: the repository's writer, whose API callers would otherwise wait out the whole
+ * group, and the stream): a failed
  * plan is still undone alone, and what commits, and in which order, is unchanged; only
  * durability comes a few milliseconds later, which the inputs allow (the feed cursor and the
  * inbox removals commit with the plans they record, so a crash plans them again).
