@@ -488,7 +488,7 @@ plan_clm_side(struct plan *p, bool creating)
 /* Whether a repository-side pass over record rec, with the link as the plan leaves it, would
  * find nothing to do: no field to write, revert or weigh, none in error, and the record still
  * routed to the mapping's org. Then the feed row of the plan's own write of rec has nothing
- * left to plan (sync_settled). Reads nothing from the store. */
+ * left to plan (sync_settled_note). Reads nothing from the store. */
 static bool
 clm_side_settled(struct plan *p, const json_t *rec)
 {
