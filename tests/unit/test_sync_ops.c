@@ -1,6 +1,7 @@
 /* test_sync_ops.c - the operator's commands on the engine's state: the dead-letter queue (list,
  * get, replay, discard), manual conflicts (list, get, resolve requests), reconcile requests and
- * results, damaged rows and store faults mid-transaction. */
+ * results, damaged rows and store faults mid-transaction; the worker's memory of its own settled
+ * repository writes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -814,11 +815,92 @@ marks_prune(void **state)
 	assert_int_equal(count(f->s, "sfdeleted:contracts"), 1);  /* the undated one */
 }
 
+/* The worker's memory of its own repository writes whose feed rows have nothing left to plan
+ * (sync_settled_note, sync_settled_take): a row takes it once, only with the version noted and
+ * the engine's own origin, and per mapping; what a group noted counts once the group commits and
+ * is gone with a lost group. */
+static void
+settled_rows(void **state)
+{
+	struct fx *f = *state;
+	struct cs_org o = { .name = (char *)"o" };
+	struct cs_mapping m1 = { .name = (char *)"a", .entity = CS_ENTITY_CONTRACT };
+	struct cs_mapping m2 = { .name = (char *)"b", .entity = CS_ENTITY_CONTRACT };
+	struct worker w = { .org = &o, .st = f->s };
+	struct cs_error e = { 0 };
+
+	snprintf(w.actor, sizeof(w.actor), "sync:o");
+	w.maps[0] = &m1;
+	w.maps[1] = &m2;
+	w.nmaps = 2;
+	w.settled = json_object();
+	w.settled_grp = json_object();
+	assert_non_null(w.settled);
+	assert_non_null(w.settled_grp);
+
+	/* outside a group: known at once, taken once */
+	sync_settled_note(&w, &m1, "ct_1", 5, true);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 5, "sync:o"), 1);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 5, "sync:o"), 0);
+	/* per mapping: both settled, or one of them */
+	sync_settled_note(&w, &m1, "ct_1", 6, true);
+	sync_settled_note(&w, &m2, "ct_1", 6, true);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 6, "sync:o"), 3);
+	sync_settled_note(&w, &m1, "ct_1", 7, true);
+	sync_settled_note(&w, &m2, "ct_1", 7, false);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 7, "sync:o"), 1);
+	/* a later write of the record replaces what an earlier one noted */
+	sync_settled_note(&w, &m1, "ct_1", 8, true);
+	sync_settled_note(&w, &m1, "ct_1", 9, false);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 8, "sync:o"), 0);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_1", 9, "sync:o"), 0);
+	/* another writer's row of that version (a write of ours rolled back): planned, and forgotten */
+	sync_settled_note(&w, &m1, "ct_2", 3, true);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_2", 3, "api:admin"), 0);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_2", 3, "sync:o"), 0);
+	/* an older row of the record leaves it for the row of the version noted; another entity's
+	 * row of the same id is not it */
+	sync_settled_note(&w, &m1, "ct_3", 9, true);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_3", 8, "sync:o"), 0);
+	assert_int_equal(sync_settled_take(&w, "obligation", "ct_3", 9, "sync:o"), 0);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_3", 9, "sync:o"), 1);
+	assert_int_equal(json_object_size(w.settled), 0);
+
+	/* in a group: known once the group commits */
+	sync_txn_group(&w);
+	assert_int_equal(sync_txn_begin(&w, &e), CS_OK);
+	sync_settled_note(&w, &m1, "ct_4", 2, true);
+	assert_int_equal(sync_txn_commit(&w, &e), CS_OK);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_4", 2, "sync:o"), 0);
+	assert_int_equal(sync_txn_end(&w, &e), CS_OK);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_4", 2, "sync:o"), 1);
+
+	/* a group whose commit fails is lost, and what it noted with it */
+	sync_txn_group(&w);
+	assert_int_equal(sync_txn_begin(&w, &e), CS_OK);
+	sync_settled_note(&w, &m1, "ct_5", 4, true);
+	assert_int_equal(sync_txn_commit(&w, &e), CS_OK);
+	store_fault_inject(1);
+	assert_int_not_equal(sync_txn_end(&w, &e), CS_OK);
+	store_fault_inject(0);
+	assert_false(store_in_transaction(f->s));
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_5", 4, "sync:o"), 0);
+	/* nor does the next group's commit bring it back */
+	sync_txn_group(&w);
+	assert_int_equal(sync_txn_begin(&w, &e), CS_OK);
+	assert_int_equal(sync_txn_commit(&w, &e), CS_OK);
+	assert_int_equal(sync_txn_end(&w, &e), CS_OK);
+	assert_int_equal(sync_settled_take(&w, "contract", "ct_5", 4, "sync:o"), 0);
+	json_decref(w.settled);
+	json_decref(w.settled_grp);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(marks_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(settled_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_list_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_replay_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(dlq_replay_inbox_keeps_item, setup, teardown),
