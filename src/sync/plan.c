@@ -1953,10 +1953,13 @@ sync_plan_feed(struct worker *w)
 			const struct cs_mapping *m = w->maps[k];
 			if (strcmp(cs_entity_name(m->entity), entity) != 0)
 				continue;
-			if (k < 64 && (settled & (uint64_t)1 << k) && !sync_paused(w, m)) {
+			if (sync_paused(w, m)) {
+				if (hold_clm(w, m, id, op, NULL, NULL) != CS_OK)
+					goto out;
+			} else if (k < 64 && (settled & (uint64_t)1 << k)) {
 				atomic_fetch_add(&w->n_echo, 1);
 				sync_count(w, m, SYNC_MC_ECHO);
-			} else if ((sync_paused(w, m) ? hold_clm(w, m, id, op, NULL, NULL) : plan_record(w, m, id, op, event, NULL, NULL)) != CS_OK)
+			} else if (plan_record(w, m, id, op, event, NULL, NULL) != CS_OK)
 				goto out;
 			sync_count(w, m, SYNC_MC_FROM_CLM);
 		}
