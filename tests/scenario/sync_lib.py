@@ -294,12 +294,14 @@ log:
 def standard_mappings(org, contract_status_owner="clm", description="both", description_conflict="manual",
                       name_conflict="last_writer_wins", industry_conflict="salesforce_wins", route=None,
                       suffix="", title_owner="clm", contract_sf_delete="delete", contract_fields="",
-                      special_terms_owner="salesforce", revenue_owner="salesforce"):
+                      special_terms_owner="salesforce", revenue_owner="salesforce", start_date_owner="clm"):
     """Counterparty <-> Account and contract <-> Contract, as the shipped example maps them.
     special_terms_owner=clm makes SpecialTerms (custom.opportunity_stage) a field the repository
     writes, so that a repository value can meet sfemu's validation rule on it. A second org's
     counterparties take revenue_owner=clm: a field owned by Salesforce in two orgs a counterparty
-    is routed to would have two masters, which the configuration refuses."""
+    is routed to would have two masters, which the configuration refuses. start_date_owner=both
+    lets Salesforce edit StartDate (effective_date, from which the repository derives the
+    expiration date), weighed last_writer_wins."""
     route_yaml = "all" if route is None else "{field: custom.region, in: [%s]}" % ", ".join(route)
     special_terms = "owner: salesforce, non_owner_write: ignore" if special_terms_owner == "salesforce" \
         else "owner: %s" % special_terms_owner
@@ -341,7 +343,7 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         sf: CLM_Type__c
         owner: clm
         value_map: {msa: MSA, sow: SOW, nda: NDA, order_form: Order Form, amendment: Amendment, renewal: Renewal, other: Other}
-      - {clm: effective_date, sf: StartDate, owner: clm}
+      - {clm: effective_date, sf: StartDate, owner: %(sdo)s}
       - {clm: term_months, sf: ContractTerm, owner: clm}
       - {clm: expiration_date, sf: CLM_Renewal_Date__c, owner: clm}
       - {clm: auto_renew, sf: CLM_Auto_Renew__c, owner: clm}
@@ -364,7 +366,8 @@ def standard_mappings(org, contract_status_owner="clm", description="both", desc
         not_synced: [expired, terminated, renewed]
 %(cf)s""" % {"org": org, "ro": revenue_owner, "cf": contract_fields, "s": suffix, "nc": name_conflict, "ic": industry_conflict, "route": route_yaml,
        "d": description, "dc": (", conflict: " + description_conflict) if description == "both" else "",
-       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete, "st": special_terms}
+       "cso": contract_status_owner, "to": title_owner, "csd": contract_sf_delete, "st": special_terms,
+       "sdo": start_date_owner if start_date_owner == "clm" else start_date_owner + ", conflict: last_writer_wins"}
 
 
 # Scenario 10: more custom attributes of contracts, and those of obligations (config_yaml's

@@ -4,20 +4,8 @@
 # derived something from the write (a contract's expiration date from its start date).
 . "$(dirname "$0")/lib.sh"
 
-SCEN=$(cd "$(dirname "$0")" && pwd)
 start_sfemu sf
-export CLMSYNC_TEST_SECRET=clmsync-test-secret
-python3 - "$WORK/clm-data/clmsync.db" "$URL_sf" >"$WORK/clm.yaml" <<PY
-import sys
-sys.path.insert(0, "$SCEN")
-import sync_lib
-old = "{clm: effective_date, sf: StartDate, owner: clm}"
-maps = sync_lib.standard_mappings("sf", description_conflict="clm_wins")
-assert old in maps
-maps = maps.replace(old, "{clm: effective_date, sf: StartDate, owner: both, conflict: last_writer_wins}")
-print(sync_lib.config_yaml(sys.argv[1], [("sf", sys.argv[2])], maps))
-PY
-start_clmsync clm --config "$WORK/clm.yaml"
+start_sync clm "sf=$URL_sf" description_conflict=clm_wins start_date_owner=both
 SF_URL=$URL_sf CLM_URL=$URL_clm CLM_TOKEN=$TOKEN_clm ADMIN_URL=$ADMIN_clm \
-	python3 "$SCEN/sync_echo_rows.py" || FAILS=$((FAILS + 1))
+	python3 "$(dirname "$0")/sync_echo_rows.py" || FAILS=$((FAILS + 1))
 finish
